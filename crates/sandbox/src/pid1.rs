@@ -1,0 +1,296 @@
+//! PID 1 of the sandbox: set up, start services and the command, forward
+//! signals to the command's process group, reap every zombie, and when the
+//! command exits kill what it left running and report to the supervisor.
+
+use crate::error::Context;
+use crate::evidence::{self, Evidence};
+use crate::{exec, ipc, mounts, net, Config, ServiceContext, Status, HOSTNAME, PRIVATE_DIR};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// Signals the supervisor forwards to PID 1, and PID 1 to the command.
+pub const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// What PID 1 tells the supervisor, as JSON, when it is done.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InitReport {
+    pub status: Option<Status>,
+    pub setup_error: Option<String>,
+    pub evidence: Evidence,
+}
+
+/// Entry point of the cloned child. Never returns.
+pub fn main(cfg: &mut Config, userns: bool, take_terminal: bool, go: File, report: File) -> ! {
+    // If the supervisor dies, so do we, and the kernel then kills every
+    // process in our PID namespace. Set before waiting for "go", so a
+    // supervisor that died earlier shows as EOF below.
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let mut byte = [0u8; 1];
+    if !matches!((&go).read(&mut byte), Ok(1)) {
+        // SAFETY: leaving the child at once.
+        unsafe { libc::_exit(1) };
+    }
+    drop(go);
+    let rep = run(cfg, userns, take_terminal);
+    let json = serde_json::to_vec(&rep).unwrap_or_default();
+    let _ = ipc::write_all(&report, &json);
+    // SAFETY: leaving without running the parent's atexit handlers.
+    unsafe { libc::_exit(0) }
+}
+
+fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
+    let mut evidence = Evidence::default();
+    // Block first: a signal sent during set-up waits in the queue and is
+    // forwarded once the command runs. (Blocked signals reach PID 1 even
+    // though it has no handlers.)
+    let mut mask = SigSet::empty();
+    for s in FORWARDED {
+        mask.add(s);
+    }
+    mask.add(Signal::SIGCHLD);
+    let sfd = match mask.thread_block().and_then(|_| SignalFd::new(&mask)) {
+        Ok(fd) => fd,
+        Err(e) => return setup_failed(format!("signalfd: {}", e.desc()), evidence),
+    };
+    let built = match setup(cfg, userns) {
+        Ok(b) => b,
+        Err(e) => return setup_failed(e, evidence),
+    };
+    evidence.warnings.extend(built.warnings.iter().cloned());
+
+    let mut env = cfg.env.clone();
+    let ctx = ServiceContext {
+        private_dir: Path::new(PRIVATE_DIR).to_path_buf(),
+        net_isolated: cfg.isolate_net,
+        is_root: !userns && nix::unistd::geteuid().is_root(),
+    };
+    for service in cfg.services.iter_mut() {
+        match service.start(&ctx) {
+            Ok(vars) => {
+                for (k, v) in vars {
+                    env.retain(|(ek, _)| ek != k.as_str());
+                    env.push((OsString::from(k), OsString::from(v)));
+                }
+            }
+            Err(e) => {
+                let msg = format!("{} failed to start: {e}", service.name());
+                stop_all(cfg);
+                return setup_failed(msg, evidence);
+            }
+        }
+    }
+
+    let status = start_and_wait(cfg, &env, &sfd, take_terminal);
+    let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
+    evidence.leftover_processes = evidence::processes(&service_pids);
+    kill_leftovers(&service_pids);
+    for service in cfg.services.iter_mut() {
+        let name = service.name().to_string();
+        evidence.services.push((name, service.evidence()));
+    }
+    stop_all(cfg);
+    // Whatever is still alive (a service that would not stop) goes now.
+    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    reap_all(true);
+
+    for (mount_point, fd) in &built.uppers {
+        let upper = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        evidence::walk_upper(Path::new(&upper), mount_point, &mut evidence);
+    }
+    if let Ok(trace) = std::fs::read_to_string(Path::new(PRIVATE_DIR).join(TRACE_FILE)) {
+        evidence.trace = trace.lines().map(str::to_string).collect();
+    }
+    for c in &built.copy_out {
+        if let Err(e) = copy_out(c) {
+            evidence
+                .warnings
+                .push(format!("--keep {}: {e}", c.path.display()));
+        }
+    }
+    InitReport {
+        status: Some(status),
+        setup_error: None,
+        evidence,
+    }
+}
+
+/// The shim's trace log, in [`PRIVATE_DIR`].
+pub const TRACE_FILE: &str = "trace.log";
+
+fn setup(cfg: &mut Config, userns: bool) -> Result<mounts::Built, String> {
+    let built = mounts::build(cfg, userns)?;
+    if cfg.isolate_net {
+        net::loopback_up().ctx(|| "bringing up loopback".into())?;
+    }
+    nix::unistd::sethostname(HOSTNAME).ctx(|| "setting the hostname".into())?;
+    Ok(built)
+}
+
+fn setup_failed(msg: String, evidence: Evidence) -> InitReport {
+    InitReport {
+        status: None,
+        setup_error: Some(msg),
+        evidence,
+    }
+}
+
+fn stop_all(cfg: &mut Config) {
+    for service in cfg.services.iter_mut() {
+        service.stop();
+    }
+}
+
+/// `take_terminal`: the supervisor is the terminal's foreground group, so
+/// the command's group takes the terminal (the supervisor decides: from inside
+/// the PID namespace every outside group reads as 0).
+fn start_and_wait(
+    cfg: &Config,
+    env: &[(OsString, OsString)],
+    sfd: &SignalFd,
+    take_terminal: bool,
+) -> Status {
+    let prepared = match exec::prepare(&cfg.argv, env, &cfg.cwd, take_terminal) {
+        Ok(p) => p,
+        Err(e) => {
+            return Status::NotRun {
+                code: 126,
+                message: e,
+            }
+        }
+    };
+    let (err_r, err_w) = match ipc::pipe() {
+        Ok(p) => p,
+        Err(e) => {
+            return Status::NotRun {
+                code: 126,
+                message: format!("pipe: {}", e.desc()),
+            }
+        }
+    };
+    // SAFETY: PID 1 is single-threaded; the child only makes syscalls.
+    let cmd = match unsafe { fork() } {
+        Ok(ForkResult::Child) => exec::child(&prepared, err_w.as_raw_fd()),
+        Ok(ForkResult::Parent { child }) => child,
+        Err(e) => {
+            return Status::NotRun {
+                code: 126,
+                message: format!("fork: {}", e.desc()),
+            }
+        }
+    };
+    drop(err_w);
+    if let Ok(bytes) = ipc::read_to_end(&err_r) {
+        if let Some((code, message)) = exec::decode(&prepared, &bytes) {
+            let _ = waitpid(cmd, None);
+            return Status::NotRun { code, message };
+        }
+    }
+    loop {
+        let Ok(Some(info)) = sfd.read_signal() else {
+            continue;
+        };
+        let sig = info.ssi_signo as i32;
+        if sig == libc::SIGCHLD {
+            if let Some(status) = reap(cmd) {
+                return status;
+            }
+        } else if let Ok(sig) = Signal::try_from(sig) {
+            // The group first; a command that left its group still gets it.
+            if kill(Pid::from_raw(-cmd.as_raw()), sig).is_err() {
+                let _ = kill(cmd, sig);
+            }
+        }
+    }
+}
+
+/// Reap every zombie; return the command's status once it is among them.
+fn reap(cmd: Pid) -> Option<Status> {
+    let mut found = None;
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == cmd => {
+                found = Some(Status::Exited { code })
+            }
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => {
+                found = Some(Status::Signaled { signal: sig as i32 })
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return found,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn reap_all(block: bool) {
+    let flags = if block {
+        None
+    } else {
+        Some(WaitPidFlag::WNOHANG)
+    };
+    while let Ok(s) = waitpid(None, flags) {
+        if s == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Kill everything the command left, leaving the services alone. A leftover
+/// may fork while we look, so look again until nothing is left.
+fn kill_leftovers(service_pids: &[i32]) {
+    for _ in 0..20 {
+        let left = evidence::processes(service_pids);
+        if left.is_empty() {
+            return;
+        }
+        for l in left {
+            let _ = kill(Pid::from_raw(l.pid), Signal::SIGKILL);
+        }
+        // Reap without blocking: services are our children too.
+        reap_all(false);
+    }
+}
+
+/// Copy a `--keep` path that did not exist on the host out of the sandbox.
+fn copy_out(c: &mounts::CopyOut) -> Result<(), String> {
+    if std::fs::symlink_metadata(&c.path).is_err() {
+        return Ok(()); // the command did not write it
+    }
+    let dest = Path::new(&format!("/proc/self/fd/{}", c.host_dir.as_raw_fd())).join(&c.rel);
+    copy_tree(&c.path, &dest)
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(src).ctx(|| format!("reading {}", src.display()))?;
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+    }
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(src).ctx(|| format!("reading {}", src.display()))?;
+        let _ = std::fs::remove_file(dst);
+        std::os::unix::fs::symlink(target, dst).ctx(|| format!("linking {}", dst.display()))?;
+    } else if meta.is_dir() {
+        std::fs::create_dir_all(dst).ctx(|| format!("creating {}", dst.display()))?;
+        for entry in std::fs::read_dir(src).ctx(|| format!("listing {}", src.display()))? {
+            let entry = entry.ctx(|| format!("listing {}", src.display()))?;
+            copy_tree(&entry.path(), &dst.join(entry.file_name()))?;
+        }
+    } else {
+        std::fs::copy(src, dst).ctx(|| format!("copying {}", src.display()))?;
+    }
+    Ok(())
+}
