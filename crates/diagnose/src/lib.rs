@@ -1,1 +1,373 @@
-//! placeholder
+//! The engine of `flakebox diagnose`: plan the conditions, schedule runs on
+//! an abstract [`Runner`], read JUnit, decide with exact statistics, gather
+//! evidence, and render the report. Pure library: no processes, no clocks
+//! other than measuring its own wall time.
+//!
+//! Entry point: [`diagnose`].
+//!
+//! # Statistical method and guarantee
+//!
+//! Runs go in rounds; each round runs every condition once, in a seeded
+//! random order. For each factor, the runs of `baseline` and of "this factor
+//! isolated" in the same round form a pair. Under the null hypothesis that
+//! isolating the factor makes no difference, in a round where exactly one of
+//! the pair failed, each of the two is equally likely to be the failing one,
+//! independently across rounds, even if the failure rate drifts. The engine
+//! therefore uses an exact sign test on these discordant rounds:
+//!
+//! * while adaptive, a *sequential* version whose p-value is the exact
+//!   probability that a fair random walk ever looks as extreme within
+//!   `max_runs` steps ([`stats::SequentialSignTest`]), so looking after
+//!   every round costs nothing in validity;
+//! * with `fixed_runs`, a single look, with Fisher's exact test on the
+//!   pass/fail counts instead (more powerful at one look).
+//!
+//! Each factor's alpha is split, in advance, 2/3 for "isolating removes
+//! failures" and 1/3 for "isolating adds failures"; the factors are then
+//! corrected with Holm's step-down method.
+//!
+//! **Guarantee**: if no chosen factor changes the command's behaviour (its
+//! runs are exchangeable between conditions within a round), the probability
+//! that the diagnosis claims any effect — hence an `environment` verdict — is
+//! at most `alpha`, whatever the failure rate, its drift, the stopping round
+//! or the number of looks. The same holds separately for each test's verdict
+//! (the correction is over factors, not over tests). `intrinsic` needs no
+//! test: it is a fact that the all-isolated condition both passed and failed.
+
+pub mod junit;
+pub mod report;
+pub mod runner;
+pub mod stats;
+
+mod analysis;
+mod evidence;
+
+use factors::{Factor, FactorSet};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+pub use junit::{parse_junit, JunitError, Outcome, TestCase};
+pub use report::{
+    render_json, render_markdown, render_text, ConditionReport, Counts, Effect, FactorAnalysis, FactorEffect,
+    NeverFailedBound, Report, StableOutcome, Status, StopReason, TestReport, Verdict,
+};
+pub use runner::{Evidence, JunitFile, RunOutcome, Runner, RunnerError};
+
+/// Default maximum runs per condition. With 4 factors a baseline failing
+/// 10% of the time needs ~70 rounds to show 7 failures against a clean
+/// isolated condition, so 100 leaves room.
+pub const DEFAULT_MAX_RUNS: usize = 100;
+/// Rounds always run before the first adaptive look: fewer would call a
+/// command that fails 1 time in 10 "stable" too often.
+pub const DEFAULT_MIN_RUNS: usize = 10;
+/// Upper limit on `max_runs` (the exact sequential computation is quadratic
+/// in it).
+pub const MAX_RUNS_LIMIT: usize = 1000;
+
+/// What to diagnose and how hard to try.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Factors to compare (each alone, then all together). Not empty.
+    pub factors: FactorSet,
+    /// Most runs per condition (adaptive mode).
+    pub max_runs: usize,
+    /// Runs per condition before the first adaptive stop is considered.
+    pub min_runs: usize,
+    /// `--runs N`: exactly N runs per condition, no adaptive stopping.
+    pub fixed_runs: Option<usize>,
+    /// Family-wise error rate for effect claims.
+    pub alpha: f64,
+    /// Seed of the within-round shuffles (printed so a diagnosis replays).
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            factors: FactorSet::only(Factor::Net).with(Factor::Fs).with(Factor::Time),
+            max_runs: DEFAULT_MAX_RUNS,
+            min_runs: DEFAULT_MIN_RUNS,
+            fixed_runs: None,
+            alpha: 0.05,
+            seed: 0,
+        }
+    }
+}
+
+/// Errors that stop a diagnosis.
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseError {
+    /// Bad options (a usage error: exit code [`exit::USAGE`]).
+    #[error("invalid diagnose options: {0}")]
+    InvalidOptions(String),
+    /// The runner could not run the command at all.
+    #[error("run {run_no} under condition `{condition}` failed: {message}")]
+    Runner { condition: String, run_no: usize, message: String },
+}
+
+/// Progress after each run, for a progress bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Runs done so far.
+    pub done: usize,
+    /// Runs if the diagnosis goes to the maximum (it may stop earlier).
+    pub planned_max: usize,
+    /// 0-based round of the last run; `rounds_max` rounds at most.
+    pub round: usize,
+    pub rounds_max: usize,
+    /// Condition and result of the run just finished (`None` at start).
+    pub condition: Option<FactorSet>,
+    pub last_passed: Option<bool>,
+    /// Mean wall time per run so far (including sandbox set-up).
+    pub mean_run: Option<Duration>,
+    /// Time left if every remaining planned run happens.
+    pub eta_max: Option<Duration>,
+}
+
+/// Exit codes of `flakebox diagnose`, in one place.
+///
+/// | code | meaning |
+/// |---:|---|
+/// | 0 | stable: passed under every condition |
+/// | 1 | stable: failed under every condition |
+/// | 2 | usage error (bad options) |
+/// | 3 | flakebox could not run the command (sandbox set-up, …) |
+/// | 10 | environment: a factor makes it flaky / fixes / breaks it |
+/// | 11 | intrinsic: flaky with everything isolated |
+/// | 12 | undecided: max runs reached without a decision |
+/// | 130 | interrupted (Ctrl-C) before a decision |
+///
+/// 10–12 are chosen above the codes test runners use for "tests failed" /
+/// "usage" (1, 2, 4, 5) so a script can tell a diagnosis from a test run.
+pub mod exit {
+    use crate::report::{Report, StableOutcome, StopReason, Verdict};
+
+    pub const STABLE_PASS: i32 = 0;
+    pub const STABLE_FAIL: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const RUNNER_FAILED: i32 = 3;
+    pub const ENVIRONMENT: i32 = 10;
+    pub const INTRINSIC: i32 = 11;
+    pub const UNDECIDED: i32 = 12;
+    pub const INTERRUPTED: i32 = 130;
+
+    /// The exit code for a finished report.
+    pub fn for_report(r: &Report) -> i32 {
+        match r.verdict {
+            Verdict::Environment => ENVIRONMENT,
+            Verdict::Intrinsic => INTRINSIC,
+            Verdict::Stable => match r.outcome {
+                Some(StableOutcome::Fail) => STABLE_FAIL,
+                _ => STABLE_PASS,
+            },
+            Verdict::Undecided if r.stopped == StopReason::Interrupted => INTERRUPTED,
+            Verdict::Undecided => UNDECIDED,
+        }
+    }
+
+    /// The exit code for an error.
+    pub fn for_error(e: &crate::DiagnoseError) -> i32 {
+        match e {
+            crate::DiagnoseError::InvalidOptions(_) => USAGE,
+            crate::DiagnoseError::Runner { .. } => RUNNER_FAILED,
+        }
+    }
+}
+
+/// One condition of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub isolate: FactorSet,
+    /// "baseline", a factor name, or "all".
+    pub name: String,
+}
+
+/// The conditions for these factors: baseline, each alone, then all
+/// together (omitted when only one factor: it would repeat that one).
+pub fn plan(factors: FactorSet) -> Vec<Condition> {
+    let mut v = vec![Condition { isolate: FactorSet::EMPTY, name: "baseline".into() }];
+    for f in factors.iter() {
+        v.push(Condition { isolate: FactorSet::only(f), name: f.name().into() });
+    }
+    if factors.len() > 1 {
+        v.push(Condition { isolate: factors, name: "all".into() });
+    }
+    v
+}
+
+fn validate(o: &Options) -> Result<(), DiagnoseError> {
+    let bad = |m: String| Err(DiagnoseError::InvalidOptions(m));
+    if o.factors.is_empty() {
+        return bad("no factors to compare: choose at least one of net, fs, time, db".into());
+    }
+    if !(o.alpha > 0.0 && o.alpha < 1.0) {
+        return bad(format!("alpha must be between 0 and 1, got {}", o.alpha));
+    }
+    let n = o.fixed_runs.unwrap_or(o.max_runs);
+    if n == 0 {
+        return bad("the number of runs per condition must be at least 1".into());
+    }
+    if n > MAX_RUNS_LIMIT {
+        return bad(format!("at most {MAX_RUNS_LIMIT} runs per condition, got {n}"));
+    }
+    if o.fixed_runs.is_none() && o.min_runs > o.max_runs {
+        return bad(format!("minimum runs ({}) exceeds maximum runs ({})", o.min_runs, o.max_runs));
+    }
+    Ok(())
+}
+
+/// One run as the engine keeps it.
+#[derive(Debug, Clone)]
+pub(crate) struct RunRecord {
+    pub cond: usize,
+    pub round: usize,
+    pub passed: bool,
+    pub duration: Duration,
+    pub started_at: std::time::SystemTime,
+    pub evidence: Evidence,
+    /// Test name → first attempt failed (`None`: skipped); and reruns.
+    pub tests: HashMap<String, (Option<bool>, u32)>,
+}
+
+/// Mutable state of a diagnosis in progress.
+pub(crate) struct Engine {
+    pub conds: Vec<Condition>,
+    pub factors: Vec<Factor>,
+    pub records: Vec<RunRecord>,
+    pub test_names: BTreeMap<String, ()>,
+    pub warnings: BTreeMap<String, usize>,
+    pub warning_order: Vec<String>,
+    pub alpha: f64,
+    pub fixed: bool,
+    pub seq: stats::SequentialSignTest,
+}
+
+impl Engine {
+    fn warn(&mut self, msg: String) {
+        let n = self.warnings.entry(msg.clone()).or_insert(0);
+        if *n == 0 {
+            self.warning_order.push(msg);
+        }
+        *n += 1;
+    }
+
+    fn record(&mut self, cond: usize, round: usize, out: RunOutcome) {
+        let mut cases = Vec::new();
+        for f in &out.junit {
+            let where_ = format!("run {} ({})", round + 1, self.conds[cond].name);
+            match &f.contents {
+                Err(e) => self.warn(format!("{where_}: could not read JUnit {}: {e}", f.path)),
+                Ok(text) => match junit::parse_raw(text) {
+                    Ok(mut c) => cases.append(&mut c),
+                    Err(e) => self.warn(format!("{where_}: JUnit {}: {e}", f.path)),
+                },
+            }
+        }
+        let mut tests = HashMap::new();
+        for c in junit::disambiguate(cases) {
+            self.test_names.insert(c.name.clone(), ());
+            tests.insert(c.name.clone(), (c.first_attempt_failed(), c.flaky_reruns));
+        }
+        for w in &out.evidence.warnings {
+            self.warn(w.clone());
+        }
+        self.records.push(RunRecord {
+            cond,
+            round,
+            passed: out.passed,
+            duration: out.duration,
+            started_at: out.started_at,
+            evidence: out.evidence,
+            tests,
+        });
+    }
+}
+
+/// Run the diagnosis: schedule runs of `command` through `runner` under
+/// every condition of `opts`, and return the report. `command` is only
+/// recorded in the report (the runner knows how to run it). `progress` is
+/// called once before the first run and after every run.
+pub fn diagnose(
+    command: &[String],
+    opts: &Options,
+    runner: &mut dyn Runner,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Report, DiagnoseError> {
+    validate(opts)?;
+    let conds = plan(opts.factors);
+    let rounds_max = opts.fixed_runs.unwrap_or(opts.max_runs);
+    let planned_max = rounds_max * conds.len();
+    let mut engine = Engine {
+        factors: opts.factors.iter().collect(),
+        conds,
+        records: Vec::new(),
+        test_names: BTreeMap::new(),
+        warnings: BTreeMap::new(),
+        warning_order: Vec::new(),
+        alpha: opts.alpha,
+        fixed: opts.fixed_runs.is_some(),
+        seq: stats::SequentialSignTest::new(rounds_max),
+    };
+    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let start = Instant::now();
+    let mut wall_runs = Duration::ZERO;
+    let mut stopped = if opts.fixed_runs.is_some() { StopReason::FixedRuns } else { StopReason::MaxRuns };
+    let mut rounds_done = 0;
+    progress(&Progress {
+        done: 0,
+        planned_max,
+        round: 0,
+        rounds_max,
+        condition: None,
+        last_passed: None,
+        mean_run: None,
+        eta_max: None,
+    });
+    'rounds: for round in 0..rounds_max {
+        let mut order: Vec<usize> = (0..engine.conds.len()).collect();
+        rng.shuffle(&mut order);
+        for ci in order {
+            let isolate = engine.conds[ci].isolate;
+            let t0 = Instant::now();
+            let out = match runner.run(isolate, round) {
+                Ok(o) => o,
+                Err(RunnerError::Interrupted) => {
+                    stopped = StopReason::Interrupted;
+                    break 'rounds;
+                }
+                Err(RunnerError::Failed(message)) => {
+                    return Err(DiagnoseError::Runner {
+                        condition: engine.conds[ci].name.clone(),
+                        run_no: round,
+                        message,
+                    })
+                }
+            };
+            wall_runs += t0.elapsed();
+            let passed = out.passed;
+            engine.record(ci, round, out);
+            let done = engine.records.len();
+            let mean = wall_runs / done as u32;
+            progress(&Progress {
+                done,
+                planned_max,
+                round,
+                rounds_max,
+                condition: Some(isolate),
+                last_passed: Some(passed),
+                mean_run: Some(mean),
+                eta_max: Some(mean * (planned_max.saturating_sub(done)) as u32),
+            });
+        }
+        rounds_done = round + 1;
+        if opts.fixed_runs.is_none()
+            && rounds_done >= opts.min_runs.max(1)
+            && analysis::all_decided(&mut engine)
+        {
+            stopped = StopReason::Decided;
+            break;
+        }
+    }
+    let wall = start.elapsed();
+    Ok(analysis::build_report(&mut engine, command, opts, stopped, rounds_done, wall))
+}

@@ -47,9 +47,7 @@ impl fmt::Display for Factor {
 
 /// A factor name that is not one of the four.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "unknown factor `{0}`: expected one of net, fs, time, db (comma-separated, e.g. `net,time`)"
-)]
+#[error("unknown factor `{0}`: expected one of net, fs, time, db (comma-separated, e.g. `net,time`)")]
 pub struct UnknownFactor(pub String);
 
 impl FromStr for Factor {
@@ -173,10 +171,7 @@ mod tests {
     #[test]
     fn parses_comma_lists_and_repeats() {
         let s = FactorSet::parse_lists(&["net,time", "fs"]).unwrap();
-        assert_eq!(
-            s.iter().collect::<Vec<_>>(),
-            vec![Factor::Net, Factor::Fs, Factor::Time]
-        );
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![Factor::Net, Factor::Fs, Factor::Time]);
         assert_eq!(s.to_string(), "net,fs,time");
     }
 

@@ -61,6 +61,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
+    /// Where the wall clock stands (time isolation is on unless --share time).
+    /// Default: frozen at the instant the run starts, printed with -v and in
+    /// --report so a failure can be replayed. See --help for the grammar.
+    #[arg(long, value_name = "SPEC", long_help = clock::TIME_SPEC_HELP)]
+    pub time: Option<String>,
+
+    /// Load the shim to record connects, name lookups and execs even when the
+    /// clock is shared (used by diagnose).
+    #[arg(long, hide = true)]
+    pub trace: bool,
+
+    /// Keep every write, /tmp included, in copy-on-write layers under these two
+    /// directories, so state persists from run to run (used by diagnose).
+    #[arg(long, hide = true, num_args = 2, value_names = ["DIR", "DIR"])]
+    pub state_dirs: Vec<PathBuf>,
+
     /// Print a short summary of the evidence on stderr.
     #[arg(short, long)]
     pub verbose: bool,

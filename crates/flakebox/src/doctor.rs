@@ -38,16 +38,8 @@ pub fn main(args: DoctorArgs) -> Result<i32> {
 fn checks() -> Vec<Check> {
     let mut out = Vec::new();
     let uname = nix::sys::utsname::uname().ok();
-    let release = uname
-        .as_ref()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
-    out.push(Check::new(
-        "kernel",
-        Level::Pass,
-        format!("Linux {release}"),
-        None,
-    ));
+    let release = uname.as_ref().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    out.push(Check::new("kernel", Level::Pass, format!("Linux {release}"), None));
     let root = host::is_root();
     out.push(Check::new(
         "identity",
@@ -62,12 +54,7 @@ fn checks() -> Vec<Check> {
     if !root {
         let blockers = host::userns_blockers();
         if blockers.is_empty() {
-            out.push(Check::new(
-                "user namespaces",
-                Level::Pass,
-                "no sysctl disables them",
-                None,
-            ));
+            out.push(Check::new("user namespaces", Level::Pass, "no sysctl disables them", None));
         }
         for (what, fix) in blockers {
             out.push(Check::new("user namespaces", Level::Fail, what, Some(fix)));
@@ -80,11 +67,7 @@ fn checks() -> Vec<Check> {
         format!(
             "this is a {engine} container: run it with --security-opt seccomp=unconfined \
              --security-opt apparmor=unconfined (or --privileged){}",
-            if root {
-                ""
-            } else {
-                ", or run flakebox as root inside it"
-            }
+            if root { "" } else { ", or run flakebox as root inside it" }
         )
     });
     match step {
@@ -103,12 +86,7 @@ fn checks() -> Vec<Check> {
             container_fix.clone(),
         )),
         ProbeStep::Overlay => {
-            out.push(Check::new(
-                "namespaces (mount, net, uts, ipc)",
-                Level::Pass,
-                "created",
-                None,
-            ));
+            out.push(Check::new("namespaces (mount, net, uts, ipc)", Level::Pass, "created", None));
             out.push(Check::new(
                 "overlay mounts",
                 Level::Fail,
@@ -121,18 +99,8 @@ fn checks() -> Vec<Check> {
             ));
         }
         ProbeStep::Done => {
-            out.push(Check::new(
-                "namespaces (mount, net, uts, ipc)",
-                Level::Pass,
-                "created",
-                None,
-            ));
-            out.push(Check::new(
-                "overlay mounts",
-                Level::Pass,
-                "copy-on-write layers work",
-                None,
-            ));
+            out.push(Check::new("namespaces (mount, net, uts, ipc)", Level::Pass, "created", None));
+            out.push(Check::new("overlay mounts", Level::Pass, "copy-on-write layers work", None));
         }
     }
     if let Some(engine) = container {

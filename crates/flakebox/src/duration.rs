@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 pub fn parse(s: &str) -> Result<Duration, String> {
-    let bad =
-        |why: &str| format!("invalid duration `{s}`: {why} (examples: 30, 30s, 250ms, 5m, 1h30m)");
+    let bad = |why: &str| format!("invalid duration `{s}`: {why} (examples: 30, 30s, 250ms, 5m, 1h30m)");
     let t = s.trim();
     if t.is_empty() {
         return Err(bad("empty"));
@@ -19,19 +18,14 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return Err(bad(&format!("expected a number at `{rest}`")));
         }
-        let value: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| bad(&format!("`{}` is not a number", &rest[..num_len])))?;
+        let value: f64 =
+            rest[..num_len].parse().map_err(|_| bad(&format!("`{}` is not a number", &rest[..num_len])))?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let scale = match unit {
@@ -64,9 +58,7 @@ mod tests {
     fn names_the_bad_part() {
         assert!(parse("5x").unwrap_err().contains("unknown unit `x`"));
         assert!(parse("").unwrap_err().contains("empty"));
-        assert!(parse("m5")
-            .unwrap_err()
-            .contains("expected a number at `m5`"));
+        assert!(parse("m5").unwrap_err().contains("expected a number at `m5`"));
         assert!(parse("-3").unwrap_err().contains("non-negative"));
     }
 }

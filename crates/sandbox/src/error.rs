@@ -25,9 +25,7 @@ pub enum SandboxError {
     #[error("the sandbox's init process ended without a report ({0})")]
     InitLost(String),
     /// The caller must run the sandbox from a single-threaded process.
-    #[error(
-        "sandbox::run must be called from a single-threaded process (this one has {0} threads)"
-    )]
+    #[error("sandbox::run must be called from a single-threaded process (this one has {0} threads)")]
     Threaded(usize),
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -35,16 +33,10 @@ pub enum SandboxError {
 
 impl SandboxError {
     pub(crate) fn sys(what: impl Into<String>, source: nix::Error) -> Self {
-        SandboxError::Sys {
-            what: what.into(),
-            source,
-        }
+        SandboxError::Sys { what: what.into(), source }
     }
     pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Self {
-        SandboxError::Io {
-            what: what.into(),
-            source,
-        }
+        SandboxError::Io { what: what.into(), source }
     }
 }
 

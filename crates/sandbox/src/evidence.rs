@@ -86,10 +86,8 @@ fn push(out: &mut Evidence, path: PathBuf, change: &str) {
         out.files_omitted += 1;
         return;
     }
-    out.files_written.push(FileChange {
-        path: path.to_string_lossy().into_owned(),
-        change: change.to_string(),
-    });
+    out.files_written
+        .push(FileChange { path: path.to_string_lossy().into_owned(), change: change.to_string() });
 }
 
 /// Every process in this PID namespace but PID 1 and `exclude` (and their
@@ -100,11 +98,7 @@ pub fn processes(exclude: &[i32]) -> Vec<Leftover> {
         return Vec::new();
     };
     for entry in dir.filter_map(Result::ok) {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
         if pid == 1 {
@@ -117,10 +111,7 @@ pub fn processes(exclude: &[i32]) -> Vec<Leftover> {
         let Some(close) = stat.rfind(')') else {
             continue;
         };
-        let name = stat
-            .get(stat.find('(').map_or(0, |i| i + 1)..close)
-            .unwrap_or("")
-            .to_string();
+        let name = stat.get(stat.find('(').map_or(0, |i| i + 1)..close).unwrap_or("").to_string();
         let mut rest = stat[close + 1..].split_whitespace();
         let state = rest.next().unwrap_or("");
         let ppid = rest.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -152,11 +143,8 @@ pub fn processes(exclude: &[i32]) -> Vec<Leftover> {
         }
         false
     };
-    let mut out: Vec<Leftover> = all
-        .iter()
-        .filter(|(pid, _, _)| !excluded(*pid))
-        .map(|(_, _, l)| l.clone())
-        .collect();
+    let mut out: Vec<Leftover> =
+        all.iter().filter(|(pid, _, _)| !excluded(*pid)).map(|(_, _, l)| l.clone()).collect();
     out.sort_by_key(|l| l.pid);
     out
 }
@@ -174,32 +162,18 @@ mod tests {
         fs::create_dir(up.join("empty")).unwrap();
         let mut ev = Evidence::default();
         walk_upper(up, Path::new("/work"), &mut ev);
-        let got: Vec<(String, String)> = ev
-            .files_written
-            .iter()
-            .map(|f| (f.path.clone(), f.change.clone()))
-            .collect();
-        assert!(
-            got.contains(&("/work/home/u/.cache/state".into(), "written".into())),
-            "{got:?}"
-        );
-        assert!(
-            got.contains(&("/work/empty".into(), "dir".into())),
-            "{got:?}"
-        );
+        let got: Vec<(String, String)> =
+            ev.files_written.iter().map(|f| (f.path.clone(), f.change.clone())).collect();
+        assert!(got.contains(&("/work/home/u/.cache/state".into(), "written".into())), "{got:?}");
+        assert!(got.contains(&("/work/empty".into(), "dir".into())), "{got:?}");
         assert_eq!(got.len(), 2, "{got:?}");
     }
 
     #[test]
     fn lists_own_children_as_processes() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id() as i32;
-        let found = processes(&[])
-            .into_iter()
-            .any(|l| l.pid == pid && l.name == "sleep");
+        let found = processes(&[]).into_iter().any(|l| l.pid == pid && l.name == "sleep");
         let excluded = processes(&[pid]).into_iter().any(|l| l.pid == pid);
         child.kill().unwrap();
         child.wait().unwrap();

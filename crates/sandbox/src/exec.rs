@@ -32,10 +32,7 @@ pub fn prepare(
     take_terminal: bool,
 ) -> Result<Prepared, String> {
     let first = argv.first().ok_or("no command given")?;
-    let cargv = argv
-        .iter()
-        .map(|a| cstring(a.as_bytes(), "an argument"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let cargv = argv.iter().map(|a| cstring(a.as_bytes(), "an argument")).collect::<Result<Vec<_>, _>>()?;
     let envp = env
         .iter()
         .map(|(k, v)| {
@@ -56,21 +53,13 @@ pub fn prepare(
         std::env::split_paths(&path)
             .map(|dir| {
                 // An empty PATH element means the working directory.
-                let dir = if dir.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    dir
-                };
+                let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
                 cstring(dir.join(first).as_os_str().as_bytes(), "a PATH entry")
             })
             .collect::<Result<Vec<_>, _>>()?
     };
-    let ptrs = |v: &[CString]| {
-        v.iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect()
-    };
+    let ptrs =
+        |v: &[CString]| v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
     Ok(Prepared {
         candidates,
         argv_ptrs: ptrs(&cargv),
@@ -121,7 +110,10 @@ pub fn child(p: &Prepared, err_fd: RawFd) -> ! {
             match errno {
                 libc::ENOENT | libc::ENOTDIR => {}
                 libc::EACCES => {
-                    if denied < 0 {
+                    // A PATH directory we may not search is "not found" (as
+                    // in shells); an existing file we may not run is denied.
+                    let mut st: libc::stat = std::mem::zeroed();
+                    if denied < 0 && libc::stat(cand.as_ptr(), &mut st) == 0 {
                         denied = i as i32;
                     }
                 }
@@ -133,7 +125,7 @@ pub fn child(p: &Prepared, err_fd: RawFd) -> ! {
             *libc::__errno_location() = libc::EACCES;
             report(err_fd, STAGE_EXEC, denied);
         }
-        *libc::__errno_location() = last_errno;
+        *libc::__errno_location() = if last_errno == libc::EACCES { libc::ENOENT } else { last_errno };
         report(err_fd, STAGE_EXEC, p.candidates.len() as i32 - 1)
     }
 }
@@ -157,37 +149,21 @@ pub fn decode(p: &Prepared, bytes: &[u8]) -> Option<(i32, String)> {
     let (errno, stage, index) = (word(0), word(4), word(8));
     let err = nix::Error::from_raw(errno);
     if stage == STAGE_CHDIR {
-        return Some((
-            126,
-            format!(
-                "cannot enter the working directory {:?}: {}",
-                p.cwd,
-                err.desc()
-            ),
-        ));
+        return Some((126, format!("cannot enter the working directory {:?}: {}", p.cwd, err.desc())));
     }
-    let name = p
-        .argv
-        .first()
-        .map(|a| a.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = p.argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
     let path = p
         .candidates
         .get(index.max(0) as usize)
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.clone());
     Some(match err {
-        nix::Error::ENOENT | nix::Error::ENOTDIR
-            if p.candidates.len() > 1 || !name.contains('/') =>
-        {
+        nix::Error::ENOENT | nix::Error::ENOTDIR if p.candidates.len() > 1 || !name.contains('/') => {
             (127, format!("{name}: command not found in PATH"))
         }
         nix::Error::ENOENT | nix::Error::ENOTDIR => (127, format!("{path}: no such file")),
         nix::Error::EACCES => (126, format!("{path}: permission denied (not executable?)")),
-        nix::Error::ENOEXEC => (
-            126,
-            format!("{path}: not an executable format (a script without #!?)"),
-        ),
+        nix::Error::ENOEXEC => (126, format!("{path}: not an executable format (a script without #!?)")),
         e => (126, format!("{path}: cannot execute: {}", e.desc())),
     })
 }

@@ -28,12 +28,7 @@ pub struct Check {
 
 impl Check {
     pub fn new(name: &str, level: Level, detail: impl Into<String>, fix: Option<String>) -> Self {
-        Check {
-            name: name.to_string(),
-            level,
-            detail: detail.into(),
-            fix,
-        }
+        Check { name: name.to_string(), level, detail: detail.into(), fix }
     }
 }
 
@@ -68,10 +63,7 @@ pub fn container() -> Option<&'static str> {
 /// Seccomp mode of this process: 0 none, 1 strict, 2 filter.
 fn seccomp_mode() -> Option<u32> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Seccomp:"))
-        .and_then(|v| v.trim().parse().ok())
+    status.lines().find_map(|l| l.strip_prefix("Seccomp:")).and_then(|v| v.trim().parse().ok())
 }
 
 /// The sysctls that disable unprivileged user namespaces, as
@@ -189,38 +181,23 @@ pub fn probe() -> (ProbeStep, Option<nix::Error>) {
 fn probe_child() -> i32 {
     use nix::mount::{mount, MsFlags};
     let fail = |step: i32, e: nix::Error| step * 1000 + (e as i32 % 1000);
-    let (uid, gid) = (
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
+    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
     // PID namespaces apply to children only; the probe needs none.
     let flags = namespace_flags(true) & !CloneFlags::CLONE_NEWPID;
     if let Err(e) = unshare(flags) {
         return fail(1, e);
     }
     // An unmapped uid cannot create files: map our own ids, as run does.
-    if flags.contains(CloneFlags::CLONE_NEWUSER)
-        && crate::user::write_id_maps("self", uid, gid).is_err()
-    {
+    if flags.contains(CloneFlags::CLONE_NEWUSER) && crate::user::write_id_maps("self", uid, gid).is_err() {
         return fail(1, nix::Error::EPERM);
     }
-    if let Err(e) = mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    ) {
+    if let Err(e) =
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+    {
         return fail(2, e);
     }
     // /tmp is shadowed only in this throwaway namespace.
-    if let Err(e) = mount(
-        Some("tmpfs"),
-        "/tmp",
-        Some("tmpfs"),
-        MsFlags::empty(),
-        Some("mode=0755"),
-    ) {
+    if let Err(e) = mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::empty(), Some("mode=0755")) {
         return fail(2, e);
     }
     for d in ["/tmp/u", "/tmp/w", "/tmp/m"] {
@@ -232,13 +209,7 @@ fn probe_child() -> i32 {
     if !is_root() {
         opts.push_str(",userxattr");
     }
-    if let Err(e) = mount(
-        Some("overlay"),
-        "/tmp/m",
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    ) {
+    if let Err(e) = mount(Some("overlay"), "/tmp/m", Some("overlay"), MsFlags::empty(), Some(opts.as_str())) {
         return fail(3, e);
     }
     4000

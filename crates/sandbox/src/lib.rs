@@ -41,6 +41,10 @@ use std::time::Duration;
 /// every filesystem mode without touching the host.
 pub const PRIVATE_DIR: &str = "/.flakebox";
 
+/// The clock shim's trace log, in [`PRIVATE_DIR`]; PID 1 reads it into the
+/// evidence when the command ends.
+pub const TRACE_FILE: &str = "trace.log";
+
 /// The hostname every sandbox gets (UTS namespace).
 pub const HOSTNAME: &str = "flakebox";
 
@@ -120,8 +124,8 @@ impl Config {
     /// A config with every factor isolated for `argv`, inheriting this
     /// process's environment and working directory.
     pub fn new(argv: Vec<OsString>) -> Result<Self, SandboxError> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| SandboxError::io("cannot read the working directory", e))?;
+        let cwd =
+            std::env::current_dir().map_err(|e| SandboxError::io("cannot read the working directory", e))?;
         Ok(Config {
             argv,
             env: std::env::vars_os().collect(),

@@ -62,14 +62,8 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
     let host_mounts = fs::read_to_string("/proc/self/mountinfo")
         .ctx(|| "reading /proc/self/mountinfo".into())
         .map(|t| mountinfo::parse(&t))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .ctx(|| "making the mount tree private".into())?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .ctx(|| "making the mount tree private".into())?;
     tmpfs("/tmp", 0o755).map_err(|e| format!("{e} (staging)"))?;
     mkdir("/tmp/old", 0o755)?;
     pivot_root("/tmp", "/tmp/old").ctx(|| "pivot_root into the staging tmpfs".into())?;
@@ -83,11 +77,7 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
         userns,
         mounts: host_mounts,
         overlays: 0,
-        built: Built {
-            uppers: Vec::new(),
-            copy_out: Vec::new(),
-            warnings: Vec::new(),
-        },
+        built: Built { uppers: Vec::new(), copy_out: Vec::new(), warnings: Vec::new() },
     };
     let mount_points = b.mount_points();
     b.populate(Path::new("/"), &mount_points)?;
@@ -133,9 +123,7 @@ impl Builder<'_> {
             let mp = &m.mount_point;
             let hidden = ["/proc", "/sys", "/dev"].iter().any(|s| mp.starts_with(s))
                 || (self.cfg.fs == FsMode::Fresh
-                    && FRESH_TMP
-                        .iter()
-                        .any(|t| mp.starts_with(t) && mp != Path::new(t)));
+                    && FRESH_TMP.iter().any(|t| mp.starts_with(t) && mp != Path::new(t)));
             if mp != Path::new("/") && !hidden && !out.contains(mp) {
                 out.push(mp.clone());
             }
@@ -163,10 +151,8 @@ impl Builder<'_> {
                 continue;
             };
             if meta.file_type().is_symlink() {
-                let target =
-                    fs::read_link(&src).ctx(|| format!("reading link {}", host.display()))?;
-                std::os::unix::fs::symlink(&target, &dst)
-                    .ctx(|| format!("linking {}", host.display()))?;
+                let target = fs::read_link(&src).ctx(|| format!("reading link {}", host.display()))?;
+                std::os::unix::fs::symlink(&target, &dst).ctx(|| format!("linking {}", host.display()))?;
                 continue;
             }
             if !meta.is_dir() {
@@ -175,17 +161,12 @@ impl Builder<'_> {
                 continue;
             }
             mkdir(&dst, meta.mode() & 0o7777)?;
-            let fresh =
-                self.cfg.fs == FsMode::Fresh && FRESH_TMP.iter().any(|t| host == Path::new(t));
+            let fresh = self.cfg.fs == FsMode::Fresh && FRESH_TMP.iter().any(|t| host == Path::new(t));
             match (host.to_str().unwrap_or(""), &self.cfg.fs) {
                 ("/proc", _) => {} // mounted fresh later
                 ("/sys" | "/dev", _) | (_, FsMode::Host) => bind(&src, &dst, true, false)?,
                 _ if fresh => {} // fresh tmpfs later
-                _ if self.userns
-                    && mount_points
-                        .iter()
-                        .any(|m| m.starts_with(&host) && *m != host) =>
-                {
+                _ if self.userns && mount_points.iter().any(|m| m.starts_with(&host) && *m != host) => {
                     self.populate(&host, mount_points)?
                 }
                 _ => self.overlay_mount_point(&host, &meta)?,
@@ -197,12 +178,7 @@ impl Builder<'_> {
     /// An overlay at `host`; when `host` is itself a mount point that overlayfs
     /// cannot or should not stack on, a bind instead.
     fn overlay_mount_point(&mut self, host: &Path, meta: &fs::Metadata) -> Result<(), String> {
-        let mount = self
-            .mounts
-            .iter()
-            .rev()
-            .find(|m| m.mount_point == host)
-            .cloned();
+        let mount = self.mounts.iter().rev().find(|m| m.mount_point == host).cloned();
         let src = old_path(host);
         let dst = new_path(host);
         match mount {
@@ -237,9 +213,7 @@ impl Builder<'_> {
                 continue;
             };
             if !dst.exists() {
-                self.built
-                    .warnings
-                    .push(format!("{} is not visible in the sandbox", mp.display()));
+                self.built.warnings.push(format!("{} is not visible in the sandbox", mp.display()));
                 continue;
             }
             if meta.is_dir() {
@@ -280,13 +254,9 @@ impl Builder<'_> {
             .create(&work)
             .ctx(|| format!("creating {}", work.display()))?;
         // The merged root takes the upper root's attributes: copy the lower's.
-        let _ = fs::set_permissions(
-            &upper,
-            fs::Permissions::from_mode(lower_meta.mode() & 0o7777),
-        );
+        let _ = fs::set_permissions(&upper, fs::Permissions::from_mode(lower_meta.mode() & 0o7777));
         if !self.userns {
-            let _ =
-                std::os::unix::fs::chown(&upper, Some(lower_meta.uid()), Some(lower_meta.gid()));
+            let _ = std::os::unix::fs::chown(&upper, Some(lower_meta.uid()), Some(lower_meta.gid()));
         }
         let mut opts = format!(
             "lowerdir={},upperdir={},workdir={}",
@@ -299,14 +269,8 @@ impl Builder<'_> {
             opts.push_str(",userxattr");
         }
         let target = new_path(host);
-        mount(
-            Some("overlay"),
-            &target,
-            Some("overlay"),
-            MsFlags::empty(),
-            Some(opts.as_str()),
-        )
-        .ctx(|| format!("overlay on {}", host.display()))?;
+        mount(Some("overlay"), &target, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
+            .ctx(|| format!("overlay on {}", host.display()))?;
         let fd = open_dir(&upper)?;
         self.built.uppers.push((host.to_path_buf(), fd));
         Ok(())
@@ -316,10 +280,7 @@ impl Builder<'_> {
     /// fresh tmp directory: `cd /tmp/proj && flakebox run -- make` works.
     fn cwd_under_fresh_tmp(&mut self) -> Result<(), String> {
         let cwd = self.cfg.cwd.clone();
-        if !FRESH_TMP
-            .iter()
-            .any(|t| cwd.starts_with(t) && cwd != Path::new(t))
-        {
+        if !FRESH_TMP.iter().any(|t| cwd.starts_with(t) && cwd != Path::new(t)) {
             return Ok(());
         }
         let Ok(meta) = fs::metadata(old_path(&cwd)) else {
@@ -342,8 +303,7 @@ impl Builder<'_> {
             if let Ok(meta) = fs::symlink_metadata(&src) {
                 if !dst.exists() {
                     if let Some(parent) = dst.parent() {
-                        fs::create_dir_all(parent)
-                            .ctx(|| format!("creating {}", parent.display()))?;
+                        fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
                     }
                     if meta.is_dir() {
                         mkdir(&dst, 0o755)?;
@@ -420,10 +380,7 @@ fn encode(p: &Path) -> String {
 
 /// overlayfs splits its options on `,` and lowerdir on `:`.
 fn escape(p: &Path) -> String {
-    p.to_string_lossy()
-        .replace('\\', "\\\\")
-        .replace(',', "\\,")
-        .replace(':', "\\:")
+    p.to_string_lossy().replace('\\', "\\\\").replace(',', "\\,").replace(':', "\\:")
 }
 
 fn mkdir<P: AsRef<Path>>(p: P, mode: u32) -> Result<(), String> {
@@ -437,14 +394,8 @@ fn mkdir<P: AsRef<Path>>(p: P, mode: u32) -> Result<(), String> {
 fn tmpfs<P: AsRef<Path>>(target: P, mode: u32) -> Result<(), String> {
     let target = target.as_ref();
     let opts = format!("mode={mode:o}");
-    mount(
-        Some("tmpfs"),
-        target,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(opts.as_str()),
-    )
-    .ctx(|| format!("tmpfs on {}", target.display()))
+    mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
+        .ctx(|| format!("tmpfs on {}", target.display()))
 }
 
 fn bind(src: &Path, dst: &Path, recursive: bool, read_only: bool) -> Result<(), String> {
@@ -456,9 +407,8 @@ fn bind(src: &Path, dst: &Path, recursive: bool, read_only: bool) -> Result<(), 
         .ctx(|| format!("bind {} on {}", src.display(), dst.display()))?;
     if read_only {
         // A remount must keep the flags the kernel locked on the source.
-        let kept = nix::sys::statvfs::statvfs(dst)
-            .map(|s| locked_flags(s.flags()))
-            .unwrap_or(MsFlags::empty());
+        let kept =
+            nix::sys::statvfs::statvfs(dst).map(|s| locked_flags(s.flags())).unwrap_or(MsFlags::empty());
         mount(
             None::<&str>,
             dst,
@@ -490,12 +440,8 @@ fn locked_flags(f: nix::sys::statvfs::FsFlags) -> MsFlags {
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd, String> {
-    let fd = open(
-        p,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx(|| format!("opening {}", p.display()))?;
+    let fd = open(p, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| format!("opening {}", p.display()))?;
     // SAFETY: `open` just returned this fd and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -506,10 +452,7 @@ mod tests {
 
     #[test]
     fn paths_join_under_a_base() {
-        assert_eq!(
-            old_path(Path::new("/home/u/x")),
-            PathBuf::from("/old/home/u/x")
-        );
+        assert_eq!(old_path(Path::new("/home/u/x")), PathBuf::from("/old/home/u/x"));
         assert_eq!(new_path(Path::new("/")), PathBuf::from("/new"));
     }
 

@@ -4,7 +4,7 @@
 
 use crate::error::Context;
 use crate::evidence::{self, Evidence};
-use crate::{exec, ipc, mounts, net, Config, ServiceContext, Status, HOSTNAME, PRIVATE_DIR};
+use crate::{exec, ipc, mounts, net, Config, ServiceContext, Status, HOSTNAME, PRIVATE_DIR, TRACE_FILE};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -17,14 +17,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Signals the supervisor forwards to PID 1, and PID 1 to the command.
-pub const FORWARDED: [Signal; 6] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-];
+pub const FORWARDED: [Signal; 6] =
+    [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGUSR1, Signal::SIGUSR2];
 
 /// What PID 1 tells the supervisor, as JSON, when it is done.
 #[derive(Debug, Serialize, Deserialize)]
@@ -118,20 +112,11 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
     }
     for c in &built.copy_out {
         if let Err(e) = copy_out(c) {
-            evidence
-                .warnings
-                .push(format!("--keep {}: {e}", c.path.display()));
+            evidence.warnings.push(format!("--keep {}: {e}", c.path.display()));
         }
     }
-    InitReport {
-        status: Some(status),
-        setup_error: None,
-        evidence,
-    }
+    InitReport { status: Some(status), setup_error: None, evidence }
 }
-
-/// The shim's trace log, in [`PRIVATE_DIR`].
-pub const TRACE_FILE: &str = "trace.log";
 
 fn setup(cfg: &mut Config, userns: bool) -> Result<mounts::Built, String> {
     let built = mounts::build(cfg, userns)?;
@@ -143,11 +128,7 @@ fn setup(cfg: &mut Config, userns: bool) -> Result<mounts::Built, String> {
 }
 
 fn setup_failed(msg: String, evidence: Evidence) -> InitReport {
-    InitReport {
-        status: None,
-        setup_error: Some(msg),
-        evidence,
-    }
+    InitReport { status: None, setup_error: Some(msg), evidence }
 }
 
 fn stop_all(cfg: &mut Config) {
@@ -159,40 +140,20 @@ fn stop_all(cfg: &mut Config) {
 /// `take_terminal`: the supervisor is the terminal's foreground group, so
 /// the command's group takes the terminal (the supervisor decides: from inside
 /// the PID namespace every outside group reads as 0).
-fn start_and_wait(
-    cfg: &Config,
-    env: &[(OsString, OsString)],
-    sfd: &SignalFd,
-    take_terminal: bool,
-) -> Status {
+fn start_and_wait(cfg: &Config, env: &[(OsString, OsString)], sfd: &SignalFd, take_terminal: bool) -> Status {
     let prepared = match exec::prepare(&cfg.argv, env, &cfg.cwd, take_terminal) {
         Ok(p) => p,
-        Err(e) => {
-            return Status::NotRun {
-                code: 126,
-                message: e,
-            }
-        }
+        Err(e) => return Status::NotRun { code: 126, message: e },
     };
     let (err_r, err_w) = match ipc::pipe() {
         Ok(p) => p,
-        Err(e) => {
-            return Status::NotRun {
-                code: 126,
-                message: format!("pipe: {}", e.desc()),
-            }
-        }
+        Err(e) => return Status::NotRun { code: 126, message: format!("pipe: {}", e.desc()) },
     };
     // SAFETY: PID 1 is single-threaded; the child only makes syscalls.
     let cmd = match unsafe { fork() } {
         Ok(ForkResult::Child) => exec::child(&prepared, err_w.as_raw_fd()),
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => {
-            return Status::NotRun {
-                code: 126,
-                message: format!("fork: {}", e.desc()),
-            }
-        }
+        Err(e) => return Status::NotRun { code: 126, message: format!("fork: {}", e.desc()) },
     };
     drop(err_w);
     if let Ok(bytes) = ipc::read_to_end(&err_r) {
@@ -224,9 +185,7 @@ fn reap(cmd: Pid) -> Option<Status> {
     let mut found = None;
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == cmd => {
-                found = Some(Status::Exited { code })
-            }
+            Ok(WaitStatus::Exited(pid, code)) if pid == cmd => found = Some(Status::Exited { code }),
             Ok(WaitStatus::Signaled(pid, sig, _)) if pid == cmd => {
                 found = Some(Status::Signaled { signal: sig as i32 })
             }
@@ -237,11 +196,7 @@ fn reap(cmd: Pid) -> Option<Status> {
 }
 
 fn reap_all(block: bool) {
-    let flags = if block {
-        None
-    } else {
-        Some(WaitPidFlag::WNOHANG)
-    };
+    let flags = if block { None } else { Some(WaitPidFlag::WNOHANG) };
     while let Ok(s) = waitpid(None, flags) {
         if s == WaitStatus::StillAlive {
             break;

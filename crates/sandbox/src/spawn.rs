@@ -24,10 +24,7 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
         return Err(SandboxError::Threaded(threads));
     }
     let userns = !host::is_root();
-    let (uid, gid) = (
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
+    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
     let flags = host::namespace_flags(cfg.isolate_net);
     let take_terminal = nix::unistd::isatty(0).unwrap_or(false)
         && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
@@ -43,17 +40,7 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
     let mut old_mask = SigSet::empty();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask))
         .map_err(|e| SandboxError::sys("blocking signals", e))?;
-    let result = supervise(
-        &mut cfg,
-        userns,
-        uid,
-        gid,
-        flags,
-        take_terminal,
-        &mask,
-        timeout,
-        kill_after,
-    );
+    let result = supervise(&mut cfg, userns, uid, gid, flags, take_terminal, &mask, timeout, kill_after);
     if take_terminal {
         reclaim_terminal();
     }
@@ -87,11 +74,7 @@ fn supervise(
     // SAFETY: the process is single-threaded (checked), so the child may
     // allocate; it never returns into our frames (pid1::main ends in _exit).
     let child = unsafe { clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(|e| {
-        SandboxError::Namespaces {
-            flags: describe(flags),
-            source: e,
-            hint: host::explain_clone_error(e),
-        }
+        SandboxError::Namespaces { flags: describe(flags), source: e, hint: host::explain_clone_error(e) }
     })?;
     // Our copies of PID 1's ends: closing them lets EOF mean "PID 1 is gone".
     drop(ends);
@@ -100,10 +83,7 @@ fn supervise(
             let _ = kill(child, Signal::SIGKILL);
             let _ = waitpid(child, None);
             return Err(SandboxError::io(
-                format!(
-                    "writing the user namespace id maps{}",
-                    host::explain_clone_error(nix::Error::EPERM)
-                ),
+                format!("writing the user namespace id maps{}", host::explain_clone_error(nix::Error::EPERM)),
                 e,
             ));
         }
@@ -138,26 +118,14 @@ fn supervise(
                 kill_at = None;
             }
         }
-        let next = [deadline.filter(|_| !timed_out), kill_at]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [deadline.filter(|_| !timed_out), kill_at].into_iter().flatten().min();
         let wait_ms = match next {
-            Some(t) => {
-                t.saturating_duration_since(now)
-                    .as_millis()
-                    .min(i32::MAX as u128) as i32
-                    + 1
-            }
+            Some(t) => t.saturating_duration_since(now).as_millis().min(i32::MAX as u128) as i32 + 1,
             None => -1,
         };
         let wait_ms = if exited { 1000 } else { wait_ms };
         let mut fds = [
-            libc::pollfd {
-                fd: sfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd {
                 fd: if rep_open { rep_r.as_raw_fd() } else { -1 },
                 events: libc::POLLIN,
@@ -202,43 +170,22 @@ fn supervise(
     let duration = start.elapsed();
 
     let parsed: Option<InitReport> = serde_json::from_slice(&report).ok();
-    let status_override = if timed_out {
-        Some(Status::TimedOut)
-    } else {
-        escalated.map(|signal| Status::Signaled { signal })
-    };
+    let status_override =
+        if timed_out { Some(Status::TimedOut) } else { escalated.map(|signal| Status::Signaled { signal }) };
     match parsed {
-        Some(InitReport {
-            setup_error: Some(e),
-            ..
-        }) => Err(SandboxError::Setup(e)),
-        Some(InitReport {
-            status: Some(status),
-            evidence,
-            ..
-        }) => Ok(Outcome {
-            status: status_override.unwrap_or(status),
-            duration,
-            evidence,
-        }),
+        Some(InitReport { setup_error: Some(e), .. }) => Err(SandboxError::Setup(e)),
+        Some(InitReport { status: Some(status), evidence, .. }) => {
+            Ok(Outcome { status: status_override.unwrap_or(status), duration, evidence })
+        }
         _ => match status_override {
             Some(status) => {
                 let evidence = Evidence {
-                    warnings: vec![
-                        "the sandbox was killed before it could report its evidence".into()
-                    ],
+                    warnings: vec!["the sandbox was killed before it could report its evidence".into()],
                     ..Evidence::default()
                 };
-                Ok(Outcome {
-                    status,
-                    duration,
-                    evidence,
-                })
+                Ok(Outcome { status, duration, evidence })
             }
-            None => Err(SandboxError::InitLost(format!(
-                "{} bytes of report",
-                report.len()
-            ))),
+            None => Err(SandboxError::InitLost(format!("{} bytes of report", report.len()))),
         },
     }
 }
@@ -254,10 +201,7 @@ fn validate(cfg: &Config) -> Result<(), SandboxError> {
         )));
     }
     if let Some(k) = cfg.keep.iter().find(|k| !k.is_absolute()) {
-        return Err(SandboxError::Config(format!(
-            "--keep {} is not an absolute path",
-            k.display()
-        )));
+        return Err(SandboxError::Config(format!("--keep {} is not an absolute path", k.display())));
     }
     Ok(())
 }
@@ -265,11 +209,7 @@ fn validate(cfg: &Config) -> Result<(), SandboxError> {
 fn thread_count() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Threads:"))
-                .and_then(|v| v.trim().parse().ok())
-        })
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|v| v.trim().parse().ok()))
         .unwrap_or(1)
 }
 
@@ -302,12 +242,7 @@ fn describe(flags: nix::sched::CloneFlags) -> String {
         (F::CLONE_NEWUTS, "uts"),
         (F::CLONE_NEWIPC, "ipc"),
     ];
-    names
-        .iter()
-        .filter(|(f, _)| flags.contains(*f))
-        .map(|(_, n)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| *n).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -325,13 +260,6 @@ mod tests {
         assert_eq!(Status::Exited { code: 3 }.exit_code(), 3);
         assert_eq!(Status::Signaled { signal: 9 }.exit_code(), 137);
         assert_eq!(Status::TimedOut.exit_code(), 124);
-        assert_eq!(
-            Status::NotRun {
-                code: 127,
-                message: String::new()
-            }
-            .exit_code(),
-            127
-        );
+        assert_eq!(Status::NotRun { code: 127, message: String::new() }.exit_code(), 127);
     }
 }

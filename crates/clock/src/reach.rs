@@ -1,0 +1,349 @@
+//! Can the shim fake a binary's clock? Read from its ELF headers, the same checks
+//! the shim makes at an interposed exec (`reach_reason` in shim/flakebox_shim.c).
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ClockError;
+
+/// What the shim can do for an executable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reach {
+    /// A dynamically linked glibc program: the shim applies.
+    Dynamic,
+    /// No program interpreter: LD_PRELOAD is never read.
+    Static,
+    /// A Go program: its runtime reads the vDSO clock directly.
+    Go,
+    /// Setuid/setgid to another user/group: the loader ignores LD_PRELOAD.
+    Setuid,
+    /// File capabilities: the loader runs it in secure mode and ignores LD_PRELOAD.
+    FileCaps,
+    /// Linked against musl: the glibc-built shim cannot load.
+    Musl,
+    /// A `#!` script; the reach is its interpreter's (followed once).
+    Script { interpreter: PathBuf, interpreter_reach: Box<Reach> },
+    /// Not an ELF file nor a script (nothing to say).
+    NotElf,
+}
+
+impl Reach {
+    /// Why the shim cannot fake this program's clock, or `None` if it can.
+    pub fn reason(&self) -> Option<String> {
+        let r = match self {
+            Reach::Dynamic | Reach::NotElf => return None,
+            Reach::Static => "statically linked (LD_PRELOAD does not apply)",
+            Reach::Go => "Go binary (reads the vDSO clock directly)",
+            Reach::Setuid => "setuid/setgid (the loader ignores LD_PRELOAD)",
+            Reach::FileCaps => "has file capabilities (the loader ignores LD_PRELOAD)",
+            Reach::Musl => "linked against musl (the glibc shim cannot load)",
+            Reach::Script { interpreter, interpreter_reach } => {
+                let inner = interpreter_reach.reason()?;
+                return Some(format!("its interpreter {} is {inner}", interpreter.display()));
+            }
+        };
+        Some(r.to_string())
+    }
+
+    /// Whether the shim reaches the program.
+    pub fn is_reachable(&self) -> bool {
+        self.reason().is_none()
+    }
+
+    /// `flakebox: warning: <path>: <reason>; its clock is NOT frozen` (the shim's
+    /// own wording), or `None` when the shim reaches it. Print it only when time is
+    /// being faked.
+    pub fn warning(&self, path: &Path) -> Option<String> {
+        self.reason().map(|r| format!("flakebox: warning: {}: {r}; its clock is NOT frozen", path.display()))
+    }
+}
+
+/// Inspects the executable at `path` (resolve PATH first). Follows a `#!` line to
+/// its interpreter once.
+pub fn inspect(path: &Path) -> Result<Reach, ClockError> {
+    inspect_depth(path, 0)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ClockError + '_ {
+    move |source| ClockError::Io { path: path.to_path_buf(), source }
+}
+
+fn inspect_depth(path: &Path, depth: u32) -> Result<Reach, ClockError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut head = [0u8; 256];
+    let n = read_some(&file, &mut head, 0).map_err(io_err(path))?;
+    let head = &head[..n];
+    if head.starts_with(b"#!") {
+        if depth > 0 {
+            return Ok(Reach::NotElf);
+        }
+        let line = head[2..].split(|&b| b == b'\n').next().unwrap_or_default();
+        let interp: Vec<u8> = line
+            .iter()
+            .copied()
+            .skip_while(|b| *b == b' ' || *b == b'\t')
+            .take_while(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+            .collect();
+        if interp.is_empty() {
+            return Ok(Reach::NotElf);
+        }
+        let interpreter = PathBuf::from(std::ffi::OsStr::from_bytes(&interp));
+        let interpreter_reach = Box::new(inspect_depth(&interpreter, depth + 1)?);
+        return Ok(Reach::Script { interpreter, interpreter_reach });
+    }
+    let elf = match Elf::read(&file).map_err(io_err(path))? {
+        Some(e) => e,
+        None => return Ok(Reach::NotElf),
+    };
+    if elf.go {
+        return Ok(Reach::Go);
+    }
+    if !elf.has_interp {
+        return Ok(Reach::Static);
+    }
+    if elf.musl {
+        return Ok(Reach::Musl);
+    }
+    let meta = file.metadata().map_err(io_err(path))?;
+    // SAFETY: geteuid/getegid have no preconditions and cannot fail.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if (meta.mode() & 0o4000 != 0 && meta.uid() != euid) || (meta.mode() & 0o2000 != 0 && meta.gid() != egid)
+    {
+        return Ok(Reach::Setuid);
+    }
+    if has_file_caps(path) {
+        return Ok(Reach::FileCaps);
+    }
+    Ok(Reach::Dynamic)
+}
+
+fn has_file_caps(path: &Path) -> bool {
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut buf = [0u8; 64];
+    // SAFETY: c and the attribute name are NUL-terminated; buf is valid for its length.
+    let n = unsafe {
+        libc::getxattr(c.as_ptr(), c"security.capability".as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+    };
+    n > 0
+}
+
+/// Reads up to buf.len() bytes at off; short only at end of file.
+fn read_some(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], off + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+struct Elf {
+    has_interp: bool,
+    musl: bool,
+    go: bool,
+}
+
+/// Little helper over a file of one ELF class and the host byte order.
+struct Reader<'a> {
+    f: &'a File,
+    is64: bool,
+}
+
+impl Reader<'_> {
+    fn bytes<const N: usize>(&self, off: u64) -> std::io::Result<Option<[u8; N]>> {
+        let mut b = [0u8; N];
+        Ok((read_some(self.f, &mut b, off)? == N).then_some(b))
+    }
+    fn u16(&self, off: u64) -> std::io::Result<Option<u64>> {
+        Ok(self.bytes::<2>(off)?.map(|b| u64::from(u16::from_ne_bytes(b))))
+    }
+    fn u32(&self, off: u64) -> std::io::Result<Option<u64>> {
+        Ok(self.bytes::<4>(off)?.map(|b| u64::from(u32::from_ne_bytes(b))))
+    }
+    /// A word: 8 bytes in ELF64, 4 in ELF32.
+    fn word(&self, off: u64) -> std::io::Result<Option<u64>> {
+        if self.is64 {
+            Ok(self.bytes::<8>(off)?.map(u64::from_ne_bytes))
+        } else {
+            self.u32(off)
+        }
+    }
+}
+
+const PT_INTERP: u64 = 3;
+const PT_NOTE: u64 = 4;
+
+impl Elf {
+    /// `None`: not an ELF file of this host's byte order.
+    fn read(f: &File) -> std::io::Result<Option<Elf>> {
+        let mut ident = [0u8; 16];
+        if read_some(f, &mut ident, 0)? < 16 || &ident[..4] != b"\x7fELF" {
+            return Ok(None);
+        }
+        let host_data = if cfg!(target_endian = "little") { 1 } else { 2 };
+        if ident[5] != host_data || !matches!(ident[4], 1 | 2) {
+            return Ok(None);
+        }
+        let r = Reader { f, is64: ident[4] == 2 };
+        // Offsets of the ELF header fields for each class.
+        let (phoff_at, shoff_at, phentsize_at) = if r.is64 { (32, 40, 54) } else { (28, 32, 42) };
+        let (
+            Some(phoff),
+            Some(shoff),
+            Some(phentsize),
+            Some(phnum),
+            Some(shentsize),
+            Some(shnum),
+            Some(shstrndx),
+        ) = (
+            r.word(phoff_at)?,
+            r.word(shoff_at)?,
+            r.u16(phentsize_at)?,
+            r.u16(phentsize_at + 2)?,
+            r.u16(phentsize_at + 4)?,
+            r.u16(phentsize_at + 6)?,
+            r.u16(phentsize_at + 8)?,
+        )
+        else {
+            return Ok(None);
+        };
+        let mut elf = Elf { has_interp: false, musl: false, go: false };
+        for i in 0..phnum.min(4096) {
+            let ph = phoff + i * phentsize;
+            // p_type first; then offset and file size (positions differ by class).
+            let (off_at, filesz_at) = if r.is64 { (8, 32) } else { (4, 16) };
+            let (Some(ty), Some(off), Some(size)) =
+                (r.u32(ph)?, r.word(ph + off_at)?, r.word(ph + filesz_at)?)
+            else {
+                break;
+            };
+            if ty == PT_INTERP {
+                elf.has_interp = true;
+                let mut buf = vec![0u8; size.min(255) as usize];
+                let n = read_some(f, &mut buf, off)?;
+                if buf[..n].windows(7).any(|w| w == b"ld-musl") {
+                    elf.musl = true;
+                }
+            } else if ty == PT_NOTE && !elf.go {
+                let mut buf = vec![0u8; size.min(4096) as usize];
+                let n = read_some(f, &mut buf, off)?;
+                elf.go |= has_go_note(&buf[..n]);
+            }
+        }
+        if !elf.go && shstrndx < shnum {
+            let (name_off_at, sh_off_at) = (0, if r.is64 { 24 } else { 16 });
+            if let Some(stroff) = r.word(shoff + shstrndx * shentsize + sh_off_at)? {
+                for i in 0..shnum.min(4096) {
+                    let Some(name) = r.u32(shoff + i * shentsize + name_off_at)? else {
+                        break;
+                    };
+                    let mut nm = [0u8; 20];
+                    let n = read_some(f, &mut nm, stroff + name)?;
+                    let nm = nm[..n].split(|&b| b == 0).next().unwrap_or_default();
+                    if nm == b".go.buildinfo" || nm == b".note.go.buildid" {
+                        elf.go = true;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Some(elf))
+    }
+}
+
+/// An ELF note named "Go" of type 4 (NT_GO_BUILDID).
+fn has_go_note(notes: &[u8]) -> bool {
+    let mut p = 0usize;
+    let u32_at = |i: usize| -> Option<usize> {
+        notes.get(i..i + 4).and_then(|b| b.try_into().ok()).map(|b| u32::from_ne_bytes(b) as usize)
+    };
+    while p + 12 <= notes.len() {
+        let (Some(namesz), Some(descsz), Some(ty)) = (u32_at(p), u32_at(p + 4), u32_at(p + 8)) else {
+            return false;
+        };
+        if namesz == 3 && ty == 4 && notes.get(p + 12..p + 15) == Some(b"Go\0") {
+            return true;
+        }
+        let step = 12 + namesz.div_ceil(4) * 4 + descsz.div_ceil(4) * 4;
+        if step > notes.len() {
+            return false;
+        }
+        p += step;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_note() {
+        let mut n = Vec::new();
+        n.extend_from_slice(&4u32.to_ne_bytes());
+        n.extend_from_slice(&20u32.to_ne_bytes());
+        n.extend_from_slice(&3u32.to_ne_bytes()); // GNU build id first
+        n.extend_from_slice(b"GNU\0");
+        n.extend_from_slice(&[0u8; 20]);
+        assert!(!has_go_note(&n));
+        n.extend_from_slice(&3u32.to_ne_bytes());
+        n.extend_from_slice(&8u32.to_ne_bytes());
+        n.extend_from_slice(&4u32.to_ne_bytes());
+        n.extend_from_slice(b"Go\0\0");
+        n.extend_from_slice(b"buildid!");
+        assert!(has_go_note(&n));
+    }
+
+    #[test]
+    fn system_binaries() {
+        let sh = Path::new("/bin/sh");
+        let r = inspect(sh).map_err(|e| e.to_string());
+        assert!(matches!(r, Ok(Reach::Dynamic)), "{r:?}");
+        assert_eq!(Reach::Dynamic.warning(sh), None);
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let Ok(dir) = dir else { panic!("tempdir") };
+        let script = dir.path().join("s");
+        std::fs::write(&script, "#!/bin/sh -e\necho hi\n").ok();
+        let r = inspect(&script).map_err(|e| e.to_string());
+        assert_eq!(
+            r,
+            Ok(Reach::Script {
+                interpreter: PathBuf::from("/bin/sh"),
+                interpreter_reach: Box::new(Reach::Dynamic)
+            })
+        );
+        let text = dir.path().join("t");
+        std::fs::write(&text, "hello").ok();
+        assert!(matches!(inspect(&text), Ok(Reach::NotElf)));
+        assert!(matches!(inspect(&dir.path().join("missing")), Err(ClockError::Io { .. })));
+    }
+
+    #[test]
+    fn warnings() {
+        let p = Path::new("/x/prog");
+        assert_eq!(
+            Reach::Static.warning(p).as_deref(),
+            Some("flakebox: warning: /x/prog: statically linked (LD_PRELOAD does not apply); its clock is NOT frozen")
+        );
+        let s = Reach::Script {
+            interpreter: PathBuf::from("/bin/busybox"),
+            interpreter_reach: Box::new(Reach::Musl),
+        };
+        assert_eq!(
+            s.reason().as_deref(),
+            Some("its interpreter /bin/busybox is linked against musl (the glibc shim cannot load)")
+        );
+        assert!(!Reach::Go.is_reachable() && Reach::NotElf.is_reachable());
+    }
+}

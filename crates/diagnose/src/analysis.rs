@@ -1,0 +1,480 @@
+//! From runs to counts, tests, statuses and verdicts, for the command and for
+//! each JUnit test case alike (a "unit").
+
+use crate::evidence;
+use crate::report::*;
+use crate::stats::{self, Alternative};
+use crate::{Engine, Options};
+use factors::{Factor, FactorSet};
+use std::time::Duration;
+
+/// Per run: `Some(true)` failed, `Some(false)` passed, `None` not counted.
+pub(crate) type Fails = Vec<Option<bool>>;
+
+pub(crate) fn command_fails(engine: &Engine) -> Fails {
+    engine.records.iter().map(|r| Some(!r.passed)).collect()
+}
+
+/// A test's outcome per run. Missing from a failed run's JUnit (the run
+/// crashed before writing it) counts as a failure; missing from a passing
+/// run, or skipped, does not count.
+pub(crate) fn test_fails(engine: &Engine, name: &str) -> Fails {
+    engine
+        .records
+        .iter()
+        .map(|r| match r.tests.get(name) {
+            Some((f, _)) => *f,
+            None if r.passed => None,
+            None => Some(true),
+        })
+        .collect()
+}
+
+pub(crate) struct UnitAnalysis {
+    pub counts: Vec<Counts>,
+    pub factors: Vec<FactorAnalysis>,
+    pub verdict: Verdict,
+    pub outcome: Option<StableOutcome>,
+    pub decided: bool,
+}
+
+impl Engine {
+    pub(crate) fn cond_index(&self, isolate: FactorSet) -> Option<usize> {
+        self.conds.iter().position(|c| c.isolate == isolate)
+    }
+
+    /// The condition with every chosen factor isolated.
+    pub(crate) fn all_index(&self) -> usize {
+        self.conds.len() - 1
+    }
+}
+
+pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalysis {
+    let ncond = engine.conds.len();
+    let mut counts = vec![Counts::default(); ncond];
+    let rounds = engine.records.iter().map(|r| r.round + 1).max().unwrap_or(0);
+    let mut grid = vec![vec![None; ncond]; rounds];
+    for (r, f) in engine.records.iter().zip(fails) {
+        if let Some(failed) = *f {
+            let c = &mut counts[r.cond];
+            c.runs += 1;
+            if failed {
+                c.failed += 1;
+            } else {
+                c.passed += 1;
+            }
+            grid[r.round][r.cond] = Some(failed);
+        }
+    }
+
+    let factors = engine.factors.clone();
+    let mut raw = Vec::with_capacity(factors.len());
+    let mut dirs = Vec::with_capacity(factors.len());
+    let mut pairs = Vec::with_capacity(factors.len());
+    for f in &factors {
+        let ci = engine.cond_index(FactorSet::only(*f)).unwrap_or(0);
+        let (mut only_base, mut only_iso) = (0usize, 0usize);
+        for row in &grid {
+            match (row[0], row[ci]) {
+                (Some(true), Some(false)) => only_base += 1,
+                (Some(false), Some(true)) => only_iso += 1,
+                _ => {}
+            }
+        }
+        let (b, i) = (counts[0], counts[ci]);
+        let (p_fix, p_worse) = if engine.fixed {
+            let t = |alt| {
+                stats::fisher_exact(b.failed as u64, b.passed as u64, i.failed as u64, i.passed as u64, alt)
+            };
+            (t(Alternative::Greater), t(Alternative::Less))
+        } else {
+            let d = only_base + only_iso;
+            (engine.seq.p_value(d, only_base), engine.seq.p_value(d, only_iso))
+        };
+        let p_fix = (p_fix / stats::WEIGHT_FIXES).min(1.0);
+        let p_worse = (p_worse / stats::WEIGHT_WORSE).min(1.0);
+        // The direction is the one with the stronger evidence; the union
+        // bound over both (weights summing to 1) keeps min() a valid p-value.
+        dirs.push(p_fix <= p_worse);
+        raw.push(p_fix.min(p_worse));
+        pairs.push((ci, only_base, only_iso));
+    }
+    let adjusted = stats::holm_adjust(&raw);
+
+    let mut out = Vec::with_capacity(factors.len());
+    for (k, f) in factors.iter().enumerate() {
+        let (ci, only_base, only_iso) = pairs[k];
+        let (b, i) = (counts[0], counts[ci]);
+        let significant = adjusted[k] <= engine.alpha && raw[k] < 1.0;
+        let status = if significant {
+            if dirs[k] {
+                if i.failed == 0 {
+                    Status::Fixes
+                } else {
+                    Status::Reduces
+                }
+            } else if i.passed == 0 && b.is_mixed() {
+                Status::Stabilizes
+            } else {
+                Status::Breaks
+            }
+        } else if i.runs > 0 && ((i.failed == 0 && b.failed > 0) || (i.passed == 0 && b.passed > 0)) {
+            // An all-one-way isolated condition against a baseline that had
+            // the other outcome: more rounds can still make it significant.
+            Status::Undecided
+        } else {
+            Status::None
+        };
+        out.push(FactorAnalysis {
+            factor: *f,
+            status,
+            p_value: adjusted[k],
+            p_unadjusted: raw[k],
+            baseline: b,
+            isolated: i,
+            rounds_only_baseline_failed: only_base,
+            rounds_only_isolated_failed: only_iso,
+            evidence: Vec::new(),
+        });
+    }
+
+    let all = counts[engine.all_index()];
+    if engine.factors.len() > 1 {
+        consistency_with_all(&mut out, all);
+    }
+    let counted: Vec<&Counts> = counts.iter().filter(|c| c.runs > 0).collect();
+    let (verdict, outcome) = if out.iter().any(|a| a.status.effect().is_some()) {
+        (Verdict::Environment, None)
+    } else if all.is_mixed() {
+        (Verdict::Intrinsic, None)
+    } else if !counted.is_empty() && counted.iter().all(|c| c.failed == 0) {
+        (Verdict::Stable, Some(StableOutcome::Pass))
+    } else if !counted.is_empty() && counted.iter().all(|c| c.passed == 0) {
+        (Verdict::Stable, Some(StableOutcome::Fail))
+    } else {
+        (Verdict::Undecided, None)
+    };
+    // Stop only when every factor is decided and, if the verdict is still
+    // undecided, more runs could not change it. The case that needs more
+    // runs: baseline has not shown both outcomes yet while other conditions
+    // differ (it just has not failed yet). Not worth more runs: a baseline
+    // already flaky while each factor alone is too (only isolating several
+    // together helps), or a unit with no runs counted under all-isolated
+    // (a test skipped there).
+    let base = counts[0];
+    let all_idx = engine.all_index();
+    let more_runs_help = verdict == Verdict::Undecided
+        && counts[all_idx].runs > 0
+        && (!base.is_mixed() || !all_together_fixes(engine, &grid, all_idx));
+    let decided = !out.iter().any(|a| a.status == Status::Undecided) && !more_runs_help;
+    UnitAnalysis { counts, factors: out, verdict, outcome, decided }
+}
+
+/// Is "isolating everything together fixes it" established, with the same
+/// exact sequential test as a factor's `fixes`? Used only to decide when
+/// more runs are pointless (stopping never affects the error guarantee):
+/// without it, a random command whose all-isolated runs happened to pass so
+/// far would be left undecided instead of being run until it fails there.
+fn all_together_fixes(engine: &mut Engine, grid: &[Vec<Option<bool>>], all_idx: usize) -> bool {
+    let (mut only_base, mut only_all) = (0usize, 0usize);
+    for row in grid {
+        match (row[0], row[all_idx]) {
+            (Some(true), Some(false)) => only_base += 1,
+            (Some(false), Some(true)) => only_all += 1,
+            _ => {}
+        }
+    }
+    let k = engine.factors.len() as f64;
+    only_all == 0 && engine.seq.p_value(only_base, only_base) / stats::WEIGHT_FIXES * k <= engine.alpha
+}
+
+/// A claim must agree with the all-isolated condition, which isolates the
+/// factor too: if isolating net fixes the command, isolating everything
+/// must not fail — unless another factor is claimed to break it. A claim
+/// the all-isolated runs contradict is withdrawn (status `none`). This only
+/// removes claims, so the error guarantee is untouched, and it removes
+/// exactly the false claims chance produces in intrinsically flaky
+/// commands (one isolated condition happening to pass every time).
+fn consistency_with_all(out: &mut [FactorAnalysis], all: Counts) {
+    let claimed: Vec<(Factor, Status)> =
+        out.iter().filter(|a| a.status.effect().is_some()).map(|a| (a.factor, a.status)).collect();
+    let other = |f: Factor, pred: &dyn Fn(Status) -> bool| claimed.iter().any(|(g, s)| *g != f && pred(*s));
+    for a in out.iter_mut() {
+        let ok = match a.status {
+            Status::Fixes => {
+                all.failed == 0 || other(a.factor, &|s| matches!(s, Status::Breaks | Status::Stabilizes))
+            }
+            Status::Stabilizes => all.passed == 0 || other(a.factor, &|s| s == Status::Fixes),
+            Status::Breaks => all.failed > 0 || other(a.factor, &|s| s == Status::Fixes),
+            _ => true,
+        };
+        if !ok {
+            a.status = Status::None;
+        }
+    }
+}
+
+/// May the runs stop? Every factor of the command and of every test decided.
+pub(crate) fn all_decided(engine: &mut Engine) -> bool {
+    let fails = command_fails(engine);
+    if !analyse(engine, &fails).decided {
+        return false;
+    }
+    let names: Vec<String> = engine.test_names.keys().cloned().collect();
+    for name in names {
+        let fails = test_fails(engine, &name);
+        if !analyse(engine, &fails).decided {
+            return false;
+        }
+    }
+    true
+}
+
+fn effect_rank(e: Effect) -> u8 {
+    match e {
+        Effect::Fixes => 0,
+        Effect::Stabilizes => 1,
+        Effect::Breaks => 2,
+    }
+}
+
+/// The claimed effects, strongest first: fixes, stabilizes, breaks; then
+/// smaller p-value; then larger difference in failure rate.
+fn effects(analysis: &[FactorAnalysis]) -> Vec<FactorEffect> {
+    let mut v: Vec<(&FactorAnalysis, Effect)> =
+        analysis.iter().filter_map(|a| a.status.effect().map(|e| (a, e))).collect();
+    v.sort_by(|(a, ea), (b, eb)| {
+        let size = |x: &FactorAnalysis| (x.baseline.fail_rate() - x.isolated.fail_rate()).abs();
+        effect_rank(*ea)
+            .cmp(&effect_rank(*eb))
+            .then(a.p_value.total_cmp(&b.p_value))
+            .then(size(b).total_cmp(&size(a)))
+            .then(a.factor.cmp(&b.factor))
+    });
+    v.into_iter()
+        .map(|(a, e)| FactorEffect {
+            factor: a.factor,
+            effect: e,
+            p_value: a.p_value,
+            evidence: a.evidence.clone(),
+            baseline: a.baseline,
+            isolated: a.isolated,
+        })
+        .collect()
+}
+
+fn condition_reports(engine: &Engine, counts: &[Counts]) -> Vec<ConditionReport> {
+    engine
+        .conds
+        .iter()
+        .zip(counts)
+        .map(|(c, n)| ConditionReport {
+            isolate: c.isolate,
+            runs: n.runs,
+            passed: n.passed,
+            failed: n.failed,
+            name: c.name.clone(),
+        })
+        .collect()
+}
+
+fn fmt_p(p: f64) -> String {
+    if p < 0.0001 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> String {
+    let all_name = engine.conds[engine.all_index()].isolate.to_string();
+    let total: usize = u.counts.iter().map(|c| c.runs).sum();
+    match u.verdict {
+        Verdict::Environment => {
+            let mut parts = Vec::new();
+            for e in effects {
+                let (b, i, f) = (e.baseline, e.isolated, e.factor);
+                let p = fmt_p(e.p_value);
+                parts.push(match e.effect {
+                    Effect::Fixes => format!(
+                        "isolating {f} fixes it: baseline failed {} of {} runs, {f} isolated passed all {} (p = {p})",
+                        b.failed, b.runs, i.runs
+                    ),
+                    Effect::Stabilizes => format!(
+                        "isolating {f} makes it fail every time: baseline failed {} of {} runs, {f} isolated failed all {}; it needs {f}, and its flakiness comes through {f} (p = {p})",
+                        b.failed, b.runs, i.runs
+                    ),
+                    Effect::Breaks => format!(
+                        "it needs {f}: baseline failed {} of {} runs, {f} isolated failed {} of {} (p = {p})",
+                        b.failed, b.runs, i.failed, i.runs
+                    ),
+                });
+            }
+            parts.join("; ")
+        }
+        Verdict::Intrinsic => {
+            let a = u.counts[engine.all_index()];
+            let mut s = format!(
+                "flaky even with {all_name} isolated: failed {} of {} runs there, so the cause is inside the command (a race, randomness, ordering)",
+                a.failed, a.runs
+            );
+            for r in u.factors.iter().filter(|r| r.status == Status::Reduces) {
+                s.push_str(&format!(
+                    "; isolating {} also reduces failures ({} of {} in baseline, {} of {} isolated, p = {})",
+                    r.factor,
+                    r.baseline.failed,
+                    r.baseline.runs,
+                    r.isolated.failed,
+                    r.isolated.runs,
+                    fmt_p(r.p_value)
+                ));
+            }
+            s
+        }
+        Verdict::Stable => match u.outcome {
+            Some(StableOutcome::Fail) => {
+                format!("failed all {total} runs under every condition")
+            }
+            _ => {
+                let bound = stats::never_failed_bound(total).unwrap_or(1.0);
+                format!(
+                    "passed all {total} runs under every condition; a failure rate of {:.1}% or more is ruled out (95% confidence)",
+                    bound * 100.0
+                )
+            }
+        },
+        Verdict::Undecided => {
+            let mut parts = Vec::new();
+            for a in u.factors.iter().filter(|a| a.status == Status::Undecided) {
+                parts.push(format!(
+                    "{}: baseline failed {} of {}, {} isolated failed {} of {} (p = {}, needs ≤ {})",
+                    a.factor,
+                    a.baseline.failed,
+                    a.baseline.runs,
+                    a.factor,
+                    a.isolated.failed,
+                    a.isolated.runs,
+                    fmt_p(a.p_value),
+                    engine.alpha
+                ));
+            }
+            let base = u.counts[0];
+            let all = u.counts[engine.all_index()];
+            if parts.is_empty()
+                && engine.factors.len() > 1
+                && base.failed > 0
+                && all.runs > 0
+                && all.failed == 0
+            {
+                parts.push(format!(
+                    "baseline failed {} of {} runs and {all_name} isolated together never failed ({} runs), but no single factor explains it: more than one factor is involved",
+                    base.failed, base.runs, all.runs
+                ));
+            }
+            if parts.is_empty() {
+                parts.push("the conditions differ but not significantly".into());
+            }
+            format!("no decision: {}; more runs (--max-runs) could decide", parts.join("; "))
+        }
+    }
+}
+
+fn unit_report(
+    engine: &mut Engine,
+    fails: &[Option<bool>],
+    evidence_for_all: bool,
+) -> (UnitAnalysis, Vec<FactorEffect>, String) {
+    let mut u = analyse(engine, fails);
+    for a in u.factors.iter_mut() {
+        if evidence_for_all || a.status.effect().is_some() {
+            a.evidence = evidence::for_factor(engine, a.factor, fails);
+        }
+    }
+    let effects = effects(&u.factors);
+    let s = summary(engine, &u, &effects);
+    (u, effects, s)
+}
+
+pub(crate) fn build_report(
+    engine: &mut Engine,
+    command: &[String],
+    opts: &Options,
+    stopped: StopReason,
+    rounds: usize,
+    wall: Duration,
+) -> Report {
+    let fails = command_fails(engine);
+    let (u, effects, summary) = unit_report(engine, &fails, true);
+
+    let names: Vec<String> = engine.test_names.keys().cloned().collect();
+    let mut tests = Vec::with_capacity(names.len());
+    for name in names {
+        let fails = test_fails(engine, &name);
+        let (tu, teffects, tsummary) = unit_report(engine, &fails, false);
+        let reruns: u64 =
+            engine.records.iter().filter_map(|r| r.tests.get(&name)).map(|(_, n)| u64::from(*n)).sum();
+        let (verdict, outcome) = if tu.counts.iter().all(|c| c.runs == 0) {
+            (Verdict::Stable, Some(StableOutcome::Skipped))
+        } else {
+            (tu.verdict, tu.outcome)
+        };
+        let tsummary = if outcome == Some(StableOutcome::Skipped) {
+            "skipped in every run".to_string()
+        } else {
+            tsummary
+        };
+        tests.push(TestReport {
+            name,
+            verdict,
+            outcome,
+            factors: if verdict == Verdict::Environment { teffects } else { Vec::new() },
+            conditions: condition_reports(engine, &tu.counts),
+            analysis: tu.factors,
+            flaky_reruns: reruns,
+            summary: tsummary,
+        });
+    }
+
+    let runs_total = engine.records.len();
+    let never_failed_bound = if runs_total > 0 && engine.records.iter().all(|r| r.passed) {
+        stats::never_failed_bound(runs_total)
+            .map(|b| NeverFailedBound { runs: runs_total, max_failure_rate_95: b })
+    } else {
+        None
+    };
+    let frozen_instant = engine.records.iter().find_map(|r| r.evidence.frozen_instant.clone());
+    let mut warnings: Vec<String> = engine
+        .warning_order
+        .iter()
+        .map(|w| match engine.warnings.get(w) {
+            Some(n) if *n > 1 => format!("{w} (in {n} runs)"),
+            _ => w.clone(),
+        })
+        .collect();
+    if stopped == StopReason::Interrupted {
+        warnings.push(format!("interrupted after {runs_total} runs: the verdict rests on what ran"));
+    }
+    let command_seconds = engine.records.iter().map(|r| r.duration.as_secs_f64()).sum();
+    Report {
+        schema: 1,
+        command: command.to_vec(),
+        verdict: u.verdict,
+        factors: if u.verdict == Verdict::Environment { effects } else { Vec::new() },
+        conditions: condition_reports(engine, &u.counts),
+        tests,
+        outcome: u.outcome,
+        summary,
+        analysis: u.factors,
+        never_failed_bound,
+        alpha: opts.alpha,
+        method: if engine.fixed { "fisher".into() } else { "sequential-sign".into() },
+        seed: opts.seed,
+        stopped,
+        rounds,
+        runs_total,
+        wall_seconds: wall.as_secs_f64(),
+        command_seconds,
+        frozen_instant,
+        warnings,
+    }
+}

@@ -1,0 +1,321 @@
+//! Human-checkable evidence per factor, assembled from the runs' Evidence.
+
+use crate::Engine;
+use factors::{Factor, FactorSet};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const MAX_LINES: usize = 6;
+
+pub(crate) fn for_factor(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Vec<String> {
+    let base = 0usize;
+    let iso = engine.cond_index(FactorSet::only(factor)).unwrap_or(base);
+    match factor {
+        Factor::Net => net(engine, base, iso, fails),
+        Factor::Fs => fs(engine, base, iso, fails),
+        Factor::Time => time(engine, base, iso, fails),
+        Factor::Db => db(engine, factor, fails),
+    }
+}
+
+fn runs_of(engine: &Engine, cond: usize, fails: &[Option<bool>]) -> Vec<usize> {
+    engine
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.cond == cond && fails.get(*i).copied().flatten().is_some())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn failed(fails: &[Option<bool>], i: usize) -> bool {
+    fails.get(i).copied().flatten() == Some(true)
+}
+
+/// Events (deduplicated within a run) with the runs they appeared in and
+/// how many of those failed.
+fn event_lines(
+    label: &str,
+    runs: &[usize],
+    fails: &[Option<bool>],
+    events: impl Fn(usize) -> Vec<String>,
+) -> Vec<String> {
+    let mut seen: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for &i in runs {
+        let mut evs = events(i);
+        evs.sort();
+        evs.dedup();
+        for e in evs {
+            let s = seen.entry(e).or_insert((0, 0));
+            s.0 += 1;
+            if failed(fails, i) {
+                s.1 += 1;
+            }
+        }
+    }
+    let mut v: Vec<(String, (usize, usize))> = seen.into_iter().collect();
+    v.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    let total = runs.len();
+    let total_failed = runs.iter().filter(|&&i| failed(fails, i)).count();
+    let mut out: Vec<String> = v
+        .iter()
+        .take(MAX_LINES)
+        .map(|(e, (n, f))| {
+            if *n == total {
+                format!("{label}: `{e}` in every run ({f} of {total} failed)")
+            } else {
+                // Contrast runs with and without the event: a person can
+                // see at once whether failures go with it.
+                format!(
+                    "{label}: `{e}` in {n} of {total} runs, {f} of which failed; {} of the {} runs without it failed",
+                    total_failed - f,
+                    total - n
+                )
+            }
+        })
+        .collect();
+    if v.len() > MAX_LINES {
+        out.push(format!("{label}: … and {} more distinct events", v.len() - MAX_LINES));
+    }
+    out
+}
+
+fn net(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
+    let ev = |i: usize| engine.records[i].evidence.net_events.clone();
+    let mut out = event_lines("baseline", &runs_of(engine, base, fails), fails, ev);
+    out.extend(event_lines("net isolated", &runs_of(engine, iso, fails), fails, ev));
+    if out.is_empty() {
+        out.push("no name lookups or connections recorded, with or without the network".into());
+    }
+    out
+}
+
+fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
+    let mut out = Vec::new();
+    let base_runs = runs_of(engine, base, fails);
+    // path -> first round a baseline run wrote it
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in &base_runs {
+        let r = &engine.records[i];
+        for p in &r.evidence.files_written {
+            let e = first.entry(p.as_str()).or_insert(r.round);
+            *e = (*e).min(r.round);
+        }
+    }
+    let mut files: Vec<(&str, usize)> = first.into_iter().collect();
+    files.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)));
+    for (path, r0) in files.iter().take(MAX_LINES) {
+        let later: Vec<usize> =
+            base_runs.iter().copied().filter(|&i| engine.records[i].round > *r0).collect();
+        let later_failed = later.iter().filter(|&&i| failed(fails, i)).count();
+        let earlier_failed =
+            base_runs.iter().filter(|&&i| engine.records[i].round <= *r0 && failed(fails, i)).count();
+        out.push(format!(
+            "baseline run {} wrote {path} (kept between runs): {later_failed} of {} later baseline runs failed, {earlier_failed} of {} up to then",
+            r0 + 1,
+            later.len(),
+            base_runs.len() - later.len()
+        ));
+    }
+    if files.len() > MAX_LINES {
+        out.push(format!("… and {} more files written outside tmp", files.len() - MAX_LINES));
+    }
+    if files.is_empty() && !base_runs.is_empty() {
+        out.push("no files written outside tmp in baseline runs".into());
+    }
+    let iso_runs = runs_of(engine, iso, fails);
+    if !iso_runs.is_empty() {
+        let f = iso_runs.iter().filter(|&&i| failed(fails, i)).count();
+        out.push(format!(
+            "fs isolated (fresh tmp and a throwaway layer each run): {f} of {} runs failed",
+            iso_runs.len()
+        ));
+    }
+    // Leftover processes, from every condition.
+    let all: Vec<usize> =
+        (0..engine.records.len()).filter(|&i| fails.get(i).copied().flatten().is_some()).collect();
+    let procs =
+        event_lines("left running", &all, fails, |i| engine.records[i].evidence.leftover_processes.clone());
+    out.extend(procs);
+    out
+}
+
+fn db(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Vec<String> {
+    let runs: Vec<usize> = engine
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            engine.conds[r.cond].isolate.contains(factor) && fails.get(*i).copied().flatten().is_some()
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let mut tables: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+    for &i in &runs {
+        for (t, rows) in &engine.records[i].evidence.db_tables {
+            if *rows > 0 {
+                let e = tables.entry(t.as_str()).or_insert((0, 0));
+                e.0 += 1;
+                e.1 = e.1.max(*rows);
+            }
+        }
+    }
+    let mut out: Vec<String> = tables
+        .iter()
+        .take(MAX_LINES * 2)
+        .map(|(t, (n, max))| {
+            format!(
+                "table {t}: rows left behind (up to {max}) after {n} of {} runs with a throwaway database",
+                runs.len()
+            )
+        })
+        .collect();
+    if out.is_empty() && !runs.is_empty() {
+        out.push(format!("no rows left behind in the throwaway database ({} runs)", runs.len()));
+    }
+    let base_runs = runs_of(engine, 0, fails);
+    if !base_runs.is_empty() {
+        let f = base_runs.iter().filter(|&&i| failed(fails, i)).count();
+        out.push(format!(
+            "baseline (the environment's DATABASE_URL, state kept between runs): {f} of {} runs failed",
+            base_runs.len()
+        ));
+    }
+    out
+}
+
+fn time(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
+    let mut out = Vec::new();
+    let iso_runs: Vec<usize> = runs_of(engine, iso, fails);
+    let mut instants: Vec<&str> =
+        iso_runs.iter().filter_map(|&i| engine.records[i].evidence.frozen_instant.as_deref()).collect();
+    instants.sort();
+    instants.dedup();
+    match instants.as_slice() {
+        [] => {}
+        [one] => out.push(format!(
+            "clock frozen at {one} in every time-isolated run (replay with `flakebox run --time {one}`)"
+        )),
+        many => out.push(format!(
+            "clock frozen at {} different instants (expected one): {}",
+            many.len(),
+            many.join(", ")
+        )),
+    }
+    let mut reads: Vec<u64> =
+        iso_runs.iter().filter_map(|&i| engine.records[i].evidence.clock_reads).collect();
+    if !reads.is_empty() {
+        reads.sort_unstable();
+        let median = reads[reads.len() / 2];
+        if reads.iter().all(|&r| r == 0) {
+            out.push("the command never read the wall clock".into());
+        } else {
+            out.push(format!(
+                "the command read the wall clock {median} times per run (median of {} runs)",
+                reads.len()
+            ));
+        }
+    }
+    let base_runs = runs_of(engine, base, fails);
+    let samples: Vec<(u64, bool)> =
+        base_runs.iter().map(|&i| (secs(engine.records[i].started_at), failed(fails, i))).collect();
+    // A runner that does not report start times leaves them at the epoch:
+    // nothing to correlate then.
+    let known = samples.iter().all(|s| s.0 > 0) && samples.windows(2).any(|w| w[0].0 != w[1].0);
+    if let Some(line) = time_of_day(&samples).filter(|_| known) {
+        out.push(line);
+    }
+    out
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// How baseline outcomes line up with the time of day: the shortest
+/// circular window (of the minute, the hour, the day) holding every failure,
+/// and how many passes fell in it. A window with failures and no passes is a
+/// pattern a person can check against the test's code.
+pub(crate) fn time_of_day(samples: &[(u64, bool)]) -> Option<String> {
+    let fails: Vec<u64> = samples.iter().filter(|s| s.1).map(|s| s.0).collect();
+    let passes: Vec<u64> = samples.iter().filter(|s| !s.1).map(|s| s.0).collect();
+    if fails.len() < 2 || passes.is_empty() {
+        return None;
+    }
+    type Scale = (&'static str, u64, fn(u64) -> u64);
+    let scales: [Scale; 3] = [
+        ("second of the minute", 60, |t| t % 60),
+        ("minute of the hour", 60, |t| (t / 60) % 60),
+        ("hour of the day (UTC)", 24, |t| (t / 3600) % 24),
+    ];
+    let mut best: Option<(f64, u64, String)> = None;
+    for (unit, period, f) in scales {
+        let mut vals: Vec<u64> = fails.iter().map(|&t| f(t)).collect();
+        vals.sort_unstable();
+        vals.dedup();
+        // Largest circular gap between consecutive failure values.
+        let mut gap_after = vals.len() - 1;
+        let mut gap = vals[0] + period - vals[vals.len() - 1];
+        for k in 0..vals.len() - 1 {
+            let g = vals[k + 1] - vals[k];
+            if g > gap {
+                gap = g;
+                gap_after = k;
+            }
+        }
+        let start = vals[(gap_after + 1) % vals.len()];
+        let end = vals[gap_after];
+        let width = period - gap + 1;
+        let inside = |v: u64| (v + period - start) % period <= (end + period - start) % period;
+        let passes_in = passes.iter().filter(|&&t| inside(f(t))).count();
+        let frac = passes_in as f64 / passes.len() as f64;
+        let line = if frac <= 0.2 && width * 2 <= period {
+            format!(
+                "baseline: all {} failures started at {unit} {start}–{end}, where {passes_in} of {} passes started: the outcome follows the time of day",
+                fails.len(),
+                passes.len()
+            )
+        } else {
+            format!(
+                "baseline: no time-of-day pattern: failures spread over {unit} {start}–{end} ({width} of {period}), where {passes_in} of {} passes also started",
+                passes.len()
+            )
+        };
+        let better = match &best {
+            None => true,
+            Some((bf, bw, _)) => frac < *bf || (frac == *bf && width * 60 / period < *bw),
+        };
+        if better {
+            best = Some((frac, width * 60 / period, line));
+        }
+    }
+    best.map(|b| b.2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_of_day_pattern() {
+        // Failures at seconds 50..59, passes elsewhere.
+        let mut s = Vec::new();
+        for k in 0..30u64 {
+            let t = 1_700_000_000 - 1_700_000_000 % 60 + k * 97;
+            s.push((t, t % 60 >= 50));
+        }
+        let line = time_of_day(&s).unwrap_or_default();
+        assert!(line.contains("second of the minute"), "{line}");
+        assert!(line.contains("follows the time of day"), "{line}");
+        assert!(line.contains(" 0 of "), "{line}");
+    }
+
+    #[test]
+    fn no_pattern_for_random_failures() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let s: Vec<(u64, bool)> = (0..40u64).map(|k| (1_700_000_000 + k * 7919, rng.f64() < 0.4)).collect();
+        let line = time_of_day(&s).unwrap_or_default();
+        assert!(line.contains("no time-of-day pattern"), "{line}");
+        assert!(time_of_day(&[(1, true), (2, false)]).is_none());
+    }
+}

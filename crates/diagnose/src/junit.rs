@@ -1,0 +1,246 @@
+//! Reading JUnit XML as the real tools write it.
+//!
+//! Dialects handled: pytest (xunit1 with `file`/`line`, xunit2 without),
+//! cargo nextest, go-junit-report and gotestsum, Maven Surefire/Failsafe
+//! (with `flakyFailure`, `flakyError`, `rerunFailure`, `rerunError`), Jest
+//! (jest-junit), plain Ant-style files, `<testsuites>` wrappers and
+//! `<testsuite>` nested in `<testsuite>`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// How a test case ended, as the file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+/// One test case from a JUnit file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCase {
+    /// Stable identity across runs: `path/to/test_x.py::Class::test` for
+    /// pytest, `classname::name` otherwise (the suite name stands in when
+    /// the classname is missing or just repeats the name, as jest-junit
+    /// does). A name seen again in the same file gets `#2`, `#3`, … in
+    /// document order.
+    pub name: String,
+    pub outcome: Outcome,
+    /// Failed attempts the runner retried (Surefire `flakyFailure`,
+    /// `flakyError`, `rerunFailure`, `rerunError`; nextest writes the same
+    /// elements). A test that passed with `flaky_reruns > 0` failed its
+    /// first attempt.
+    pub flaky_reruns: u32,
+}
+
+impl TestCase {
+    /// Did the first attempt fail? Retries hide flakiness; for diagnosis
+    /// the first attempt is the honest sample.
+    pub fn first_attempt_failed(&self) -> Option<bool> {
+        match self.outcome {
+            Outcome::Skipped => None,
+            Outcome::Failed | Outcome::Error => Some(true),
+            Outcome::Passed => Some(self.flaky_reruns > 0),
+        }
+    }
+}
+
+/// A file that could not be read as JUnit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JunitError {
+    #[error("empty file")]
+    Empty,
+    #[error("not well-formed XML: {0}")]
+    Xml(String),
+    #[error("not a JUnit report: root element is <{0}>, expected <testsuites> or <testsuite>")]
+    NotJunit(String),
+}
+
+/// Parse one JUnit XML document into its test cases (in document order,
+/// repeated names made unique with `#2`, `#3`, …).
+pub fn parse_junit(xml: &str) -> Result<Vec<TestCase>, JunitError> {
+    parse_raw(xml).map(disambiguate)
+}
+
+/// Parse without making names unique (a run's files are merged first).
+pub(crate) fn parse_raw(xml: &str) -> Result<Vec<TestCase>, JunitError> {
+    if xml.trim().is_empty() {
+        return Err(JunitError::Empty);
+    }
+    let opts = roxmltree::ParsingOptions {
+        // Some generators emit a DOCTYPE; roxmltree never fetches external
+        // entities, so allowing it is safe.
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc =
+        roxmltree::Document::parse_with_options(xml, opts).map_err(|e| JunitError::Xml(e.to_string()))?;
+    let root = doc.root_element();
+    let root_name = root.tag_name().name();
+    if root_name != "testsuites" && root_name != "testsuite" {
+        return Err(JunitError::NotJunit(root_name.to_string()));
+    }
+    let mut raw = Vec::new();
+    collect(root, None, &mut raw);
+    Ok(raw)
+}
+
+/// Give repeated names `#2`, `#3`, … in order. Shared with the per-run
+/// merge of several files, so duplicates across files are treated alike.
+pub(crate) fn disambiguate(cases: Vec<TestCase>) -> Vec<TestCase> {
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    cases
+        .into_iter()
+        .map(|mut c| {
+            let n = seen.entry(c.name.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                c.name = format!("{}#{}", c.name, n);
+            }
+            c
+        })
+        .collect()
+}
+
+fn collect(node: roxmltree::Node<'_, '_>, suite: Option<&str>, out: &mut Vec<TestCase>) {
+    for child in node.children().filter(|n| n.is_element()) {
+        match child.tag_name().name() {
+            "testsuite" | "testsuites" => {
+                let name = child.attribute("name").or(suite);
+                collect(child, name, out);
+            }
+            "testcase" => out.push(test_case(child, suite)),
+            _ => {}
+        }
+    }
+}
+
+fn test_case(node: roxmltree::Node<'_, '_>, suite: Option<&str>) -> TestCase {
+    let mut failed = false;
+    let mut errored = false;
+    let mut skipped = false;
+    let mut reruns = 0u32;
+    for child in node.children().filter(|n| n.is_element()) {
+        match child.tag_name().name() {
+            "failure" => failed = true,
+            "error" => errored = true,
+            "skipped" => skipped = true,
+            "flakyFailure" | "flakyError" | "rerunFailure" | "rerunError" => reruns += 1,
+            _ => {}
+        }
+    }
+    // Some writers mark skips with an attribute instead of an element.
+    if matches!(node.attribute("status"), Some("skipped" | "notrun" | "disabled"))
+        || node.attribute("skipped") == Some("true")
+    {
+        skipped = true;
+    }
+    let outcome = if errored {
+        Outcome::Error
+    } else if failed {
+        Outcome::Failed
+    } else if skipped {
+        Outcome::Skipped
+    } else {
+        Outcome::Passed
+    };
+    TestCase { name: case_name(node, suite), outcome, flaky_reruns: reruns }
+}
+
+fn case_name(node: roxmltree::Node<'_, '_>, suite: Option<&str>) -> String {
+    let name = node.attribute("name").unwrap_or("").trim();
+    let classname = node.attribute("classname").unwrap_or("").trim();
+    let file = node.attribute("file").unwrap_or("").trim();
+    let suite = suite.unwrap_or("").trim();
+
+    let is_pytest = file.ends_with(".py") || suite == "pytest";
+    if is_pytest && !classname.is_empty() {
+        return pytest_node_id(classname, file, name);
+    }
+    if !classname.is_empty() && classname != name {
+        return format!("{classname}::{name}");
+    }
+    // jest-junit's default writes the same "describe title" as classname and
+    // name: the suite (the test file) is what tells the tests apart.
+    let owner = if !file.is_empty() { file } else { suite };
+    if owner.is_empty() {
+        name.to_string()
+    } else {
+        format!("{owner}::{name}")
+    }
+}
+
+/// Turn pytest's dotted classname back into its node id:
+/// `tests.unit.test_x.TestY` + `test_z` → `tests/unit/test_x.py::TestY::test_z`.
+/// With xunit1's `file` attribute the module path is known exactly; with
+/// xunit2 the classes are the trailing segments that start with an upper-case
+/// letter (pytest collects only `Test*` classes), the rest is the module.
+fn pytest_node_id(classname: &str, file: &str, name: &str) -> String {
+    let segments: Vec<&str> = classname.split('.').collect();
+    let (module, classes): (String, Vec<&str>) = if file.ends_with(".py") {
+        let module_dotted = file.trim_end_matches(".py").replace(['/', '\\'], ".");
+        let module_len = module_dotted.split('.').count();
+        let classes = if classname.starts_with(&module_dotted) && segments.len() >= module_len {
+            segments[module_len..].to_vec()
+        } else {
+            trailing_classes(&segments)
+        };
+        (file.to_string(), classes)
+    } else {
+        let classes = trailing_classes(&segments);
+        let module = &segments[..segments.len() - classes.len()];
+        if module.is_empty() {
+            (String::new(), classes)
+        } else {
+            (format!("{}.py", module.join("/")), classes)
+        }
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    if !module.is_empty() {
+        parts.push(&module);
+    }
+    parts.extend(classes);
+    parts.push(name);
+    parts.join("::")
+}
+
+fn trailing_classes<'a>(segments: &[&'a str]) -> Vec<&'a str> {
+    let n = segments
+        .iter()
+        .rev()
+        .take_while(|s| s.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
+        .count();
+    // Keep at least one module segment.
+    let n = n.min(segments.len().saturating_sub(1));
+    segments[segments.len() - n..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pytest_names() {
+        assert_eq!(
+            pytest_node_id("tests.test_x.TestY", "", "test_z[1-2]"),
+            "tests/test_x.py::TestY::test_z[1-2]"
+        );
+        assert_eq!(pytest_node_id("tests.test_x", "", "test_z"), "tests/test_x.py::test_z");
+        assert_eq!(
+            pytest_node_id("tests.test_x.TestY", "tests/test_x.py", "test_z"),
+            "tests/test_x.py::TestY::test_z"
+        );
+        assert_eq!(pytest_node_id("test_x", "", "t"), "test_x.py::t");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(parse_junit("  "), Err(JunitError::Empty));
+        assert!(matches!(parse_junit("<testsuite><testcase"), Err(JunitError::Xml(_))));
+        assert_eq!(parse_junit("<html/>"), Err(JunitError::NotJunit("html".into())));
+        assert_eq!(parse_junit("<testsuites/>"), Ok(vec![]));
+    }
+}

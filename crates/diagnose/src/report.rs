@@ -1,0 +1,537 @@
+//! The report (JSON schema 1 of DESIGN.md plus additive fields) and its
+//! text and markdown renderings.
+
+use factors::{Factor, FactorSet};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// Overall answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Some factor has a significant effect (see `factors`).
+    Environment,
+    /// Flaky even with every chosen factor isolated: races, randomness.
+    Intrinsic,
+    /// Same outcome under every condition (see `outcome`).
+    Stable,
+    /// Not enough runs to tell (max runs reached); see `analysis`.
+    Undecided,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Environment => "environment",
+            Verdict::Intrinsic => "intrinsic",
+            Verdict::Stable => "stable",
+            Verdict::Undecided => "undecided",
+        }
+    }
+}
+
+/// Which way a `stable` command is stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StableOutcome {
+    Pass,
+    Fail,
+    /// A test that was skipped in every run (per-test verdicts only).
+    Skipped,
+}
+
+/// A claimed effect of isolating one factor (the schema's three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Isolated runs all pass where baseline failed some or all.
+    Fixes,
+    /// Baseline flaky, isolated runs all fail: the flakiness came from outside.
+    Stabilizes,
+    /// Isolated runs fail (more) where baseline passes: the command needs it.
+    Breaks,
+}
+
+impl Effect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Effect::Fixes => "fixes",
+            Effect::Stabilizes => "stabilizes",
+            Effect::Breaks => "breaks",
+        }
+    }
+}
+
+/// What the analysis concluded about one factor (additive `analysis`
+/// array: every chosen factor, whatever the verdict).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Fixes,
+    Stabilizes,
+    Breaks,
+    /// Significantly fewer failures isolated, but not none: the factor
+    /// contributes, something else remains (not an `environment` claim).
+    Reduces,
+    /// No effect of the kinds above is possible any more on these counts.
+    None,
+    /// An effect is still possible but not yet significant.
+    Undecided,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Fixes => "fixes",
+            Status::Stabilizes => "stabilizes",
+            Status::Breaks => "breaks",
+            Status::Reduces => "reduces",
+            Status::None => "none",
+            Status::Undecided => "undecided",
+        }
+    }
+
+    pub fn effect(self) -> Option<Effect> {
+        match self {
+            Status::Fixes => Some(Effect::Fixes),
+            Status::Stabilizes => Some(Effect::Stabilizes),
+            Status::Breaks => Some(Effect::Breaks),
+            _ => None,
+        }
+    }
+}
+
+/// Pass/fail counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub runs: usize,
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Counts {
+    pub fn fail_rate(&self) -> f64 {
+        if self.runs == 0 {
+            0.0
+        } else {
+            self.failed as f64 / self.runs as f64
+        }
+    }
+
+    pub fn is_mixed(&self) -> bool {
+        self.passed > 0 && self.failed > 0
+    }
+}
+
+/// One entry of `factors` (schema 1), strongest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactorEffect {
+    pub factor: Factor,
+    pub effect: Effect,
+    /// Adjusted for repeated looks and for the number of factors (Holm):
+    /// the effect is claimed because `p_value <= alpha`.
+    pub p_value: f64,
+    pub evidence: Vec<String>,
+    /// Additive: the counts compared.
+    pub baseline: Counts,
+    pub isolated: Counts,
+}
+
+/// One entry of the additive `analysis` array.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactorAnalysis {
+    pub factor: Factor,
+    pub status: Status,
+    /// Holm-adjusted (compare with `alpha`).
+    pub p_value: f64,
+    /// Before the correction for the number of factors.
+    pub p_unadjusted: f64,
+    pub baseline: Counts,
+    pub isolated: Counts,
+    /// Rounds where only baseline failed / only the isolated run failed:
+    /// the pairs the sequential test counts.
+    pub rounds_only_baseline_failed: usize,
+    pub rounds_only_isolated_failed: usize,
+    pub evidence: Vec<String>,
+}
+
+/// One entry of `conditions` (schema 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConditionReport {
+    pub isolate: FactorSet,
+    pub runs: usize,
+    pub passed: usize,
+    pub failed: usize,
+    /// Additive: "baseline", "net", …, "all".
+    pub name: String,
+}
+
+/// Per-test verdict (same shape as the top level).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub name: String,
+    pub verdict: Verdict,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub outcome: Option<StableOutcome>,
+    pub factors: Vec<FactorEffect>,
+    pub conditions: Vec<ConditionReport>,
+    #[serde(default)]
+    pub analysis: Vec<FactorAnalysis>,
+    /// Failed attempts its runner retried, over all runs.
+    #[serde(default)]
+    pub flaky_reruns: u64,
+    #[serde(default)]
+    pub summary: String,
+}
+
+/// Why the runs stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every factor (of the command and of every test) was decided.
+    Decided,
+    /// `max_runs` per condition reached.
+    MaxRuns,
+    /// `--runs N` given: exactly N per condition.
+    FixedRuns,
+    /// The runner reported an interruption.
+    Interrupted,
+}
+
+/// The bound a run of passes puts on the failure rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NeverFailedBound {
+    /// Runs, all passed.
+    pub runs: usize,
+    /// Failure rates at or above this would have shown a failure with 95%
+    /// probability: `1 − 0.05^(1/runs)`.
+    pub max_failure_rate_95: f64,
+}
+
+/// The report of one diagnosis. Fields up to `tests` are schema 1 of
+/// DESIGN.md; the rest are additive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: u32,
+    pub command: Vec<String>,
+    pub verdict: Verdict,
+    pub factors: Vec<FactorEffect>,
+    pub conditions: Vec<ConditionReport>,
+    pub tests: Vec<TestReport>,
+    /// `pass`/`fail` when the verdict is `stable`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub outcome: Option<StableOutcome>,
+    /// One sentence a person can read.
+    pub summary: String,
+    /// Every chosen factor's status, p-values and counts.
+    pub analysis: Vec<FactorAnalysis>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub never_failed_bound: Option<NeverFailedBound>,
+    pub alpha: f64,
+    /// "sequential-sign" (adaptive) or "fisher" (`--runs N`).
+    pub method: String,
+    pub seed: u64,
+    pub stopped: StopReason,
+    /// Completed rounds (each round runs every condition once).
+    pub rounds: usize,
+    pub runs_total: usize,
+    /// Wall time of the whole diagnosis, and the part the command itself
+    /// ran (the rest is flakebox's own: sandbox set-up, database start).
+    pub wall_seconds: f64,
+    pub command_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub frozen_instant: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// The exit code for this report (see [`crate::exit`]).
+    pub fn exit_code(&self) -> i32 {
+        crate::exit::for_report(self)
+    }
+}
+
+fn fmt_p(p: f64) -> String {
+    if p < 0.0001 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+fn pct(x: f64) -> String {
+    let v = x * 100.0;
+    if v > 0.0 && v < 1.0 {
+        format!("{v:.1}%")
+    } else {
+        format!("{v:.0}%")
+    }
+}
+
+struct Palette {
+    on: bool,
+}
+
+impl Palette {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    fn verdict(&self, v: Verdict, s: &str) -> String {
+        let code = match v {
+            Verdict::Environment => "1;33",
+            Verdict::Intrinsic => "1;31",
+            Verdict::Stable => "1;32",
+            Verdict::Undecided => "1;35",
+        };
+        self.paint(code, s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+fn verdict_label(v: Verdict, outcome: Option<StableOutcome>) -> String {
+    match (v, outcome) {
+        (Verdict::Stable, Some(StableOutcome::Pass)) => "stable (pass)".into(),
+        (Verdict::Stable, Some(StableOutcome::Fail)) => "stable (fail)".into(),
+        (Verdict::Stable, Some(StableOutcome::Skipped)) => "stable (skipped)".into(),
+        (v, _) => v.name().into(),
+    }
+}
+
+fn condition_table(conds: &[ConditionReport], indent: &str) -> String {
+    let mut out = String::new();
+    let w = conds.iter().map(|c| c.name.len()).max().unwrap_or(8).max(9);
+    let _ = writeln!(
+        out,
+        "{indent}{:<w$}  {:>5}  {:>6}  {:>6}  {:>9}",
+        "condition", "runs", "passed", "failed", "fail rate"
+    );
+    for c in conds {
+        let rate = if c.runs == 0 { 0.0 } else { c.failed as f64 / c.runs as f64 };
+        let _ = writeln!(
+            out,
+            "{indent}{:<w$}  {:>5}  {:>6}  {:>6}  {:>9}",
+            c.name,
+            c.runs,
+            c.passed,
+            c.failed,
+            pct(rate)
+        );
+    }
+    out
+}
+
+/// Human-readable report: conditions × pass/fail, the verdict, effects with
+/// p-values, evidence, per-test verdicts and warnings. `color` adds ANSI
+/// colours (use it only on a terminal).
+pub fn render_text(report: &Report, color: bool) -> String {
+    let pal = Palette { on: color };
+    let mut out = String::new();
+    let _ = writeln!(out, "{} {}", pal.bold("flakebox diagnose:"), report.command.join(" "));
+    let _ = writeln!(out);
+    out.push_str(&condition_table(&report.conditions, "  "));
+    let _ = writeln!(out);
+    let label = verdict_label(report.verdict, report.outcome);
+    let _ = writeln!(out, "verdict: {}", pal.verdict(report.verdict, &label));
+    let _ = writeln!(out, "  {}", report.summary);
+    if !report.factors.is_empty() {
+        let _ = writeln!(out);
+        for f in &report.factors {
+            let _ = writeln!(
+                out,
+                "  {} {}  (p = {}; baseline failed {}/{}, isolated failed {}/{})",
+                pal.bold(f.factor.name()),
+                pal.bold(f.effect.name()),
+                fmt_p(f.p_value),
+                f.baseline.failed,
+                f.baseline.runs,
+                f.isolated.failed,
+                f.isolated.runs
+            );
+            for e in &f.evidence {
+                let _ = writeln!(out, "      - {e}");
+            }
+        }
+    }
+    let others: Vec<&FactorAnalysis> =
+        report.analysis.iter().filter(|a| a.status.effect().is_none() || report.factors.is_empty()).collect();
+    if !others.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  {}", pal.dim("other factors:"));
+        for a in others {
+            let _ = writeln!(
+                out,
+                "    {:<5} {:<10} p = {:<8} baseline failed {}/{}, isolated failed {}/{}",
+                a.factor.name(),
+                a.status.name(),
+                fmt_p(a.p_value),
+                a.baseline.failed,
+                a.baseline.runs,
+                a.isolated.failed,
+                a.isolated.runs
+            );
+            if report.verdict != Verdict::Stable {
+                for e in a.evidence.iter().take(3) {
+                    let _ = writeln!(out, "          {}", pal.dim(&format!("- {e}")));
+                }
+            }
+        }
+    }
+    if !report.tests.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "tests ({}):", report.tests.len());
+        let w = report.tests.iter().map(|t| t.name.len()).max().unwrap_or(4).min(70);
+        let mut tests: Vec<&TestReport> = report.tests.iter().collect();
+        tests.sort_by_key(|t| (verdict_rank(t.verdict), t.name.clone()));
+        for t in tests {
+            let label = verdict_label(t.verdict, t.outcome);
+            let effects: Vec<String> = t
+                .factors
+                .iter()
+                .map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {:<w$}  {:<16} {}",
+                t.name,
+                pal.verdict(t.verdict, &label),
+                effects.join(", ")
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{}",
+        pal.dim(&format!(
+            "{} runs in {} rounds ({}), {:.1}s wall, {:.1}s in the command; method {}, alpha {}, seed {}",
+            report.runs_total,
+            report.rounds,
+            stop_text(report.stopped),
+            report.wall_seconds,
+            report.command_seconds,
+            report.method,
+            report.alpha,
+            report.seed
+        ))
+    );
+    if let Some(i) = &report.frozen_instant {
+        let _ = writeln!(out, "{}", pal.dim(&format!("frozen instant: {i}")));
+    }
+    for w in &report.warnings {
+        let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));
+    }
+    out
+}
+
+fn verdict_rank(v: Verdict) -> u8 {
+    match v {
+        Verdict::Environment => 0,
+        Verdict::Intrinsic => 1,
+        Verdict::Undecided => 2,
+        Verdict::Stable => 3,
+    }
+}
+
+fn stop_text(s: StopReason) -> &'static str {
+    match s {
+        StopReason::Decided => "stopped: decided",
+        StopReason::MaxRuns => "stopped: max runs reached",
+        StopReason::FixedRuns => "fixed number of runs",
+        StopReason::Interrupted => "interrupted",
+    }
+}
+
+/// The JSON report (schema 1 plus additive fields), pretty-printed, for
+/// `--format json` on stdout.
+pub fn render_json(report: &Report) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(report)
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Markdown for a CI job summary (`$GITHUB_STEP_SUMMARY`).
+pub fn render_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let label = verdict_label(report.verdict, report.outcome);
+    let _ = writeln!(out, "### flakebox diagnose: **{label}**");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "`{}`", report.command.join(" ").replace('`', "'"));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", md_escape(&report.summary));
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| condition | runs | passed | failed |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for c in &report.conditions {
+        let _ = writeln!(out, "| {} | {} | {} | {} |", c.name, c.runs, c.passed, c.failed);
+    }
+    if !report.factors.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| factor | effect | p-value | evidence |");
+        let _ = writeln!(out, "|---|---|---:|---|");
+        for f in &report.factors {
+            let ev: Vec<String> = f.evidence.iter().map(|e| md_escape(e)).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                f.factor,
+                f.effect.name(),
+                fmt_p(f.p_value),
+                ev.join("<br>")
+            );
+        }
+    }
+    if !report.tests.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "<details><summary>{} tests</summary>", report.tests.len());
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| test | verdict | factors |");
+        let _ = writeln!(out, "|---|---|---|");
+        let mut tests: Vec<&TestReport> = report.tests.iter().collect();
+        tests.sort_by_key(|t| (verdict_rank(t.verdict), t.name.clone()));
+        for t in tests {
+            let effects: Vec<String> = t
+                .factors
+                .iter()
+                .map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                md_escape(&t.name).replace('`', "'"),
+                verdict_label(t.verdict, t.outcome),
+                effects.join(", ")
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "</details>");
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out);
+        for w in &report.warnings {
+            let _ = writeln!(out, "> warning: {}", md_escape(w));
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "<sub>{} runs, {} rounds ({}), method {}, alpha {}, seed {}</sub>",
+        report.runs_total,
+        report.rounds,
+        stop_text(report.stopped),
+        report.method,
+        report.alpha,
+        report.seed
+    );
+    out
+}

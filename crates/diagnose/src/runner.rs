@@ -1,0 +1,125 @@
+//! The abstract runner the engine drives, and what one run reports back.
+//!
+//! Everything here is owned and serde-able: the CLI may produce outcomes in
+//! another process and pass them as JSON. Every field has `#[serde(default)]`
+//! so either side can add fields without breaking the other.
+
+use factors::FactorSet;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
+
+/// Runs the command once under a condition. Implemented by the CLI (sandboxed
+/// runs) and by fakes in tests.
+pub trait Runner {
+    /// Run the command once with `isolate` isolated (empty = baseline).
+    ///
+    /// `run_no` is the 0-based index of this run within its condition (it
+    /// equals the round number): `run_no == 0` is the condition's first run,
+    /// when its private persistent state (copy-on-write layer) is created.
+    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError>;
+}
+
+impl<F> Runner for F
+where
+    F: FnMut(FactorSet, usize) -> Result<RunOutcome, RunnerError>,
+{
+    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError> {
+        self(isolate, run_no)
+    }
+}
+
+/// Why a run produced no outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum RunnerError {
+    /// The user interrupted (Ctrl-C): stop, and report what was gathered
+    /// (the report says `stopped: "interrupted"`).
+    #[error("interrupted")]
+    Interrupted,
+    /// The run could not take place at all (sandbox set-up failed, binary
+    /// missing, …): the diagnosis is aborted with this message. A command
+    /// that ran and failed is *not* an error: return an outcome with
+    /// `passed: false`.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What one run of the command produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    /// The command's exit code (128+N when it died of signal N).
+    #[serde(default)]
+    pub exit_code: i32,
+    /// Whether the run counts as a pass (normally `exit_code == 0`).
+    #[serde(default)]
+    pub passed: bool,
+    /// How long the command itself ran (not counting sandbox set-up).
+    #[serde(default)]
+    pub duration: Duration,
+    /// Host wall clock when the run started: for time-of-day correlation.
+    #[serde(default = "epoch")]
+    pub started_at: SystemTime,
+    /// JUnit files found after the run (empty without `--junit`).
+    #[serde(default)]
+    pub junit: Vec<JunitFile>,
+    /// What the sandbox saw the command do.
+    #[serde(default)]
+    pub evidence: Evidence,
+}
+
+fn epoch() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+}
+
+impl RunOutcome {
+    /// A bare outcome (no JUnit, no evidence): handy for fakes.
+    pub fn new(passed: bool) -> Self {
+        RunOutcome {
+            exit_code: if passed { 0 } else { 1 },
+            passed,
+            duration: Duration::ZERO,
+            started_at: SystemTime::UNIX_EPOCH,
+            junit: Vec::new(),
+            evidence: Evidence::default(),
+        }
+    }
+}
+
+/// One JUnit file carried out of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JunitFile {
+    /// Path as the user knows it (for messages).
+    #[serde(default)]
+    pub path: String,
+    /// The file's text, or why it could not be read.
+    pub contents: Result<String, String>,
+}
+
+/// Observations the sandbox made during one run. Strings are shown to the
+/// user as they are, so they should be self-explanatory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Files written outside the tmp directories (paths).
+    #[serde(default)]
+    pub files_written: Vec<String>,
+    /// Processes still running when the command exited (e.g. "1234 sleep 100").
+    #[serde(default)]
+    pub leftover_processes: Vec<String>,
+    /// Network activity from the shim, e.g.
+    /// "connect 93.184.216.34:443 failed ENETUNREACH", "resolve example.com failed",
+    /// "connect 127.0.0.1:5432 ok".
+    #[serde(default)]
+    pub net_events: Vec<String>,
+    /// Tables with rows left behind in the throwaway database: (table, rows).
+    #[serde(default)]
+    pub db_tables: Vec<(String, u64)>,
+    /// The instant the clock was frozen at (ISO 8601), under time isolation.
+    #[serde(default)]
+    pub frozen_instant: Option<String>,
+    /// How many times the command read the (frozen) wall clock.
+    #[serde(default)]
+    pub clock_reads: Option<u64>,
+    /// Anything the sandbox could not do or vouch for (e.g. "static binary:
+    /// clock not frozen").
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}

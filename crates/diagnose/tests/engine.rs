@@ -1,0 +1,440 @@
+//! The engine against fake runners (deterministic by seed; no sleeps, no
+//! real clock).
+
+use diagnose::*;
+use factors::{Factor, FactorSet};
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn all4() -> FactorSet {
+    FactorSet::all()
+}
+
+fn opts(factors: FactorSet, seed: u64) -> Options {
+    Options { factors, seed, ..Options::default() }
+}
+
+fn cmd() -> Vec<String> {
+    vec!["pytest".into(), "-q".into()]
+}
+
+fn run(o: &Options, runner: &mut dyn Runner) -> Report {
+    diagnose(&cmd(), o, runner, &mut |_| {}).expect("diagnosis runs")
+}
+
+/// A runner from a pass-probability per condition.
+fn bernoulli(
+    seed: u64,
+    pass_prob: impl Fn(FactorSet) -> f64,
+) -> impl FnMut(FactorSet, usize) -> Result<RunOutcome, RunnerError> {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
+    move |iso, _| Ok(RunOutcome::new(rng.f64() < pass_prob(iso)))
+}
+
+#[test]
+fn net_flaky_30_percent_is_fixed_by_net_in_20_to_25_runs() {
+    let mut rounds = Vec::new();
+    for seed in 0..30 {
+        let o = opts(all4(), seed);
+        let mut r = bernoulli(seed, |iso| if iso.contains(Factor::Net) { 1.0 } else { 0.7 });
+        let rep = run(&o, &mut r);
+        assert_eq!(rep.verdict, Verdict::Environment, "seed {seed}: {}", rep.summary);
+        assert_eq!(rep.factors[0].factor, Factor::Net);
+        assert_eq!(rep.factors[0].effect, Effect::Fixes);
+        assert!(rep.factors[0].p_value <= 0.05);
+        assert_eq!(rep.factors.len(), 1, "only net: {:?}", rep.factors);
+        assert_eq!(rep.stopped, StopReason::Decided);
+        assert_eq!(rep.exit_code(), exit::ENVIRONMENT);
+        rounds.push(rep.rounds);
+    }
+    let mean = rounds.iter().sum::<usize>() as f64 / rounds.len() as f64;
+    // 7 baseline failures are needed at 4 factors: 7 / 0.3 ≈ 23 rounds.
+    assert!((17.0..=30.0).contains(&mean), "mean rounds {mean}: {rounds:?}");
+}
+
+#[test]
+fn random_40_percent_is_intrinsic_never_environment_in_200_diagnoses() {
+    let mut env = 0;
+    let mut intrinsic = 0;
+    for seed in 0..200 {
+        let o = opts(all4(), seed);
+        let mut r = bernoulli(seed, |_| 0.6);
+        let rep = run(&o, &mut r);
+        match rep.verdict {
+            Verdict::Environment => env += 1,
+            Verdict::Intrinsic => intrinsic += 1,
+            _ => {}
+        }
+        assert!(rep.factors.is_empty() || rep.verdict == Verdict::Environment);
+    }
+    // The guarantee is P(environment) <= alpha = 0.05, i.e. <= 10 of 200 on
+    // average; for a 40% failure rate the true rate is far below (a claim
+    // needs an isolated condition with one outcome only for 7+ rounds).
+    assert_eq!(env, 0);
+    assert!(intrinsic >= 195, "intrinsic {intrinsic} of 200");
+}
+
+#[test]
+fn rare_random_failures_keep_false_environment_rate_within_alpha() {
+    // The hardest null for the method: 5% failures everywhere, so isolated
+    // conditions are often clean for long stretches and the runs go on.
+    let mut env = 0;
+    let n = 200;
+    for seed in 0..n {
+        let o = Options { max_runs: 100, ..opts(all4(), 1000 + seed) };
+        let mut r = bernoulli(1000 + seed, |_| 0.95);
+        let rep = run(&o, &mut r);
+        if rep.verdict == Verdict::Environment {
+            env += 1;
+        }
+    }
+    // Expected at most alpha·n = 10; 20 is > 3 standard deviations above.
+    assert!(env <= 20, "{env} false environment verdicts of {n}");
+}
+
+#[test]
+fn passes_only_with_network_is_net_breaks() {
+    let o = opts(all4(), 1);
+    let mut r = |iso: FactorSet, _| Ok(RunOutcome::new(!iso.contains(Factor::Net)));
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.verdict, Verdict::Environment);
+    assert_eq!(rep.factors.len(), 1);
+    assert_eq!((rep.factors[0].factor, rep.factors[0].effect), (Factor::Net, Effect::Breaks));
+    assert_eq!(rep.rounds, DEFAULT_MIN_RUNS);
+    assert!(rep.summary.contains("needs net"), "{}", rep.summary);
+}
+
+#[test]
+fn flaky_from_outside_and_failing_when_isolated_is_stabilizes() {
+    let o = opts(all4(), 2);
+    let mut r = bernoulli(2, |iso| if iso.contains(Factor::Time) { 0.0 } else { 0.6 });
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.verdict, Verdict::Environment);
+    assert_eq!(rep.factors[0].factor, Factor::Time);
+    assert_eq!(rep.factors[0].effect, Effect::Stabilizes);
+}
+
+#[test]
+fn effects_are_ordered_fixes_then_stabilizes_then_breaks() {
+    // net isolated: no random failures; time isolated: always fails;
+    // db isolated: always fails too, but baseline passes more with db.
+    let o = opts(FactorSet::only(Factor::Net).with(Factor::Time).with(Factor::Fs), 5);
+    let mut r = bernoulli(5, |iso| {
+        if iso.contains(Factor::Time) {
+            0.0
+        } else if iso.contains(Factor::Net) {
+            1.0
+        } else {
+            0.5
+        }
+    });
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.verdict, Verdict::Environment);
+    let got: Vec<(Factor, Effect)> = rep.factors.iter().map(|f| (f.factor, f.effect)).collect();
+    assert_eq!(got, [(Factor::Net, Effect::Fixes), (Factor::Time, Effect::Stabilizes)]);
+}
+
+#[test]
+fn breaks_with_a_flaky_baseline_needs_significance() {
+    // Baseline fails 10% (intrinsic), net isolated fails always: the
+    // isolated condition has one outcome, baseline both: `stabilizes` would
+    // be wrong in spirit only if baseline were clean; here it is flaky, so
+    // the claim is stabilizes; with a clean baseline it is breaks.
+    let o = opts(FactorSet::only(Factor::Net), 9);
+    let mut r = bernoulli(9, |iso| if iso.contains(Factor::Net) { 0.0 } else { 0.9 });
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.verdict, Verdict::Environment);
+    let e = rep.factors[0].effect;
+    if rep.factors[0].baseline.failed > 0 {
+        assert_eq!(e, Effect::Stabilizes);
+    } else {
+        assert_eq!(e, Effect::Breaks);
+    }
+    // Single factor: no separate "all" condition.
+    assert_eq!(rep.conditions.len(), 2);
+}
+
+#[test]
+fn stable_pass_and_stable_fail() {
+    let o = opts(all4(), 3);
+    let mut pass = |_: FactorSet, _| Ok(RunOutcome::new(true));
+    let rep = run(&o, &mut pass);
+    assert_eq!((rep.verdict, rep.outcome), (Verdict::Stable, Some(StableOutcome::Pass)));
+    assert_eq!(rep.exit_code(), exit::STABLE_PASS);
+    assert_eq!(rep.rounds, DEFAULT_MIN_RUNS);
+    let b = rep.never_failed_bound.expect("bound");
+    assert_eq!(b.runs, 60);
+    assert!((b.max_failure_rate_95 - (1.0 - 0.05f64.powf(1.0 / 60.0))).abs() < 1e-12);
+    assert!(rep.summary.contains("ruled out"), "{}", rep.summary);
+
+    let mut fail = |_: FactorSet, _| Ok(RunOutcome::new(false));
+    let rep = run(&o, &mut fail);
+    assert_eq!((rep.verdict, rep.outcome), (Verdict::Stable, Some(StableOutcome::Fail)));
+    assert_eq!(rep.exit_code(), exit::STABLE_FAIL);
+    assert!(rep.never_failed_bound.is_none());
+}
+
+#[test]
+fn undecided_when_max_runs_is_too_small() {
+    let o = Options { max_runs: 8, min_runs: 6, ..opts(all4(), 4) };
+    let mut r = bernoulli(4, |iso| if iso.contains(Factor::Net) { 1.0 } else { 0.7 });
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.verdict, Verdict::Undecided, "{}", rep.summary);
+    assert_eq!(rep.stopped, StopReason::MaxRuns);
+    assert_eq!(rep.exit_code(), exit::UNDECIDED);
+    let net = rep.analysis.iter().find(|a| a.factor == Factor::Net).expect("net");
+    assert_eq!(net.status, Status::Undecided);
+    assert!(rep.summary.contains("net: baseline failed"), "{}", rep.summary);
+    assert!(rep.factors.is_empty());
+}
+
+#[test]
+fn state_pollution_is_fixed_by_fs_with_file_evidence() {
+    // Writes a marker file outside tmp and fails when it is already there.
+    let mut marker: HashMap<FactorSet, bool> = HashMap::new();
+    let mut r = |iso: FactorSet, _| {
+        let mut ev = Evidence::default();
+        let passed = if iso.contains(Factor::Fs) {
+            true
+        } else {
+            let present = marker.entry(iso).or_insert(false);
+            let p = !*present;
+            *present = true;
+            p
+        };
+        ev.files_written.push("/home/user/.cache/app/marker".into());
+        Ok(RunOutcome { evidence: ev, ..RunOutcome::new(passed) })
+    };
+    let rep = run(&opts(all4(), 6), &mut r);
+    assert_eq!(rep.verdict, Verdict::Environment);
+    assert_eq!((rep.factors[0].factor, rep.factors[0].effect), (Factor::Fs, Effect::Fixes));
+    let ev = rep.factors[0].evidence.join("\n");
+    assert!(ev.contains("baseline run 1 wrote /home/user/.cache/app/marker"), "{ev}");
+    assert!(ev.contains("9 of 9 later baseline runs failed"), "{ev}");
+}
+
+#[test]
+fn time_of_day_flakiness_is_fixed_by_time_with_correlation_evidence() {
+    // A synthetic host clock (no real time): each run starts 7 s after the
+    // previous one; the command fails in the last 15 s of each minute
+    // unless the clock is frozen (at second 10).
+    let mut now = 1_700_000_000u64;
+    let mut r = |iso: FactorSet, _| {
+        now += 7;
+        let started_at = UNIX_EPOCH + Duration::from_secs(now);
+        let frozen = iso.contains(Factor::Time);
+        let passed = frozen || now % 60 < 45;
+        let evidence = Evidence {
+            frozen_instant: frozen.then(|| "2024-05-01T10:00:10Z".to_string()),
+            clock_reads: frozen.then_some(3),
+            ..Evidence::default()
+        };
+        Ok(RunOutcome {
+            started_at,
+            duration: Duration::from_millis(100),
+            evidence,
+            ..RunOutcome::new(passed)
+        })
+    };
+    let rep = run(&opts(all4(), 7), &mut r);
+    assert_eq!(rep.verdict, Verdict::Environment, "{}", rep.summary);
+    assert_eq!((rep.factors[0].factor, rep.factors[0].effect), (Factor::Time, Effect::Fixes));
+    let ev = rep.factors[0].evidence.join("\n");
+    assert!(ev.contains("clock frozen at 2024-05-01T10:00:10Z"), "{ev}");
+    assert!(ev.contains("read the wall clock 3 times"), "{ev}");
+    assert!(ev.contains("second of the minute"), "{ev}");
+    assert!(ev.contains("follows the time of day"), "{ev}");
+    assert_eq!(rep.frozen_instant.as_deref(), Some("2024-05-01T10:00:10Z"));
+    assert!(rep.command_seconds > 0.0);
+}
+
+#[test]
+fn net_evidence_shows_connects_with_and_without_network() {
+    let mut rng = fastrand::Rng::with_seed(8);
+    let mut r = |iso: FactorSet, _| {
+        let mut ev = Evidence::default();
+        let passed = if iso.contains(Factor::Net) {
+            ev.net_events.push("resolve example.com failed".into());
+            true // the test skips its network part when offline
+        } else {
+            ev.net_events.push("resolve example.com ok".into());
+            let ok = rng.f64() < 0.6;
+            ev.net_events
+                .push(format!("connect 93.184.216.34:443 {}", if ok { "ok" } else { "failed ETIMEDOUT" }));
+            ok
+        };
+        Ok(RunOutcome { evidence: ev, ..RunOutcome::new(passed) })
+    };
+    let rep = run(&opts(FactorSet::only(Factor::Net).with(Factor::Fs), 8), &mut r);
+    assert_eq!(rep.factors[0].factor, Factor::Net);
+    let ev = rep.factors[0].evidence.join("\n");
+    assert!(ev.contains("baseline: `connect 93.184.216.34:443 failed ETIMEDOUT`"), "{ev}");
+    assert!(ev.contains("net isolated: `resolve example.com failed`"), "{ev}");
+}
+
+#[test]
+fn db_rows_left_behind_are_evidence() {
+    // Baseline uses a shared database whose state accumulates: fails from
+    // the second run on; a throwaway database per run fixes it.
+    let mut runs_seen: HashMap<FactorSet, usize> = HashMap::new();
+    let mut r = |iso: FactorSet, _| {
+        let n = runs_seen.entry(iso).or_insert(0);
+        *n += 1;
+        let fresh = iso.contains(Factor::Db);
+        let evidence = Evidence {
+            db_tables: if fresh { vec![("users".into(), 3)] } else { vec![] },
+            ..Evidence::default()
+        };
+        Ok(RunOutcome { evidence, ..RunOutcome::new(fresh || *n == 1) })
+    };
+    let rep = run(&opts(all4(), 10), &mut r);
+    assert_eq!((rep.factors[0].factor, rep.factors[0].effect), (Factor::Db, Effect::Fixes));
+    let ev = rep.factors[0].evidence.join("\n");
+    assert!(ev.contains("table users: rows left behind (up to 3)"), "{ev}");
+}
+
+#[test]
+fn interleaving_is_round_robin_shuffled_and_seeded() {
+    let record = |seed: u64| {
+        let mut seen: Vec<(FactorSet, usize)> = Vec::new();
+        let mut r = |iso: FactorSet, n: usize| {
+            seen.push((iso, n));
+            Ok(RunOutcome::new(true))
+        };
+        let o = Options { fixed_runs: Some(12), ..opts(all4(), seed) };
+        let rep = run(&o, &mut r);
+        assert_eq!(rep.stopped, StopReason::FixedRuns);
+        assert_eq!(rep.method, "fisher");
+        seen
+    };
+    let a = record(42);
+    assert_eq!(a.len(), 12 * 6);
+    let mut orders = std::collections::HashSet::new();
+    for (round, chunk) in a.chunks(6).enumerate() {
+        let mut conds: Vec<String> = chunk.iter().map(|(s, _)| format!("{s:?}")).collect();
+        orders.insert(conds.join(" "));
+        conds.sort();
+        conds.dedup();
+        assert_eq!(conds.len(), 6, "every condition once per round");
+        assert!(chunk.iter().all(|(_, n)| *n == round), "run_no is the round");
+    }
+    assert!(orders.len() > 3, "shuffled within rounds");
+    assert_eq!(record(42), a, "same seed, same schedule");
+    assert_ne!(record(43), a);
+}
+
+#[test]
+fn progress_reports_counts_and_eta() {
+    let mut seen: Vec<Progress> = Vec::new();
+    let o = Options { fixed_runs: Some(3), ..opts(FactorSet::only(Factor::Net), 0) };
+    let mut r = |_: FactorSet, _| Ok(RunOutcome::new(true));
+    diagnose(&cmd(), &o, &mut r, &mut |p| seen.push(p.clone())).expect("runs");
+    assert_eq!(seen.len(), 1 + 6);
+    assert_eq!(seen[0].done, 0);
+    assert!(seen.iter().all(|p| p.planned_max == 6 && p.rounds_max == 3));
+    let last = seen.last().expect("progress");
+    assert_eq!(last.done, 6);
+    assert_eq!(last.eta_max, Some(Duration::ZERO));
+    assert!(seen[1].mean_run.is_some() && seen[1].condition.is_some());
+}
+
+#[test]
+fn fixed_runs_use_fisher_and_run_exactly_n() {
+    let o = Options { fixed_runs: Some(30), ..opts(all4(), 11) };
+    let mut r = bernoulli(11, |iso| if iso.contains(Factor::Net) { 1.0 } else { 0.6 });
+    let rep = run(&o, &mut r);
+    assert!(rep.conditions.iter().all(|c| c.runs == 30));
+    assert_eq!(rep.verdict, Verdict::Environment);
+    assert_eq!(rep.factors[0].factor, Factor::Net);
+}
+
+#[test]
+fn interruption_and_runner_failure() {
+    let mut n = 0;
+    let mut r = |_: FactorSet, _| {
+        n += 1;
+        if n > 15 {
+            Err(RunnerError::Interrupted)
+        } else {
+            Ok(RunOutcome::new(n % 2 == 0))
+        }
+    };
+    let rep = run(&opts(all4(), 0), &mut r);
+    assert_eq!(rep.stopped, StopReason::Interrupted);
+    assert_eq!(rep.runs_total, 15);
+    assert!(rep.warnings.iter().any(|w| w.contains("interrupted")));
+
+    let mut r = |iso: FactorSet, _| {
+        if iso.contains(Factor::Db) {
+            Err(RunnerError::Failed("postgres: initdb not found".into()))
+        } else {
+            Ok(RunOutcome::new(true))
+        }
+    };
+    let e = diagnose(&cmd(), &opts(all4(), 0), &mut r, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("initdb not found"), "{e}");
+    assert_eq!(exit::for_error(&e), exit::RUNNER_FAILED);
+}
+
+#[test]
+fn invalid_options_are_usage_errors() {
+    let mut r = |_: FactorSet, _| Ok(RunOutcome::new(true));
+    for o in [
+        opts(FactorSet::EMPTY, 0),
+        Options { alpha: 0.0, ..Options::default() },
+        Options { max_runs: 0, ..Options::default() },
+        Options { min_runs: 50, max_runs: 20, ..Options::default() },
+        Options { fixed_runs: Some(5000), ..Options::default() },
+    ] {
+        let e = diagnose(&cmd(), &o, &mut r, &mut |_| {}).unwrap_err();
+        assert_eq!(exit::for_error(&e), exit::USAGE, "{e}");
+    }
+}
+
+#[test]
+fn report_round_trips_through_json() {
+    let mut r = bernoulli(12, |iso| if iso.contains(Factor::Net) { 1.0 } else { 0.5 });
+    let rep = run(&opts(all4(), 12), &mut r);
+    let json = serde_json::to_string(&rep).expect("json");
+    let back: Report = serde_json::from_str(&json).expect("parse back");
+    assert_eq!(back, rep);
+    // Outcomes cross process boundaries as JSON too.
+    let o =
+        RunOutcome { started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(5), ..RunOutcome::new(true) };
+    let s = serde_json::to_string(&o).expect("json");
+    assert_eq!(serde_json::from_str::<RunOutcome>(&s).expect("back"), o);
+    let minimal: RunOutcome = serde_json::from_str(r#"{"passed":false,"exit_code":3}"#).expect("defaults");
+    assert!(!minimal.passed && minimal.junit.is_empty());
+}
+
+#[test]
+fn only_several_factors_together_is_undecided_and_says_so() {
+    // Fails from the network or from polluted files: isolating either alone
+    // leaves the other cause; isolating both fixes it.
+    let o = opts(FactorSet::only(Factor::Net).with(Factor::Fs), 13);
+    let mut rng = fastrand::Rng::with_seed(13);
+    let mut r = |iso: FactorSet, _| {
+        let net_fail = !iso.contains(Factor::Net) && rng.f64() < 0.3;
+        let fs_fail = !iso.contains(Factor::Fs) && rng.f64() < 0.3;
+        Ok(RunOutcome::new(!net_fail && !fs_fail))
+    };
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.verdict, Verdict::Undecided, "{}", rep.summary);
+    assert!(rep.summary.contains("no single factor"), "{}", rep.summary);
+    // More runs cannot turn this into a single-factor claim: it stops.
+    assert_eq!(rep.stopped, StopReason::Decided);
+    assert!(rep.rounds < 30, "{}", rep.rounds);
+}
+
+#[test]
+fn partial_effect_is_reported_as_reduces_not_environment() {
+    // The network causes most failures, a 10% race the rest.
+    let o = Options { fixed_runs: Some(60), ..opts(FactorSet::only(Factor::Net).with(Factor::Time), 14) };
+    let mut r = bernoulli(14, |iso| if iso.contains(Factor::Net) { 0.9 } else { 0.45 });
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.verdict, Verdict::Intrinsic, "{}", rep.summary);
+    let net = rep.analysis.iter().find(|a| a.factor == Factor::Net).expect("net");
+    assert_eq!(net.status, Status::Reduces);
+    assert!(rep.summary.contains("isolating net also reduces failures"), "{}", rep.summary);
+    assert!(rep.factors.is_empty());
+}

@@ -1,0 +1,153 @@
+//! Shared helpers for the end-to-end tests: run the built `flakebox` binary
+//! as root or as `nobody`, in directories that user may use.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Who {
+    Root,
+    Nobody,
+}
+
+pub const BOTH: [Who; 2] = [Who::Root, Who::Nobody];
+pub const NOBODY: u32 = 65534;
+
+/// The binary under test, copied to a world-readable place so `nobody` can
+/// run it whatever the permissions of the build directory.
+pub fn flakebox() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("flakebox-bin-").tempdir().expect("tempdir").keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let bin = dir.join("flakebox");
+        std::fs::copy(env!("CARGO_BIN_EXE_flakebox"), &bin).expect("copy binary");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        bin
+    })
+}
+
+/// A scratch directory owned by `who` (removed when dropped).
+pub fn scratch(who: Who) -> tempfile::TempDir {
+    let d = tempfile::Builder::new().prefix("flakebox-test-").tempdir().expect("tempdir");
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    if who == Who::Nobody {
+        std::os::unix::fs::chown(d.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
+    }
+    d
+}
+
+/// `flakebox ARGS` as `who`, in `cwd`, with HOME set to `cwd` for nobody.
+pub fn command(who: Who, cwd: &Path, args: &[&str]) -> Command {
+    let mut c = match who {
+        Who::Root => Command::new(flakebox()),
+        Who::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]);
+            c.arg(flakebox());
+            c.env("HOME", cwd);
+            c
+        }
+    };
+    c.args(args).current_dir(cwd).stdin(Stdio::null());
+    c
+}
+
+pub fn run(who: Who, cwd: &Path, args: &[&str]) -> Output {
+    command(who, cwd, args).output().expect("spawn flakebox")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Spawn with piped stdout and wait for a line equal to `ready`.
+// The child is returned to the caller, who waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn spawn_until(mut cmd: Command, ready: &str) -> (Child, BufReader<std::process::ChildStdout>) {
+    cmd.stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn flakebox");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = out.read_line(&mut line).expect("read stdout");
+        if n == 0 {
+            let status = child.wait().expect("wait");
+            panic!("the command ended ({status}) before printing {ready:?}");
+        }
+        if line.trim_end() == ready {
+            return (child, out);
+        }
+    }
+}
+
+/// Wait until every process in `pids` has exited (a pidfd becomes readable
+/// when its process ends), at most `limit` in all. Returns the ones still alive.
+pub fn wait_gone(pids: &[u32], limit: Duration) -> Vec<u32> {
+    let end = Instant::now() + limit;
+    let mut alive = Vec::new();
+    for &pid in pids {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as libc::c_int;
+        if fd < 0 {
+            continue; // already gone
+        }
+        let left = end.saturating_duration_since(Instant::now()).as_millis() as libc::c_int;
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll on one pollfd we own; then close it.
+        let ready = unsafe {
+            let r = libc::poll(&mut pfd, 1, left);
+            libc::close(fd);
+            r
+        };
+        if ready != 1 {
+            alive.push(pid);
+        }
+    }
+    alive
+}
+
+/// Host processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").filter_map(Result::ok) {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if String::from_utf8_lossy(&cmd).contains(marker) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// A whole number unique to this test process and call (usable as `sleep`'s
+/// argument, so the process can be found by its command line).
+pub fn unique_number() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("9{}{:04}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A string unique to this test process and call.
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+pub fn read_json(p: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+    serde_json::from_str(&text).expect("valid JSON report")
+}

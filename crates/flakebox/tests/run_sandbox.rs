@@ -1,0 +1,314 @@
+//! End-to-end tests of `flakebox run`'s sandbox, each as root and as nobody.
+
+mod common;
+
+use common::*;
+use std::io::Read;
+use std::time::Duration;
+
+#[test]
+fn exit_codes_pass_through() {
+    for who in BOTH {
+        let d = scratch(who);
+        for code in [0, 3, 255] {
+            let o = run(who, d.path(), &["run", "--", "sh", "-c", &format!("exit {code}")]);
+            assert_eq!(o.status.code(), Some(code), "{who:?} exit {code}: {}", stderr(&o));
+        }
+    }
+}
+
+#[test]
+fn death_by_signal_is_128_plus_n() {
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(who, d.path(), &["run", "--", "sh", "-c", "kill -SEGV $$"]);
+        assert_eq!(o.status.code(), Some(128 + 11), "{who:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn missing_and_unexecutable_commands() {
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(who, d.path(), &["run", "--", "no-such-command-flakebox"]);
+        assert_eq!(o.status.code(), Some(127), "{who:?}");
+        assert!(stderr(&o).contains("no-such-command-flakebox"), "names the command: {}", stderr(&o));
+        let o = run(who, d.path(), &["run", "--", "/no/such/file"]);
+        assert_eq!(o.status.code(), Some(127), "{who:?}");
+        assert!(stderr(&o).contains("/no/such/file"), "{}", stderr(&o));
+        let o = run(who, d.path(), &["run", "--", "/etc/hostname"]);
+        assert_eq!(o.status.code(), Some(126), "{who:?}");
+        assert!(stderr(&o).contains("/etc/hostname"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn only_loopback_and_it_is_up() {
+    for who in BOTH {
+        let d = scratch(who);
+        // /proc/net/dev follows the network namespace.
+        let script = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; \
+                      cat /sys/class/net/lo/operstate 2>/dev/null; \
+                      ip -o link show lo | grep -q 'UP' && echo lo-up";
+        let o = run(who, d.path(), &["run", "--", "sh", "-c", script]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        let ifaces: Vec<&str> =
+            out.lines().take_while(|l| *l != "unknown" && *l != "up" && *l != "down").collect();
+        assert_eq!(ifaces, vec!["lo"], "{who:?}: only lo: {out}");
+        assert!(out.contains("lo-up"), "{who:?}: lo is up: {out}");
+    }
+}
+
+#[test]
+fn loopback_servers_inside_work_and_host_loopback_is_unreachable() {
+    let host = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = host.local_addr().expect("addr").port();
+    let script = format!(
+        r#"
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+c = socket.create_connection(s.getsockname(), timeout=5); print("inner-ok")
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5); print("host-reached")
+except OSError as e:
+    print("host-unreachable")
+"#
+    );
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(who, d.path(), &["run", "--", "python3", "-c", &script]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o).lines().collect::<Vec<_>>(), vec!["inner-ok", "host-unreachable"], "{who:?}");
+    }
+}
+
+#[test]
+fn name_lookups_fail_without_hanging() {
+    for who in BOTH {
+        let d = scratch(who);
+        // --timeout guards against a hang; a hang would show as 124.
+        let o = run(
+            who,
+            d.path(),
+            &[
+                "run",
+                "--timeout",
+                "60s",
+                "--",
+                "python3",
+                "-c",
+                "import socket; socket.getaddrinfo('example.com', 443)",
+            ],
+        );
+        assert_ne!(o.status.code(), Some(124), "{who:?}: lookup hung");
+        assert_ne!(o.status.code(), Some(0), "{who:?}: a name resolved");
+        assert!(stderr(&o).contains("gaierror"), "{who:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn tmp_is_fresh_and_hostname_is_set() {
+    let marker =
+        tempfile::Builder::new().prefix("flakebox-host-marker-").tempfile_in("/tmp").expect("marker");
+    for who in BOTH {
+        let d = scratch(who);
+        let script = format!(
+            // The working directory (a scratch dir under /tmp) stays visible;
+            // nothing else of the host's /tmp does.
+            "test ! -e {m} && test \"$(ls -A /tmp)\" = \"$(basename \"$PWD\")\" \\
+             && test -z \"$(ls -A /var/tmp /dev/shm | grep -v :)\" && test -w /tmp && hostname",
+            m = marker.path().display()
+        );
+        let o = run(who, d.path(), &["run", "--", "sh", "-c", &script]);
+        assert!(o.status.success(), "{who:?}: {} {}", stdout(&o), stderr(&o));
+        assert_eq!(stdout(&o).trim(), "flakebox");
+    }
+}
+
+#[test]
+fn writes_do_not_reach_the_host_and_are_reported() {
+    for who in BOTH {
+        let d = scratch(who);
+        let home = d.path(); // HOME is the scratch dir for nobody; set it for root too
+        let tmpname = unique("/tmp/flakebox-leak");
+        let script = format!("echo a > written.txt && echo b > \"$HOME/.home-state\" && echo c > {tmpname} && rm -f existing.txt");
+        std::fs::write(d.path().join("existing.txt"), "keep me").expect("seed");
+        if who == Who::Nobody {
+            std::os::unix::fs::chown(d.path().join("existing.txt"), Some(NOBODY), Some(NOBODY))
+                .expect("chown");
+        }
+        let report = d.path().join("report.json");
+        let mut cmd = command(who, d.path(), &["run", "--keep", report.to_str().expect("utf8"), "--report"]);
+        cmd.arg(&report).args(["--", "sh", "-c", &script]).env("HOME", home);
+        let o = cmd.output().expect("spawn");
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        assert!(!d.path().join("written.txt").exists(), "{who:?}: cwd write leaked");
+        assert!(!home.join(".home-state").exists(), "{who:?}: $HOME write leaked");
+        assert!(!std::path::Path::new(&tmpname).exists(), "{who:?}: /tmp write leaked");
+        assert_eq!(std::fs::read_to_string(d.path().join("existing.txt")).expect("kept"), "keep me");
+        let rep = read_json(&report);
+        let files: Vec<String> = rep["files_written"]
+            .as_array()
+            .expect("files_written")
+            .iter()
+            .map(|f| format!("{} {}", f["change"].as_str().unwrap_or(""), f["path"].as_str().unwrap_or("")))
+            .collect();
+        let cwd = std::fs::canonicalize(d.path()).expect("canon");
+        assert!(files.contains(&format!("written {}/written.txt", cwd.display())), "{who:?}: {files:?}");
+        assert!(files.contains(&format!("deleted {}/existing.txt", cwd.display())), "{who:?}: {files:?}");
+        assert!(!files.iter().any(|f| f.contains("flakebox-leak")), "tmp is not reported: {files:?}");
+        assert_eq!(rep["exit_code"], 0);
+    }
+}
+
+#[test]
+fn keep_lets_writes_reach_the_host() {
+    for who in BOTH {
+        let d = scratch(who);
+        let existing = d.path().join("existing.log");
+        std::fs::write(&existing, "").expect("seed");
+        if who == Who::Nobody {
+            std::os::unix::fs::chown(&existing, Some(NOBODY), Some(NOBODY)).expect("chown");
+        }
+        let o = run(
+            who,
+            d.path(),
+            &[
+                "run",
+                "--keep",
+                "existing.log",
+                "--keep",
+                "out/junit.xml",
+                "--",
+                "sh",
+                "-c",
+                "echo appended >> existing.log && mkdir -p out && echo '<testsuite/>' > out/junit.xml && echo other > out/other.txt",
+            ],
+        );
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&existing).expect("existing"), "appended\n", "{who:?}");
+        assert_eq!(std::fs::read_to_string(d.path().join("out/junit.xml")).expect("junit"), "<testsuite/>\n");
+        assert!(!d.path().join("out/other.txt").exists(), "{who:?}: only the kept path reaches the host");
+    }
+}
+
+#[test]
+fn leftover_processes_are_killed_and_reported() {
+    for who in BOTH {
+        let d = scratch(who);
+        let marker = unique_number();
+        // Popen returns once the child has exec'd, so both are `sleep` by then.
+        let py = format!(
+            "import subprocess as s; s.Popen(['sleep', '{marker}.5']); s.Popen(['sleep', '{marker}.25'])"
+        );
+        let o = run(who, d.path(), &["run", "--", "python3", "-c", &py]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("left 2 process(es) running"), "{who:?}: {err}");
+        assert!(err.contains("(sleep)"), "{who:?}: names them: {err}");
+        assert!(processes_with(&format!("{marker}.5")).is_empty(), "{who:?}: a leftover survived");
+    }
+}
+
+#[test]
+fn supervisor_sigkill_leaves_nothing_behind() {
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    for who in BOTH {
+        let d = scratch(who);
+        let marker = unique_number();
+        let script = format!("sleep {marker}.5 & echo ready; exec sleep {marker}.75");
+        let (mut child, _out) =
+            spawn_until(command(who, d.path(), &["run", "--", "sh", "-c", &script]), "ready");
+        let inside = processes_with(&format!("{marker}."));
+        assert!(!inside.is_empty(), "the sandbox's sleeps are visible from the host");
+        // The real flakebox process (setpriv execs into it, so the pid is the same).
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+        child.wait().expect("wait");
+        let alive = wait_gone(&inside, Duration::from_secs(30));
+        assert!(alive.is_empty(), "{who:?}: processes survived the supervisor: {alive:?}");
+    }
+    let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert_eq!(mounts_before, mounts_after, "no mount appeared on the host");
+}
+
+#[test]
+fn signals_are_forwarded_to_the_command() {
+    let script = r#"
+import signal, sys
+def on(sig, frame):
+    print("got", signal.Signals(sig).name, flush=True); sys.exit(40 + sig)
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+    signal.signal(s, on)
+print("ready", flush=True)
+signal.pause()
+"#;
+    for who in BOTH {
+        for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+            let d = scratch(who);
+            let (mut child, mut out) =
+                spawn_until(command(who, d.path(), &["run", "--", "python3", "-c", script]), "ready");
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+            let status = child.wait().expect("wait");
+            let mut rest = String::new();
+            out.read_to_string(&mut rest).expect("read");
+            assert_eq!(status.code(), Some(40 + sig), "{who:?} signal {sig}: {rest}");
+            assert!(rest.starts_with("got SIG"), "{who:?}: {rest}");
+        }
+    }
+}
+
+#[test]
+fn timeout_terminates_then_kills() {
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(who, d.path(), &["run", "--timeout", "300ms", "--", "sleep", "600"]);
+        assert_eq!(o.status.code(), Some(124), "{who:?}: {}", stderr(&o));
+        // A command that ignores SIGTERM is killed after the grace period.
+        let o = run(
+            who,
+            d.path(),
+            &[
+                "run",
+                "--timeout",
+                "300ms",
+                "--kill-after",
+                "300ms",
+                "--",
+                "sh",
+                "-c",
+                "trap '' TERM; sleep 600; sleep 600",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(124), "{who:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn bad_options_are_usage_errors_that_name_the_value() {
+    let d = scratch(Who::Root);
+    let o = run(Who::Root, d.path(), &["run", "--share", "dns", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("`dns`"), "{}", stderr(&o));
+    let o = run(Who::Root, d.path(), &["run", "--timeout", "5x", "--", "true"]);
+    assert!(stderr(&o).contains("5x"), "{}", stderr(&o));
+    let o = run(Who::Root, d.path(), &["run"]);
+    assert_eq!(o.status.code(), Some(2), "missing command is a usage error");
+}
+
+#[test]
+fn share_fs_lets_writes_through_and_share_net_sees_host_loopback() {
+    let host = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = host.local_addr().expect("addr").port();
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(who, d.path(), &["run", "--share", "fs,net", "--", "sh", "-c", "echo x > shared.txt"]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        assert!(d.path().join("shared.txt").exists(), "{who:?}: --share fs writes reach the host");
+        let py = format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5)");
+        let o = run(who, d.path(), &["run", "--share", "net", "--", "python3", "-c", &py]);
+        assert!(o.status.success(), "{who:?}: --share net reaches host loopback: {}", stderr(&o));
+    }
+}

@@ -1,0 +1,210 @@
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::PgError;
+
+/// A usable set of PostgreSQL server binaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binaries {
+    /// Directory holding `postgres` and `initdb`.
+    pub bindir: PathBuf,
+    /// Server version, e.g. `15.18`.
+    pub version: String,
+    /// Major version, e.g. `15`.
+    pub major: u32,
+    /// The whole `postgres --version` line (includes the distribution build), used
+    /// in the template cache key so a rebuilt package gets a fresh template.
+    pub version_line: String,
+    /// `psql`, preferably from `bindir`; `None` if there is none anywhere we look
+    /// (only init SQL and [`crate::Server::tables_with_rows`] need it).
+    pub psql: Option<PathBuf>,
+}
+
+impl Binaries {
+    pub(crate) fn postgres(&self) -> PathBuf {
+        self.bindir.join("postgres")
+    }
+
+    pub(crate) fn initdb(&self) -> PathBuf {
+        self.bindir.join("initdb")
+    }
+
+    pub(crate) fn psql(&self) -> Result<&Path, PgError> {
+        self.psql.as_deref().ok_or_else(|| PgError::PsqlNotFound { searched: psql_candidates(&self.bindir) })
+    }
+
+    /// Inspects `dir`; `Err(reason)` if it lacks a working server.
+    pub fn from_dir(dir: &Path) -> Result<Binaries, String> {
+        for exe in ["postgres", "initdb"] {
+            if !is_executable(&dir.join(exe)) {
+                return Err(format!("no executable `{exe}` in this directory"));
+            }
+        }
+        let out = Command::new(dir.join("postgres"))
+            .arg("--version")
+            .env_clear()
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run postgres --version: {e}"))?;
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let (version, major) =
+            parse_version(&line).ok_or_else(|| format!("unexpected `postgres --version` output {line:?}"))?;
+        let psql = psql_candidates(dir).into_iter().find(|p| is_executable(p));
+        Ok(Binaries { bindir: dir.to_path_buf(), version, major, version_line: line, psql })
+    }
+}
+
+/// `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` → (`15.18`, 15).
+/// Also handles development versions such as `17beta1` or `16devel`.
+fn parse_version(line: &str) -> Option<(String, u32)> {
+    let token = line.split_whitespace().find(|t| t.starts_with(|c: char| c.is_ascii_digit()))?;
+    let digits: String = token.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let major = digits.parse().ok()?;
+    Some((token.to_owned(), major))
+}
+
+fn psql_candidates(bindir: &Path) -> Vec<PathBuf> {
+    let mut v = vec![bindir.join("psql")];
+    if let Some(path) = std::env::var_os("PATH") {
+        v.extend(std::env::split_paths(&path).map(|d| d.join("psql")));
+    }
+    v.push(PathBuf::from("/usr/bin/psql"));
+    v.dedup();
+    v
+}
+
+fn is_executable(p: &Path) -> bool {
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// Finds the server binaries.
+///
+/// Order: `explicit` (from `--postgres-bin`; an unusable one is an error, never
+/// silently replaced), `$PG_CONFIG --bindir`, `pg_config --bindir`, then the
+/// distribution locations, newest major first: Debian/Ubuntu
+/// `/usr/lib/postgresql/*/bin`, PGDG RPM `/usr/pgsql-*/bin`, Fedora/Arch `/usr/bin`,
+/// source installs `/usr/local/pgsql/bin`.
+pub fn find_binaries(explicit: Option<&Path>) -> Result<Binaries, PgError> {
+    if let Some(dir) = explicit {
+        return Binaries::from_dir(dir)
+            .map_err(|reason| PgError::BadBinDir { dir: dir.to_path_buf(), reason });
+    }
+    let mut searched = Vec::new();
+
+    // pg_config: $PG_CONFIG first, then the one on PATH. Debian's /usr/bin/pg_config
+    // comes with libpq-dev and may name a bindir without a server, hence the check.
+    let mut pg_configs: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(p) = std::env::var_os("PG_CONFIG").filter(|p| !p.is_empty()) {
+        pg_configs.push(("$PG_CONFIG".into(), PathBuf::from(p)));
+    }
+    pg_configs.push(("pg_config on PATH".into(), PathBuf::from("pg_config")));
+    for (label, exe) in pg_configs {
+        match pg_config_bindir(&exe) {
+            Some(dir) => match Binaries::from_dir(&dir) {
+                Ok(b) => return Ok(b),
+                Err(why) => {
+                    searched.push(format!("{} (from {label} {}): {why}", dir.display(), exe.display()))
+                }
+            },
+            None => searched.push(format!("{label} ({}): not runnable", exe.display())),
+        }
+    }
+
+    for dir in distro_dirs() {
+        match Binaries::from_dir(&dir) {
+            Ok(b) => return Ok(b),
+            Err(why) => searched.push(format!("{}: {why}", dir.display())),
+        }
+    }
+    Err(PgError::NotFound { searched })
+}
+
+fn pg_config_bindir(exe: &Path) -> Option<PathBuf> {
+    let out = Command::new(exe).arg("--bindir").stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?;
+    let s = s.trim();
+    (!s.is_empty()).then(|| PathBuf::from(s))
+}
+
+/// Distribution locations, newest major first within each family.
+fn distro_dirs() -> Vec<PathBuf> {
+    let mut dirs = versioned("/usr/lib/postgresql", "", "bin");
+    dirs.extend(versioned("/usr", "pgsql-", "bin"));
+    dirs.push(PathBuf::from("/usr/bin"));
+    dirs.push(PathBuf::from("/usr/local/pgsql/bin"));
+    dirs
+}
+
+/// `<parent>/<prefix><N>/<sub>` for every N present, highest N first.
+fn versioned(parent: &str, prefix: &str, sub: &str) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(Vec<u32>, PathBuf)> = rd
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let rest = OsStr::to_str(&name)?.strip_prefix(prefix)?.to_owned();
+            let key: Vec<u32> = rest.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            Some((key, e.path().join(sub)))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(
+            parse_version("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"),
+            Some(("15.18".into(), 15))
+        );
+        assert_eq!(parse_version("postgres (PostgreSQL) 17beta1"), Some(("17beta1".into(), 17)));
+        assert_eq!(parse_version("postgres (PostgreSQL) 9.6.24"), Some(("9.6.24".into(), 9)));
+        assert_eq!(parse_version("nonsense"), None);
+    }
+
+    #[test]
+    fn not_found_lists_places_and_install_hints() {
+        let e = PgError::NotFound {
+            searched: vec!["/usr/lib/postgresql/16/bin: no executable `postgres`".into()],
+        };
+        let msg = e.to_string();
+        for want in [
+            "/usr/lib/postgresql/16/bin",
+            "apt-get install postgresql",
+            "dnf install postgresql-server",
+            "pacman -S postgresql",
+            "--postgres-bin",
+        ] {
+            assert!(msg.contains(want), "{want} missing in {msg}");
+        }
+    }
+
+    #[test]
+    fn versioned_dirs_sort_newest_first() {
+        let d = tempfile::tempdir().expect("tempdir");
+        for v in ["9.6", "15", "10", "16"] {
+            std::fs::create_dir_all(d.path().join(v).join("bin")).expect("mkdir");
+        }
+        std::fs::create_dir(d.path().join("common")).expect("mkdir");
+        let root = d.path().to_str().expect("utf8");
+        let got: Vec<_> = versioned(root, "", "bin")
+            .into_iter()
+            .map(|p| p.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let want: Vec<Option<String>> =
+            ["16", "15", "10", "9.6"].iter().map(|s| Some(s.to_string())).collect();
+        assert_eq!(got, want);
+    }
+}

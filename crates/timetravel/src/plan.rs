@@ -1,0 +1,492 @@
+//! Which runs to make, which to repeat, and what the outcomes mean.
+//!
+//! The call sequence is
+//!
+//! ```text
+//! let plan = Plan::new(now, &zone, &zone_name, hazards, zone_names);
+//! let first: Vec<ProbeResult> = run_all(plan.probes());          // CLI
+//! let again: Vec<ProbeResult> = run_all(plan.confirmations(&first)); // CLI
+//! let all = [first, again].concat();
+//! let verdicts = plan.classify(&all);     // or plan.report(&cmd, &all, warnings)
+//! ```
+//!
+//! Each probe is one run of the whole command: the clock frozen at
+//! `probe.instant`, and `TZ` set to `probe.tz` when it is `Some`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::hazards::{days_between, dedupe, Family, Hazard};
+
+/// What a probe varies: one hazard instant (in the zone in effect) or one
+/// zone (with the clock at now). Indices are into [`Plan::hazards`] and
+/// [`Plan::zones`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    Instant(usize),
+    Zone(usize),
+}
+
+/// One run of the command to make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub target: Target,
+    /// 1 for the first pass, 2 for a confirmation re-run.
+    pub attempt: u32,
+    /// Freeze CLOCK_REALTIME here.
+    pub instant: Timestamp,
+    /// `Some(zone)`: run with `TZ=zone`. `None`: leave the zone in effect as
+    /// it is (instant probes), so hazards computed for that zone apply.
+    pub tz: Option<String>,
+    /// For progress output and logs.
+    pub label: String,
+}
+
+/// The outcome of one test case in one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    /// Skipped tests say nothing about time and are treated like absent ones.
+    Skipped,
+}
+
+/// The test name used for a run without per-test results (no `--junit`, or
+/// the command produced no JUnit file at that probe).
+pub const COMMAND_TEST: &str = "(command)";
+
+/// What one probe run produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub target: Target,
+    pub attempt: u32,
+    /// Test name → outcome. A test absent from the map was not observed in
+    /// this run (see [`Plan::classify`]).
+    pub tests: BTreeMap<String, Outcome>,
+    /// The shim could not reach some binary the command ran, so the clock it
+    /// saw may not have been frozen: findings relying on this run are marked
+    /// unreliable.
+    pub unreliable: bool,
+}
+
+impl ProbeResult {
+    pub fn new(probe: &Probe, tests: BTreeMap<String, Outcome>) -> Self {
+        ProbeResult { target: probe.target, attempt: probe.attempt, tests, unreliable: false }
+    }
+
+    /// A run judged only by its exit status, as the single test
+    /// [`COMMAND_TEST`].
+    pub fn from_exit(probe: &Probe, passed: bool) -> Self {
+        let outcome = if passed { Outcome::Passed } else { Outcome::Failed };
+        Self::new(probe, BTreeMap::from([(COMMAND_TEST.to_string(), outcome)]))
+    }
+}
+
+/// The planned probes for one timetravel pass.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    now: Timestamp,
+    zone: TimeZone,
+    zone_name: String,
+    hazards: Vec<Hazard>,
+    zones: Vec<String>,
+    baseline: usize,
+}
+
+/// Per-test verdict. Serialized in kebab-case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Confirmed different outcome at some instant than at now.
+    TimeDependent,
+    /// Same at every instant, confirmed different under some zone.
+    ZoneDependent,
+    /// Two runs at the same instant and zone disagreed.
+    Flaky,
+    /// Same outcome everywhere it was observed.
+    Stable,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::TimeDependent => "time-dependent",
+            Verdict::ZoneDependent => "zone-dependent",
+            Verdict::Flaky => "flaky",
+            Verdict::Stable => "stable",
+        }
+    }
+}
+
+/// What one test did at one probe target, all its runs there taken together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mark {
+    Passed,
+    Failed,
+    /// Runs at this target disagreed.
+    Flaky,
+    /// Differs from now, but was run only once (no confirmation given).
+    Unconfirmed,
+    /// Absent or skipped in every run here.
+    NotRun,
+}
+
+/// The earliest instant at which a time-dependent test fails.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FirstFailure {
+    /// RFC 3339, UTC.
+    pub instant: String,
+    pub label: String,
+    /// Calendar days from today (local date in the zone in effect) to the
+    /// local date of `instant`; `null` when `instant` is before now.
+    pub days_from_now: Option<i64>,
+}
+
+/// One instant where a test failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailingInstant {
+    pub instant: String,
+    pub label: String,
+}
+
+/// One line of a test's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    /// The frozen instant (RFC 3339).
+    pub instant: String,
+    /// The zone the run used: the zone in effect for instant probes.
+    pub zone: String,
+    pub label: String,
+    pub result: Mark,
+}
+
+/// The finding for one test (the `tests[]` entries of the JSON report).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TestVerdict {
+    pub name: String,
+    pub verdict: Verdict,
+    /// The outcome at now in the zone in effect ("passed", "failed",
+    /// "flaky" or "not-run").
+    pub now: Mark,
+    /// Set for time-dependent tests only.
+    pub first_failure: Option<FirstFailure>,
+    /// Zones (clock at now) whose confirmed outcome differs from the outcome
+    /// at now, in probe order: where it fails, for a test that passes at now
+    /// (the usual case); where it passes, for one that fails at now. Empty
+    /// for stable tests.
+    pub zones: Vec<String>,
+    /// Instants at which the test failed, in order; empty for stable tests.
+    pub failing_instants: Vec<FailingInstant>,
+    /// Labels of the probes whose runs disagreed (why a test is flaky).
+    pub flips: Vec<String>,
+    /// Some run this finding rests on had binaries the shim cannot reach.
+    pub unreliable: bool,
+    /// Every probe for this test, instants in order then zones; empty for
+    /// stable tests to keep reports small.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl TestVerdict {
+    /// Whether this test counts as a time bomb for the exit code.
+    pub fn is_time_bomb(&self) -> bool {
+        matches!(self.verdict, Verdict::TimeDependent | Verdict::ZoneDependent) && !self.unreliable
+    }
+}
+
+impl Plan {
+    /// A plan over `hazards` (at least "now" is always probed: it is added
+    /// when missing, e.g. under `--no-instants`) and `zones` (validated IANA
+    /// names, see [`crate::parse_zone_lists`]; may be empty for `--no-zones`).
+    /// `zone`/`zone_name` are the zone in effect, used for days-from-now and
+    /// labels.
+    pub fn new(
+        now: Timestamp,
+        zone: &TimeZone,
+        zone_name: &str,
+        hazards: Vec<Hazard>,
+        zones: Vec<String>,
+    ) -> Plan {
+        let mut hazards = hazards;
+        // Now first, so on an equal instant `dedupe` keeps its family.
+        hazards.insert(0, Hazard { instant: now, label: "now".into(), family: Family::Now });
+        let hazards = dedupe(hazards);
+        let baseline = hazards.iter().position(|h| h.instant == now).unwrap_or_default(); // always present: inserted above
+        let mut seen = BTreeSet::new();
+        let zones = zones.into_iter().filter(|z| seen.insert(z.clone())).collect();
+        Plan { now, zone: zone.clone(), zone_name: zone_name.to_string(), hazards, zones, baseline }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn zone_name(&self) -> &str {
+        &self.zone_name
+    }
+
+    /// Sorted by instant, deduplicated, including now.
+    pub fn hazards(&self) -> &[Hazard] {
+        &self.hazards
+    }
+
+    pub fn zones(&self) -> &[String] {
+        &self.zones
+    }
+
+    /// The target of the baseline run (now, zone in effect).
+    pub fn baseline(&self) -> Target {
+        Target::Instant(self.baseline)
+    }
+
+    /// All targets: the baseline first, then the other instants in order,
+    /// then the zones.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut v = vec![self.baseline()];
+        v.extend((0..self.hazards.len()).filter(|&i| i != self.baseline).map(Target::Instant));
+        v.extend((0..self.zones.len()).map(Target::Zone));
+        v
+    }
+
+    /// The probe for `target` at `attempt`, or `None` for an index outside
+    /// the plan.
+    pub fn probe(&self, target: Target, attempt: u32) -> Option<Probe> {
+        match target {
+            Target::Instant(i) => self.hazards.get(i).map(|h| Probe {
+                target,
+                attempt,
+                instant: h.instant,
+                tz: None,
+                label: h.label.clone(),
+            }),
+            Target::Zone(i) => self.zones.get(i).map(|z| Probe {
+                target,
+                attempt,
+                instant: self.now,
+                tz: Some(z.clone()),
+                label: format!("now in {z}"),
+            }),
+        }
+    }
+
+    /// The first pass: one run per target, baseline first. The runs are
+    /// independent and may run in parallel.
+    pub fn probes(&self) -> Vec<Probe> {
+        self.targets().into_iter().filter_map(|t| self.probe(t, 1)).collect()
+    }
+
+    /// Re-runs needed before anything is reported: every target at which some
+    /// test's outcome differed from its outcome at now, and — whenever there
+    /// is any such target — now itself, so a test that fails at now only
+    /// sometimes is caught as flaky. Empty when nothing differed.
+    pub fn confirmations(&self, first: &[ProbeResult]) -> Vec<Probe> {
+        let by_target = group(first);
+        let base = by_target.get(&self.baseline());
+        let mut differing: BTreeSet<Target> = BTreeSet::new();
+        for (&target, runs) in &by_target {
+            if target == self.baseline() {
+                continue;
+            }
+            for run in runs {
+                for (name, &outcome) in &run.tests {
+                    let Some(fails) = observed(outcome) else {
+                        continue;
+                    };
+                    if fails != base_fails(base, name) {
+                        differing.insert(target);
+                    }
+                }
+            }
+        }
+        if differing.is_empty() {
+            return Vec::new();
+        }
+        let next_attempt = |t: Target| {
+            by_target.get(&t).and_then(|runs| runs.iter().map(|r| r.attempt).max()).unwrap_or(1) + 1
+        };
+        self.targets()
+            .into_iter()
+            .filter(|t| *t == self.baseline() || differing.contains(t))
+            .filter_map(|t| self.probe(t, next_attempt(t)))
+            .collect()
+    }
+
+    /// Verdicts for every test seen in `results` (first pass and
+    /// confirmations together), ordered time-dependent (by first failure),
+    /// zone-dependent, flaky, stable, then by name.
+    ///
+    /// Rules, per test:
+    /// - Only `passed`/`failed` are observations; skipped or absent is not.
+    ///   The reference is the outcome at now; a test not observed at now
+    ///   counts as not failing there (it did not exist or was skipped: if it
+    ///   fails at some instant, that is the finding).
+    /// - Any target whose runs disagree (including now) → `flaky`.
+    /// - Else a confirmed difference (≥ 2 runs agreeing, different from now)
+    ///   at some instant → `time-dependent`, with the earliest failing instant
+    ///   ≥ now as `first_failure` (or the earliest overall if all are past).
+    /// - Else a confirmed difference under some zone → `zone-dependent`.
+    /// - Else `stable`. A difference seen once and never re-run
+    ///   ("unconfirmed") is shown in the timeline but decides nothing.
+    pub fn classify(&self, results: &[ProbeResult]) -> Vec<TestVerdict> {
+        let by_target = group(results);
+        let names: BTreeSet<&str> = results.iter().flat_map(|r| r.tests.keys().map(String::as_str)).collect();
+        let mut out: Vec<(Option<Timestamp>, TestVerdict)> =
+            names.into_iter().map(|name| self.classify_one(name, &by_target)).collect();
+        out.sort_by(|(ta, a), (tb, b)| a.verdict.cmp(&b.verdict).then(ta.cmp(tb)).then(a.name.cmp(&b.name)));
+        out.into_iter().map(|(_, v)| v).collect()
+    }
+
+    fn classify_one(
+        &self,
+        name: &str,
+        by_target: &BTreeMap<Target, Vec<&ProbeResult>>,
+    ) -> (Option<Timestamp>, TestVerdict) {
+        let base = by_target.get(&self.baseline());
+        let base_fail = base_fails(base, name);
+        let mut flips = Vec::new();
+        let mut unreliable = false;
+        let mut instant_diff = false;
+        let mut zone_diff = false;
+        let mut failing_instants: Vec<(Timestamp, String)> = Vec::new();
+        let mut zones = Vec::new();
+        let mut timeline = Vec::new();
+        let mut now_mark = Mark::NotRun;
+
+        // Timeline order: instants chronologically (hazards are sorted), then
+        // zones in the order given.
+        let order =
+            (0..self.hazards.len()).map(Target::Instant).chain((0..self.zones.len()).map(Target::Zone));
+        for target in order {
+            let runs = by_target.get(&target).map(Vec::as_slice).unwrap_or(&[]);
+            let obs: Vec<bool> =
+                runs.iter().filter_map(|r| r.tests.get(name).copied().and_then(observed)).collect();
+            if !obs.is_empty() {
+                unreliable |= runs.iter().any(|r| r.unreliable && r.tests.contains_key(name));
+            }
+            let mark = match obs.first() {
+                None => Mark::NotRun,
+                Some(&f) if obs.iter().any(|&o| o != f) => Mark::Flaky,
+                Some(&f) if f != base_fail && obs.len() < 2 => Mark::Unconfirmed,
+                Some(&f) => {
+                    if f {
+                        Mark::Failed
+                    } else {
+                        Mark::Passed
+                    }
+                }
+            };
+            let Some(probe) = self.probe(target, 1) else {
+                continue;
+            };
+            let zone = probe.tz.unwrap_or_else(|| self.zone_name.clone());
+            let (instant, label) = (probe.instant, probe.label);
+            if target == self.baseline() {
+                now_mark = mark;
+            }
+            match mark {
+                Mark::Flaky => flips.push(label.clone()),
+                Mark::Failed | Mark::Passed => {
+                    let fails = mark == Mark::Failed;
+                    let differs = fails != base_fail;
+                    match target {
+                        Target::Instant(_) => {
+                            instant_diff |= differs;
+                            if fails {
+                                failing_instants.push((instant, label.clone()));
+                            }
+                        }
+                        Target::Zone(_) => {
+                            zone_diff |= differs;
+                            if differs {
+                                zones.push(zone.clone());
+                            }
+                        }
+                    }
+                }
+                Mark::Unconfirmed | Mark::NotRun => {}
+            }
+            timeline.push(TimelineEntry { instant: instant.to_string(), zone, label, result: mark });
+        }
+
+        let verdict = if !flips.is_empty() {
+            Verdict::Flaky
+        } else if instant_diff {
+            Verdict::TimeDependent
+        } else if zone_diff {
+            Verdict::ZoneDependent
+        } else {
+            Verdict::Stable
+        };
+
+        failing_instants.sort_by_key(|(t, _)| *t);
+        let first = match verdict {
+            Verdict::TimeDependent => failing_instants
+                .iter()
+                .find(|(t, _)| *t >= self.now)
+                .or_else(|| failing_instants.first())
+                .cloned(),
+            _ => None,
+        };
+        let first_failure = first.as_ref().map(|(t, label)| FirstFailure {
+            instant: t.to_string(),
+            label: label.clone(),
+            days_from_now: if *t >= self.now { days_between(self.now, *t, &self.zone) } else { None },
+        });
+        // Stable tests carry no timeline (reports stay small), unless some
+        // difference went unconfirmed: that should stay visible.
+        let stable = verdict == Verdict::Stable && !timeline.iter().any(|e| e.result == Mark::Unconfirmed);
+        let verdict_struct = TestVerdict {
+            name: name.to_string(),
+            verdict,
+            now: now_mark,
+            first_failure,
+            zones: if stable { Vec::new() } else { zones },
+            failing_instants: if stable {
+                Vec::new()
+            } else {
+                failing_instants
+                    .into_iter()
+                    .map(|(t, label)| FailingInstant { instant: t.to_string(), label })
+                    .collect()
+            },
+            flips,
+            unreliable,
+            timeline: if stable { Vec::new() } else { timeline },
+        };
+        (first.map(|(t, _)| t), verdict_struct)
+    }
+}
+
+/// `Some(true)` failed, `Some(false)` passed, `None` not an observation.
+fn observed(o: Outcome) -> Option<bool> {
+    match o {
+        Outcome::Passed => Some(false),
+        Outcome::Failed => Some(true),
+        Outcome::Skipped => None,
+    }
+}
+
+/// The reference outcome at now: the first observed run there; a test never
+/// observed at now counts as not failing.
+fn base_fails(base: Option<&Vec<&ProbeResult>>, name: &str) -> bool {
+    base.into_iter()
+        .flatten()
+        .filter_map(|r| r.tests.get(name).copied().and_then(observed))
+        .next()
+        .unwrap_or(false)
+}
+
+fn group(results: &[ProbeResult]) -> BTreeMap<Target, Vec<&ProbeResult>> {
+    let mut m: BTreeMap<Target, Vec<&ProbeResult>> = BTreeMap::new();
+    for r in results {
+        m.entry(r.target).or_default().push(r);
+    }
+    for runs in m.values_mut() {
+        runs.sort_by_key(|r| r.attempt);
+    }
+    m
+}

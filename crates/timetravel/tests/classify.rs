@@ -1,0 +1,327 @@
+//! The planner and classifier against simulated suites: each test is a
+//! function of the probe (instant, TZ, attempt), so every case is exact.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use timetravel::{
+    hazards, render_markdown, render_text, zone, Mark, Outcome, Plan, Probe, ProbeResult, TestVerdict,
+    Verdict, COMMAND_TEST, DEFAULT_ZONES, EXIT_NO_TIME_BOMBS, EXIT_TIME_BOMBS,
+};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("valid timestamp literal")
+}
+
+const NOW: &str = "2026-11-22T12:00:00Z";
+
+fn plan(extra: &[&str]) -> Plan {
+    let z = zone("Europe/Berlin").unwrap();
+    let extra: Vec<Timestamp> = extra.iter().map(|s| ts(s)).collect();
+    let hz = hazards(ts(NOW), &z.tz, &z.name, &extra);
+    let zones = DEFAULT_ZONES.iter().map(|s| s.to_string()).collect();
+    Plan::new(ts(NOW), &z.tz, &z.name, hz, zones)
+}
+
+type Suite = dyn Fn(&Probe) -> Vec<(&'static str, Outcome)>;
+
+fn run(probes: &[Probe], suite: &Suite) -> Vec<ProbeResult> {
+    probes
+        .iter()
+        .map(|p| {
+            let tests: BTreeMap<String, Outcome> =
+                suite(p).into_iter().map(|(n, o)| (n.to_string(), o)).collect();
+            ProbeResult::new(p, tests)
+        })
+        .collect()
+}
+
+/// plan → first pass → confirmations → all results.
+fn full_pass(plan: &Plan, suite: &Suite) -> Vec<ProbeResult> {
+    let mut results = run(&plan.probes(), suite);
+    let again = plan.confirmations(&results);
+    results.extend(run(&again, suite));
+    results
+}
+
+fn pass_if(ok: bool) -> Outcome {
+    if ok {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    }
+}
+
+fn find<'a>(v: &'a [TestVerdict], name: &str) -> &'a TestVerdict {
+    v.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no verdict for {name}"))
+}
+
+/// A suite with one test of every kind.
+fn suite(p: &Probe) -> Vec<(&'static str, Outcome)> {
+    let at = p.instant;
+    let tz = p.tz.as_deref();
+    let mut v = vec![
+        // Expiry constant: fails from the UTC New Year.
+        ("licence", pass_if(at < ts("2027-01-01T00:00:00Z"))),
+        // Fails in UTC+14 only.
+        ("kiritimati", pass_if(tz != Some("Pacific/Kiritimati"))),
+        ("stable", Outcome::Passed),
+        // Fails once at +1 year, passes when re-run there.
+        ("flaky_confirm", pass_if(!(p.label == "+1 year" && p.attempt == 1))),
+        // Passes everywhere except the re-run at now.
+        ("flaky_now", pass_if(!(at == ts(NOW) && tz.is_none() && p.attempt == 2))),
+        // Fails only before 2025 (reached by `--at`).
+        ("past_only", pass_if(at >= ts("2025-01-01T00:00:00Z"))),
+        // Broken everywhere: not a time bomb.
+        ("broken", Outcome::Failed),
+        // Fails now, passes from the next month: time-dependent from now.
+        ("fixed_later", pass_if(at >= ts("2026-11-30T23:00:00Z"))),
+        // Skipped everywhere: only observed as skipped.
+        ("skipped", Outcome::Skipped),
+    ];
+    // A test that only exists (as a collection error) from 2038 on.
+    if at >= ts("2038-01-19T03:14:08Z") {
+        v.push(("collection", Outcome::Failed));
+    }
+    v
+}
+
+#[test]
+fn verdicts_for_every_kind_of_test() {
+    let plan = plan(&["2020-06-01T00:00:00Z"]);
+    let results = full_pass(&plan, &suite);
+    let v = plan.classify(&results);
+
+    let licence = find(&v, "licence");
+    assert_eq!(licence.verdict, Verdict::TimeDependent);
+    assert_eq!(licence.now, Mark::Passed);
+    let ff = licence.first_failure.as_ref().unwrap();
+    assert_eq!(ff.instant, "2027-01-01T00:00:00Z");
+    assert_eq!(ff.label, "next New Year 2027 (UTC)");
+    assert_eq!(ff.days_from_now, Some(40));
+    assert!(licence.zones.is_empty());
+    assert_eq!(licence.failing_instants[0].instant, "2027-01-01T00:00:00Z");
+    assert!(licence.failing_instants.iter().any(|f| f.label.starts_with("2038")));
+    assert!(licence.is_time_bomb());
+    // The timeline lists every instant in order, then every zone.
+    let n = plan.hazards().len();
+    assert_eq!(licence.timeline.len(), n + DEFAULT_ZONES.len());
+    assert!(licence.timeline[..n].windows(2).all(|w| ts(&w[0].instant) < ts(&w[1].instant)));
+    assert_eq!(licence.timeline[n].zone, "UTC");
+
+    let k = find(&v, "kiritimati");
+    assert_eq!(k.verdict, Verdict::ZoneDependent);
+    assert_eq!(k.zones, ["Pacific/Kiritimati"]);
+    assert!(k.first_failure.is_none());
+    assert!(k.is_time_bomb());
+
+    let f = find(&v, "flaky_confirm");
+    assert_eq!(f.verdict, Verdict::Flaky);
+    assert_eq!(f.flips, ["+1 year"]);
+    assert!(f.first_failure.is_none() && !f.is_time_bomb());
+
+    let f = find(&v, "flaky_now");
+    assert_eq!(f.verdict, Verdict::Flaky);
+    assert_eq!(f.now, Mark::Flaky);
+    assert_eq!(f.flips, ["now"]);
+
+    let p = find(&v, "past_only");
+    assert_eq!(p.verdict, Verdict::TimeDependent);
+    let ff = p.first_failure.as_ref().unwrap();
+    assert_eq!((ff.instant.as_str(), ff.label.as_str()), ("2020-06-01T00:00:00Z", "--at"));
+    assert_eq!(ff.days_from_now, None);
+
+    let fl = find(&v, "fixed_later");
+    assert_eq!(fl.verdict, Verdict::TimeDependent);
+    assert_eq!(fl.now, Mark::Failed);
+    let ff = fl.first_failure.as_ref().unwrap();
+    assert_eq!((ff.label.as_str(), ff.days_from_now), ("now", Some(0)));
+
+    let c = find(&v, "collection");
+    assert_eq!(c.verdict, Verdict::TimeDependent);
+    assert_eq!(c.now, Mark::NotRun);
+    let ff = c.first_failure.as_ref().unwrap();
+    assert_eq!(ff.label, "2038 rollover (first second after)");
+    // 2026-11-22 → 2038-01-19 in Berlin.
+    assert_eq!(ff.days_from_now, Some(4076));
+
+    for name in ["stable", "broken", "skipped"] {
+        let t = find(&v, name);
+        assert_eq!(t.verdict, Verdict::Stable, "{name}");
+        assert!(t.timeline.is_empty() && t.failing_instants.is_empty());
+    }
+    assert_eq!(find(&v, "broken").now, Mark::Failed);
+    assert_eq!(find(&v, "skipped").now, Mark::NotRun);
+
+    // Order: time-dependent by first failure, zone-dependent, flaky, stable.
+    let order: Vec<&str> = v.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "past_only",
+            "fixed_later",
+            "licence",
+            "collection",
+            "kiritimati",
+            "flaky_confirm",
+            "flaky_now",
+            "broken",
+            "skipped",
+            "stable"
+        ]
+    );
+}
+
+#[test]
+fn confirmations_rerun_differing_targets_and_now() {
+    let plan = plan(&[]);
+    let first = run(&plan.probes(), &suite);
+    let again = plan.confirmations(&first);
+    assert!(again.iter().all(|p| p.attempt == 2));
+    // Now first, then instants where something differed, then zones.
+    assert_eq!(again[0].label, "now");
+    assert!(again[0].tz.is_none());
+    let labels: Vec<&str> = again.iter().map(|p| p.label.as_str()).collect();
+    assert!(labels.contains(&"next New Year 2027 (UTC)"));
+    assert!(labels.contains(&"+1 year"));
+    assert!(labels.contains(&"now in Pacific/Kiritimati"));
+    // Nothing before the month end differs except for `fixed_later` (fails
+    // at now): those instants are re-run too; a zone where all agree is not.
+    assert!(!labels.contains(&"now in Asia/Kolkata"));
+    // Every instant ≥ the New Year differs for `licence`.
+    let after_ny = plan.hazards().iter().filter(|h| h.instant >= ts("2027-01-01T00:00:00Z")).count();
+    assert!(again.len() > after_ny);
+
+    // Nothing differs: nothing to confirm.
+    let boring: &Suite = &|_p| vec![("a", Outcome::Passed), ("b", Outcome::Failed)];
+    let first = run(&plan.probes(), boring);
+    assert!(plan.confirmations(&first).is_empty());
+    let v = plan.classify(&first);
+    assert!(v.iter().all(|t| t.verdict == Verdict::Stable));
+}
+
+#[test]
+fn unconfirmed_differences_decide_nothing_but_show() {
+    let plan = plan(&[]);
+    let first = run(&plan.probes(), &suite);
+    let v = plan.classify(&first); // confirmations never run
+    let licence = find(&v, "licence");
+    assert_eq!(licence.verdict, Verdict::Stable);
+    assert!(licence.timeline.iter().any(|e| e.result == Mark::Unconfirmed));
+}
+
+#[test]
+fn plan_always_probes_now_and_the_zones() {
+    let z = zone("Europe/Berlin").unwrap();
+    let zones = vec!["UTC".to_string(), "Asia/Kolkata".into(), "UTC".into()];
+    let plan = Plan::new(ts(NOW), &z.tz, &z.name, Vec::new(), zones);
+    let probes = plan.probes();
+    let got: Vec<(String, Option<String>)> =
+        probes.iter().map(|p| (p.instant.to_string(), p.tz.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (NOW.to_string(), None),
+            (NOW.to_string(), Some("UTC".into())),
+            (NOW.to_string(), Some("Asia/Kolkata".into())),
+        ]
+    );
+}
+
+#[test]
+fn whole_command_results_and_unreliable_runs() {
+    let plan = plan(&[]);
+    // No JUnit: the exit status is the one "test".
+    let exit = |p: &Probe| p.instant < ts("2038-01-19T03:14:08Z");
+    let mut results: Vec<ProbeResult> =
+        plan.probes().iter().map(|p| ProbeResult::from_exit(p, exit(p))).collect();
+    let again: Vec<ProbeResult> =
+        plan.confirmations(&results).iter().map(|p| ProbeResult::from_exit(p, exit(p))).collect();
+    results.extend(again);
+    let report = plan.report(&["./run.sh".into()], &results, Vec::new());
+    assert_eq!(report.tests.len(), 1);
+    assert_eq!(report.tests[0].name, COMMAND_TEST);
+    assert_eq!(report.tests[0].verdict, Verdict::TimeDependent);
+    assert_eq!(report.time_bombs, 1);
+    assert_eq!(report.exit_code(), EXIT_TIME_BOMBS);
+
+    // The same finding resting on a run the shim could not freeze is
+    // reported, marked, and not counted.
+    for r in results.iter_mut() {
+        if r.attempt == 2 && r.tests.get(COMMAND_TEST) == Some(&Outcome::Failed) {
+            r.unreliable = true;
+        }
+    }
+    let report = plan.report(&["./run.sh".into()], &results, vec!["static binary".into()]);
+    assert!(report.tests[0].unreliable);
+    assert_eq!(report.time_bombs, 0);
+    assert_eq!(report.exit_code(), EXIT_NO_TIME_BOMBS);
+    assert!(render_text(&report).contains("unreliable"));
+}
+
+#[test]
+fn report_json_schema_and_renderings() {
+    let plan = plan(&[]);
+    let results = full_pass(&plan, &suite);
+    let cmd = vec!["./run.sh".to_string(), "-q".into()];
+    let report = plan.report(&cmd, &results, Vec::new());
+    assert_eq!(report.exit_code(), EXIT_TIME_BOMBS);
+    // licence, fixed_later, collection, kiritimati.
+    assert_eq!(report.time_bombs, 4);
+
+    let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["command"], serde_json::json!(["./run.sh", "-q"]));
+    assert_eq!(json["now"], NOW);
+    assert_eq!(json["zone"], "Europe/Berlin");
+    assert_eq!(json["time_bombs"], 4);
+    let probes = json["probes"].as_array().unwrap();
+    assert_eq!(probes[0]["label"], "now");
+    assert_eq!(probes[0]["family"], "now");
+    assert_eq!(probes[0]["kind"], "instant");
+    assert_eq!(probes[0]["runs"].as_array().unwrap().len(), 2);
+    let zone_probe = probes.iter().find(|p| p["kind"] == "zone").unwrap();
+    assert_eq!(zone_probe["family"], serde_json::Value::Null);
+    assert_eq!(zone_probe["zone"], "UTC");
+    let tests = json["tests"].as_array().unwrap();
+    let licence = tests.iter().find(|t| t["name"] == "licence").unwrap();
+    assert_eq!(licence["verdict"], "time-dependent");
+    assert_eq!(licence["now"], "passed");
+    assert_eq!(
+        licence["first_failure"],
+        serde_json::json!({
+            "instant": "2027-01-01T00:00:00Z",
+            "label": "next New Year 2027 (UTC)",
+            "days_from_now": 40
+        })
+    );
+    let k = tests.iter().find(|t| t["name"] == "kiritimati").unwrap();
+    assert_eq!(k["verdict"], "zone-dependent");
+    assert_eq!(k["zones"], serde_json::json!(["Pacific/Kiritimati"]));
+    assert_eq!(k["first_failure"], serde_json::Value::Null);
+    let s = tests.iter().find(|t| t["name"] == "stable").unwrap();
+    assert_eq!(s["verdict"], "stable");
+    let f = tests.iter().find(|t| t["name"] == "flaky_now").unwrap();
+    assert_eq!(f["verdict"], "flaky");
+
+    let text = render_text(&report);
+    assert!(text.contains("4 time bombs in 10 tests"), "{text}");
+    assert!(text.contains(
+        "✗ licence — time-dependent: fails from 2027-01-01T00:00:00Z, next New Year 2027 (UTC), in 40 days"
+    ), "{text}");
+    assert!(
+        text.contains(
+            "✗ 2027-01-01T00:00:00Z  Europe/Berlin        next New Year 2027 (UTC)   ← first failure"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("✗ kiritimati — zone-dependent: fails in Pacific/Kiritimati"));
+    assert!(text.contains("~ flaky_confirm — flaky: runs at the same instant disagreed: +1 year"));
+    // stable, broken, skipped, and past_only (no `--at` in the past here).
+    assert!(text.contains("4 stable tests"));
+
+    let md = render_markdown(&report);
+    assert!(md.contains("| `licence` | time-dependent | `2027-01-01T00:00:00Z` | next New Year 2027 (UTC) | in 40 days |  |"), "{md}");
+    assert!(md.contains("| `kiritimati` | zone-dependent |  |  |  | Pacific/Kiritimati |"));
+    assert!(md.contains("<details><summary><code>licence</code>"));
+}

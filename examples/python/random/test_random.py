@@ -1,0 +1,23 @@
+"""Models: a randomised test that only sometimes hits the bug.
+
+The test feeds the code under test a random list (length 1-5) - random data
+seeded from os.urandom, as Python's `random` module does by default. median()
+is wrong for even lengths, so the test fails whenever the random length is 2 or
+4: 40% of runs. No environment factor changes that.
+
+Expected: `flakebox diagnose` -> intrinsic.
+"""
+import random
+
+
+def median(xs):
+    s = sorted(xs)
+    return s[len(s) // 2]  # BUG: even lengths need the mean of the middle two
+
+
+def test_median_is_between_min_and_max_and_balanced():
+    xs = [random.randint(0, 1000) for _ in range(random.randint(1, 5))]
+    m = median(xs)
+    below = sum(x < m for x in xs)
+    above = sum(x > m for x in xs)
+    assert below == above or len(set(xs)) < len(xs), (xs, m)
