@@ -242,14 +242,22 @@ pub(crate) fn time_of_day(samples: &[(u64, bool)]) -> Option<String> {
     if fails.len() < 2 || passes.is_empty() {
         return None;
     }
-    type Scale = (&'static str, u64, fn(u64) -> u64);
+    type Scale = (&'static str, u64, u64, fn(u64) -> u64);
     let scales: [Scale; 3] = [
-        ("second of the minute", 60, |t| t % 60),
-        ("minute of the hour", 60, |t| (t / 60) % 60),
-        ("hour of the day (UTC)", 24, |t| (t / 3600) % 24),
+        ("second of the minute", 60, 60, |t| t % 60),
+        ("minute of the hour", 60, 3600, |t| (t / 60) % 60),
+        ("hour of the day (UTC)", 24, 86400, |t| (t / 3600) % 24),
     ];
+    let span =
+        samples.iter().map(|s| s.0).max().unwrap_or(0) - samples.iter().map(|s| s.0).min().unwrap_or(0);
     let mut best: Option<(f64, u64, String)> = None;
-    for (unit, period, f) in scales {
+    for (unit, period, period_secs, f) in scales {
+        // Runs that did not cover a whole period cannot show a phase pattern:
+        // a streak of failures (pollution after the first run, say) would
+        // look like a window of the clock.
+        if span < period_secs {
+            continue;
+        }
         let mut vals: Vec<u64> = fails.iter().map(|&t| f(t)).collect();
         vals.sort_unstable();
         vals.dedup();
@@ -308,6 +316,14 @@ mod tests {
         assert!(line.contains("second of the minute"), "{line}");
         assert!(line.contains("follows the time of day"), "{line}");
         assert!(line.contains(" 0 of "), "{line}");
+    }
+
+    #[test]
+    fn no_pattern_claimed_from_a_short_streak() {
+        // One pass, then nine failures within three seconds: pollution order,
+        // not the clock.
+        let s: Vec<(u64, bool)> = (0..10u64).map(|k| (1_700_000_003 + k / 4, k > 0)).collect();
+        assert!(time_of_day(&s).is_none());
     }
 
     #[test]

@@ -23,8 +23,105 @@ pub struct Cli {
 pub enum Command {
     /// Run a command once, hermetically.
     Run(RunArgs),
+    /// Run a command many times, with and without each factor isolated, and
+    /// say which factor (net, fs, time, db) its flakiness comes from.
+    Diagnose(DiagnoseArgs),
     /// Check whether this host can run sandboxes, and how to fix it if not.
     Doctor(DoctorArgs),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// A table of conditions, the verdict and the evidence.
+    Text,
+    /// Schema 1 report on stdout (nothing else there).
+    Json,
+    /// For a CI job summary.
+    Markdown,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(
+    long_about = "Run CMD under several conditions: baseline (nothing isolated: the real network, \
+clock and DATABASE_URL), each factor isolated alone, and all isolated. Runs are interleaved \
+(round robin, shuffled within a round) and continue until every factor is decided or --max-runs \
+is reached. Each condition's file writes persist across its own runs (that is how pollution \
+shows) in a private copy-on-write layer: your files are left as they were.\n\n\
+Verdicts: environment (a factor fixes, stabilizes or breaks the outcome, significantly), \
+intrinsic (flaky even with everything isolated: races, randomness), stable (same outcome \
+everywhere), undecided.\n\n\
+Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 undecided, \
+2 usage error, 3 a run could not be made, 125 flakebox failed, 130 interrupted.",
+    after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose --junit report.xml -- pytest -q --junitxml=report.xml\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\""
+)]
+pub struct DiagnoseArgs {
+    /// Factors to test: net, fs, time, db (default: all; db when PostgreSQL is installed).
+    #[arg(long, value_name = "LIST")]
+    pub factors: Option<String>,
+
+    /// Exactly N runs per condition (no adaptive stopping).
+    #[arg(long, value_name = "N", value_parser = parse_runs)]
+    pub runs: Option<usize>,
+
+    /// At most N runs per condition while factors are undecided.
+    #[arg(long, value_name = "N", default_value_t = diagnose::DEFAULT_MAX_RUNS, value_parser = parse_runs)]
+    pub max_runs: usize,
+
+    /// At least N runs per condition before stopping early.
+    #[arg(long, value_name = "N", default_value_t = diagnose::DEFAULT_MIN_RUNS)]
+    pub min_runs: usize,
+
+    /// Family-wise significance level for claiming an effect.
+    #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
+    pub alpha: f64,
+
+    /// Seed for the shuffling (printed in the report, for replay).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// The JUnit XML file CMD writes; every run's copy is read and each test
+    /// case gets its own verdict. flakebox carries it out of the sandbox.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// The clock for time-isolated runs (default: frozen at the moment the
+    /// diagnosis starts; every run sees the same instant). Grammar as `run --time`.
+    #[arg(long, value_name = "SPEC")]
+    pub time: Option<String>,
+
+    /// Stop any single run after this long (it counts as a failure).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    #[arg(long, value_name = "DIR")]
+    /// PostgreSQL server binaries for the db factor.
+    pub postgres_bin: Option<PathBuf>,
+
+    /// SQL to seed every throwaway database with (file or directory of *.sql).
+    #[arg(long, value_name = "PATH")]
+    pub postgres_init: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+fn parse_runs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (2..=diagnose::MAX_RUNS_LIMIT).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a run count from 2 to {}", diagnose::MAX_RUNS_LIMIT)),
+    }
+}
+
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 0.5 => Ok(a),
+        _ => Err(format!("`{s}` is not a significance level between 0 and 0.5 (e.g. 0.05)")),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -66,6 +163,23 @@ pub struct RunArgs {
     /// --report so a failure can be replayed. See --help for the grammar.
     #[arg(long, value_name = "SPEC", long_help = clock::TIME_SPEC_HELP)]
     pub time: Option<String>,
+
+    /// Start a throwaway PostgreSQL for this run: it listens on 127.0.0.1:5432
+    /// in the sandbox's own network (a free port with --share net) and a unix
+    /// socket; DATABASE_URL, PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE point
+    /// at it. It is gone when CMD ends; the tables left with rows are reported.
+    #[arg(long)]
+    pub postgres: bool,
+
+    /// The PostgreSQL server binaries to use (default: pg_config --bindir, then
+    /// /usr/lib/postgresql/*/bin, newest first).
+    #[arg(long, value_name = "DIR", requires = "postgres")]
+    pub postgres_bin: Option<PathBuf>,
+
+    /// SQL applied once into the cached template, so every run starts from the
+    /// seeded state: a file, or a directory of *.sql applied in lexical order.
+    #[arg(long, value_name = "PATH", requires = "postgres")]
+    pub postgres_init: Option<PathBuf>,
 
     /// Load the shim to record connects, name lookups and execs even when the
     /// clock is shared (used by diagnose).

@@ -1,10 +1,13 @@
 //! flakebox: hermetic test execution and flaky-test root-causing on Linux.
 
 mod cli;
+mod diagnosis;
 mod doctor;
 mod duration;
 mod exit;
+mod pg;
 mod run;
+mod subrun;
 
 use clap::Parser;
 
@@ -20,6 +23,7 @@ fn main() {
     let code = match cli.command {
         cli::Command::Run(args) => run::main(args),
         cli::Command::Doctor(args) => doctor::main(args),
+        cli::Command::Diagnose(args) => diagnosis::main(args),
     };
     match code {
         Ok(code) => std::process::exit(code),

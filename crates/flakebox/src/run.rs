@@ -45,9 +45,22 @@ pub struct Plan {
 
 pub fn main(args: RunArgs) -> Result<i32> {
     let shared = FactorSet::parse_lists(&args.share)?;
-    let isolated = FactorSet::all().without(Factor::Db).iter().filter(|f| !shared.contains(*f)).collect();
+    let mut isolated: FactorSet = FactorSet::all().iter().filter(|f| !shared.contains(*f)).collect();
+    if !args.postgres {
+        isolated.remove(Factor::Db);
+    } else if shared.contains(Factor::Db) {
+        bail!("--postgres asks for a throwaway database but --share db keeps the environment's; drop one of them");
+    }
     let mut cfg = Config::new(args.command.clone()).context("preparing the sandbox")?;
     let plan = configure(&mut cfg, &args, isolated, SystemTime::now())?;
+    if isolated.contains(Factor::Db) {
+        let pg = crate::pg::PgService::prepare(
+            args.postgres_bin.as_deref(),
+            args.postgres_init.as_deref(),
+            args.verbose,
+        )?;
+        cfg.services.push(Box::new(pg));
+    }
     for w in &plan.warnings {
         eprintln!("{w}");
     }

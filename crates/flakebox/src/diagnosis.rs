@@ -1,0 +1,296 @@
+//! `flakebox diagnose`: run the command under every condition, interleaved,
+//! until the engine (crate `diagnose`) can attribute its flakiness.
+
+use crate::cli::{DiagnoseArgs, OutputFormat};
+use crate::subrun::{self, ChildRun, PgArgs};
+use anyhow::{bail, Context, Result};
+use diagnose::{Evidence, JunitFile, Options, Progress, RunOutcome, Runner, RunnerError};
+use factors::{Factor, FactorSet};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+pub fn main(args: DiagnoseArgs) -> Result<i32> {
+    let mut factors = match &args.factors {
+        Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
+        None => FactorSet::all(),
+    };
+    let pg = PgArgs { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
+    if factors.contains(Factor::Db) {
+        // Prepare the template once, before any timed run; without server
+        // binaries, db is left out (or refused when asked for by name).
+        match crate::pg::PgService::prepare(pg.bin.as_deref(), pg.init.as_deref(), false) {
+            Ok(_) => {}
+            Err(e) if args.factors.is_none() => {
+                eprintln!("flakebox: db is not diagnosed: {e:#}");
+                factors.remove(Factor::Db);
+            }
+            Err(e) => return Err(e.context("--factors db needs PostgreSQL")),
+        }
+    }
+    if factors.is_empty() {
+        bail!("--factors: no factor left to diagnose");
+    }
+    let spec: clock::TimeSpec = match &args.time {
+        Some(s) => s.parse().map_err(|e: clock::TimeSpecError| anyhow::anyhow!("--time: {e}"))?,
+        None => clock::TimeSpec::default(),
+    };
+    // One instant for every time-isolated run: a clock frozen at each run's
+    // own start would still differ from run to run.
+    let clock = spec.resolve(SystemTime::now());
+    let opts = Options {
+        factors,
+        max_runs: args.max_runs,
+        min_runs: args.min_runs.min(args.max_runs),
+        fixed_runs: args.runs,
+        alpha: args.alpha,
+        seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+    };
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
+    let work = Workspace::new()?;
+    let saved_junit = junit.as_ref().and_then(|p| std::fs::read(p).ok());
+    let mut runner = SandboxRunner {
+        command: &args.command,
+        instant: clock.replay_spec(),
+        junit: junit.clone(),
+        pg: &pg,
+        timeout: args.timeout.as_deref(),
+        work: &work,
+        count: 0,
+    };
+    if args.format == OutputFormat::Text {
+        eprintln!(
+            "flakebox: diagnosing {} under {} conditions; time-isolated runs see {} (replay: flakebox run --time {})",
+            shell_words(&args.command),
+            diagnose::plan(factors).len(),
+            clock.instant_rfc3339(),
+            clock.replay_spec()
+        );
+    }
+    // SAFETY: installing a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+    }
+    let bar = progress_bar();
+    let mut progress = |p: &Progress| {
+        bar.set_length(p.planned_max as u64);
+        bar.set_position(p.done as u64);
+        if let Some(eta) = p.eta_max {
+            bar.set_message(format!("round {} (at most {}s left)", p.round, eta.as_secs()));
+        }
+    };
+    let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let result = diagnose::diagnose(&command, &opts, &mut runner, &mut progress);
+    bar.finish_and_clear();
+    // Leave the user's files as we found them.
+    if let Some(p) = &junit {
+        match &saved_junit {
+            Some(bytes) => {
+                let _ = std::fs::write(p, bytes);
+            }
+            None => {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    drop(work);
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flakebox: {e}");
+            return Ok(diagnose::exit::for_error(&e));
+        }
+    };
+    let out = match args.format {
+        OutputFormat::Text => diagnose::render_text(&report, std::io::stdout().is_terminal()),
+        OutputFormat::Json => diagnose::render_json(&report)?,
+        OutputFormat::Markdown => diagnose::render_markdown(&report),
+    };
+    println!("{}", out.trim_end());
+    Ok(report.exit_code())
+}
+
+fn shell_words(cmd: &[std::ffi::OsString]) -> String {
+    cmd.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Private scratch for one diagnosis: reports, logs, and each condition's
+/// persistent copy-on-write state, in two trees (/tmp and /var/tmp) so every
+/// overlay finds one outside its own lower layer. Removed when dropped.
+struct Workspace {
+    roots: [PathBuf; 2],
+}
+
+impl Workspace {
+    fn new() -> Result<Self> {
+        let mk = |base: &str| -> Result<PathBuf> {
+            let d = tempfile::Builder::new()
+                .prefix("flakebox-diagnose-")
+                .tempdir_in(base)
+                .with_context(|| format!("creating a scratch directory in {base}"))?;
+            Ok(d.keep())
+        };
+        let a = mk("/tmp")?;
+        let b = match mk("/var/tmp") {
+            Ok(b) => b,
+            Err(e) => {
+                subrun::remove_tree(&a);
+                return Err(e);
+            }
+        };
+        Ok(Workspace { roots: [a, b] })
+    }
+
+    fn state_dirs(&self, isolate: FactorSet) -> Result<[PathBuf; 2]> {
+        let name = format!("state-{}", isolate.to_string().replace(',', "+"));
+        let dirs = [self.roots[0].join(&name), self.roots[1].join(&name)];
+        for d in &dirs {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        Ok(dirs)
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        for r in &self.roots {
+            subrun::remove_tree(r);
+        }
+    }
+}
+
+struct SandboxRunner<'a> {
+    command: &'a [std::ffi::OsString],
+    instant: String,
+    junit: Option<PathBuf>,
+    pg: &'a PgArgs,
+    timeout: Option<&'a str>,
+    work: &'a Workspace,
+    count: usize,
+}
+
+impl Runner for SandboxRunner<'_> {
+    fn run(&mut self, isolate: FactorSet, _run_no: usize) -> Result<RunOutcome, RunnerError> {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(RunnerError::Interrupted);
+        }
+        self.count += 1;
+        let fail = |e: anyhow::Error| RunnerError::Failed(format!("{e:#}"));
+        let state_dirs = if isolate.contains(Factor::Fs) {
+            None
+        } else {
+            Some(self.work.state_dirs(isolate).map_err(fail)?)
+        };
+        if let Some(j) = &self.junit {
+            let _ = std::fs::remove_file(j);
+        }
+        let child = ChildRun {
+            command: self.command,
+            isolate,
+            time: isolate.contains(Factor::Time).then(|| self.instant.clone()),
+            tz: None,
+            state_dirs,
+            keep: self.junit.iter().cloned().collect(),
+            postgres: Some(self.pg),
+            timeout: self.timeout,
+            report_path: self.work.roots[0].join("report.json"),
+            log_path: self.work.roots[0].join("output.log"),
+        };
+        let res = subrun::run_child(&child).map_err(fail)?;
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(RunnerError::Interrupted);
+        }
+        let Some(rep) = &res.report else {
+            return Err(RunnerError::Failed(res.flakebox_error().unwrap_or_default()));
+        };
+        let junit = self
+            .junit
+            .iter()
+            .map(|p| JunitFile {
+                path: p.display().to_string(),
+                contents: std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())),
+            })
+            .collect();
+        let duration = rep["duration_ms"].as_u64().map(Duration::from_millis).unwrap_or(res.wall);
+        Ok(RunOutcome {
+            exit_code: res.exit_code,
+            passed: res.exit_code == 0,
+            duration,
+            started_at: res.started_at,
+            junit,
+            evidence: evidence(rep),
+        })
+    }
+}
+
+/// The engine's evidence from a `run --report` document.
+pub fn evidence(rep: &serde_json::Value) -> Evidence {
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let files_written = rep["files_written"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| {
+                    let path = f["path"].as_str().unwrap_or("?");
+                    match f["change"].as_str() {
+                        Some("deleted") => format!("{path} (deleted)"),
+                        Some("dir") => format!("{path}/"),
+                        _ => path.to_string(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let leftover_processes = rep["leftover_processes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|l| {
+                    format!("{} ({})", l["cmdline"].as_str().unwrap_or(""), l["name"].as_str().unwrap_or("?"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut db_tables = Vec::new();
+    for svc in rep["services"].as_array().into_iter().flatten() {
+        if svc[0] == "postgres" {
+            for t in svc[1]["tables_with_rows"].as_array().into_iter().flatten() {
+                db_tables
+                    .push((t["table"].as_str().unwrap_or("?").to_string(), t["rows"].as_u64().unwrap_or(0)));
+            }
+        }
+    }
+    Evidence {
+        files_written,
+        leftover_processes,
+        net_events: strings(&rep["net_events"]),
+        db_tables,
+        frozen_instant: rep["time"]["instant"].as_str().map(str::to_string),
+        clock_reads: None,
+        warnings: strings(&rep["warnings"]),
+    }
+}

@@ -1,0 +1,89 @@
+//! `--postgres`: the throwaway PostgreSQL as a sandbox service. The template
+//! is prepared on the host side (cached); PID 1 starts a server from it in the
+//! sandbox's own network namespace and stops it when the command ends.
+
+use anyhow::{Context, Result};
+use sandbox::{Service, ServiceContext};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+pub struct PgService {
+    template: postgres::Template,
+    run_as: Option<(u32, u32)>,
+    server: Option<postgres::Server>,
+}
+
+/// `$XDG_CACHE_HOME/flakebox`, else `~/.cache/flakebox`.
+pub fn cache_root() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join("flakebox"));
+    }
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).context(
+        "neither XDG_CACHE_HOME nor HOME is set: flakebox needs one of them for its PostgreSQL template cache",
+    )?;
+    Ok(PathBuf::from(home).join(".cache").join("flakebox"))
+}
+
+impl PgService {
+    /// Find the server binaries and make sure the cached template exists
+    /// (built once per server version and init content).
+    pub fn prepare(bin: Option<&Path>, init: Option<&Path>, verbose: bool) -> Result<Self> {
+        let bins = postgres::find_binaries(bin)?;
+        let run_as = postgres::default_run_as();
+        let root = cache_root()?;
+        let template = postgres::Template::ensure(&bins, &root, init, run_as)
+            .with_context(|| format!("preparing the PostgreSQL {} template", bins.version))?;
+        if verbose {
+            let how = if template.built { "built" } else { "cached" };
+            eprintln!("flakebox: PostgreSQL {} template {how} at {}", bins.version, template.dir.display());
+        }
+        Ok(PgService { template, run_as, server: None })
+    }
+}
+
+impl Service for PgService {
+    fn name(&self) -> &str {
+        "postgres"
+    }
+
+    fn start(&mut self, ctx: &ServiceContext) -> Result<Vec<(String, String)>, String> {
+        let scratch = ctx.private_dir.join("postgres");
+        std::fs::create_dir_all(&scratch).map_err(|e| format!("creating {}: {e}", scratch.display()))?;
+        // In our own network namespace 5432 is always free; on the host's
+        // network pick a free port so parallel runs never collide.
+        let port = if ctx.net_isolated {
+            5432
+        } else {
+            postgres::free_loopback_port().map_err(|e| format!("finding a free port: {e}"))?
+        };
+        let listen = postgres::Listen {
+            tcp: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), port)),
+            unix_dir: scratch.join("socket"),
+        };
+        let server = postgres::Server::start(&self.template, &scratch, &listen, self.run_as)
+            .map_err(|e| e.to_string())?;
+        let env = server.env();
+        self.server = Some(server);
+        Ok(env)
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        self.server.as_ref().and_then(|s| s.pid()).map(|p| vec![p as i32]).unwrap_or_default()
+    }
+
+    fn evidence(&mut self) -> serde_json::Value {
+        let Some(server) = &self.server else { return serde_json::Value::Null };
+        match server.tables_with_rows() {
+            Ok(tables) => serde_json::json!({
+                "tables_with_rows": tables.into_iter().map(|(t, n)| serde_json::json!({"table": t, "rows": n})).collect::<Vec<_>>()
+            }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.stop();
+        }
+    }
+}
