@@ -26,8 +26,65 @@ pub enum Command {
     /// Run a command many times, with and without each factor isolated, and
     /// say which factor (net, fs, time, db) its flakiness comes from.
     Diagnose(DiagnoseArgs),
+    /// Run a command with the clock at calendar hazards (New Year, leap day,
+    /// DST, midnight, 2038, ...) and in far time zones: find time bombs early.
+    Timetravel(TimetravelArgs),
     /// Check whether this host can run sandboxes, and how to fix it if not.
     Doctor(DoctorArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(
+    long_about = "Run CMD hermetically (as `run` does) with the wall clock frozen at each calendar \
+hazard computed from now and the zone in effect — local and UTC midnight ±1 s, the end of the \
+month, New Year, the next 29 February, the next DST switches, +1 day/year/5/10 years, the 2038 \
+rollover — and, with the clock at now, under far-apart time zones. A result that differs from \
+now is re-run at the same point before it is reported, so a flaky test is called flaky, not \
+time-dependent. With --junit, every test case gets its own finding, with the first instant it \
+fails at and how many days from today that is.\n\n\
+Exit status: 0 no time bomb, 20 time bombs found, 2 usage error, 125 flakebox failed.",
+    after_help = "Examples:\n  flakebox timetravel -- ./run_tests.sh\n  flakebox timetravel --junit report.xml -- pytest -q --junitxml=report.xml\n  flakebox timetravel --at 2030-01-01T00:00:00Z --zones UTC,Asia/Tokyo -- cargo test\n\nProbes run in parallel, --jobs at a time (default: the number of CPUs: each probe is one\nfull run of the suite, so more would only queue for CPU)."
+)]
+pub struct TimetravelArgs {
+    /// Also probe this RFC 3339 instant (repeatable).
+    #[arg(long, value_name = "INSTANT")]
+    pub at: Vec<String>,
+
+    /// Time zones to probe instead of the default far-apart set (comma-separated or repeated).
+    #[arg(long, value_name = "LIST")]
+    pub zones: Vec<String>,
+
+    /// Probe no time zones.
+    #[arg(long, conflicts_with = "zones")]
+    pub no_zones: bool,
+
+    /// Probe no calendar hazards (only now and --at instants).
+    #[arg(long)]
+    pub no_instants: bool,
+
+    /// The JUnit XML file CMD writes, for per-test findings.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Pretend now is this RFC 3339 instant (hazards are computed from it).
+    #[arg(long, value_name = "INSTANT")]
+    pub now: Option<String>,
+
+    /// How many probes run at once.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Stop any single probe after this long (it counts as a failure).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +247,12 @@ pub struct RunArgs {
     /// directories, so state persists from run to run (used by diagnose).
     #[arg(long, hide = true, num_args = 2, value_names = ["DIR", "DIR"])]
     pub state_dirs: Vec<PathBuf>,
+
+    /// Copy the file CMD writes at SRC to the host file DEST when CMD ends
+    /// (SRC is removed in the sandbox before CMD starts). Used by diagnose and
+    /// timetravel to fetch each run's JUnit file.
+    #[arg(long, hide = true, num_args = 2, value_names = ["SRC", "DEST"])]
+    pub collect: Vec<PathBuf>,
 
     /// Print a short summary of the evidence on stderr.
     #[arg(short, long)]

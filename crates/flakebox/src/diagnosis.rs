@@ -56,7 +56,6 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
     let work = Workspace::new()?;
-    let saved_junit = junit.as_ref().and_then(|p| std::fs::read(p).ok());
     let mut runner = SandboxRunner {
         command: &args.command,
         instant: clock.replay_spec(),
@@ -91,17 +90,6 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let result = diagnose::diagnose(&command, &opts, &mut runner, &mut progress);
     bar.finish_and_clear();
-    // Leave the user's files as we found them.
-    if let Some(p) = &junit {
-        match &saved_junit {
-            Some(bytes) => {
-                let _ = std::fs::write(p, bytes);
-            }
-            None => {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
     drop(work);
     let report = match result {
         Ok(r) => r,
@@ -201,16 +189,16 @@ impl Runner for SandboxRunner<'_> {
         } else {
             Some(self.work.state_dirs(isolate).map_err(fail)?)
         };
-        if let Some(j) = &self.junit {
-            let _ = std::fs::remove_file(j);
-        }
+        // Each run's JUnit file is collected into our workspace: the user's
+        // copy at that path is never touched.
+        let junit_copy = self.work.roots[0].join("junit.xml");
         let child = ChildRun {
             command: self.command,
             isolate,
             time: isolate.contains(Factor::Time).then(|| self.instant.clone()),
             tz: None,
             state_dirs,
-            keep: self.junit.iter().cloned().collect(),
+            collect: self.junit.iter().map(|j| (j.clone(), junit_copy.clone())).collect(),
             postgres: Some(self.pg),
             timeout: self.timeout,
             report_path: self.work.roots[0].join("report.json"),
@@ -228,7 +216,8 @@ impl Runner for SandboxRunner<'_> {
             .iter()
             .map(|p| JunitFile {
                 path: p.display().to_string(),
-                contents: std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display())),
+                contents: std::fs::read_to_string(&junit_copy)
+                    .map_err(|e| format!("{} was not written by this run: {e}", p.display())),
             })
             .collect();
         let duration = rep["duration_ms"].as_u64().map(Duration::from_millis).unwrap_or(res.wall);

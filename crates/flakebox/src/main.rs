@@ -8,6 +8,7 @@ mod exit;
 mod pg;
 mod run;
 mod subrun;
+mod travel;
 
 use clap::Parser;
 
@@ -24,6 +25,7 @@ fn main() {
         cli::Command::Run(args) => run::main(args),
         cli::Command::Doctor(args) => doctor::main(args),
         cli::Command::Diagnose(args) => diagnosis::main(args),
+        cli::Command::Timetravel(args) => travel::main(args),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -5,10 +5,15 @@
 use anyhow::{Context, Result};
 use sandbox::{Service, ServiceContext};
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 pub struct PgService {
     template: postgres::Template,
+    /// The template directory, opened host side: the sandbox may hide its path
+    /// (a cache under the host's /tmp), so the server is started from
+    /// `/proc/self/fd/N` instead (PID 1 inherits the descriptor).
+    template_fd: std::fs::File,
     run_as: Option<(u32, u32)>,
     server: Option<postgres::Server>,
 }
@@ -37,7 +42,9 @@ impl PgService {
             let how = if template.built { "built" } else { "cached" };
             eprintln!("flakebox: PostgreSQL {} template {how} at {}", bins.version, template.dir.display());
         }
-        Ok(PgService { template, run_as, server: None })
+        let template_fd = std::fs::File::open(&template.dir)
+            .with_context(|| format!("opening the template {}", template.dir.display()))?;
+        Ok(PgService { template, template_fd, run_as, server: None })
     }
 }
 
@@ -60,8 +67,10 @@ impl Service for PgService {
             tcp: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), port)),
             unix_dir: scratch.join("socket"),
         };
-        let server = postgres::Server::start(&self.template, &scratch, &listen, self.run_as)
-            .map_err(|e| e.to_string())?;
+        let mut template = self.template.clone();
+        template.dir = PathBuf::from(format!("/proc/self/fd/{}", self.template_fd.as_raw_fd()));
+        let server =
+            postgres::Server::start(&template, &scratch, &listen, self.run_as).map_err(|e| e.to_string())?;
         let env = server.env();
         self.server = Some(server);
         Ok(env)

@@ -92,6 +92,11 @@ pub fn configure(cfg: &mut Config, args: &RunArgs, isolated: FactorSet, now: Sys
     cfg.timeout = args.timeout.as_deref().map(duration::parse).transpose().map_err(anyhow::Error::msg)?;
     cfg.kill_after = duration::parse(&args.kill_after).map_err(anyhow::Error::msg)?;
     cfg.keep = args.keep.iter().map(|k| absolute(&cfg.cwd, k)).collect::<Result<_>>()?;
+    for pair in args.collect.chunks(2) {
+        if let [src, dest] = pair {
+            cfg.collect.push((absolute(&cfg.cwd, src)?, absolute(&cfg.cwd, dest)?));
+        }
+    }
     let mut plan = Plan { isolated, time: None, warnings: Vec::new() };
     if args.time.is_some() && !isolated.contains(Factor::Time) {
         bail!("--time was given but time is shared (--share time); drop one of them");

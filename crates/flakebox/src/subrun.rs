@@ -27,7 +27,8 @@ pub struct ChildRun<'a> {
     pub tz: Option<String>,
     /// Persistent copy-on-write state when fs is not isolated.
     pub state_dirs: Option<[PathBuf; 2]>,
-    pub keep: Vec<PathBuf>,
+    /// (file CMD writes, where we want it on the host).
+    pub collect: Vec<(PathBuf, PathBuf)>,
     pub postgres: Option<&'a PgArgs>,
     pub timeout: Option<&'a str>,
     /// Where the child writes its report and its output (both are ours).
@@ -81,8 +82,9 @@ pub fn run_child(c: &ChildRun) -> Result<ChildResult> {
     if let Some([a, b]) = &c.state_dirs {
         cmd.arg("--state-dirs").arg(a).arg(b);
     }
-    for k in &c.keep {
-        cmd.arg("--keep").arg(k);
+    for (src, dest) in &c.collect {
+        let _ = std::fs::remove_file(dest);
+        cmd.arg("--collect").arg(src).arg(dest);
     }
     if let (true, Some(pg)) = (c.isolate.contains(Factor::Db), c.postgres) {
         cmd.arg("--postgres");

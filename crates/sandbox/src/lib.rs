@@ -113,6 +113,11 @@ pub struct Config {
     pub fs: FsMode,
     /// Absolute paths whose writes reach the host.
     pub keep: Vec<PathBuf>,
+    /// (path in the sandbox, host file): copied out when the command ends and
+    /// removed in the sandbox before it starts and after, so a stale copy is
+    /// never collected and none persists (how diagnose and timetravel fetch
+    /// each run's JUnit file without touching the user's).
+    pub collect: Vec<(PathBuf, PathBuf)>,
     /// SIGTERM after this long, SIGKILL `kill_after` later; exit 124.
     pub timeout: Option<Duration>,
     pub kill_after: Duration,
@@ -133,6 +138,7 @@ impl Config {
             isolate_net: true,
             fs: FsMode::Fresh,
             keep: Vec::new(),
+            collect: Vec::new(),
             timeout: None,
             kill_after: Duration::from_secs(5),
             private_files: Vec::new(),

@@ -46,6 +46,9 @@ pub struct CopyOut {
     /// The nearest ancestor that exists on the host, and `path` relative to it.
     pub host_dir: OwnedFd,
     pub rel: PathBuf,
+    /// Remove `path` in the sandbox before the command starts and after
+    /// copying (collected files), so neither a stale copy nor this one stays.
+    pub remove: bool,
 }
 
 struct Builder<'a> {
@@ -100,6 +103,7 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
         }
     }
     b.keep()?;
+    b.collect()?;
     b.proc()?;
     b.private_dir()?;
 
@@ -322,8 +326,23 @@ impl Builder<'_> {
                     path: path.clone(),
                     host_dir: open_dir(&old_path(anc))?,
                     rel,
+                    remove: false,
                 });
             }
+        }
+        Ok(())
+    }
+
+    fn collect(&mut self) -> Result<(), String> {
+        for (inside, dest) in &self.cfg.collect {
+            let dir = dest.parent().unwrap_or(Path::new("/"));
+            let name = dest.file_name().ok_or_else(|| format!("{} names no file", dest.display()))?;
+            self.built.copy_out.push(CopyOut {
+                path: inside.clone(),
+                host_dir: open_dir(&old_path(dir))?,
+                rel: PathBuf::from(name),
+                remove: true,
+            });
         }
         Ok(())
     }

@@ -90,6 +90,9 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
         }
     }
 
+    for c in built.copy_out.iter().filter(|c| c.remove) {
+        let _ = std::fs::remove_file(&c.path);
+    }
     let status = start_and_wait(cfg, &env, &sfd, take_terminal);
     let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
     evidence.leftover_processes = evidence::processes(&service_pids);
@@ -107,12 +110,19 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
         let upper = format!("/proc/self/fd/{}", fd.as_raw_fd());
         evidence::walk_upper(Path::new(&upper), mount_point, &mut evidence);
     }
+    // Collected files are flakebox's business, not the command's evidence.
+    evidence
+        .files_written
+        .retain(|f| !built.copy_out.iter().any(|c| c.remove && c.path == Path::new(&f.path)));
     if let Ok(trace) = std::fs::read_to_string(Path::new(PRIVATE_DIR).join(TRACE_FILE)) {
         evidence.trace = trace.lines().map(str::to_string).collect();
     }
     for c in &built.copy_out {
         if let Err(e) = copy_out(c) {
-            evidence.warnings.push(format!("--keep {}: {e}", c.path.display()));
+            evidence.warnings.push(format!("copying {} out: {e}", c.path.display()));
+        }
+        if c.remove {
+            let _ = std::fs::remove_file(&c.path);
         }
     }
     InitReport { status: Some(status), setup_error: None, evidence }

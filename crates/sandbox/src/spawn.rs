@@ -200,6 +200,11 @@ fn validate(cfg: &Config) -> Result<(), SandboxError> {
             cfg.cwd.display()
         )));
     }
+    if let Some((k, _)) =
+        cfg.collect.iter().find(|(a, b)| !a.is_absolute() || !b.is_absolute() || b.parent().is_none())
+    {
+        return Err(SandboxError::Config(format!("collected path {} is not absolute", k.display())));
+    }
     if let Some(k) = cfg.keep.iter().find(|k| !k.is_absolute()) {
         return Err(SandboxError::Config(format!("--keep {} is not an absolute path", k.display())));
     }
