@@ -82,6 +82,9 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     Ok(report.exit_code())
 }
 
+/// One probe's result and the warnings its run gave.
+type Probed = (ProbeResult, Vec<String>);
+
 struct ProbeRunner<'a> {
     args: &'a TimetravelArgs,
     junit: Option<PathBuf>,
@@ -93,7 +96,7 @@ impl ProbeRunner<'_> {
     /// the input in the result.
     fn run_all(&self, probes: &[Probe], jobs: usize, warnings: &mut Vec<String>) -> Result<Vec<ProbeResult>> {
         let queue = Mutex::new(probes.iter().enumerate().collect::<VecDeque<_>>());
-        let results: Mutex<Vec<Option<Result<(ProbeResult, Vec<String>)>>>> =
+        let results: Mutex<Vec<Option<Result<Probed>>>> =
             Mutex::new((0..probes.len()).map(|_| None).collect());
         let bar = if std::io::stderr().is_terminal() && self.args.format == OutputFormat::Text {
             indicatif::ProgressBar::new(probes.len() as u64)
@@ -129,7 +132,7 @@ impl ProbeRunner<'_> {
         Ok(out)
     }
 
-    fn run_one(&self, probe: &Probe, worker: usize) -> Result<(ProbeResult, Vec<String>)> {
+    fn run_one(&self, probe: &Probe, worker: usize) -> Result<Probed> {
         let junit_copy = self.dir.join(format!("junit-{worker}.xml"));
         let child = ChildRun {
             command: &self.args.command,
