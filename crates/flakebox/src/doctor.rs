@@ -103,6 +103,16 @@ fn checks() -> Vec<Check> {
             out.push(Check::new("overlay mounts", Level::Pass, "copy-on-write layers work", None));
         }
     }
+    out.push(shim_check());
+    out.push(match postgres::find_binaries(None) {
+        Ok(b) => Check::new("PostgreSQL", Level::Pass, format!("{} in {}", b.version, b.bindir.display()), None),
+        Err(e) => Check::new(
+            "PostgreSQL",
+            Level::Warn,
+            format!("no server binaries: --postgres and the db factor are unavailable ({e})"),
+            Some("sudo apt-get install postgresql (Debian/Ubuntu), dnf install postgresql-server, pacman -S postgresql".into()),
+        ),
+    });
     if let Some(engine) = container {
         if step == ProbeStep::Done {
             out.push(Check::new(
@@ -114,4 +124,48 @@ fn checks() -> Vec<Check> {
         }
     }
     out
+}
+
+/// Load the embedded shim into a real process, frozen at a known instant.
+fn shim_check() -> Check {
+    let fail = |detail: String| {
+        Check::new(
+            "clock shim",
+            Level::Fail,
+            detail,
+            Some("the embedded shim needs glibc 2.34 or newer on x86_64 or aarch64".into()),
+        )
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("no temporary directory to test it in: {e}")),
+    };
+    let so = match clock::install(dir.path()) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    let spec: clock::TimeSpec = match "@1000000000".parse() {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    let out = std::process::Command::new("date")
+        .arg("+%s")
+        .env("LD_PRELOAD", &so)
+        .envs(spec.resolve(std::time::SystemTime::now()).env())
+        .output();
+    match out {
+        Ok(o)
+            if o.status.success()
+                && String::from_utf8_lossy(&o.stdout).trim() == "1000000000"
+                && o.stderr.is_empty() =>
+        {
+            Check::new("clock shim", Level::Pass, "loads, and freezes the clock of a real process", None)
+        }
+        Ok(o) => fail(format!(
+            "`date` under the shim printed {:?} ({})",
+            String::from_utf8_lossy(&o.stdout).trim(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => fail(format!("could not run `date` to test it: {e}")),
+    }
 }

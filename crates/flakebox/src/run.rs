@@ -101,6 +101,13 @@ pub fn configure(cfg: &mut Config, args: &RunArgs, isolated: FactorSet, now: Sys
     if args.time.is_some() && !isolated.contains(Factor::Time) {
         bail!("--time was given but time is shared (--share time); drop one of them");
     }
+    // The command itself stays visible even if it lives under /tmp.
+    if let Some(dir) = resolve_command(cfg)
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        cfg.visible.push(dir);
+    }
     if isolated.contains(Factor::Time) || args.trace {
         install_shim(cfg);
     }

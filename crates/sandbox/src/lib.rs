@@ -108,6 +108,9 @@ pub struct Config {
     pub env: Vec<(OsString, OsString)>,
     /// Working directory (an absolute host path; it stays visible).
     pub cwd: PathBuf,
+    /// Directories that stay visible even under a fresh tmp directory (as the
+    /// working directory always does), e.g. the command's own directory.
+    pub visible: Vec<PathBuf>,
     /// A new network namespace with only loopback, up.
     pub isolate_net: bool,
     pub fs: FsMode,
@@ -135,6 +138,7 @@ impl Config {
             argv,
             env: std::env::vars_os().collect(),
             cwd,
+            visible: Vec::new(),
             isolate_net: true,
             fs: FsMode::Fresh,
             keep: Vec::new(),

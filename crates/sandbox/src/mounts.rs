@@ -94,7 +94,7 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
                 tmpfs(&target, 0o1777)?;
             }
         }
-        b.cwd_under_fresh_tmp()?;
+        b.visible_under_fresh_tmp()?;
     } else {
         // /dev is the host's; its shared memory is not state we keep.
         let shm = new_path(Path::new("/dev/shm"));
@@ -280,22 +280,33 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// The working directory stays visible (copy-on-write) even under a
-    /// fresh tmp directory: `cd /tmp/proj && flakebox run -- make` works.
-    fn cwd_under_fresh_tmp(&mut self) -> Result<(), String> {
-        let cwd = self.cfg.cwd.clone();
-        if !FRESH_TMP.iter().any(|t| cwd.starts_with(t) && cwd != Path::new(t)) {
-            return Ok(());
+    /// The working directory, and [`Config::visible`] directories, stay
+    /// visible (copy-on-write) even under a fresh tmp directory:
+    /// `cd /tmp/proj && flakebox run -- make` works, and so does a test binary
+    /// that cargo built under `CARGO_TARGET_DIR=/tmp/...`.
+    fn visible_under_fresh_tmp(&mut self) -> Result<(), String> {
+        let mut dirs: Vec<PathBuf> =
+            std::iter::once(self.cfg.cwd.clone()).chain(self.cfg.visible.iter().cloned()).collect();
+        dirs.sort_by_key(|d| d.components().count());
+        let mut done: Vec<PathBuf> = Vec::new();
+        for dir in dirs {
+            let under_fresh = FRESH_TMP.iter().any(|t| dir.starts_with(t) && dir != Path::new(t));
+            if !under_fresh || done.iter().any(|d| dir.starts_with(d)) {
+                continue;
+            }
+            let Ok(meta) = fs::metadata(old_path(&dir)) else { continue };
+            if !meta.is_dir() {
+                continue;
+            }
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(new_path(&dir))
+                .ctx(|| format!("creating {} in the sandbox", dir.display()))?;
+            self.overlay(&dir, &meta)?;
+            done.push(dir);
         }
-        let Ok(meta) = fs::metadata(old_path(&cwd)) else {
-            return Ok(());
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(new_path(&cwd))
-            .ctx(|| format!("creating {} in the sandbox", cwd.display()))?;
-        self.overlay(&cwd, &meta)
+        Ok(())
     }
 
     /// `--keep PATH`: an existing path is bound through (writes reach the
