@@ -143,7 +143,7 @@ pub struct DiagnoseArgs {
 
     /// The clock for time-isolated runs (default: frozen at the moment the
     /// diagnosis starts; every run sees the same instant). Grammar as `run --time`.
-    #[arg(long, value_name = "SPEC")]
+    #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
     pub time: Option<String>,
 
     /// Stop any single run after this long (it counts as a failure).
@@ -218,7 +218,7 @@ pub struct RunArgs {
     /// Where the wall clock stands (time isolation is on unless --share time).
     /// Default: frozen at the instant the run starts, printed with -v and in
     /// --report so a failure can be replayed. See --help for the grammar.
-    #[arg(long, value_name = "SPEC", long_help = clock::TIME_SPEC_HELP)]
+    #[arg(long, value_name = "SPEC", long_help = clock::TIME_SPEC_HELP, allow_hyphen_values = true)]
     pub time: Option<String>,
 
     /// Start a throwaway PostgreSQL for this run: it listens on 127.0.0.1:5432

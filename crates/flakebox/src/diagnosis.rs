@@ -55,6 +55,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     };
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
+    // Before the scratch directories exist: a Ctrl-C from here on ends the
+    // diagnosis through Drop, which removes them.
+    // SAFETY: installing a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+    }
     let work = Workspace::new()?;
     let mut runner = SandboxRunner {
         command: &args.command,
@@ -73,11 +80,6 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             clock.instant_rfc3339(),
             clock.replay_spec()
         );
-    }
-    // SAFETY: installing a handler that only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
     }
     let bar = progress_bar();
     let mut progress = |p: &Progress| {
@@ -104,6 +106,11 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         OutputFormat::Markdown => diagnose::render_markdown(&report),
     };
     println!("{}", out.trim_end());
+    // Interrupted is 130 whatever the partial runs suggest: a cancelled CI
+    // job must not read as "stable, passed".
+    if report.stopped == diagnose::StopReason::Interrupted {
+        return Ok(diagnose::exit::INTERRUPTED);
+    }
     Ok(report.exit_code())
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub struct PgService {
     template: postgres::Template,
     /// The template directory, opened host side: the sandbox may hide its path
-    /// (a cache under the host's /tmp), so the server is started from
+    /// (a cache under the host's /tmp), and then the server is started from
     /// `/proc/self/fd/N` instead (PID 1 inherits the descriptor).
     template_fd: std::fs::File,
     run_as: Option<(u32, u32)>,
@@ -67,8 +67,14 @@ impl Service for PgService {
             tcp: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), port)),
             unix_dir: scratch.join("socket"),
         };
+        // The template's own path when the sandbox shows it (the root case can then
+        // use an overlay on it); else the descriptor opened host side. An overlay
+        // cannot sit on that (the kernel refuses a lower layer outside this mount
+        // namespace: "failed to clone lowerpath"), so the server falls back to a copy.
         let mut template = self.template.clone();
-        template.dir = PathBuf::from(format!("/proc/self/fd/{}", self.template_fd.as_raw_fd()));
+        if !template.dir.join("PG_VERSION").is_file() {
+            template.dir = PathBuf::from(format!("/proc/self/fd/{}", self.template_fd.as_raw_fd()));
+        }
         let server =
             postgres::Server::start(&template, &scratch, &listen, self.run_as).map_err(|e| e.to_string())?;
         let env = server.env();

@@ -272,6 +272,10 @@ impl Builder<'_> {
             // trusted.* xattrs are root's; in a user namespace overlayfs needs user.*.
             opts.push_str(",userxattr");
         }
+        // Without the index, an upper layer still held by the previous run's
+        // overlay (its namespace is torn down after we return) is only warned
+        // about, not refused: kernels built with index=on would say EBUSY.
+        opts.push_str(",index=off");
         let target = new_path(host);
         mount(Some("overlay"), &target, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
             .ctx(|| format!("overlay on {}", host.display()))?;

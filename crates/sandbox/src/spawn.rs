@@ -15,9 +15,33 @@ use std::time::{Duration, Instant};
 /// pages are only touched as used.
 const STACK_SIZE: usize = 8 << 20;
 
+/// PID 1s that had reported but not yet finished exiting when `run`
+/// returned; reaped by the next `run` (or by init when this process exits).
+static PENDING: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+fn reap_later(pid: nix::unistd::Pid) {
+    if let Ok(mut p) = PENDING.lock() {
+        p.push(pid.as_raw());
+    }
+}
+
+fn reap_pending() {
+    if let Ok(mut p) = PENDING.lock() {
+        p.retain(|&pid| {
+            matches!(
+                waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)),
+                Ok(WaitStatus::StillAlive)
+            )
+        });
+    }
+}
+
 /// Run `cfg.argv` in a sandbox and wait for it. Must be called from a
 /// single-threaded process (PID 1 is cloned and allocates before exec).
+/// Returns once PID 1 has reported: by then the command and everything it
+/// started are dead; the kernel may still be dismantling the namespaces.
 pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
+    reap_pending();
     validate(&cfg)?;
     let threads = thread_count();
     if threads > 1 {
@@ -103,7 +127,11 @@ fn supervise(
     let deadline = timeout.map(|t| start + t);
     let mut exited = false;
 
-    while !exited || rep_open {
+    // Done when PID 1 has exited, or as soon as its whole report is in: the
+    // report pipe closes when PID 1 drops its files, which the kernel does
+    // before tearing down its namespaces; that teardown (milliseconds for a
+    // few dozen mounts) then finishes without us waiting on it.
+    while (!exited || rep_open) && !(!rep_open && !report.is_empty()) {
         let now = Instant::now();
         if let Some(d) = deadline {
             if !timed_out && now >= d {
@@ -168,6 +196,9 @@ fn supervise(
         }
     }
     let duration = start.elapsed();
+    if !exited {
+        reap_later(child);
+    }
 
     let parsed: Option<InitReport> = serde_json::from_slice(&report).ok();
     let status_override =
