@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Throwaway PostgreSQL: the usual way (initdb into a temp dir, pg_ctl -w start,
 # psql, pg_ctl stop; what pgtemp and testing.postgresql do) against starting from
-# flakebox's cached template (crates/postgres, through its pg_roundtrip example).
+# flakebox's cached template (crates/postgres, through its pg_roundtrip example),
+# and the whole thing end to end: `flakebox run --postgres -- psql "$DATABASE_URL"
+# -c 'select 1'` (sandbox + server + client + teardown, warm template cache), as the
+# caller and, when run as root, rootless as nobody too.
 #
 #   bench/postgres.sh [hyperfine options...]      e.g. --runs 20 --export-markdown out.md
 #
@@ -18,9 +21,23 @@ BIN=${PG_BINDIR:-$(pg_config --bindir)}
 PSQL=$BIN/psql; [ -x "$PSQL" ] || PSQL=psql
 
 cargo build -q --release -p postgres --example pg_roundtrip
+cargo build -q --release -p flakebox
 EX=${CARGO_TARGET_DIR:-target}/release/examples/pg_roundtrip
 CACHE=$(mktemp -d /tmp/flakebox-pg-bench-cache.XXXXXX)
 trap 'rm -rf "$CACHE"' EXIT
+# flakebox's binary and template caches, outside /tmp: the sandbox hides the host's
+# /tmp, and a template it cannot see is copied instead of overlaid (slower). Like
+# ~/.cache. Traversable by nobody, for the rootless run with nobody's own cache.
+TD=${CARGO_TARGET_DIR:-target}; case $TD in /*) ;; *) TD=$PWD/$TD ;; esac
+SHARED=$(mktemp -d "$TD/flakebox-pg-bench.XXXXXX")
+trap 'rm -rf "$CACHE" "$SHARED"' EXIT
+chmod 755 "$SHARED"
+export XDG_CACHE_HOME=$SHARED/cache # inherited by hyperfine
+mkdir -p "$XDG_CACHE_HOME"
+FB=$SHARED/flakebox
+cp "${CARGO_TARGET_DIR:-target}/release/flakebox" "$FB"
+chmod 755 "$FB"
+FB_RUN=(--postgres -- sh -c 'exec psql "$DATABASE_URL" -c "select 1"')
 
 AS="" OWN=true
 if [ "$(id -u)" = 0 ]; then AS="setpriv --reuid=65534 --regid=65534 --clear-groups" OWN="chown 65534:65534"; fi
@@ -39,9 +56,23 @@ echo "== template build (cold cache) and one warm start, phase timings:"
 "$EX" -v --cache "$CACHE"
 "$EX" -v --cache "$CACHE"
 "$EX" -v --copy --cache "$CACHE"
+echo "== flakebox run --postgres: first run builds the template, the second uses it:"
+"$FB" run -v "${FB_RUN[@]}" >/dev/null
+"$FB" run -v "${FB_RUN[@]}" >/dev/null
+ROOTLESS=()
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$SHARED/home" && chown 65534:65534 "$SHARED/home"
+  NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$SHARED/home" XDG_CACHE_HOME="$SHARED/home/.cache")
+  (cd "$SHARED/home" && "${NOBODY[@]}" "$FB" run -v "${FB_RUN[@]}" >/dev/null)
+  ROOTLESS=(-n "flakebox run --postgres, rootless (nobody)" \
+    "${NOBODY[*]} $FB run --postgres -- sh -c 'exec psql \"\$DATABASE_URL\" -c \"select 1\"'")
+fi
 
 hyperfine -N --warmup 2 "$@" \
   -n "usual: initdb + pg_ctl -w start + psql + stop" "bash $(usual "" 1)" \
   -n "usual, initdb --no-sync" "bash $(usual --no-sync 2)" \
   -n "flakebox template (overlay if root)" "$EX --cache $CACHE" \
-  -n "flakebox template (copy)" "$EX --copy --cache $CACHE"
+  -n "flakebox template (copy)" "$EX --copy --cache $CACHE" \
+  -n "flakebox run --postgres -- psql \$DATABASE_URL -c 'select 1'" \
+  "$FB run --postgres -- sh -c 'exec psql \"\$DATABASE_URL\" -c \"select 1\"'" \
+  "${ROOTLESS[@]}"

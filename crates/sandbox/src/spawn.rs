@@ -131,7 +131,8 @@ fn supervise(
     // report pipe closes when PID 1 drops its files, which the kernel does
     // before tearing down its namespaces; that teardown (milliseconds for a
     // few dozen mounts) then finishes without us waiting on it.
-    while (!exited || rep_open) && !(!rep_open && !report.is_empty()) {
+    // (Without a report, PID 1's exit is the only way to know it is gone.)
+    while rep_open || (!exited && report.is_empty()) {
         let now = Instant::now();
         if let Some(d) = deadline {
             if !timed_out && now >= d {
