@@ -312,3 +312,20 @@ fn share_fs_lets_writes_through_and_share_net_sees_host_loopback() {
         assert!(o.status.success(), "{who:?}: --share net reaches host loopback: {}", stderr(&o));
     }
 }
+
+#[test]
+fn pids_and_bash_random_still_vary_under_a_frozen_clock() {
+    // A fresh PID namespace would always give the command pid 2; with the
+    // clock frozen, bash's $RANDOM (seeded from time and pid) would repeat.
+    for who in BOTH {
+        let d = scratch(who);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..6 {
+            let o = run(who, d.path(), &["run", "--time", "2024-01-01T00:00:00Z", "--", "bash", "-c", "echo $$ $RANDOM"]);
+            assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+            seen.insert(stdout(&o));
+        }
+        // Six draws of ~30000 pids: all equal only if they do not vary at all.
+        assert!(seen.len() > 1, "{who:?}: every run saw the same pid and $RANDOM: {seen:?}");
+    }
+}

@@ -93,6 +93,7 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
     for c in built.copy_out.iter().filter(|c| c.remove) {
         let _ = std::fs::remove_file(&c.path);
     }
+    randomize_next_pid();
     let status = start_and_wait(cfg, &env, &sfd, take_terminal);
     let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
     evidence.leftover_processes = evidence::processes(&service_pids);
@@ -135,6 +136,21 @@ fn setup(cfg: &mut Config, userns: bool) -> Result<mounts::Built, String> {
     }
     nix::unistd::sethostname(HOSTNAME).ctx(|| "setting the hostname".into())?;
     Ok(built)
+}
+
+/// Start the command at a random pid. In a fresh PID namespace it would
+/// always be 2; with the clock frozen too, anything seeded from time and pid
+/// (bash's $RANDOM, srand(time ^ getpid), temporary names) would repeat
+/// exactly from run to run and hide randomness that real hosts have.
+fn randomize_next_pid() {
+    let mut buf = [0u8; 2];
+    // SAFETY: getrandom fills the buffer we own.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n == 2 {
+        let pid = 300 + u16::from_ne_bytes(buf) as u32 % 30000;
+        // Needs CAP_SYS_ADMIN over the PID namespace, which PID 1 has.
+        let _ = std::fs::write("/proc/sys/kernel/ns_last_pid", pid.to_string());
+    }
 }
 
 fn setup_failed(msg: String, evidence: Evidence) -> InitReport {
