@@ -321,11 +321,30 @@ fn pids_and_bash_random_still_vary_under_a_frozen_clock() {
         let d = scratch(who);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..6 {
-            let o = run(who, d.path(), &["run", "--time", "2024-01-01T00:00:00Z", "--", "bash", "-c", "echo $$ $RANDOM"]);
+            let o = run(
+                who,
+                d.path(),
+                &["run", "--time", "2024-01-01T00:00:00Z", "--", "bash", "-c", "echo $$ $RANDOM"],
+            );
             assert!(o.status.success(), "{who:?}: {}", stderr(&o));
             seen.insert(stdout(&o));
         }
         // Six draws of ~30000 pids: all equal only if they do not vary at all.
         assert!(seen.len() > 1, "{who:?}: every run saw the same pid and $RANDOM: {seen:?}");
     }
+}
+
+#[test]
+fn interactive_shell_on_a_terminal_and_ctrl_c() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pty_session.py");
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(flakebox())
+        .output()
+        .expect("run the pty driver");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("status-130-end"), "Ctrl-C killed the foreground job: {out}");
+    assert!(out.contains("/dev/pts/"), "the command has the terminal: {out}");
+    assert!(out.contains("exit 7"), "the shell's exit status is flakebox's: {out}");
 }
