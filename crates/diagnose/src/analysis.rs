@@ -140,6 +140,7 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
 
     let all = counts[engine.all_index()];
     if engine.factors.len() > 1 {
+        drop_futile(&mut out, all);
         consistency_with_all(&mut out, all);
     }
     let counted: Vec<&Counts> = counts.iter().filter(|c| c.runs > 0).collect();
@@ -186,6 +187,41 @@ fn all_together_fixes(engine: &mut Engine, grid: &[Vec<Option<bool>>], all_idx: 
     }
     let k = engine.factors.len() as f64;
     only_all == 0 && engine.seq.p_value(only_base, only_base) / stats::WEIGHT_FIXES * k <= engine.alpha
+}
+
+/// An undecided factor waits for a claim that `consistency_with_all` would
+/// withdraw anyway: the all-isolated runs already contradict it and no other
+/// factor is in play (claimed or undecided) to explain the difference. More
+/// runs cannot help it, so it is `none`. Stopping earlier and removing claims
+/// leave the error guarantee as it is.
+fn drop_futile(out: &mut [FactorAnalysis], all: Counts) {
+    // What each factor has claimed or may still claim, as consistency_with_all
+    // counts it: fixes, or the other way (stabilizes/breaks).
+    let could_fix = |a: &FactorAnalysis| {
+        a.status == Status::Fixes
+            || (a.status == Status::Undecided && a.isolated.failed == 0 && a.baseline.failed > 0)
+    };
+    let could_other = |a: &FactorAnalysis| {
+        matches!(a.status, Status::Stabilizes | Status::Breaks)
+            || (a.status == Status::Undecided && a.isolated.passed == 0 && a.baseline.passed > 0)
+    };
+    let fixers: Vec<Factor> = out.iter().filter(|a| could_fix(a)).map(|a| a.factor).collect();
+    let others: Vec<Factor> = out.iter().filter(|a| could_other(a)).map(|a| a.factor).collect();
+    for a in out.iter_mut().filter(|a| a.status == Status::Undecided) {
+        let other_fixes = fixers.iter().any(|f| *f != a.factor);
+        let other_breaks = others.iter().any(|f| *f != a.factor);
+        let (b, i) = (a.baseline, a.isolated);
+        // Fixes needs "all" never failing (or another factor breaking);
+        // stabilizes needs "all" never passing and breaks "all" failing
+        // (or another factor fixing).
+        let may_fix = i.failed == 0 && b.failed > 0 && (all.failed == 0 || other_breaks);
+        let may_other = i.passed == 0
+            && b.passed > 0
+            && (other_fixes || if b.is_mixed() { all.passed == 0 } else { all.failed > 0 || all.runs == 0 });
+        if !may_fix && !may_other {
+            a.status = Status::None;
+        }
+    }
 }
 
 /// A claim must agree with the all-isolated condition, which isolates the

@@ -438,3 +438,30 @@ fn partial_effect_is_reported_as_reduces_not_environment() {
     assert!(rep.summary.contains("isolating net also reduces failures"), "{}", rep.summary);
     assert!(rep.factors.is_empty());
 }
+
+/// A claim the all-isolated runs already contradict is not worth more runs:
+/// baseline passes once and then always fails (state kept), time-isolated
+/// runs always fail, fs-isolated and all-isolated runs are random. time could
+/// only ever "stabilize", which the mixed all-isolated runs rule out.
+#[test]
+fn futile_undecided_factors_do_not_run_to_max_runs() {
+    for seed in 0..10 {
+        let o = Options { max_runs: 100, ..opts(FactorSet::only(Factor::Fs).with(Factor::Time), seed) };
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut baseline_runs = 0;
+        let mut r = move |iso: FactorSet, _| {
+            let passed = if iso.is_empty() {
+                baseline_runs += 1;
+                baseline_runs == 1
+            } else if iso == FactorSet::only(Factor::Time) {
+                false
+            } else {
+                rng.f64() < 0.5
+            };
+            Ok(RunOutcome::new(passed))
+        };
+        let rep = run(&o, &mut r);
+        assert!(rep.rounds < 40, "seed {seed}: ran {} rounds for a claim that cannot stand", rep.rounds);
+        assert!(rep.factors.iter().all(|f| f.factor != Factor::Time), "seed {seed}: {:?}", rep.factors);
+    }
+}

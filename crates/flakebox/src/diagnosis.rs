@@ -61,6 +61,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     unsafe {
         libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_interrupt as *const () as libc::sighandler_t);
     }
     let work = Workspace::new()?;
     let mut runner = SandboxRunner {

@@ -65,8 +65,9 @@ impl ChildResult {
 }
 
 pub fn run_child(c: &ChildRun) -> Result<ChildResult> {
-    let exe = std::env::current_exe().context("finding the flakebox binary")?;
-    let mut cmd = Command::new(exe);
+    // /proc/self/exe is this very binary even if the file has since been
+    // replaced (a rebuild during a long diagnosis); its path may be gone.
+    let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("run").arg("--report").arg(&c.report_path).arg("--trace");
     let shared: Vec<&str> = [Factor::Net, Factor::Fs, Factor::Time]
         .iter()

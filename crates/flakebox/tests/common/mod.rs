@@ -24,7 +24,18 @@ pub const NOBODY: u32 = 65534;
 pub fn flakebox() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("flakebox-bin-").tempdir().expect("tempdir").keep();
+        // One directory per test process, named by pid; those of finished
+        // test processes are removed here, so they do not pile up in /tmp.
+        for e in std::fs::read_dir("/tmp").into_iter().flatten().filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("flakebox-bin-").and_then(|p| p.parse::<u32>().ok()) {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = PathBuf::from(format!("/tmp/flakebox-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("binary dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let bin = dir.join("flakebox");
         std::fs::copy(env!("CARGO_BIN_EXE_flakebox"), &bin).expect("copy binary");
