@@ -6,17 +6,20 @@ cd "$(dirname "$0")/.."
 cargo build --release -q -p flakebox
 F=$PWD/target/release/flakebox
 cd examples/timebombs
-plain=$( { /usr/bin/time -f %e ./run.sh >/dev/null 2>&1; } 2>&1 | tail -1 )
+seconds() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
+plain=$(seconds ./run.sh)
 echo "one plain run of the suite: ${plain}s"
 for jobs in 1 2; do
-  t=$( { /usr/bin/time -f %e env TZ=Europe/Berlin "$F" timetravel --jobs "$jobs" --now 2026-11-22T12:00:00Z \
-        --junit /tmp/junit-timebombs.xml --format json -- ./run.sh >/tmp/flakebox-tt-bench.json 2>/dev/null; } 2>&1 | tail -1 )
+  t0=$(date +%s.%N)
+  TZ=Europe/Berlin "$F" timetravel --jobs "$jobs" --now 2026-11-22T12:00:00Z \
+    --junit /tmp/junit-timebombs.xml --format json -- ./run.sh >/tmp/flakebox-tt-bench.json 2>/dev/null || true
+  t=$(python3 -c "print($(date +%s.%N) - $t0)")
   python3 - "$jobs" "$t" "$plain" <<'PY'
 import json, sys
 jobs, t, plain = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 d = json.load(open("/tmp/flakebox-tt-bench.json"))
 runs = sum(len(p["runs"]) for p in d["probes"])
-print(f'--jobs {jobs}: {t:6.1f} s for {runs} runs = {t / plain:5.1f}x one plain run; {d["time_bombs"]} time bombs')
+print(f'--jobs {jobs}: {t:6.1f} s for {runs} runs = {t / plain:5.1f}x one plain run ({plain:.2f} s); {d["time_bombs"]} time bombs')
 PY
 done
 rm -f /tmp/flakebox-tt-bench.json
