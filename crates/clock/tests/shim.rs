@@ -28,14 +28,13 @@ fn setup() -> Env {
     Env { dir, shim }
 }
 
-fn have(tool: &str) -> bool {
+/// The test needs `tool` (a language runtime or compiler): fail, naming it,
+/// rather than pass without testing anything. `.ci/run` installs them.
+fn require(tool: &str) {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
-    if !found {
-        eprintln!("SKIPPED: {tool} is not installed on this machine");
-    }
-    found
+    assert!(found, "this test needs `{tool}`, which is not installed (.ci/run installs it)");
 }
 
 impl Env {
@@ -363,9 +362,7 @@ fn mono_now_ns() -> i128 {
 
 #[test]
 fn c_program_sees_the_instant_and_its_deadlines_return() {
-    if !have("gcc") {
-        return;
-    }
+    require("gcc");
     let env = setup();
     let prog = env.cc("clocks", C_CLOCKS, &[]);
     let mono_before = mono_now_ns();
@@ -415,9 +412,7 @@ fn c_program_sees_the_instant_and_its_deadlines_return() {
 
 #[test]
 fn step_mode_advances_each_read() {
-    if !have("gcc") {
-        return;
-    }
+    require("gcc");
     let env = setup();
     let prog = env.cc("clocks", C_CLOCKS, &[]);
     let clock = format!("{FROZEN}~step=1ms").parse::<TimeSpec>().expect("spec").resolve(SystemTime::now());
@@ -435,9 +430,7 @@ fn step_mode_advances_each_read() {
 
 #[test]
 fn without_time_variables_the_clock_is_untouched() {
-    if !have("gcc") {
-        return;
-    }
+    require("gcc");
     let env = setup();
     let prog = env.cc("clocks", C_CLOCKS, &[]);
     let before = UnixTime::from_system_time(SystemTime::now());
@@ -470,9 +463,7 @@ fn date_and_env_scrubbed_children_are_frozen() {
 
 #[test]
 fn python_clocks_and_timeouts() {
-    if !have("python3") {
-        return;
-    }
+    require("python3");
     let env = setup();
     let script = env.write(
         "clocks.py",
@@ -514,9 +505,7 @@ t = time.monotonic(); r = threading.Event().wait(0.3); print("event", int(r is F
 
 #[test]
 fn python_scrubbed_subprocess_and_posix_spawn_are_frozen() {
-    if !have("python3") {
-        return;
-    }
+    require("python3");
     let env = setup();
     let script = env.write(
         "spawn.py",
@@ -537,9 +526,7 @@ print("posix_spawn", os.read(r, 100).decode().strip())
 
 #[test]
 fn node_clock_and_timeout() {
-    if !have("node") {
-        return;
-    }
+    require("node");
     let env = setup();
     let script = env.write(
         "clocks.js",
@@ -570,9 +557,7 @@ console.log("child", execFileSync("/bin/date", ["+%s"], { env: {} }).toString().
 
 #[test]
 fn java_clocks_sleep_and_wait() {
-    if !have("java") {
-        return;
-    }
+    require("java");
     let env = setup();
     let src = env.write(
         "Clocks.java",
@@ -618,9 +603,7 @@ public class Clocks {
 
 #[test]
 fn rust_system_time_and_recv_timeout() {
-    if !have("rustc") {
-        return;
-    }
+    require("rustc");
     let env = setup();
     let src = env.write(
         "clocks.rs",
@@ -669,9 +652,7 @@ int main(int argc, char **argv) {
 
 #[test]
 fn static_binaries_are_reported_not_faked() {
-    if !have("gcc") {
-        return;
-    }
+    require("gcc");
     let env = setup();
     let stat = env.cc(
         "static-time",
@@ -765,9 +746,7 @@ int main(void) {
 /// with an empty environment: every child is still frozen.
 #[test]
 fn scrubbed_children_of_threaded_parents_are_frozen() {
-    if !have("gcc") {
-        return;
-    }
+    require("gcc");
     let env = setup();
     let prog = env.cc("spawner", C_SPAWNER, &[]);
     let clock = FROZEN.parse::<TimeSpec>().expect("spec").resolve(SystemTime::now());
@@ -778,9 +757,8 @@ fn scrubbed_children_of_threaded_parents_are_frozen() {
 
 #[test]
 fn go_binaries_are_reported() {
-    if !have("gcc") || !have("objcopy") {
-        return;
-    }
+    require("gcc");
+    require("objcopy");
     let env = setup();
     let plain = env.cc("plain", "int main(void){return 0;}\n", &[]);
     // A Go build id section is what marks Go binaries (their runtime reads the
@@ -810,9 +788,7 @@ fn go_binaries_are_reported() {
 
 #[test]
 fn trace_records_connects_lookups_and_execs() {
-    if !have("python3") {
-        return;
-    }
+    require("python3");
     let env = setup();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     let open_port = listener.local_addr().expect("addr").port();

@@ -121,14 +121,13 @@ fn clocked(who: Who, dir: &Path, spec: &str, cmd: &[&str]) -> Output {
     o
 }
 
-fn have(tool: &str) -> bool {
+/// The test needs `tool` (a language runtime or compiler): fail, naming it,
+/// rather than pass without testing anything. `.ci/run` installs them.
+fn require(tool: &str) {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
         .unwrap_or(false);
-    if !found {
-        eprintln!("SKIPPED: {tool} is not installed on this machine");
-    }
-    found
+    assert!(found, "this test needs `{tool}`, which is not installed (.ci/run installs it)");
 }
 
 /// A world-readable directory for programs compiled once per test process.
@@ -243,9 +242,7 @@ fn rust_clocks() -> &'static Path {
 
 #[test]
 fn c_program_sees_the_instant_and_its_realtime_deadline_returns() {
-    if !have("gcc") {
-        return;
-    }
+    require("gcc");
     let prog = c_clocks();
     for who in BOTH {
         let d = scratch(who);
@@ -276,9 +273,7 @@ fn date_and_env_scrubbed_children_see_the_instant() {
 
 #[test]
 fn python_clocks_sleep_and_event_wait() {
-    if !have("python3") {
-        return;
-    }
+    require("python3");
     let script = r#"
 import datetime, threading, time
 print("time", repr(time.time()))
@@ -316,9 +311,7 @@ t = time.monotonic(); r = threading.Event().wait(0.3); print("event_wait", int(r
 
 #[test]
 fn node_date_now_and_set_timeout() {
-    if !have("node") {
-        return;
-    }
+    require("node");
     let script = r#"
 console.log("now", Date.now() / 1000);
 console.log("iso", new Date().toISOString());
@@ -339,9 +332,7 @@ setTimeout(() => console.log("set_timeout", 1, Number(process.hrtime.bigint() - 
 
 #[test]
 fn java_current_time_millis_instant_now_sleep_and_wait() {
-    if !have("java") {
-        return;
-    }
+    require("java");
     let src = r#"
 public class Main {
     public static void main(String[] a) throws Exception {
@@ -377,9 +368,7 @@ public class Main {
 
 #[test]
 fn rust_system_time_and_recv_timeout() {
-    if !have("rustc") {
-        return;
-    }
+    require("rustc");
     let prog = rust_clocks();
     for who in BOTH {
         let d = scratch(who);
@@ -396,9 +385,7 @@ const NOT_FROZEN: &str = "its clock is NOT frozen";
 
 #[test]
 fn static_binaries_are_warned_about_directly_and_through_a_script() {
-    if !have("gcc") {
-        return;
-    }
+    require("gcc");
     let stat = c_static();
     let dynamic = c_clocks();
     for who in BOTH {
