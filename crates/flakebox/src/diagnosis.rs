@@ -154,6 +154,14 @@ impl Workspace {
                 return Err(e);
             }
         };
+        // As root, keep the state on a tmpfs of our own: overlayfs mounts
+        // faster on a tmpfs upper layer than on disk, and the state cannot
+        // outlive us. Otherwise (or if that fails) it stays on disk.
+        if sandbox::host::is_root() {
+            if let Err(e) = sandbox::scratch::private_tmpfs(&[&a, &b]) {
+                eprintln!("flakebox: note: diagnosis state kept on disk ({e})");
+            }
+        }
         Ok(Workspace { roots: [a, b] })
     }
 
@@ -170,6 +178,8 @@ impl Workspace {
 impl Drop for Workspace {
     fn drop(&mut self) {
         for r in &self.roots {
+            // Our tmpfs first (if mounted), then the empty directory under it.
+            let _ = nix::mount::umount2(r.as_path(), nix::mount::MntFlags::MNT_DETACH);
             subrun::remove_tree(r);
         }
     }

@@ -102,11 +102,9 @@ pub fn configure(cfg: &mut Config, args: &RunArgs, isolated: FactorSet, now: Sys
         bail!("--time was given but time is shared (--share time); drop one of them");
     }
     // The command itself stays visible even if it lives under /tmp.
-    if let Some(dir) = resolve_command(cfg)
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-    {
-        cfg.visible.push(dir);
+    let command_path = resolve_command(cfg);
+    if let Some(dir) = command_path.as_deref().and_then(|p| std::fs::canonicalize(p).ok()) {
+        cfg.visible.extend(dir.parent().map(Path::to_path_buf));
     }
     if isolated.contains(Factor::Time) || args.trace {
         install_shim(cfg);
@@ -126,9 +124,9 @@ pub fn configure(cfg: &mut Config, args: &RunArgs, isolated: FactorSet, now: Sys
             replay: c.replay_spec(),
         });
         // Say so when the clock cannot reach the command (static, Go, setuid).
-        if let Some(path) = resolve_command(cfg) {
-            if let Ok(reach) = clock::reach::inspect(&path) {
-                plan.warnings.extend(reach.warning(&path));
+        if let Some(path) = &command_path {
+            if let Ok(reach) = clock::reach::inspect(path) {
+                plan.warnings.extend(reach.warning(path));
             }
         }
     }

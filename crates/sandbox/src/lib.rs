@@ -25,6 +25,7 @@ pub mod mountinfo;
 mod mounts;
 mod net;
 mod pid1;
+pub mod scratch;
 mod spawn;
 mod user;
 

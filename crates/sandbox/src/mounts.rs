@@ -82,8 +82,17 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
         overlays: 0,
         built: Built { uppers: Vec::new(), copy_out: Vec::new(), warnings: Vec::new() },
     };
-    let mount_points = b.mount_points();
-    b.populate(Path::new("/"), &mount_points)?;
+    // In a user namespace every host mount is locked, and overlayfs refuses a
+    // lower directory with a locked mount anywhere below it, hidden or not:
+    // populate goes down past all of them (not those in the wholly bound
+    // /proc, /sys and /dev).
+    let locked: Vec<PathBuf> = b
+        .mounts
+        .iter()
+        .map(|m| m.mount_point.clone())
+        .filter(|m| m != Path::new("/") && !["/proc", "/sys", "/dev"].iter().any(|s| m.starts_with(s)))
+        .collect();
+    b.populate(Path::new("/"), &locked)?;
     if cfg.fs != FsMode::Host && !userns {
         b.nested()?;
     }
