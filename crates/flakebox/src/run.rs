@@ -54,11 +54,12 @@ pub fn main(args: RunArgs) -> Result<i32> {
     let mut cfg = Config::new(args.command.clone()).context("preparing the sandbox")?;
     let plan = configure(&mut cfg, &args, isolated, SystemTime::now())?;
     if isolated.contains(Factor::Db) {
-        let pg = crate::pg::PgService::prepare(
+        let mut pg = crate::pg::PgService::prepare(
             args.postgres_bin.as_deref(),
             args.postgres_init.as_deref(),
             args.verbose,
         )?;
+        pg.want_evidence = args.report.is_some() || args.verbose;
         cfg.services.push(Box::new(pg));
     }
     for w in &plan.warnings {

@@ -66,51 +66,60 @@ fn rows(out: &str) -> Vec<Vec<&str>> {
     out.split([RS, '\n']).filter(|r| !r.is_empty()).map(|r| r.split(FS).collect()).collect()
 }
 
+/// One count per table, each run as its own statement by \gexec: one table
+/// that cannot be read (lock timeout) does not hide the others, and psql is
+/// not told to stop on errors. Partitioned tables count their partitions, so
+/// partitions themselves are left out.
+const COUNT_TABLES: &str = "select format('select %L, count(*) from %I.%I',
+         translate(n.nspname || '.' || c.relname, E'\\n\\r', '  '), n.nspname, c.relname)
+   from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'p') and not c.relispartition
+    and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
+    and n.nspname not like 'pg_temp_%' and n.nspname not like 'pg_toast_temp_%'
+  order by 1 \\gexec\n";
+
 pub(crate) fn tables_with_rows(server: &Server) -> Result<Vec<(String, u64)>, PgError> {
     let fs = FS.to_string();
     let rs = RS.to_string();
     let sep = ["-A", "-t", "-F", fs.as_str(), "-R", rs.as_str()];
-    let dbs = run(
-        server,
-        DATABASE,
-        &sep,
-        "select datname from pg_database where datallowconn and not datistemplate order by 1;",
-    )?;
+    // One psql for the usual case: the other databases' names (one-column
+    // rows) and the default database's counts (two-column rows) together.
+    let first = format!(
+        "select datname from pg_database where datallowconn and not datistemplate and datname <> '{DATABASE}' order by 1;\n{COUNT_TABLES}"
+    );
+    let out = run(server, DATABASE, &sep, &first)?;
     let mut result = Vec::new();
-    for db in rows(&dbs).into_iter().filter_map(|r| r.first().copied()) {
-        // One count per table, each run as its own statement by \gexec: one table
-        // that cannot be read (lock timeout) does not hide the others, and psql is
-        // not told to stop on errors. Partitioned tables count their partitions, so
-        // partitions themselves are left out.
-        let script = String::from(
-            "select format('select %L, count(*) from %I.%I',
-                     translate(n.nspname || '.' || c.relname, E'\\n\\r', '  '), n.nspname, c.relname)
-               from pg_class c join pg_namespace n on n.oid = c.relnamespace
-              where c.relkind in ('r', 'p') and not c.relispartition
-                and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')
-                and n.nspname not like 'pg_temp_%' and n.nspname not like 'pg_toast_temp_%'
-              order by 1 \\gexec\n",
-        );
-        let out = match run(server, db, &sep, &script) {
+    let mut others = Vec::new();
+    for r in rows(&out) {
+        match r[..] {
+            [db] => others.push(db.to_owned()),
+            [name, count] => push_count(&mut result, None, name, count),
+            _ => {}
+        }
+    }
+    for db in &others {
+        let out = match run(server, db, &sep, COUNT_TABLES) {
             Ok(out) => out,
             // A database dropped meanwhile, or one the superuser cannot enter.
-            Err(_) if db != DATABASE => continue,
-            Err(e) => return Err(e),
+            Err(_) => continue,
         };
         for r in rows(&out) {
-            let [name, count] = r[..] else { continue };
-            let Ok(count) = count.trim().parse::<u64>() else {
-                continue;
-            };
-            if count == 0 {
-                continue;
+            if let [name, count] = r[..] {
+                push_count(&mut result, Some(db), name, count);
             }
-            let name = if db == DATABASE { name.to_owned() } else { format!("{db}.{name}") };
-            result.push((name, count));
         }
     }
     result.sort();
     Ok(result)
+}
+
+/// A table with rows, named `schema.table` in the default database and
+/// `db.schema.table` in others.
+fn push_count(result: &mut Vec<(String, u64)>, db: Option<&str>, name: &str, count: &str) {
+    let Ok(count) = count.trim().parse::<u64>() else { return };
+    if count > 0 {
+        result.push((db.map_or_else(|| name.to_owned(), |db| format!("{db}.{name}")), count));
+    }
 }
 
 /// Runs one init file with `ON_ERROR_STOP`; the error is psql's stderr, which
