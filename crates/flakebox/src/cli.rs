@@ -9,10 +9,12 @@ use std::path::PathBuf;
     name = "flakebox",
     version,
     about = "Hermetic test execution and flaky-test root-causing on Linux",
-    long_about = "flakebox is prefixed to any test command. `run` executes it once, hermetically: \
-no network but loopback, a fresh /tmp, copy-on-write for every other write, a frozen wall clock \
-and, if asked, a throwaway PostgreSQL. `doctor` tells whether this host can do that.",
-    after_help = "Examples:\n  flakebox run -- pytest -q\n  flakebox run --share net --time 2024-02-29T23:59:58Z -- cargo test\n  flakebox doctor"
+    long_about = "flakebox is prefixed to any test command. `run` executes it once, hermetically: no \
+network but loopback, a fresh /tmp, copy-on-write for every other write, a frozen wall clock and, if \
+asked, a throwaway PostgreSQL. `diagnose` runs it many times with and without each of those \
+isolations and says which one its flakiness comes from. `timetravel` finds the tests that will break \
+on a coming date or in another time zone. `doctor` tells whether this host can do all that.",
+    after_help = "Examples:\n  flakebox run -- pytest -q\n  flakebox run --share net --time 2024-02-29T23:59:58Z -- cargo test\n  flakebox diagnose --junit report.xml -- pytest -q --junitxml=report.xml\n  flakebox timetravel -- ./run_tests.sh\n  flakebox doctor\n\nEach command's --help has more."
 )]
 pub struct Cli {
     #[command(subcommand)]
