@@ -251,6 +251,11 @@ impl Report {
     }
 }
 
+/// "net fixes (p = 0.004)" for each claimed effect, strongest first.
+fn effect_list(factors: &[FactorEffect]) -> Vec<String> {
+    factors.iter().map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value))).collect()
+}
+
 fn fmt_p(p: f64) -> String {
     if p < 0.0001 {
         format!("{p:.1e}")
@@ -393,11 +398,7 @@ pub fn render_text(report: &Report, color: bool) -> String {
         tests.sort_by_key(|t| (verdict_rank(t.verdict), t.name.clone()));
         for t in tests {
             let label = verdict_label(t.verdict, t.outcome);
-            let effects: Vec<String> = t
-                .factors
-                .iter()
-                .map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value)))
-                .collect();
+            let effects = effect_list(&t.factors);
             let _ = writeln!(
                 out,
                 "  {:<w$}  {:<16} {}",
@@ -500,11 +501,7 @@ pub fn render_markdown(report: &Report) -> String {
         let mut tests: Vec<&TestReport> = report.tests.iter().collect();
         tests.sort_by_key(|t| (verdict_rank(t.verdict), t.name.clone()));
         for t in tests {
-            let effects: Vec<String> = t
-                .factors
-                .iter()
-                .map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value)))
-                .collect();
+            let effects = effect_list(&t.factors);
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} |",
