@@ -63,13 +63,14 @@ fn checks() -> Vec<Check> {
     let (step, errno) = host::probe();
     let err = errno.map(|e| e.desc().to_string()).unwrap_or_default();
     let container = host::container();
-    let container_fix = container.map(|engine| {
+    let cap_fix = (root && !host::has_cap_sys_admin()).then(|| host::CAP_FIX.to_string());
+    let container_fix = cap_fix.or(container.map(|engine| {
         format!(
             "this is a {engine} container: run it with --security-opt seccomp=unconfined \
              --security-opt apparmor=unconfined (or --privileged){}",
             if root { "" } else { ", or run flakebox as root inside it" }
         )
-    });
+    }));
     match step {
         ProbeStep::Unshare => out.push(Check::new(
             "namespaces (mount, net, uts, ipc)",

@@ -3,7 +3,7 @@
 //! `flakebox doctor` and to explain a failing `run`.
 
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult};
 use std::fs;
 use std::path::Path;
@@ -60,6 +60,21 @@ pub fn container() -> Option<&'static str> {
     }
 }
 
+/// Whether this process holds CAP_SYS_ADMIN (what root needs for mounts and
+/// namespaces without a user namespace).
+pub fn has_cap_sys_admin() -> bool {
+    const CAP_SYS_ADMIN: u32 = 21;
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:")).map(|v| v.trim().to_string()))
+        .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN) != 0)
+}
+
+/// The fix when root lacks CAP_SYS_ADMIN.
+pub const CAP_FIX: &str = "give it CAP_SYS_ADMIN: docker run --cap-add SYS_ADMIN (plus --security-opt \
+seccomp=unconfined --security-opt apparmor=unconfined under Docker's default profiles), or --privileged";
+
 /// Seccomp mode of this process: 0 none, 1 strict, 2 filter.
 fn seccomp_mode() -> Option<u32> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
@@ -102,6 +117,9 @@ pub fn explain_clone_error(errno: nix::Error) -> String {
             why.push(format!("{what}; fix: {fix}"));
         }
     }
+    if why.is_empty() && is_root() && !has_cap_sys_admin() {
+        why.push(format!("root without CAP_SYS_ADMIN; {CAP_FIX}"));
+    }
     if why.is_empty() {
         if let (Some(engine), Some(2)) = (container(), seccomp_mode()) {
             why.push(format!(
@@ -109,8 +127,6 @@ pub fn explain_clone_error(errno: nix::Error) -> String {
                  unshare and mount; run it with --security-opt seccomp=unconfined \
                  --security-opt apparmor=unconfined (or --privileged)"
             ));
-        } else if errno == nix::Error::EPERM && is_root() {
-            why.push("root without CAP_SYS_ADMIN (a container without privileges?)".into());
         } else if errno == nix::Error::ENOSPC {
             why.push("a namespace limit (user.max_*_namespaces) is exhausted".into());
         }
@@ -152,57 +168,72 @@ pub enum ProbeStep {
 /// and an overlay in them; returns how far it got and the errno that stopped
 /// it. The caller must be single-threaded (doctor is).
 pub fn probe() -> (ProbeStep, Option<nix::Error>) {
+    // The result travels over a pipe: an exit status has only 8 bits.
+    let Ok((r, w)) = crate::ipc::pipe() else { return (ProbeStep::Unshare, None) };
     // SAFETY: doctor is single-threaded at this point; the child only makes
     // raw syscalls and leaves with _exit.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let code = probe_child();
-            // SAFETY: _exit is async-signal-safe and ends the child at once.
-            unsafe { libc::_exit(code) }
-        }
-        Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => {
-                let step = match code / 1000 {
-                    1 => ProbeStep::Unshare,
-                    2 => ProbeStep::Tmpfs,
-                    3 => ProbeStep::Overlay,
-                    _ => ProbeStep::Done,
-                };
-                let errno = (code % 1000 != 0).then(|| nix::Error::from_raw(code % 1000));
-                (step, errno)
+            drop(r);
+            let (step, errno) = probe_child();
+            let rec = [step as i32, errno];
+            // SAFETY: write(2) and _exit(2) are async-signal-safe.
+            unsafe {
+                libc::write(
+                    std::os::fd::AsRawFd::as_raw_fd(&w),
+                    rec.as_ptr().cast(),
+                    std::mem::size_of_val(&rec),
+                );
+                libc::_exit(0)
             }
-            _ => (ProbeStep::Unshare, None),
-        },
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(w);
+            let bytes = crate::ipc::read_to_end(&r).unwrap_or_default();
+            let _ = waitpid(child, None);
+            if bytes.len() < 8 {
+                return (ProbeStep::Unshare, None);
+            }
+            let word = |i: usize| i32::from_ne_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+            let step = match word(0) {
+                1 => ProbeStep::Unshare,
+                2 => ProbeStep::Tmpfs,
+                3 => ProbeStep::Overlay,
+                _ => ProbeStep::Done,
+            };
+            let errno = (word(4) != 0).then(|| nix::Error::from_raw(word(4)));
+            (step, errno)
+        }
         Err(e) => (ProbeStep::Unshare, Some(e)),
     }
 }
 
-/// Exit code = step*1000 + errno (errno 0 when the step passed... only Done).
-fn probe_child() -> i32 {
+/// How far the probe got: the step that failed and its errno, or Done.
+fn probe_child() -> (ProbeStep, i32) {
     use nix::mount::{mount, MsFlags};
-    let fail = |step: i32, e: nix::Error| step * 1000 + (e as i32 % 1000);
+    let fail = |step: ProbeStep, e: nix::Error| (step, e as i32);
     let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
     // PID namespaces apply to children only; the probe needs none.
     let flags = namespace_flags(true) & !CloneFlags::CLONE_NEWPID;
     if let Err(e) = unshare(flags) {
-        return fail(1, e);
+        return fail(ProbeStep::Unshare, e);
     }
     // An unmapped uid cannot create files: map our own ids, as run does.
     if flags.contains(CloneFlags::CLONE_NEWUSER) && crate::user::write_id_maps("self", uid, gid).is_err() {
-        return fail(1, nix::Error::EPERM);
+        return fail(ProbeStep::Unshare, nix::Error::EPERM);
     }
     if let Err(e) =
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
     {
-        return fail(2, e);
+        return fail(ProbeStep::Tmpfs, e);
     }
     // /tmp is shadowed only in this throwaway namespace.
     if let Err(e) = mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::empty(), Some("mode=0755")) {
-        return fail(2, e);
+        return fail(ProbeStep::Tmpfs, e);
     }
     for d in ["/tmp/u", "/tmp/w", "/tmp/m"] {
         if let Err(e) = nix::unistd::mkdir(d, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
-            return fail(3, e);
+            return fail(ProbeStep::Overlay, e);
         }
     }
     let mut opts = String::from("lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w");
@@ -210,7 +241,7 @@ fn probe_child() -> i32 {
         opts.push_str(",userxattr");
     }
     if let Err(e) = mount(Some("overlay"), "/tmp/m", Some("overlay"), MsFlags::empty(), Some(opts.as_str())) {
-        return fail(3, e);
+        return fail(ProbeStep::Overlay, e);
     }
-    4000
+    (ProbeStep::Done, 0)
 }
