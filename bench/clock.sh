@@ -10,11 +10,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 n=${1:-2000000}
-target=${CARGO_TARGET_DIR:-$root/target}
+cd "$root"
+. bench/lib.sh
+rel=$(release_dir)
 
-(cd "$root" && cargo build --release -q -p clock)
-shim=$(ls -t "$target"/release/build/clock-*/out/libflakebox_shim.so 2>/dev/null | head -n1 || true)
-[ -n "$shim" ] || { echo "clock.sh: libflakebox_shim.so not found under $target/release/build" >&2; exit 1; }
+cargo build --release -q -p clock
+shim=$(ls -t "$rel"/build/clock-*/out/libflakebox_shim.so 2>/dev/null | head -n1 || true)
+[ -n "$shim" ] || { echo "clock.sh: libflakebox_shim.so not found under $rel/build" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p flakebox
-F=$PWD/target/release/flakebox
+. bench/lib.sh
+F=$(release_dir)/flakebox
 
 row() { # name, then the diagnose arguments
   local name=$1; shift

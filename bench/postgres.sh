@@ -22,7 +22,9 @@ PSQL=$BIN/psql; [ -x "$PSQL" ] || PSQL=psql
 
 cargo build -q --release -p postgres --example pg_roundtrip
 cargo build -q --release -p flakebox
-EX=${CARGO_TARGET_DIR:-target}/release/examples/pg_roundtrip
+. bench/lib.sh
+REL=$(release_dir)
+EX=$REL/examples/pg_roundtrip
 CACHE=$(mktemp -d /tmp/flakebox-pg-bench-cache.XXXXXX)
 trap 'rm -rf "$CACHE"' EXIT
 # flakebox's binary and template caches, outside /tmp: the sandbox hides the host's
@@ -35,7 +37,7 @@ chmod 755 "$SHARED"
 export XDG_CACHE_HOME=$SHARED/cache # inherited by hyperfine
 mkdir -p "$XDG_CACHE_HOME"
 FB=$SHARED/flakebox
-cp "${CARGO_TARGET_DIR:-target}/release/flakebox" "$FB"
+cp "$REL/flakebox" "$FB"
 chmod 755 "$FB"
 FB_RUN=(--postgres -- sh -c 'exec psql "$DATABASE_URL" -c "select 1"')
 

@@ -32,7 +32,8 @@ chmod 755 "$WORK"
 OUT=${OUT:-$WORK/results}
 mkdir -p "$OUT"
 chmod 755 "$OUT"
-install -m 755 target/release/flakebox "$WORK/flakebox"
+. bench/lib.sh
+install -m 755 "$(release_dir)/flakebox" "$WORK/flakebox"
 FB=$WORK/flakebox
 BWRAP="bwrap --unshare-net --unshare-pid --unshare-uts --unshare-ipc --die-with-parent --dev-bind / / --tmpfs /tmp --proc /proc /bin/true"
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p flakebox
-F=$PWD/target/release/flakebox
+. bench/lib.sh
+F=$(release_dir)/flakebox
 cd examples/timebombs
 seconds() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
 plain=$(seconds ./run.sh)

@@ -21,7 +21,11 @@ fn main() {
         .cargo_metadata(false)
         .get_compiler();
     let target = out.join("libflakebox_shim.so");
-    let mut cmd = compiler.to_command();
+    // cc adds -static when flakebox itself links statically (crt-static);
+    // the shim is a shared object that ld.so loads into other programs.
+    let mut cmd = std::process::Command::new(compiler.path());
+    cmd.args(compiler.args().iter().filter(|a| *a != "-static"));
+    cmd.envs(compiler.get_envs());
     cmd.args([
         "-shared",
         "-fPIC",

@@ -154,31 +154,41 @@ struct Elf {
     go: bool,
 }
 
-/// Little helper over a file of one ELF class and the host byte order.
-struct Reader<'a> {
-    f: &'a File,
+/// Fields of one ELF class and the host byte order, read from a table
+/// already in memory (the header, the program or the section headers):
+/// a few reads per file rather than one per field.
+struct Fields<'a> {
+    b: &'a [u8],
     is64: bool,
 }
 
-impl Reader<'_> {
-    fn bytes<const N: usize>(&self, off: u64) -> std::io::Result<Option<[u8; N]>> {
-        let mut b = [0u8; N];
-        Ok((read_some(self.f, &mut b, off)? == N).then_some(b))
+impl Fields<'_> {
+    fn bytes<const N: usize>(&self, off: u64) -> Option<[u8; N]> {
+        let off = usize::try_from(off).ok()?;
+        self.b.get(off..off.checked_add(N)?)?.try_into().ok()
     }
-    fn u16(&self, off: u64) -> std::io::Result<Option<u64>> {
-        Ok(self.bytes::<2>(off)?.map(|b| u64::from(u16::from_ne_bytes(b))))
+    fn u16(&self, off: u64) -> Option<u64> {
+        self.bytes::<2>(off).map(|b| u64::from(u16::from_ne_bytes(b)))
     }
-    fn u32(&self, off: u64) -> std::io::Result<Option<u64>> {
-        Ok(self.bytes::<4>(off)?.map(|b| u64::from(u32::from_ne_bytes(b))))
+    fn u32(&self, off: u64) -> Option<u64> {
+        self.bytes::<4>(off).map(|b| u64::from(u32::from_ne_bytes(b)))
     }
     /// A word: 8 bytes in ELF64, 4 in ELF32.
-    fn word(&self, off: u64) -> std::io::Result<Option<u64>> {
+    fn word(&self, off: u64) -> Option<u64> {
         if self.is64 {
-            Ok(self.bytes::<8>(off)?.map(u64::from_ne_bytes))
+            self.bytes::<8>(off).map(u64::from_ne_bytes)
         } else {
             self.u32(off)
         }
     }
+}
+
+/// `len` bytes at `off` (fewer at the end of the file), at most `cap`.
+fn read_table(f: &File, off: u64, len: u64, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len.min(cap) as usize];
+    let n = read_some(f, &mut buf, off)?;
+    buf.truncate(n);
+    Ok(buf)
 }
 
 const PT_INTERP: u64 = 3;
@@ -187,17 +197,20 @@ const PT_NOTE: u64 = 4;
 impl Elf {
     /// `None`: not an ELF file of this host's byte order.
     fn read(f: &File) -> std::io::Result<Option<Elf>> {
-        let mut ident = [0u8; 16];
-        if read_some(f, &mut ident, 0)? < 16 || &ident[..4] != b"\x7fELF" {
+        let mut header = [0u8; 64];
+        let n = read_some(f, &mut header, 0)?;
+        let ident = &header[..n.min(16)];
+        if ident.len() < 16 || &ident[..4] != b"\x7fELF" {
             return Ok(None);
         }
         let host_data = if cfg!(target_endian = "little") { 1 } else { 2 };
         if ident[5] != host_data || !matches!(ident[4], 1 | 2) {
             return Ok(None);
         }
-        let r = Reader { f, is64: ident[4] == 2 };
+        let is64 = ident[4] == 2;
+        let h = Fields { b: &header[..n], is64 };
         // Offsets of the ELF header fields for each class.
-        let (phoff_at, shoff_at, phentsize_at) = if r.is64 { (32, 40, 54) } else { (28, 32, 42) };
+        let (phoff_at, shoff_at, phentsize_at) = if is64 { (32, 40, 54) } else { (28, 32, 42) };
         let (
             Some(phoff),
             Some(shoff),
@@ -207,50 +220,54 @@ impl Elf {
             Some(shnum),
             Some(shstrndx),
         ) = (
-            r.word(phoff_at)?,
-            r.word(shoff_at)?,
-            r.u16(phentsize_at)?,
-            r.u16(phentsize_at + 2)?,
-            r.u16(phentsize_at + 4)?,
-            r.u16(phentsize_at + 6)?,
-            r.u16(phentsize_at + 8)?,
+            h.word(phoff_at),
+            h.word(shoff_at),
+            h.u16(phentsize_at),
+            h.u16(phentsize_at + 2),
+            h.u16(phentsize_at + 4),
+            h.u16(phentsize_at + 6),
+            h.u16(phentsize_at + 8),
         )
         else {
             return Ok(None);
         };
         let mut elf = Elf { has_interp: false, musl: false, go: false };
-        for i in 0..phnum.min(4096) {
-            let ph = phoff + i * phentsize;
+        let phdrs = read_table(f, phoff, phnum * phentsize, 1 << 20)?;
+        let ph = Fields { b: &phdrs, is64 };
+        for i in 0..phnum {
+            let at = i * phentsize;
             // p_type first; then offset and file size (positions differ by class).
-            let (off_at, filesz_at) = if r.is64 { (8, 32) } else { (4, 16) };
+            let (off_at, filesz_at) = if is64 { (8, 32) } else { (4, 16) };
             let (Some(ty), Some(off), Some(size)) =
-                (r.u32(ph)?, r.word(ph + off_at)?, r.word(ph + filesz_at)?)
+                (ph.u32(at), ph.word(at + off_at), ph.word(at + filesz_at))
             else {
                 break;
             };
             if ty == PT_INTERP {
                 elf.has_interp = true;
-                let mut buf = vec![0u8; size.min(255) as usize];
-                let n = read_some(f, &mut buf, off)?;
-                if buf[..n].windows(7).any(|w| w == b"ld-musl") {
+                let interp = read_table(f, off, size, 255)?;
+                if interp.windows(7).any(|w| w == b"ld-musl") {
                     elf.musl = true;
                 }
             } else if ty == PT_NOTE && !elf.go {
-                let mut buf = vec![0u8; size.min(4096) as usize];
-                let n = read_some(f, &mut buf, off)?;
-                elf.go |= has_go_note(&buf[..n]);
+                elf.go |= has_go_note(&read_table(f, off, size, 4096)?);
             }
         }
         if !elf.go && shstrndx < shnum {
-            let (name_off_at, sh_off_at) = (0, if r.is64 { 24 } else { 16 });
-            if let Some(stroff) = r.word(shoff + shstrndx * shentsize + sh_off_at)? {
-                for i in 0..shnum.min(4096) {
-                    let Some(name) = r.u32(shoff + i * shentsize + name_off_at)? else {
+            let shdrs = read_table(f, shoff, shnum * shentsize, 1 << 20)?;
+            let sh = Fields { b: &shdrs, is64 };
+            let (sh_off_at, sh_size_at) = if is64 { (24, 32) } else { (16, 20) };
+            let names_at = shstrndx * shentsize;
+            if let (Some(stroff), Some(strsize)) =
+                (sh.word(names_at + sh_off_at), sh.word(names_at + sh_size_at))
+            {
+                let names = read_table(f, stroff, strsize, 1 << 20)?;
+                for i in 0..shnum {
+                    let Some(name) = sh.u32(i * shentsize).and_then(|n| usize::try_from(n).ok()) else {
                         break;
                     };
-                    let mut nm = [0u8; 20];
-                    let n = read_some(f, &mut nm, stroff + name)?;
-                    let nm = nm[..n].split(|&b| b == 0).next().unwrap_or_default();
+                    let nm = names.get(name..).unwrap_or_default();
+                    let nm = nm.split(|&b| b == 0).next().unwrap_or_default();
                     if nm == b".go.buildinfo" || nm == b".note.go.buildid" {
                         elf.go = true;
                         break;

@@ -162,6 +162,47 @@ fn writes_do_not_reach_the_host_and_are_reported() {
     }
 }
 
+/// A filesystem mounted below / is copy-on-write too: as root it is its own
+/// overlay on top of the root's (one overlay of / cannot see it); as nobody
+/// the mount is locked, and the tree is rebuilt down to it.
+#[test]
+fn writes_to_another_mounted_filesystem_stay_in_the_sandbox() {
+    for who in BOTH {
+        let d = scratch(who);
+        // Outside /tmp (fresh in the sandbox), in a mount namespace of the
+        // test's own so the host never sees this tmpfs.
+        let mnt =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("nested-{}", unique_number()));
+        std::fs::create_dir_all(&mnt).expect("mount point");
+        let report = d.path().join("report.json");
+        let inner = "cat seed && echo new > new && echo changed > seed";
+        let run = format!(
+            "{} {} run --report {} -- sh -c '{inner}'",
+            if who == Who::Nobody { "setpriv --reuid=nobody --regid=nogroup --clear-groups --" } else { "" },
+            flakebox().display(),
+            report.display(),
+        );
+        let script = format!(
+            "mount -t tmpfs -o mode=777 flakebox-test {m} && echo host > {m}/seed && chmod 666 {m}/seed && cd {m} \
+             && {run}; echo \"after: $(cat seed) $(ls)\"",
+            m = mnt.display()
+        );
+        let o = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .current_dir(d.path())
+            .output()
+            .expect("spawn unshare");
+        let _ = std::fs::remove_dir(&mnt);
+        let out = stdout(&o);
+        assert!(o.status.success(), "{who:?}: {out}\n{}", stderr(&o));
+        assert!(out.starts_with("host\n"), "{who:?}: the host's file is visible: {out}");
+        assert!(out.contains("after: host seed"), "{who:?}: nothing reached the host: {out}");
+        let rep = read_json(&report);
+        let files = rep["files_written"].to_string();
+        assert!(files.contains(&format!("{}/new", mnt.display())), "{who:?}: reported: {files}");
+    }
+}
+
 #[test]
 fn keep_lets_writes_reach_the_host() {
     for who in BOTH {

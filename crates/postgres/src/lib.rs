@@ -58,12 +58,22 @@ pub fn default_run_as() -> Option<(u32, u32)> {
     if !nix::unistd::geteuid().is_root() {
         return None;
     }
-    let ids = nix::unistd::User::from_name("nobody")
-        .ok()
-        .flatten()
-        .map(|u| (u.uid.as_raw(), u.gid.as_raw()))
-        .filter(|(uid, _)| *uid != 0);
+    // /etc/passwd, not getpwnam: flakebox is linked statically, and glibc's
+    // NSS in a static binary needs the build machine's shared libraries.
+    let ids = std::fs::read_to_string("/etc/passwd").ok().and_then(|t| passwd_ids(&t, "nobody"));
     Some(ids.unwrap_or((65534, 65534)))
+}
+
+/// The uid and gid of `user` in an /etc/passwd text; none for root's ids.
+fn passwd_ids(passwd: &str, user: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        if f.next()? != user {
+            return None;
+        }
+        let (uid, gid) = (f.nth(1)?.parse().ok()?, f.next()?.parse().ok()?);
+        (uid != 0).then_some((uid, gid))
+    })
 }
 
 /// The superuser created by `initdb` and the database the test gets.
@@ -77,3 +87,17 @@ pub const DATABASE: &str = "postgres";
 /// A password exported for clients that insist on one; authentication is `trust`,
 /// so the server never checks it.
 pub const PASSWORD: &str = "postgres";
+
+#[cfg(test)]
+mod tests {
+    use super::passwd_ids;
+
+    #[test]
+    fn reads_ids_from_passwd() {
+        let text = "root:x:0:0:root:/root:/bin/bash\nnobodyx:x:1:1::/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+        assert_eq!(passwd_ids(text, "nobody"), Some((65534, 65534)));
+        assert_eq!(passwd_ids(text, "root"), None, "root's ids are refused");
+        assert_eq!(passwd_ids(text, "ghost"), None);
+        assert_eq!(passwd_ids("nobody:x:abc:1::/:/bin/sh", "nobody"), None);
+    }
+}

@@ -8,7 +8,7 @@ use crate::{exec, ipc, mounts, net, Config, ServiceContext, Status, HOSTNAME, PR
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::fs::File;
@@ -44,6 +44,9 @@ pub fn main(cfg: &mut Config, userns: bool, take_terminal: bool, go: File, repor
     let rep = run(cfg, userns, take_terminal);
     let json = serde_json::to_vec(&rep).unwrap_or_default();
     let _ = ipc::write_all(&report, &json);
+    // Close it now: at exit the kernel frees our memory before it closes
+    // files, and the supervisor waits for this EOF (~0.5 ms sooner).
+    drop(report);
     // SAFETY: leaving without running the parent's atexit handlers.
     unsafe { libc::_exit(0) }
 }
@@ -97,7 +100,10 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
     let status = start_and_wait(cfg, &env, &sfd, take_terminal);
     let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
     evidence.leftover_processes = evidence::processes(&service_pids);
-    kill_leftovers(&service_pids);
+    if !evidence.leftover_processes.is_empty() {
+        // (None left: nothing but the services can fork any more.)
+        kill_leftovers(&service_pids);
+    }
     for service in cfg.services.iter_mut() {
         let name = service.name().to_string();
         evidence.services.push((name, service.evidence()));
@@ -175,11 +181,9 @@ fn start_and_wait(cfg: &Config, env: &[(OsString, OsString)], sfd: &SignalFd, ta
         Ok(p) => p,
         Err(e) => return Status::NotRun { code: 126, message: format!("pipe: {}", e.desc()) },
     };
-    // SAFETY: PID 1 is single-threaded; the child only makes syscalls.
-    let cmd = match unsafe { fork() } {
-        Ok(ForkResult::Child) => exec::child(&prepared, err_w.as_raw_fd()),
-        Ok(ForkResult::Parent { child }) => child,
-        Err(e) => return Status::NotRun { code: 126, message: format!("fork: {}", e.desc()) },
+    let cmd = match exec::spawn(&prepared, err_w.as_raw_fd()) {
+        Ok(pid) => pid,
+        Err(e) => return Status::NotRun { code: 126, message: format!("clone: {}", e.desc()) },
     };
     drop(err_w);
     if let Ok(bytes) = ipc::read_to_end(&err_r) {
