@@ -5,12 +5,15 @@
 # when setpriv is available. Results go to $OUT (default: a new temp dir).
 #
 #   bench/run.sh                 # everything
-#   RUNS=100 bench/run.sh        # more runs per command (default 100, minimum 50)
+#   RUNS=500 bench/run.sh        # more runs per command (default 300, minimum 50)
+#
+# Commands run from / (a CI job's checkout is not under /tmp either; a
+# working directory under /tmp costs flakebox one more overlay, ~0.1 ms).
 #   NOBODY=0 bench/run.sh        # skip the unprivileged pass
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-100}
+RUNS=${RUNS:-300}
 WARMUP=${WARMUP:-5}
 NOBODY=${NOBODY:-1}
 ((RUNS >= 50)) || { echo "RUNS must be at least 50" >&2; exit 2; }
@@ -50,7 +53,7 @@ compare() {
     local pre=""
     (($#)) && pre="$* "
     echo "== flakebox run vs bubblewrap ($name)"
-    (cd "$WORK" && hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
+    (cd / && hyperfine -N --warmup "$WARMUP" --runs "$RUNS" \
         --export-markdown "$OUT/compare-$name.md" --export-json "$OUT/compare-$name.json" \
         -n "flakebox run -- /bin/true" "${pre}$FB run -- /bin/true" \
         -n "flakebox run --share time -- /bin/true" "${pre}$FB run --share time -- /bin/true" \
@@ -66,7 +69,7 @@ fi
 
 echo "== 200 sequential runs of flakebox run -- /bin/true (root), in chunks of 50"
 for chunk in 1 2 3 4; do
-    (cd "$WORK" && hyperfine -N --warmup 0 --runs 50 --style none \
+    (cd / && hyperfine -N --warmup 0 --runs 50 --style none \
         --export-json "$OUT/sequential-$chunk.json" "$FB run -- /bin/true" >/dev/null)
 done
 

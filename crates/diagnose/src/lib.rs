@@ -309,6 +309,8 @@ pub fn diagnose(
         seq: stats::SequentialSignTest::new(rounds_max),
     };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
+    // Its own stream, so the shuffles stay those of the seed alone.
+    let mut rng_swap = fastrand::Rng::with_seed(opts.seed ^ 0x9e37_79b9_7f4a_7c15);
     let start = Instant::now();
     let mut wall_runs = Duration::ZERO;
     let mut stopped = if opts.fixed_runs.is_some() { StopReason::FixedRuns } else { StopReason::MaxRuns };
@@ -323,11 +325,38 @@ pub fn diagnose(
         mean_run: None,
         eta_max: None,
     });
-    'rounds: for round in 0..rounds_max {
-        let mut order: Vec<usize> = (0..engine.conds.len()).collect();
+    let n_conds = engine.conds.len();
+    let mut shuffled = || {
+        let mut order: Vec<usize> = (0..n_conds).collect();
         rng.shuffle(&mut order);
-        for ci in order {
+        order
+    };
+    let mut order = shuffled();
+    'rounds: for round in 0..rounds_max {
+        // The next round's order is drawn now, so the runner can be told
+        // which run follows the last one of this round. It does not start
+        // with the condition this round ends with: a runner prepares the next
+        // run while the current one executes, which one condition cannot do
+        // with itself (its state is in use).
+        let next_order = if round + 1 < rounds_max {
+            let mut next = shuffled();
+            if next.len() > 1 && next.first() == order.last() {
+                let other = 1 + rng_swap.usize(..next.len() - 1);
+                next.swap(0, other);
+            }
+            next
+        } else {
+            Vec::new()
+        };
+        for (k, &ci) in order.iter().enumerate() {
             let isolate = engine.conds[ci].isolate;
+            let next = match order.get(k + 1) {
+                Some(&n) => Some((n, round)),
+                None => next_order.first().map(|&n| (n, round + 1)),
+            };
+            if let Some((n, run_no)) = next {
+                runner.upcoming(engine.conds[n].isolate, run_no);
+            }
             let t0 = Instant::now();
             let out = match runner.run(isolate, round) {
                 Ok(o) => o,
@@ -367,6 +396,7 @@ pub fn diagnose(
             stopped = StopReason::Decided;
             break;
         }
+        order = next_order;
     }
     let wall = start.elapsed();
     Ok(analysis::build_report(&mut engine, command, opts, stopped, rounds_done, wall))

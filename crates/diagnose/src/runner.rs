@@ -17,6 +17,12 @@ pub trait Runner {
     /// equals the round number): `run_no == 0` is the condition's first run,
     /// when its private persistent state (copy-on-write layer) is created.
     fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError>;
+
+    /// Called before each [`Runner::run`] with the run that will follow it
+    /// (the next of this round, or the first of the next round, which the
+    /// engine may yet decide not to make). A runner may prepare that run
+    /// while this one executes; the default does nothing.
+    fn upcoming(&mut self, _isolate: FactorSet, _run_no: usize) {}
 }
 
 impl<F> Runner for F

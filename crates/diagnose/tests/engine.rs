@@ -319,8 +319,54 @@ fn interleaving_is_round_robin_shuffled_and_seeded() {
         assert!(chunk.iter().all(|(_, n)| *n == round), "run_no is the round");
     }
     assert!(orders.len() > 3, "shuffled within rounds");
+    // A round never starts with the condition the previous one ended with
+    // (the runner prepares each run while the previous one executes).
+    assert!(a.windows(2).all(|w| w[0].0 != w[1].0), "no condition twice in a row");
     assert_eq!(record(42), a, "same seed, same schedule");
     assert_ne!(record(43), a);
+}
+
+/// Records `upcoming` hints and runs, in call order.
+struct Announcing {
+    calls: Vec<(&'static str, FactorSet, usize)>,
+    passes: bool,
+}
+
+impl Runner for Announcing {
+    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError> {
+        self.calls.push(("run", isolate, run_no));
+        Ok(RunOutcome::new(self.passes))
+    }
+    fn upcoming(&mut self, isolate: FactorSet, run_no: usize) {
+        self.calls.push(("upcoming", isolate, run_no));
+    }
+}
+
+#[test]
+fn each_run_is_announced_before_the_one_it_follows() {
+    for (fixed, passes) in [(Some(5), true), (None, true), (None, false)] {
+        let mut r = Announcing { calls: Vec::new(), passes };
+        let o = Options { fixed_runs: fixed, max_runs: 30, ..opts(all4(), 9) };
+        let rep = run(&o, &mut r);
+        let runs: Vec<(FactorSet, usize)> =
+            r.calls.iter().filter(|c| c.0 == "run").map(|c| (c.1, c.2)).collect();
+        assert_eq!(runs.len(), rep.runs_total, "{fixed:?}");
+        // Every run but the first was announced just before its predecessor ran.
+        for (i, w) in r.calls.windows(2).enumerate() {
+            if w[0].0 == "upcoming" && w[1].0 == "run" {
+                let announced = (w[0].1, w[0].2);
+                let pos = runs.iter().position(|x| *x == (w[1].1, w[1].2)).expect("a run");
+                if let Some(next) = runs.get(pos + 1) {
+                    assert_eq!(*next, announced, "{fixed:?} at call {i}");
+                }
+            }
+        }
+        let announced = r.calls.iter().filter(|c| c.0 == "upcoming").count();
+        // The last run of a fixed schedule has no successor; an adaptive
+        // stop leaves one announced run unmade.
+        let expected = if fixed.is_some() { runs.len() - 1 } else { runs.len() };
+        assert_eq!(announced, expected, "{fixed:?}: {rep:?}", rep = rep.stopped);
+    }
 }
 
 #[test]

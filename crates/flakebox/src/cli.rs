@@ -256,6 +256,20 @@ pub struct RunArgs {
     #[arg(long, hide = true, num_args = 2, value_names = ["SRC", "DEST"])]
     pub collect: Vec<PathBuf>,
 
+    /// Build the sandbox and start its services, then wait: CMD starts when
+    /// a byte can be read from this inherited descriptor, and is never
+    /// started if it reaches EOF first (exit 125). The timeout and the
+    /// duration count from then. Used by diagnose to prepare the next run
+    /// while the current one executes.
+    #[arg(long, hide = true, value_name = "FD")]
+    pub start_gate: Option<i32>,
+
+    /// Write one byte to this inherited descriptor as soon as CMD has exited
+    /// and its leftover processes are killed, before the evidence is gathered
+    /// and the sandbox dismantled. Used by diagnose to start the next run then.
+    #[arg(long, hide = true, value_name = "FD")]
+    pub done_fd: Option<i32>,
+
     /// Print a short summary of the evidence on stderr.
     #[arg(short, long)]
     pub verbose: bool,

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use diagnose::{Evidence, JunitFile, Options, Progress, RunOutcome, Runner, RunnerError};
 use factors::{Factor, FactorSet};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -72,6 +72,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         timeout: args.timeout.as_deref(),
         work: &work,
         count: 0,
+        next: None,
+        prepared: None,
     };
     if args.format == OutputFormat::Text {
         eprintln!(
@@ -93,6 +95,9 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let result = diagnose::diagnose(&command, &opts, &mut runner, &mut progress);
     bar.finish_and_clear();
+    // A run prepared for a round the engine did not make is cancelled, and
+    // gone, before the workspace goes.
+    drop(runner);
     drop(work);
     let report = match result {
         Ok(r) => r,
@@ -193,23 +198,34 @@ struct SandboxRunner<'a> {
     timeout: Option<&'a str>,
     work: &'a Workspace,
     count: usize,
+    /// The run the engine said comes next.
+    next: Option<(FactorSet, usize)>,
+    /// That run, built and waiting at its start gate while the current one
+    /// executes (sandbox set-up and PostgreSQL's start leave the critical
+    /// path), and released once the current command has exited.
+    prepared: Option<Prepared>,
 }
 
-impl Runner for SandboxRunner<'_> {
-    fn run(&mut self, isolate: FactorSet, _run_no: usize) -> Result<RunOutcome, RunnerError> {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return Err(RunnerError::Interrupted);
-        }
+/// A child run and the files that are its alone (runs overlap).
+struct Prepared {
+    isolate: FactorSet,
+    run_no: usize,
+    pending: subrun::Pending,
+    report: PathBuf,
+    log: PathBuf,
+    junit_copy: PathBuf,
+}
+
+impl SandboxRunner<'_> {
+    /// Start the child for one run, gated.
+    fn start(&mut self, isolate: FactorSet, run_no: usize) -> Result<Prepared> {
         self.count += 1;
-        let fail = |e: anyhow::Error| RunnerError::Failed(format!("{e:#}"));
-        let state_dirs = if isolate.contains(Factor::Fs) {
-            None
-        } else {
-            Some(self.work.state_dirs(isolate).map_err(fail)?)
-        };
+        let state_dirs =
+            if isolate.contains(Factor::Fs) { None } else { Some(self.work.state_dirs(isolate)?) };
+        let file = |name: &str| self.work.roots[0].join(format!("{name}-{}", self.count));
         // Each run's JUnit file is collected into our workspace: the user's
         // copy at that path is never touched.
-        let junit_copy = self.work.roots[0].join("junit.xml");
+        let (report, log, junit_copy) = (file("report.json"), file("output.log"), file("junit.xml"));
         let child = ChildRun {
             command: self.command,
             isolate,
@@ -219,10 +235,63 @@ impl Runner for SandboxRunner<'_> {
             collect: self.junit.iter().map(|j| (j.clone(), junit_copy.clone())).collect(),
             postgres: Some(self.pg),
             timeout: self.timeout,
-            report_path: self.work.roots[0].join("report.json"),
-            log_path: self.work.roots[0].join("output.log"),
+            report_path: report.clone(),
+            log_path: log.clone(),
         };
-        let res = subrun::run_child(&child).map_err(fail)?;
+        let pending = subrun::spawn_child(&child, true)?;
+        Ok(Prepared { isolate, run_no, pending, report, log, junit_copy })
+    }
+}
+
+impl Runner for SandboxRunner<'_> {
+    fn upcoming(&mut self, isolate: FactorSet, run_no: usize) {
+        self.next = Some((isolate, run_no));
+    }
+
+    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError> {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(RunnerError::Interrupted);
+        }
+        let fail = |e: anyhow::Error| RunnerError::Failed(format!("{e:#}"));
+        let mut current = match self.prepared.take() {
+            Some(p) if p.isolate == isolate && p.run_no == run_no => p,
+            other => {
+                if let Some(p) = other {
+                    p.pending.cancel();
+                }
+                self.start(isolate, run_no).map_err(fail)?
+            }
+        };
+        current.pending.release();
+        // Build the next run now, unless it is this condition's own: two
+        // overlays must not share its state directories.
+        if let Some((next, next_no)) = self.next.take() {
+            if next != isolate {
+                // A failure here shows again, reported, when that run's turn comes.
+                self.prepared = self.start(next, next_no).ok();
+            }
+        }
+        let Prepared { mut pending, report, log, junit_copy, .. } = current;
+        // As soon as this command has exited (and what it left running is
+        // dead), the next one may start: this run's evidence gathering and
+        // teardown (a database's questioning and stop, ~20 ms) overlap it.
+        pending.wait_command();
+        if !INTERRUPTED.load(Ordering::SeqCst) {
+            if let Some(next) = &mut self.prepared {
+                next.pending.release();
+            }
+        }
+        let res = pending.wait().map_err(fail);
+        let outcome = res.and_then(|res| self.outcome(&res, &junit_copy));
+        for f in [&report, &log, &junit_copy] {
+            let _ = std::fs::remove_file(f);
+        }
+        outcome
+    }
+}
+
+impl SandboxRunner<'_> {
+    fn outcome(&self, res: &subrun::ChildResult, junit_copy: &Path) -> Result<RunOutcome, RunnerError> {
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Err(RunnerError::Interrupted);
         }
@@ -234,7 +303,7 @@ impl Runner for SandboxRunner<'_> {
             .iter()
             .map(|p| JunitFile {
                 path: p.display().to_string(),
-                contents: std::fs::read_to_string(&junit_copy)
+                contents: std::fs::read_to_string(junit_copy)
                     .map_err(|e| format!("{} was not written by this run: {e}", p.display())),
             })
             .collect();

@@ -103,7 +103,7 @@ impl Service for PgService {
 
     fn stop(&mut self) {
         if let Some(server) = self.server.take() {
-            let _ = server.stop();
+            server.kill_in_sandbox();
         }
     }
 }

@@ -7,6 +7,7 @@ use factors::{Factor, FactorSet};
 use sandbox::{Config, FsMode, Outcome, PrivateFile, Status, PRIVATE_DIR, TRACE_FILE};
 use serde::Serialize;
 use std::ffi::{OsStr, OsString};
+use std::os::fd::FromRawFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -62,6 +63,11 @@ pub fn main(args: RunArgs) -> Result<i32> {
         pg.want_evidence = args.report.is_some() || args.verbose;
         cfg.services.push(Box::new(pg));
     }
+    if args.start_gate.is_some() && args.start_gate == args.done_fd {
+        bail!("--start-gate and --done-fd name the same descriptor; they are two pipes");
+    }
+    cfg.start_gate = inherited_fd("--start-gate", args.start_gate)?;
+    cfg.done_signal = inherited_fd("--done-fd", args.done_fd)?;
     for w in &plan.warnings {
         eprintln!("{w}");
     }
@@ -80,6 +86,18 @@ pub fn main(args: RunArgs) -> Result<i32> {
     };
     report(&args, &plan, &outcome)?;
     Ok(outcome.status.exit_code())
+}
+
+/// A descriptor number given on the command line, checked to be open.
+fn inherited_fd(flag: &str, fd: Option<i32>) -> Result<Option<std::os::fd::OwnedFd>> {
+    let Some(fd) = fd else { return Ok(None) };
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        bail!("{flag} {fd}: not an open file descriptor");
+    }
+    // SAFETY: an inherited descriptor that nothing else in this process
+    // owns; the sandbox takes it over.
+    Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
 }
 
 /// Fill a sandbox config from the command line.
@@ -139,11 +157,15 @@ pub fn configure(cfg: &mut Config, args: &RunArgs, isolated: FactorSet, now: Sys
 fn install_shim(cfg: &mut Config) {
     cfg.private_files.push(PrivateFile {
         name: clock::SHIM_FILE_NAME.to_string(),
-        contents: clock::SHIM.to_vec(),
+        contents: clock::SHIM.into(),
         mode: 0o755,
     });
     // Every uid in the sandbox (postgres too) appends to it.
-    cfg.private_files.push(PrivateFile { name: TRACE_FILE.to_string(), contents: Vec::new(), mode: 0o666 });
+    cfg.private_files.push(PrivateFile {
+        name: TRACE_FILE.to_string(),
+        contents: Default::default(),
+        mode: 0o666,
+    });
     let dir = Path::new(PRIVATE_DIR);
     let existing = cfg.env.iter().find(|(k, _)| k == "LD_PRELOAD").map(|(_, v)| v.clone());
     let preload = clock::ld_preload_value(existing.as_deref(), &dir.join(clock::SHIM_FILE_NAME));

@@ -64,11 +64,61 @@ impl ChildResult {
     }
 }
 
+/// Run one child to completion.
 pub fn run_child(c: &ChildRun) -> Result<ChildResult> {
+    spawn_child(c, false)?.wait()
+}
+
+/// A started child `flakebox run`. A gated one builds its sandbox and starts
+/// its services, then waits for [`Pending::release`]; dropping it (or
+/// [`Pending::cancel`]) before then cancels the run, which leaves nothing
+/// behind.
+pub struct Pending {
+    child: Option<std::process::Child>,
+    /// Our end of the start gate, until released.
+    gate: Option<std::fs::File>,
+    /// Our end of the done signal, until it has spoken.
+    done: Option<std::fs::File>,
+    released: bool,
+    started_at: SystemTime,
+    start: Instant,
+    report_path: PathBuf,
+    log_path: PathBuf,
+}
+
+/// Start a child run; with `gated`, its command waits for the release.
+pub fn spawn_child(c: &ChildRun, gated: bool) -> Result<Pending> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
     // /proc/self/exe is this very binary even if the file has since been
     // replaced (a rebuild during a long diagnosis); its path may be gone.
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg("run").arg("--report").arg(&c.report_path).arg("--trace");
+    // Gated: a start gate (we write, it reads) and a done signal (it writes,
+    // we read). Both pipes close-on-exec: only this child gets its ends, below.
+    let pipes = if gated {
+        let gate = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating the start gate")?;
+        let done = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating the done signal")?;
+        Some((gate, done))
+    } else {
+        None
+    };
+    if let Some(((gate_r, _), (_, done_w))) = &pipes {
+        let fds = [gate_r.as_raw_fd(), done_w.as_raw_fd()];
+        cmd.arg("--start-gate").arg(fds[0].to_string()).arg("--done-fd").arg(fds[1].to_string());
+        // SAFETY: fcntl is async-signal-safe; in the child it clears
+        // close-on-exec on the child's two ends only.
+        unsafe {
+            cmd.pre_exec(move || {
+                for fd in fds {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
     let shared: Vec<&str> = [Factor::Net, Factor::Fs, Factor::Time]
         .iter()
         .filter(|f| !c.isolate.contains(**f))
@@ -108,14 +158,87 @@ pub fn run_child(c: &ChildRun) -> Result<ChildResult> {
     let log2 = log.try_clone().context("duplicating the log file")?;
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
     let _ = std::fs::remove_file(&c.report_path);
-    let started_at = SystemTime::now();
-    let start = Instant::now();
-    let status = cmd.status().context("starting flakebox run")?;
-    let wall = start.elapsed();
-    let report = std::fs::read(&c.report_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let output_tail = tail(&c.log_path, 4096);
-    let exit_code = status.code().unwrap_or(128);
-    Ok(ChildResult { report, exit_code, wall, started_at, output_tail })
+    let child = cmd.spawn().context("starting flakebox run")?;
+    // The child's ends close here, so EOF means the child is gone.
+    let (gate, done) = match pipes {
+        Some(((_, gate_w), (done_r, _))) => {
+            (Some(std::fs::File::from(gate_w)), Some(std::fs::File::from(done_r)))
+        }
+        None => (None, None),
+    };
+    Ok(Pending {
+        child: Some(child),
+        gate,
+        done,
+        released: !gated,
+        started_at: SystemTime::now(),
+        start: Instant::now(),
+        report_path: c.report_path.clone(),
+        log_path: c.log_path.clone(),
+    })
+}
+
+impl Pending {
+    /// Let the command start (a no-op for an ungated or released child).
+    /// A child that died meanwhile shows in [`Pending::wait`].
+    pub fn release(&mut self) {
+        if let Some(mut gate) = self.gate.take() {
+            use std::io::Write;
+            let _ = gate.write_all(b"g");
+            self.started_at = SystemTime::now();
+            self.start = Instant::now();
+            self.released = true;
+        }
+    }
+
+    /// Block until the command has exited and its leftovers are killed (the
+    /// child still gathers evidence and dismantles its sandbox after that),
+    /// or the child is gone. Returns at once for an ungated child.
+    pub fn wait_command(&mut self) {
+        if let Some(mut done) = self.done.take() {
+            let mut byte = [0u8; 1];
+            let _ = std::io::Read::read(&mut done, &mut byte);
+        }
+    }
+
+    /// Release if need be, and wait for the child to finish.
+    pub fn wait(mut self) -> Result<ChildResult> {
+        self.release();
+        let Some(mut child) = self.child.take() else {
+            anyhow::bail!("the run was already cancelled");
+        };
+        let status = child.wait().context("waiting for flakebox run")?;
+        let wall = self.start.elapsed();
+        let report = std::fs::read(&self.report_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let output_tail = tail(&self.log_path, 4096);
+        let exit_code = status.code().unwrap_or(128);
+        Ok(ChildResult { report, exit_code, wall, started_at: self.started_at, output_tail })
+    }
+
+    /// Cancel an unreleased run (EOF on its gate), or stop a released one
+    /// (SIGTERM, which it forwards to the command), and wait until it is gone.
+    pub fn cancel(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.gate = None;
+        if let Some(mut child) = self.child.take() {
+            if self.released {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 fn tail(path: &Path, max: usize) -> String {

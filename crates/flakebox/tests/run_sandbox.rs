@@ -389,3 +389,182 @@ fn interactive_shell_on_a_terminal_and_ctrl_c() {
     assert!(out.contains("/dev/pts/"), "the command has the terminal: {out}");
     assert!(out.contains("exit 7"), "the shell's exit status is flakebox's: {out}");
 }
+
+#[test]
+fn no_descriptor_of_flakebox_reaches_the_command() {
+    for who in BOTH {
+        let d = scratch(who);
+        let list = "for f in /proc/$$/fd/*; do echo ${f##*/}; done";
+        let o = run(who, d.path(), &["run", "--", "sh", "-c", list]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        // The same descriptors as without flakebox: what the caller passed
+        // down, and nothing of flakebox's own (pipes, the signalfd).
+        let plain = std::process::Command::new("sh")
+            .args(["-c", list])
+            .current_dir(d.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("sh");
+        assert_eq!(stdout(&o), stdout(&plain), "{who:?}: descriptors of the command");
+    }
+}
+
+/// `--start-gate FD` (diagnose's prepared runs): the command starts when a
+/// byte arrives, its timeout counts from then, and EOF cancels the run.
+#[test]
+fn start_gate_releases_or_cancels_the_command() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    for who in BOTH {
+        let d = scratch(who);
+        let gated = |args: &[&str]| {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+            let fd = r.as_raw_fd();
+            let gate = fd.to_string();
+            let mut all = vec!["run", "--start-gate", gate.as_str()];
+            all.extend_from_slice(args);
+            let mut cmd = command(who, d.path(), &all);
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            // SAFETY: fcntl is async-signal-safe; it only clears CLOEXEC on
+            // the gate's read end in the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    libc::fcntl(fd, libc::F_SETFD, 0);
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn().expect("spawn");
+            drop(r);
+            (child, std::fs::File::from(w))
+        };
+
+        // Held longer than the timeout before the release: the timeout
+        // starts at the release, so the command still runs to completion.
+        let (child, mut gate) = gated(&["--timeout", "1s", "--", "sh", "-c", "echo started"]);
+        std::thread::sleep(Duration::from_millis(1500));
+        std::io::Write::write_all(&mut gate, b"g").expect("release");
+        drop(gate);
+        let o = child.wait_with_output().expect("wait");
+        assert_eq!(o.status.code(), Some(0), "{who:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "started\n");
+
+        let (child, gate) = gated(&["--", "sh", "-c", "echo should-not-run"]);
+        drop(gate);
+        let o = child.wait_with_output().expect("wait");
+        assert_eq!(o.status.code(), Some(125), "{who:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{who:?}: the command never started");
+        assert!(stderr(&o).contains("cancelled before the command started"), "{}", stderr(&o));
+    }
+    let o = run(Who::Root, std::path::Path::new("/"), &["run", "--start-gate", "999", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("--start-gate 999: not an open file descriptor"), "{}", stderr(&o));
+}
+
+/// Under persistent state (diagnose's conditions that share fs), the
+/// command's writes persist from run to run, but flakebox's private
+/// directory (the shim, the trace, a database) is fresh every time.
+#[test]
+fn persistent_state_keeps_writes_but_not_the_private_directory() {
+    for who in BOTH {
+        let d = scratch(who);
+        // Two trees, as diagnose uses: an overlay's upper layer may not lie
+        // in its own lower layer (/tmp's cannot be under /tmp).
+        let var =
+            tempfile::Builder::new().prefix("flakebox-test-state-").tempdir_in("/var/tmp").expect("var");
+        std::fs::set_permissions(var.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let (a, b) = (d.path().join("state-a"), var.path().join("state-b"));
+        for dir in [&a, &b] {
+            std::fs::create_dir_all(dir).expect("state dir");
+            if who == Who::Nobody {
+                std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY)).expect("chown");
+            }
+        }
+        let script = "ls /.flakebox/marker 2>/dev/null; cat /tmp/kept 2>/dev/null; \
+                      touch /.flakebox/marker; echo kept > /tmp/kept";
+        let run_once = || {
+            let mut cmd = command(
+                who,
+                d.path(),
+                &[
+                    "run",
+                    "--share",
+                    "fs",
+                    "--state-dirs",
+                    a.to_str().expect("utf8"),
+                    b.to_str().expect("utf8"),
+                ],
+            );
+            cmd.args(["--", "sh", "-c", script]);
+            cmd.output().expect("spawn")
+        };
+        let first = run_once();
+        assert!(first.status.success(), "{who:?}: {}", stderr(&first));
+        assert_eq!(stdout(&first), "", "{who:?}: the first run starts clean");
+        let second = run_once();
+        assert!(second.status.success(), "{who:?}: {}", stderr(&second));
+        assert_eq!(stdout(&second), "kept\n", "{who:?}: /tmp persisted, the private directory did not");
+        subrun_remove(&[a.as_path(), b.as_path()]);
+    }
+}
+
+/// State directories hold overlay work directories (mode 000): make them
+/// removable before the TempDir goes.
+fn subrun_remove(dirs: &[&std::path::Path]) {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in dirs {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
+            for e in std::fs::read_dir(&d).into_iter().flatten().filter_map(Result::ok) {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    stack.push(e.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// `--done-fd FD` (diagnose starts its next run then): one byte once the
+/// command has exited and what it left running is dead, before the run ends.
+#[test]
+fn done_fd_speaks_once_the_command_and_its_leftovers_are_gone() {
+    use std::io::Read as _;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    for who in BOTH {
+        let d = scratch(who);
+        let marker = format!("4242.{}", unique_number());
+        let (done_r, done_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+        let fd = done_w.as_raw_fd();
+        let fd_arg = fd.to_string();
+        let script = format!("sleep {marker} & echo started");
+        let mut cmd = command(who, d.path(), &["run", "--done-fd", &fd_arg, "--", "sh", "-c", &script]);
+        cmd.stdout(std::process::Stdio::piped());
+        // SAFETY: fcntl is async-signal-safe; it clears CLOEXEC on the
+        // write end in the child only.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn");
+        drop(done_w);
+        let mut done = std::fs::File::from(done_r);
+        let mut byte = [0u8; 1];
+        assert_eq!(done.read(&mut byte).expect("read done"), 1, "{who:?}: one byte before EOF");
+        // Zombies have an empty cmdline: only a live leftover would match.
+        let alive = std::fs::read_dir("/proc").expect("proc").filter_map(Result::ok).any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&marker))
+                .unwrap_or(false)
+        });
+        assert!(!alive, "{who:?}: the leftover sleep is dead when done speaks");
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{who:?}");
+        assert_eq!(stdout(&o), "started\n");
+        assert_eq!(done.read(&mut byte).expect("read EOF"), 0, "{who:?}: then EOF");
+    }
+}

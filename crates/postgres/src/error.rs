@@ -51,9 +51,9 @@ pub enum PgError {
     #[error("{}: {reason}", path.display())]
     BadPath { path: PathBuf, reason: String },
 
-    /// A `psql` query for evidence failed.
-    #[error("psql failed: {0}")]
-    Psql(String),
+    /// An evidence query failed (connection refused, a broken stream).
+    #[error("querying the server: {0}")]
+    Query(String),
 
     /// The server did not stop even after SIGKILL was sent.
     #[error("postgres (pid {pid}) did not exit after SIGKILL")]

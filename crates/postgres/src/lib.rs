@@ -40,11 +40,13 @@
 
 mod binaries;
 mod error;
+mod evidence;
 mod fsutil;
 mod proc;
 mod psql;
 mod server;
 mod template;
+mod wire;
 
 pub use binaries::{find_binaries, Binaries};
 pub use error::PgError;

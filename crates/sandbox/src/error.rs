@@ -29,6 +29,9 @@ pub enum SandboxError {
     Threaded(usize),
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The start gate closed before releasing the command: it never ran.
+    #[error("the run was cancelled before the command started")]
+    Cancelled,
 }
 
 impl SandboxError {

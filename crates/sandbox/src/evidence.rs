@@ -64,7 +64,11 @@ pub fn walk_upper(upper: &Path, mount_point: &Path, out: &mut Evidence) {
             let shown_path = shown.join(entry.file_name());
             let ft = meta.file_type();
             if ft.is_dir() {
-                stack.push((entry.path(), shown_path));
+                // flakebox's own files (the shim, a service's data) are not
+                // the command's: not even looked at (a database is big).
+                if !shown_path.starts_with(crate::PRIVATE_DIR) {
+                    stack.push((entry.path(), shown_path));
+                }
             } else if ft.is_char_device() && meta.rdev() == 0 {
                 // overlayfs records a deletion as a 0:0 character device.
                 push(out, shown_path, "deleted");

@@ -70,7 +70,8 @@ pub enum FsMode {
 #[derive(Debug, Clone)]
 pub struct PrivateFile {
     pub name: String,
-    pub contents: Vec<u8>,
+    /// Borrowed when static (the embedded shim is not copied).
+    pub contents: std::borrow::Cow<'static, [u8]>,
     pub mode: u32,
 }
 
@@ -127,6 +128,17 @@ pub struct Config {
     pub kill_after: Duration,
     pub private_files: Vec<PrivateFile>,
     pub services: Vec<Box<dyn Service>>,
+    /// A prepared start: the sandbox is built and its services started, then
+    /// the command waits until one byte can be read from this descriptor
+    /// (EOF instead cancels the run: [`SandboxError::Cancelled`]). The
+    /// timeout and the reported duration count from the release. How
+    /// `diagnose` builds the next run while the current one executes.
+    pub start_gate: Option<std::os::fd::OwnedFd>,
+    /// One byte is written here as soon as the command has exited and what
+    /// it left running is killed, before services are questioned and stopped
+    /// and file evidence is gathered: the caller may start its next run then.
+    /// EOF instead means the sandbox ended without the command finishing.
+    pub done_signal: Option<std::os::fd::OwnedFd>,
 }
 
 impl Config {
@@ -148,6 +160,8 @@ impl Config {
             kill_after: Duration::from_secs(5),
             private_files: Vec::new(),
             services: Vec::new(),
+            start_gate: None,
+            done_signal: None,
         })
     }
 }

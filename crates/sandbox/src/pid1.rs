@@ -6,7 +6,7 @@ use crate::error::Context;
 use crate::evidence::{self, Evidence};
 use crate::{exec, ipc, mounts, net, Config, ServiceContext, Status, HOSTNAME, PRIVATE_DIR, TRACE_FILE};
 use nix::sys::signal::{kill, SigSet, Signal};
-use nix::sys::signalfd::SignalFd;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -25,11 +25,23 @@ pub const FORWARDED: [Signal; 6] =
 pub struct InitReport {
     pub status: Option<Status>,
     pub setup_error: Option<String>,
+    /// The start gate closed: the command was never started.
+    #[serde(default)]
+    pub cancelled: bool,
     pub evidence: Evidence,
 }
 
 /// Entry point of the cloned child. Never returns.
-pub fn main(cfg: &mut Config, userns: bool, take_terminal: bool, go: File, report: File) -> ! {
+/// `start`: with a start gate, the command starts once a byte arrives on it
+/// (EOF: cancelled), relayed by the supervisor.
+pub fn main(
+    cfg: &mut Config,
+    userns: bool,
+    take_terminal: bool,
+    go: File,
+    start: Option<File>,
+    report: File,
+) -> ! {
     // If the supervisor dies, so do we, and the kernel then kills every
     // process in our PID namespace. Set before waiting for "go", so a
     // supervisor that died earlier shows as EOF below.
@@ -41,7 +53,7 @@ pub fn main(cfg: &mut Config, userns: bool, take_terminal: bool, go: File, repor
         unsafe { libc::_exit(1) };
     }
     drop(go);
-    let rep = run(cfg, userns, take_terminal);
+    let rep = run(cfg, userns, take_terminal, start);
     let json = serde_json::to_vec(&rep).unwrap_or_default();
     let _ = ipc::write_all(&report, &json);
     // Close it now: at exit the kernel frees our memory before it closes
@@ -51,7 +63,7 @@ pub fn main(cfg: &mut Config, userns: bool, take_terminal: bool, go: File, repor
     unsafe { libc::_exit(0) }
 }
 
-fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
+fn run(cfg: &mut Config, userns: bool, take_terminal: bool, start: Option<File>) -> InitReport {
     let mut evidence = Evidence::default();
     // Block first: a signal sent during set-up waits in the queue and is
     // forwarded once the command runs. (Blocked signals reach PID 1 even
@@ -61,7 +73,7 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
         mask.add(s);
     }
     mask.add(Signal::SIGCHLD);
-    let sfd = match mask.thread_block().and_then(|_| SignalFd::new(&mask)) {
+    let sfd = match mask.thread_block().and_then(|_| SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)) {
         Ok(fd) => fd,
         Err(e) => return setup_failed(format!("signalfd: {}", e.desc()), evidence),
     };
@@ -96,6 +108,13 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
     for c in built.copy_out.iter().filter(|c| c.remove) {
         let _ = std::fs::remove_file(&c.path);
     }
+    if let Some(start) = start {
+        let mut byte = [0u8; 1];
+        if !matches!((&start).read(&mut byte), Ok(1)) {
+            stop_all(cfg);
+            return InitReport { status: None, setup_error: None, cancelled: true, evidence };
+        }
+    }
     randomize_next_pid();
     let status = start_and_wait(cfg, &env, &sfd, take_terminal);
     let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
@@ -103,6 +122,9 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
     if !evidence.leftover_processes.is_empty() {
         // (None left: nothing but the services can fork any more.)
         kill_leftovers(&service_pids);
+    }
+    if let Some(done) = cfg.done_signal.take() {
+        let _ = ipc::write_all(&File::from(done), b"d");
     }
     for service in cfg.services.iter_mut() {
         let name = service.name().to_string();
@@ -132,7 +154,7 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool) -> InitReport {
             let _ = std::fs::remove_file(&c.path);
         }
     }
-    InitReport { status: Some(status), setup_error: None, evidence }
+    InitReport { status: Some(status), setup_error: None, cancelled: false, evidence }
 }
 
 fn setup(cfg: &mut Config, userns: bool) -> Result<mounts::Built, String> {
@@ -160,7 +182,7 @@ fn randomize_next_pid() {
 }
 
 fn setup_failed(msg: String, evidence: Evidence) -> InitReport {
-    InitReport { status: None, setup_error: Some(msg), evidence }
+    InitReport { status: None, setup_error: Some(msg), cancelled: false, evidence }
 }
 
 fn stop_all(cfg: &mut Config) {

@@ -86,14 +86,41 @@ fn supervise(
 ) -> Result<Outcome, SandboxError> {
     let (go_r, go_w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
     let (rep_r, rep_w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
+    // With a start gate, PID 1 waits on a pipe of ours after set-up, and we
+    // relay the gate's byte (or its EOF) and start the clock then.
+    let mut gate = cfg.start_gate.take().map(std::fs::File::from);
+    // PID 1 inherits these by clone; the command must not by exec.
+    for fd in gate
+        .as_ref()
+        .map(|g| g.as_raw_fd())
+        .into_iter()
+        .chain(cfg.done_signal.as_ref().map(|d| d.as_raw_fd()))
+    {
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    let (start_r, mut start_w) = match gate {
+        Some(_) => {
+            let (r, w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
+            (Some(r), Some(w))
+        }
+        None => (None, None),
+    };
     let mut stack = vec![0u8; STACK_SIZE];
-    let start = Instant::now();
-    let mut ends = Some((go_r, rep_w));
+    let mut start = Instant::now();
+    let mut ends = Some((go_r, start_r, rep_w));
+    let our_start_w = start_w.as_ref().map(|w| w.as_raw_fd());
     let cb = Box::new(|| {
-        let Some((go, report)) = ends.take() else {
+        let Some((go, start, report)) = ends.take() else {
             return 1;
         };
-        pid1::main(cfg, userns, take_terminal, go, report)
+        if let Some(fd) = our_start_w {
+            // PID 1's copy of our write end: closed, so that our closing it
+            // reads as EOF (a cancelled run) over there.
+            // SAFETY: closing a descriptor of PID 1's own (copied) table.
+            unsafe { libc::close(fd) };
+        }
+        pid1::main(cfg, userns, take_terminal, go, start, report)
     });
     // SAFETY: the process is single-threaded (checked), so the child may
     // allocate; it never returns into our frames (pid1::main ends in _exit).
@@ -102,6 +129,7 @@ fn supervise(
     })?;
     // Our copies of PID 1's ends: closing them lets EOF mean "PID 1 is gone".
     drop(ends);
+    cfg.done_signal = None;
     if userns {
         if let Err(e) = user::write_id_maps(&child.to_string(), uid, gid) {
             let _ = kill(child, Signal::SIGKILL);
@@ -124,7 +152,7 @@ fn supervise(
     let mut escalated: Option<i32> = None;
     let mut interrupts = 0;
     let mut kill_at: Option<Instant> = None;
-    let deadline = timeout.map(|t| start + t);
+    let mut deadline = if gate.is_some() { None } else { timeout.map(|t| start + t) };
     let mut exited = false;
 
     // Done when PID 1 has exited, or as soon as its whole report is in: the
@@ -160,9 +188,14 @@ fn supervise(
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: gate.as_ref().map_or(-1, |g| g.as_raw_fd()),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        // SAFETY: poll on two pollfds we own.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };
+        // SAFETY: poll on three pollfds we own.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
         if n == 0 && exited {
             break; // PID 1 is gone; a lost writer cannot keep us here
         }
@@ -173,6 +206,20 @@ fn supervise(
                 Ok(k) => report.extend_from_slice(&buf[..k]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(_) => rep_open = false,
+            }
+        }
+        if fds[2].revents != 0 {
+            let mut byte = [0u8; 1];
+            let released = gate.as_ref().map(|mut g| g.read(&mut byte));
+            if !matches!(released, Some(Err(ref e)) if e.kind() == std::io::ErrorKind::WouldBlock) {
+                if let (Some(Ok(1)), Some(w)) = (released, &start_w) {
+                    start = Instant::now();
+                    deadline = timeout.map(|t| start + t);
+                    let _ = ipc::write_all(w, b"s");
+                }
+                // Released or cancelled: either way PID 1 reads no more.
+                start_w = None;
+                gate = None;
             }
         }
         while let Ok(Some(info)) = sfd.read_signal() {
@@ -205,6 +252,7 @@ fn supervise(
     let status_override =
         if timed_out { Some(Status::TimedOut) } else { escalated.map(|signal| Status::Signaled { signal }) };
     match parsed {
+        Some(InitReport { cancelled: true, .. }) => Err(SandboxError::Cancelled),
         Some(InitReport { setup_error: Some(e), .. }) => Err(SandboxError::Setup(e)),
         Some(InitReport { status: Some(status), evidence, .. }) => {
             Ok(Outcome { status: status_override.unwrap_or(status), duration, evidence })
