@@ -322,6 +322,15 @@ fn interleaving_is_round_robin_shuffled_and_seeded() {
     // A round never starts with the condition the previous one ended with
     // (the runner prepares each run while the previous one executes).
     assert!(a.windows(2).all(|w| w[0].0 != w[1].0), "no condition twice in a row");
+    // ... except with two conditions, whose order must stay random.
+    let mut seen: Vec<FactorSet> = Vec::new();
+    let mut r = |iso: FactorSet, _: usize| {
+        seen.push(iso);
+        Ok(RunOutcome::new(true))
+    };
+    run(&Options { fixed_runs: Some(40), ..opts(FactorSet::only(Factor::Net), 5) }, &mut r);
+    let firsts: std::collections::HashSet<String> = seen.chunks(2).map(|c| format!("{:?}", c[0])).collect();
+    assert_eq!(firsts.len(), 2, "either condition may open a round of two");
     assert_eq!(record(42), a, "same seed, same schedule");
     assert_ne!(record(43), a);
 }

@@ -22,12 +22,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
         None => FactorSet::all(),
     };
-    let pg = PgArgs { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
+    let mut pg = PgArgs { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
     if factors.contains(Factor::Db) {
         // Prepare the template once, before any timed run; without server
         // binaries, db is left out (or refused when asked for by name).
         match crate::pg::PgService::prepare(pg.bin.as_deref(), pg.init.as_deref(), false) {
-            Ok(_) => {}
+            // Each run is told where the binaries are: no pg_config search.
+            Ok(service) => pg.bin = Some(service.bindir().to_path_buf()),
             Err(e) if args.factors.is_none() => {
                 eprintln!("flakebox: db is not diagnosed: {e:#}");
                 factors.remove(Factor::Db);

@@ -36,9 +36,9 @@ impl PgService {
     /// Find the server binaries and make sure the cached template exists
     /// (built once per server version and init content).
     pub fn prepare(bin: Option<&Path>, init: Option<&Path>, verbose: bool) -> Result<Self> {
-        let bins = postgres::find_binaries(bin)?;
-        let run_as = postgres::default_run_as();
         let root = cache_root()?;
+        let bins = postgres::find_binaries_cached(bin, Some(&root))?;
+        let run_as = postgres::default_run_as();
         let template = postgres::Template::ensure(&bins, &root, init, run_as)
             .with_context(|| format!("preparing the PostgreSQL {} template", bins.version))?;
         if verbose {
@@ -48,6 +48,13 @@ impl PgService {
         let template_fd = std::fs::File::open(&template.dir)
             .with_context(|| format!("opening the template {}", template.dir.display()))?;
         Ok(PgService { template, template_fd, run_as, server: None, want_evidence: true })
+    }
+}
+
+impl PgService {
+    /// The server binaries' directory, as found.
+    pub fn bindir(&self) -> &Path {
+        &self.template.binaries.bindir
     }
 }
 

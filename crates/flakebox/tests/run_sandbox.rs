@@ -539,7 +539,9 @@ fn done_fd_speaks_once_the_command_and_its_leftovers_are_gone() {
         let (done_r, done_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
         let fd = done_w.as_raw_fd();
         let fd_arg = fd.to_string();
-        let script = format!("sleep {marker} & echo started");
+        // The shell exits only once its background child is `sleep` itself.
+        let script =
+            format!("sleep {marker} & while [ \"$(cat /proc/$!/comm)\" != sleep ]; do :; done; echo started");
         let mut cmd = command(who, d.path(), &["run", "--done-fd", &fd_arg, "--", "sh", "-c", &script]);
         cmd.stdout(std::process::Stdio::piped());
         // SAFETY: fcntl is async-signal-safe; it clears CLOEXEC on the
@@ -555,11 +557,11 @@ fn done_fd_speaks_once_the_command_and_its_leftovers_are_gone() {
         let mut done = std::fs::File::from(done_r);
         let mut byte = [0u8; 1];
         assert_eq!(done.read(&mut byte).expect("read done"), 1, "{who:?}: one byte before EOF");
-        // Zombies have an empty cmdline: only a live leftover would match.
+        // Zombies have an empty cmdline: only a live leftover would match
+        // (exactly `sleep MARKER`: flakebox's own command line names it too).
+        let wanted = format!("sleep\0{marker}\0");
         let alive = std::fs::read_dir("/proc").expect("proc").filter_map(Result::ok).any(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(&marker))
-                .unwrap_or(false)
+            std::fs::read(e.path().join("cmdline")).map(|c| c == wanted.as_bytes()).unwrap_or(false)
         });
         assert!(!alive, "{who:?}: the leftover sleep is dead when done speaks");
         let o = child.wait_with_output().expect("wait");

@@ -37,19 +37,45 @@ impl Binaries {
 
     /// Inspects `dir`; `Err(reason)` if it lacks a working server.
     pub fn from_dir(dir: &Path) -> Result<Binaries, String> {
+        Self::from_dir_cached(dir, None)
+    }
+
+    /// [`Binaries::from_dir`], remembering `postgres --version` in
+    /// `version_cache` (a directory) per executable: keyed by its device,
+    /// inode, size and change times, so an upgrade is noticed. Running it
+    /// costs ~12 ms (the server's shared libraries, ICU among them) on every
+    /// `run --postgres`.
+    pub fn from_dir_cached(dir: &Path, version_cache: Option<&Path>) -> Result<Binaries, String> {
         for exe in ["postgres", "initdb"] {
             if !is_executable(&dir.join(exe)) {
                 return Err(format!("no executable `{exe}` in this directory"));
             }
         }
-        let out = Command::new(dir.join("postgres"))
-            .arg("--version")
-            .env_clear()
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run postgres --version: {e}"))?;
-        let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let postgres = dir.join("postgres");
+        let cached = version_cache.and_then(|c| version_key(&postgres).map(|k| c.join(k)));
+        let remembered = cached
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .map(|l| l.trim().to_owned())
+            .filter(|l| parse_version(l).is_some());
+        let line = match remembered {
+            Some(line) => line,
+            None => {
+                let out = Command::new(&postgres)
+                    .arg("--version")
+                    .env_clear()
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .output()
+                    .map_err(|e| format!("cannot run postgres --version: {e}"))?;
+                let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                if let (Some(file), Some(_)) = (&cached, parse_version(&line)) {
+                    // Best effort: a cache that cannot be written costs time only.
+                    let _ = crate::fsutil::write_atomic(file, line.as_bytes());
+                }
+                line
+            }
+        };
         let (version, major) =
             parse_version(&line).ok_or_else(|| format!("unexpected `postgres --version` output {line:?}"))?;
         let psql = psql_candidates(dir).into_iter().find(|p| is_executable(p));
@@ -57,8 +83,22 @@ impl Binaries {
     }
 }
 
-/// `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` → (`15.18`, 15).
-/// Also handles development versions such as `17beta1` or `16devel`.
+/// The version cache's file name for an executable: its identity on disk.
+fn version_key(exe: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = exe.metadata().ok()?;
+    Some(format!(
+        "postgres-version-{}-{}-{}-{}.{}-{}.{}",
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec()
+    ))
+}
+
 fn parse_version(line: &str) -> Option<(String, u32)> {
     let token = line.split_whitespace().find(|t| t.starts_with(|c: char| c.is_ascii_digit()))?;
     let digits: String = token.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -88,8 +128,17 @@ fn is_executable(p: &Path) -> bool {
 /// `/usr/lib/postgresql/*/bin`, PGDG RPM `/usr/pgsql-*/bin`, Fedora/Arch `/usr/bin`,
 /// source installs `/usr/local/pgsql/bin`.
 pub fn find_binaries(explicit: Option<&Path>) -> Result<Binaries, PgError> {
+    find_binaries_cached(explicit, None)
+}
+
+/// [`find_binaries`] with `postgres --version` remembered in `version_cache`
+/// (see [`Binaries::from_dir_cached`]).
+pub fn find_binaries_cached(
+    explicit: Option<&Path>,
+    version_cache: Option<&Path>,
+) -> Result<Binaries, PgError> {
     if let Some(dir) = explicit {
-        return Binaries::from_dir(dir)
+        return Binaries::from_dir_cached(dir, version_cache)
             .map_err(|reason| PgError::BadBinDir { dir: dir.to_path_buf(), reason });
     }
     let mut searched = Vec::new();
@@ -103,7 +152,7 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<Binaries, PgError> {
     pg_configs.push(("pg_config on PATH".into(), PathBuf::from("pg_config")));
     for (label, exe) in pg_configs {
         match pg_config_bindir(&exe) {
-            Some(dir) => match Binaries::from_dir(&dir) {
+            Some(dir) => match Binaries::from_dir_cached(&dir, version_cache) {
                 Ok(b) => return Ok(b),
                 Err(why) => {
                     searched.push(format!("{} (from {label} {}): {why}", dir.display(), exe.display()))
@@ -114,7 +163,7 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<Binaries, PgError> {
     }
 
     for dir in distro_dirs() {
-        match Binaries::from_dir(&dir) {
+        match Binaries::from_dir_cached(&dir, version_cache) {
             Ok(b) => return Ok(b),
             Err(why) => searched.push(format!("{}: {why}", dir.display())),
         }

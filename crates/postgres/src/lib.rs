@@ -48,7 +48,7 @@ mod server;
 mod template;
 mod wire;
 
-pub use binaries::{find_binaries, Binaries};
+pub use binaries::{find_binaries, find_binaries_cached, Binaries};
 pub use error::PgError;
 pub use server::{free_loopback_port, DataMode, Listen, Server, Starting};
 pub use template::Template;

@@ -124,6 +124,26 @@ fn finds_the_installed_server() {
     assert_eq!(again.version, b.version);
 }
 
+/// `postgres --version` is remembered per executable: read back from the
+/// cache (a planted line proves it is used), rerun when the entry is junk.
+#[test]
+fn version_is_cached_per_executable() {
+    let b = bins();
+    let cache = tempfile::tempdir().expect("cache");
+    let first = postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("first");
+    assert_eq!(first.version, b.version);
+    let entries: Vec<_> = std::fs::read_dir(cache.path()).expect("list").filter_map(Result::ok).collect();
+    assert_eq!(entries.len(), 1, "one entry for one executable");
+    let entry = entries[0].path();
+    assert_eq!(std::fs::read_to_string(&entry).expect("entry").trim(), b.version_line);
+    std::fs::write(&entry, "postgres (PostgreSQL) 99.1\n").expect("plant");
+    let planted = postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("cached");
+    assert_eq!((planted.version.as_str(), planted.major), ("99.1", 99), "read from the cache");
+    std::fs::write(&entry, "garbage").expect("junk");
+    let rerun = postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("rerun");
+    assert_eq!(rerun.version, b.version, "junk is ignored and replaced");
+}
+
 #[test]
 fn explicit_bad_dir_is_named_in_the_error() {
     let dir = Path::new("/nonexistent/flakebox-pg-bin");

@@ -256,20 +256,55 @@ fn reap_all(block: bool) {
     }
 }
 
-/// Kill everything the command left, leaving the services alone. A leftover
-/// may fork while we look, so look again until nothing is left.
+/// Kill everything the command left, leaving the services alone, and return
+/// once it is dead (a SIGKILL is delivered when its target next runs, not
+/// when kill returns). A leftover may fork while we look, so look again
+/// until nothing is left.
 fn kill_leftovers(service_pids: &[i32]) {
     for _ in 0..20 {
         let left = evidence::processes(service_pids);
         if left.is_empty() {
             return;
         }
-        for l in left {
-            let _ = kill(Pid::from_raw(l.pid), Signal::SIGKILL);
+        // Through pidfds: the signal cannot reach a reused pid, and each
+        // becomes readable when its process has exited.
+        let fds: Vec<std::os::fd::OwnedFd> = left.iter().filter_map(|l| kill_by_pidfd(l.pid)).collect();
+        let mut polls: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+            .collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while polls.iter().any(|p| p.revents == 0) {
+            let left_ms = deadline.saturating_duration_since(std::time::Instant::now()).as_millis() as i32;
+            polls.retain(|p| p.revents == 0);
+            // SAFETY: poll on pollfds whose descriptors `fds` keeps open.
+            if left_ms <= 0
+                || unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, left_ms) } <= 0
+            {
+                break; // stuck in the kernel (D state): the final sweep takes it
+            }
         }
         // Reap without blocking: services are our children too.
         reap_all(false);
     }
+}
+
+/// SIGKILL `pid` through a pidfd, which is returned (None: already gone).
+fn kill_by_pidfd(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL); // a kernel without pidfds
+        return None;
+    }
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: pidfd_send_signal on our pidfd, no siginfo, no flags.
+    unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0)
+    };
+    Some(fd)
 }
 
 /// Copy a `--keep` path that did not exist on the host out of the sandbox.
