@@ -67,6 +67,26 @@ if [[ $NOBODY == 1 ]] && command -v setpriv >/dev/null && id nobody >/dev/null 2
     compare nobody setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups
 fi
 
+# hyperfine runs each command's runs back to back, so a neighbour's load that
+# comes and goes lands on one command more than another. The same comparison
+# interleaved (flakebox, bwrap, flakebox, ...) shares the drift fairly.
+echo "== interleaved: flakebox run vs bwrap, alternating, $RUNS rounds (root)"
+(cd / && python3 - "$RUNS" "$OUT/interleaved.json" "$FB run -- /bin/true" "$BWRAP" <<'PY'
+import json, subprocess, sys, time
+rounds, out, cmds = int(sys.argv[1]), sys.argv[2], [c.split() for c in sys.argv[3:]]
+times = [[] for _ in cmds]
+for _ in range(5):
+    for c in cmds:
+        subprocess.run(c)
+for _ in range(rounds):
+    for i, c in enumerate(cmds):
+        t = time.perf_counter()
+        subprocess.run(c)
+        times[i].append(time.perf_counter() - t)
+json.dump({"commands": sys.argv[3:], "times": times}, open(out, "w"))
+PY
+)
+
 echo "== 200 sequential runs of flakebox run -- /bin/true (root), in chunks of 50"
 for chunk in 1 2 3 4; do
     (cd / && hyperfine -N --warmup 0 --runs 50 --style none \
@@ -92,6 +112,10 @@ for who in ("root", "nobody"):
         med = statistics.median(r["times"])
         print(f"| {r['command']:<40} | {ms(med)} | {ms(r['mean'])} | "
               f"{ms(r['min'])} | {ms(r['max'])} | {med / bw:13.2f}x |")
+inter = json.load(open(os.path.join(out, "interleaved.json")))
+fb_t, bw_t = (statistics.median(t) for t in inter["times"])
+print(f"\ninterleaved, root ({len(inter['times'][0])} rounds, each command started by python), median ms:")
+print(f"flakebox run -- /bin/true {ms(fb_t)}, bwrap {ms(bw_t)}: {fb_t / bw_t:.2f}x")
 print("\nsequential runs of flakebox run -- /bin/true (root):")
 print("| runs      | median  |  mean   |   max   |")
 print("|-----------|---------|---------|---------|")

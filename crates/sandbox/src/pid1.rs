@@ -40,6 +40,7 @@ pub fn main(
     take_terminal: bool,
     go: File,
     start: Option<File>,
+    net: Option<std::os::fd::OwnedFd>,
     report: File,
 ) -> ! {
     // If the supervisor dies, so do we, and the kernel then kills every
@@ -53,7 +54,7 @@ pub fn main(
         unsafe { libc::_exit(1) };
     }
     drop(go);
-    let rep = run(cfg, userns, take_terminal, start);
+    let rep = run(cfg, userns, take_terminal, start, net);
     let json = serde_json::to_vec(&rep).unwrap_or_default();
     let _ = ipc::write_all(&report, &json);
     // Close it now: at exit the kernel frees our memory before it closes
@@ -63,7 +64,13 @@ pub fn main(
     unsafe { libc::_exit(0) }
 }
 
-fn run(cfg: &mut Config, userns: bool, take_terminal: bool, start: Option<File>) -> InitReport {
+fn run(
+    cfg: &mut Config,
+    userns: bool,
+    take_terminal: bool,
+    start: Option<File>,
+    net: Option<std::os::fd::OwnedFd>,
+) -> InitReport {
     let mut evidence = Evidence::default();
     // Block first: a signal sent during set-up waits in the queue and is
     // forwarded once the command runs. (Blocked signals reach PID 1 even
@@ -77,7 +84,7 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool, start: Option<File>)
         Ok(fd) => fd,
         Err(e) => return setup_failed(format!("signalfd: {}", e.desc()), evidence),
     };
-    let built = match setup(cfg, userns) {
+    let built = match setup(cfg, userns, net) {
         Ok(b) => b,
         Err(e) => return setup_failed(e, evidence),
     };
@@ -157,8 +164,11 @@ fn run(cfg: &mut Config, userns: bool, take_terminal: bool, start: Option<File>)
     InitReport { status: Some(status), setup_error: None, cancelled: false, evidence }
 }
 
-fn setup(cfg: &mut Config, userns: bool) -> Result<mounts::Built, String> {
+fn setup(cfg: &mut Config, userns: bool, net: Option<std::os::fd::OwnedFd>) -> Result<mounts::Built, String> {
     let built = mounts::build(cfg, userns)?;
+    if let Some(sock) = net {
+        net::enter_from(&sock)?;
+    }
     if cfg.isolate_net {
         net::loopback_up().ctx(|| "bringing up loopback".into())?;
     }

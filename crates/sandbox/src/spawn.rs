@@ -2,7 +2,7 @@
 //! go, then forward signals, enforce the timeout and read its report.
 
 use crate::pid1::{self, InitReport, FORWARDED};
-use crate::{host, ipc, user, Config, Evidence, Outcome, SandboxError, Status};
+use crate::{host, ipc, net, user, Config, Evidence, Outcome, SandboxError, Status};
 use nix::sched::clone;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -106,12 +106,27 @@ fn supervise(
         }
         None => (None, None),
     };
+    // As root the network namespace is made beside PID 1's set-up (net.rs).
+    let parallel_net = !userns && flags.contains(nix::sched::CloneFlags::CLONE_NEWNET);
+    let flags = if parallel_net { flags - nix::sched::CloneFlags::CLONE_NEWNET } else { flags };
+    let (net_ours, net_pid1) = if parallel_net {
+        let (a, b) = nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| SandboxError::sys("socketpair", e))?;
+        (Some(a), Some(b))
+    } else {
+        (None, None)
+    };
     let mut stack = vec![0u8; STACK_SIZE];
     let mut start = Instant::now();
-    let mut ends = Some((go_r, start_r, rep_w));
+    let mut ends = Some((go_r, start_r, net_pid1, rep_w));
     let our_start_w = start_w.as_ref().map(|w| w.as_raw_fd());
     let cb = Box::new(|| {
-        let Some((go, start, report)) = ends.take() else {
+        let Some((go, start, net, report)) = ends.take() else {
             return 1;
         };
         if let Some(fd) = our_start_w {
@@ -120,7 +135,7 @@ fn supervise(
             // SAFETY: closing a descriptor of PID 1's own (copied) table.
             unsafe { libc::close(fd) };
         }
-        pid1::main(cfg, userns, take_terminal, go, start, report)
+        pid1::main(cfg, userns, take_terminal, go, start, net, report)
     });
     // SAFETY: the process is single-threaded (checked), so the child may
     // allocate; it never returns into our frames (pid1::main ends in _exit).
@@ -146,6 +161,8 @@ fn supervise(
     let sfd = SignalFd::with_flags(mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| SandboxError::sys("signalfd", e))?;
     set_nonblocking(&rep_r);
+    // Nothing below returns early: the thread is always joined.
+    let net_thread = net_ours.map(net::create_for);
     let mut report = Vec::new();
     let mut rep_open = true;
     let mut timed_out = false;
@@ -246,6 +263,11 @@ fn supervise(
     let duration = start.elapsed();
     if !exited {
         reap_later(child);
+    }
+    // Long done (PID 1 reported after entering its namespace, or is gone);
+    // joined so the next run starts single-threaded.
+    if let Some(t) = net_thread {
+        let _ = t.join();
     }
 
     let parsed: Option<InitReport> = serde_json::from_slice(&report).ok();
