@@ -36,44 +36,103 @@ fn set_up(fd: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
-/// As root, the network namespace is created by a short-lived thread of the
-/// supervisor while PID 1 builds the mount tree: its creation (~0.9 ms of
-/// kernel work: loopback, sysctl tables) then overlaps the mounts instead of
-/// preceding them in `clone`. The thread unshares only itself, and hands the
-/// namespace to PID 1 over `sock` (SCM_RIGHTS), or the errno it got.
-/// (Rootless, PID 1's own user namespace must own it: `clone` makes it.)
-pub(crate) fn create_for(sock: std::os::fd::OwnedFd) -> std::thread::JoinHandle<()> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+/// Who makes the network namespace beside PID 1's set-up; joined (reaped)
+/// by the supervisor before it returns.
+pub(crate) enum Maker {
+    Thread(std::thread::JoinHandle<()>),
+    Process(nix::unistd::Pid),
+}
+
+impl Maker {
+    pub(crate) fn join(self) {
+        match self {
+            Maker::Thread(t) => {
+                let _ = t.join();
+            }
+            Maker::Process(pid) => {
+                let _ = nix::sys::wait::waitpid(pid, None);
+            }
+        }
+    }
+}
+
+/// Make the sandbox's network namespace while PID 1 builds the mount tree:
+/// its creation (~0.6–0.9 ms of kernel work: loopback, sysctl tables) then
+/// overlaps the mounts instead of preceding them in `clone`. The namespace
+/// (or the errno that stopped it) goes to PID 1 over `sock` (SCM_RIGHTS).
+///
+/// As root a thread of the supervisor unshares one for itself. Rootless the
+/// namespace must belong to PID 1's user namespace (`user_ns`, opened after
+/// the id maps are written), which only a single-threaded process can join:
+/// a forked helper joins it, unshares, sends and exits.
+pub(crate) fn create_for(
+    sock: std::os::fd::OwnedFd,
+    user_ns: Option<std::os::fd::OwnedFd>,
+) -> io::Result<Maker> {
     use std::os::fd::AsRawFd;
-    std::thread::spawn(move || {
-        let made = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).and_then(|()| {
-            nix::fcntl::open(
-                "/proc/thread-self/ns/net",
-                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-        });
-        let _ = match made {
-            Ok(fd) => {
-                let fds = [fd];
-                let sent = sendmsg::<()>(
-                    sock.as_raw_fd(),
-                    &[io::IoSlice::new(b"n")],
-                    &[ControlMessage::ScmRights(&fds)],
-                    MsgFlags::empty(),
-                    None,
-                );
-                // SAFETY: `open` returned fd and the message carried a copy.
-                unsafe { libc::close(fd) };
-                sent
-            }
-            Err(e) => {
-                let mut msg = vec![b'e'];
-                msg.extend_from_slice(&(e as i32).to_ne_bytes());
-                sendmsg::<()>(sock.as_raw_fd(), &[io::IoSlice::new(&msg)], &[], MsgFlags::empty(), None)
-            }
+    let Some(user_ns) = user_ns else {
+        return Ok(Maker::Thread(std::thread::spawn(move || make_and_send(sock.as_raw_fd(), None))));
+    };
+    // SAFETY: the supervisor is single-threaded here (checked before PID 1
+    // was cloned, and no thread is started rootless); the child makes only
+    // system calls (make_and_send) and leaves by _exit.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            // SAFETY: prctl with constant arguments; async-signal-safe.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            make_and_send(sock.as_raw_fd(), Some(user_ns.as_raw_fd()));
+            // SAFETY: leaving the forked child without running any handler.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Maker::Process(child)),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Join `user_ns` if given, unshare a network namespace and send it (or the
+/// errno) on `sock`. Raw system calls only: it also runs in a forked child.
+fn make_and_send(sock: libc::c_int, user_ns: Option<libc::c_int>) {
+    // SAFETY: plain system calls on descriptors we hold and a NUL-terminated
+    // literal path; the message buffers live on this stack until sendmsg.
+    unsafe {
+        let mut ok = match user_ns {
+            Some(fd) => libc::setns(fd, libc::CLONE_NEWUSER) == 0,
+            None => true,
         };
-    })
+        ok = ok && libc::unshare(libc::CLONE_NEWNET) == 0;
+        let ns = if ok {
+            libc::open(c"/proc/thread-self/ns/net".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+        } else {
+            -1
+        };
+        // "n" with the descriptor, or "e" and the errno.
+        let mut payload: [u8; 5] = [b'n', 0, 0, 0, 0];
+        let mut len = 1;
+        if ns < 0 {
+            payload[0] = b'e';
+            payload[1..].copy_from_slice(&(*libc::__errno_location()).to_ne_bytes());
+            len = 5;
+        }
+        let mut iov = libc::iovec { iov_base: payload.as_mut_ptr().cast(), iov_len: len };
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // Room for one descriptor, aligned for cmsghdr.
+        let mut control = [0u64; 4];
+        if ns >= 0 {
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as usize;
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), ns);
+        }
+        libc::sendmsg(sock, &msg, 0);
+        if ns >= 0 {
+            libc::close(ns);
+        }
+    }
 }
 
 /// In PID 1: receive the namespace [`create_for`] made, and enter it.

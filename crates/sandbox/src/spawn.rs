@@ -106,8 +106,8 @@ fn supervise(
         }
         None => (None, None),
     };
-    // As root the network namespace is made beside PID 1's set-up (net.rs).
-    let parallel_net = !userns && flags.contains(nix::sched::CloneFlags::CLONE_NEWNET);
+    // The network namespace is made beside PID 1's set-up (net.rs).
+    let parallel_net = flags.contains(nix::sched::CloneFlags::CLONE_NEWNET);
     let flags = if parallel_net { flags - nix::sched::CloneFlags::CLONE_NEWNET } else { flags };
     let (net_ours, net_pid1) = if parallel_net {
         let (a, b) = nix::sys::socket::socketpair(
@@ -161,8 +161,26 @@ fn supervise(
     let sfd = SignalFd::with_flags(mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| SandboxError::sys("signalfd", e))?;
     set_nonblocking(&rep_r);
-    // Nothing below returns early: the thread is always joined.
-    let net_thread = net_ours.map(net::create_for);
+    // Nothing below returns early: the maker is always joined.
+    let net_maker = match net_ours {
+        Some(sock) => {
+            // Rootless, after the id maps: the helper joins PID 1's user namespace.
+            let user_ns = if userns {
+                Some(
+                    std::fs::File::open(format!("/proc/{child}/ns/user"))
+                        .map(std::os::fd::OwnedFd::from)
+                        .map_err(|e| SandboxError::io("opening PID 1's user namespace", e))?,
+                )
+            } else {
+                None
+            };
+            Some(
+                net::create_for(sock, user_ns)
+                    .map_err(|e| SandboxError::io("making the network namespace", e))?,
+            )
+        }
+        None => None,
+    };
     let mut report = Vec::new();
     let mut rep_open = true;
     let mut timed_out = false;
@@ -266,8 +284,8 @@ fn supervise(
     }
     // Long done (PID 1 reported after entering its namespace, or is gone);
     // joined so the next run starts single-threaded.
-    if let Some(t) = net_thread {
-        let _ = t.join();
+    if let Some(m) = net_maker {
+        m.join();
     }
 
     let parsed: Option<InitReport> = serde_json::from_slice(&report).ok();
