@@ -4,10 +4,9 @@
 //!
 //! Two processes, as in Bazel's linux-sandbox:
 //! - the **supervisor** ([`spawn`]) stays on the host side: it clones PID 1,
-//!   writes the user-namespace id maps (as root instead it makes the network
-//!   namespace on a thread while PID 1 builds the mounts, [`net`]), relays a
-//!   start gate, forwards signals, enforces the timeout and collects PID 1's
-//!   report;
+//!   writes the user-namespace id maps, makes the network namespace while
+//!   PID 1 builds the mounts ([`net`]), relays a start gate, forwards
+//!   signals, enforces the timeout and collects PID 1's report;
 //! - **PID 1** ([`pid1`]) builds the mount tree ([`mounts`]), brings up
 //!   loopback ([`net`]), starts services, runs the command ([`exec`]), reaps
 //!   zombies, kills what the command left running and gathers evidence

@@ -1,7 +1,6 @@
-//! Network namespace: made beside PID 1's set-up as root ([`create_for`],
-//! [`enter_from`]), by `clone` otherwise; then loopback is brought up. A new
-//! netns has only `lo`, down; an ioctl is all it takes (no netlink needed for
-//! one flag).
+//! Network namespace: made beside PID 1's set-up ([`create_for`],
+//! [`enter_from`]), then loopback is brought up. A new netns has only `lo`,
+//! down; an ioctl is all it takes (no netlink needed for one flag).
 
 use std::io;
 
