@@ -414,7 +414,6 @@ fn no_descriptor_of_flakebox_reaches_the_command() {
 #[test]
 fn start_gate_releases_or_cancels_the_command() {
     use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
     for who in BOTH {
         let d = scratch(who);
         let gated = |args: &[&str]| {
@@ -425,14 +424,7 @@ fn start_gate_releases_or_cancels_the_command() {
             all.extend_from_slice(args);
             let mut cmd = command(who, d.path(), &all);
             cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-            // SAFETY: fcntl is async-signal-safe; it only clears CLOEXEC on
-            // the gate's read end in the child.
-            unsafe {
-                cmd.pre_exec(move || {
-                    libc::fcntl(fd, libc::F_SETFD, 0);
-                    Ok(())
-                });
-            }
+            inherit_fd(&mut cmd, fd);
             let child = cmd.spawn().expect("spawn");
             drop(r);
             (child, std::fs::File::from(w))
@@ -504,25 +496,8 @@ fn persistent_state_keeps_writes_but_not_the_private_directory() {
         let second = run_once();
         assert!(second.status.success(), "{who:?}: {}", stderr(&second));
         assert_eq!(stdout(&second), "kept\n", "{who:?}: /tmp persisted, the private directory did not");
-        subrun_remove(&[a.as_path(), b.as_path()]);
-    }
-}
-
-/// State directories hold overlay work directories (mode 000): make them
-/// removable before the TempDir goes.
-fn subrun_remove(dirs: &[&std::path::Path]) {
-    use std::os::unix::fs::PermissionsExt;
-    for dir in dirs {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
-            for e in std::fs::read_dir(&d).into_iter().flatten().filter_map(Result::ok) {
-                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                    stack.push(e.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(dir);
+        remove_tree(&a);
+        remove_tree(&b);
     }
 }
 
@@ -532,7 +507,6 @@ fn subrun_remove(dirs: &[&std::path::Path]) {
 fn done_fd_speaks_once_the_command_and_its_leftovers_are_gone() {
     use std::io::Read as _;
     use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
     for who in BOTH {
         let d = scratch(who);
         let marker = format!("4242.{}", unique_number());
@@ -544,14 +518,7 @@ fn done_fd_speaks_once_the_command_and_its_leftovers_are_gone() {
             format!("sleep {marker} & while [ \"$(cat /proc/$!/comm)\" != sleep ]; do :; done; echo started");
         let mut cmd = command(who, d.path(), &["run", "--done-fd", &fd_arg, "--", "sh", "-c", &script]);
         cmd.stdout(std::process::Stdio::piped());
-        // SAFETY: fcntl is async-signal-safe; it clears CLOEXEC on the
-        // write end in the child only.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::fcntl(fd, libc::F_SETFD, 0);
-                Ok(())
-            });
-        }
+        inherit_fd(&mut cmd, fd);
         let child = cmd.spawn().expect("spawn");
         drop(done_w);
         let mut done = std::fs::File::from(done_r);

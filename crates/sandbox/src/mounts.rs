@@ -93,9 +93,7 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
     // it by `nested`. In a user namespace that overlay is refused, because
     // the host's mounts below it are locked to us: `populate` builds the
     // root entry by entry instead, on a tmpfs.
-    let whole = !userns && cfg.fs != FsMode::Host && b.root_overlay()?;
-    b.whole = whole;
-    if !whole {
+    if userns || cfg.fs == FsMode::Host || !b.root_overlay()? {
         tmpfs(NEW, 0o755)?;
         // overlayfs refuses a lower directory with a locked mount anywhere
         // below it, hidden or not: populate goes down past all of them (not
@@ -110,7 +108,7 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
     }
     if cfg.fs != FsMode::Host && !userns {
         // Top-level mount points are populate's when it ran.
-        b.nested(if whole { 2 } else { 3 })?;
+        b.nested(if b.whole { 2 } else { 3 })?;
     }
     if cfg.fs == FsMode::Fresh {
         for dir in FRESH_TMP {
@@ -234,8 +232,9 @@ impl Builder<'_> {
     }
 
     /// The host's root filesystem as one overlay on the new root, with /dev
-    /// and /sys bound whole. False (nothing mounted) when overlayfs refuses
-    /// it, e.g. a root it cannot stack on or a state directory inside it.
+    /// and /sys bound whole (sets `whole`). False (nothing mounted) when
+    /// overlayfs refuses it, e.g. a root it cannot stack on or a state
+    /// directory inside it.
     fn root_overlay(&mut self) -> Result<bool, String> {
         let Ok(meta) = fs::metadata(OLD) else { return Ok(false) };
         if self.overlay(Path::new("/"), &meta).is_err() {
@@ -247,6 +246,7 @@ impl Builder<'_> {
                 bind(&src, &dst, true, false)?;
             }
         }
+        self.whole = true;
         Ok(true)
     }
 

@@ -126,10 +126,7 @@ fn run(
     let status = start_and_wait(cfg, &env, &sfd, take_terminal);
     let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
     evidence.leftover_processes = evidence::processes(&service_pids);
-    if !evidence.leftover_processes.is_empty() {
-        // (None left: nothing but the services can fork any more.)
-        kill_leftovers(&service_pids);
-    }
+    kill_leftovers(evidence.leftover_processes.clone(), &service_pids);
     if let Some(done) = cfg.done_signal.take() {
         let _ = ipc::write_all(&File::from(done), b"d");
     }
@@ -266,13 +263,13 @@ fn reap_all(block: bool) {
     }
 }
 
-/// Kill everything the command left, leaving the services alone, and return
-/// once it is dead (a SIGKILL is delivered when its target next runs, not
-/// when kill returns). A leftover may fork while we look, so look again
-/// until nothing is left.
-fn kill_leftovers(service_pids: &[i32]) {
+/// Kill `left` (what the command left, as just listed), leaving the services
+/// alone, and return once it is dead (a SIGKILL is delivered when its target
+/// next runs, not when kill returns). A leftover may fork while we look, so
+/// look again until nothing is left; with nothing left at first, nothing
+/// but the services can fork, so there is no second look.
+fn kill_leftovers(mut left: Vec<evidence::Leftover>, service_pids: &[i32]) {
     for _ in 0..20 {
-        let left = evidence::processes(service_pids);
         if left.is_empty() {
             return;
         }
@@ -296,6 +293,7 @@ fn kill_leftovers(service_pids: &[i32]) {
         }
         // Reap without blocking: services are our children too.
         reap_all(false);
+        left = evidence::processes(service_pids);
     }
 }
 

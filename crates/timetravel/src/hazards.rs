@@ -124,14 +124,10 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
         let start = start_of(next_month, zone);
         push(
             plus(start, -1),
-            format!("end of {} {} (last second)", month_name(this_month.month()), this_month.year()),
+            format!("end of {} (last second)", this_month.strftime("%B %Y")),
             Family::MonthEnd,
         );
-        push(
-            start,
-            format!("start of {} {} (first second)", month_name(next_month.month()), next_month.year()),
-            Family::MonthEnd,
-        );
+        push(start, format!("start of {} (first second)", next_month.strftime("%B %Y")), Family::MonthEnd);
     }
 
     // Next New Year, both sides, local and UTC: hard-coded years and expiry
@@ -290,24 +286,6 @@ fn next_transitions(now: Timestamp, zone: &TimeZone) -> Vec<Transition> {
     let mut v: Vec<Transition> = forward.into_iter().chain(back).collect();
     v.sort_by_key(|t| t.at);
     v
-}
-
-fn month_name(m: i8) -> &'static str {
-    const NAMES: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    usize::try_from(m - 1).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("month")
 }
 
 /// Calendar days from the local date of `now` to the local date of `at` in

@@ -162,3 +162,33 @@ pub fn read_json(p: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
     serde_json::from_str(&text).expect("valid JSON report")
 }
+
+/// Let `cmd`'s child inherit `fd` (made close-on-exec, as every descriptor
+/// of this multi-threaded test process should be, so no other test's child
+/// gets it).
+pub fn inherit_fd(cmd: &mut Command, fd: std::os::fd::RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: fcntl is async-signal-safe; it clears close-on-exec on `fd` in
+    // the child only.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::fcntl(fd, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+}
+
+/// Remove a tree that may hold overlayfs work directories (mode 000), as
+/// state directories do.
+pub fn remove_tree(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
+        for e in std::fs::read_dir(&d).into_iter().flatten().filter_map(Result::ok) {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
