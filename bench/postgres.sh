@@ -20,7 +20,7 @@ BIN=${PG_BINDIR:-$(pg_config --bindir)}
 [ -x "$BIN/postgres" ] || BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 PSQL=$BIN/psql; [ -x "$PSQL" ] || PSQL=psql
 
-cargo build -q --release -p postgres --example pg_roundtrip
+cargo build -q --release -p flakebox-postgres --example pg_roundtrip
 cargo build -q --release -p flakebox
 . bench/lib.sh
 REL=$(release_dir)

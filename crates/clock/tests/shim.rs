@@ -8,8 +8,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use clock::trace::{ConnectTarget, Outcome, TraceEvent};
-use clock::{Anchor, ShimClock, TimeSpec, UnixTime};
+use flakebox_clock::trace::{ConnectTarget, Outcome, TraceEvent};
+use flakebox_clock::{Anchor, ShimClock, TimeSpec, UnixTime};
 
 /// 2024-02-29T23:59:58.250Z: a leap day, a quarter second before the end of it.
 const FROZEN: &str = "2024-02-29T23:59:58.25Z";
@@ -24,7 +24,7 @@ struct Env {
 
 fn setup() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let shim = clock::install(dir.path()).expect("install shim");
+    let shim = flakebox_clock::install(dir.path()).expect("install shim");
     Env { dir, shim }
 }
 
@@ -67,7 +67,7 @@ impl Env {
     /// Runs cmd under the shim with clock's variables (none: pass-through) and a
     /// 20 s limit; the child is killed and the test fails if it hangs.
     fn run(&self, clock: Option<&ShimClock>, extra: &[(&str, &OsStr)], cmd: &mut Command) -> Output {
-        cmd.env("LD_PRELOAD", clock::ld_preload_value(None, &self.shim)).env("TZ", "UTC");
+        cmd.env("LD_PRELOAD", flakebox_clock::ld_preload_value(None, &self.shim)).env("TZ", "UTC");
         for (k, v) in clock.map(ShimClock::env).unwrap_or_default() {
             cmd.env(k, v);
         }
@@ -662,11 +662,14 @@ fn static_binaries_are_reported_not_faked() {
     let execer = env.cc("execer", C_EXECER, &[]);
 
     // What the CLI checks before exec.
-    let reach = clock::reach::inspect(&stat).expect("inspect");
-    assert_eq!(reach, clock::reach::Reach::Static);
+    let reach = flakebox_clock::reach::inspect(&stat).expect("inspect");
+    assert_eq!(reach, flakebox_clock::reach::Reach::Static);
     let warning = reach.warning(&stat).expect("a warning");
     assert!(warning.contains("statically linked") && warning.contains("its clock is NOT frozen"));
-    assert_eq!(clock::reach::inspect(&execer).expect("inspect"), clock::reach::Reach::Dynamic);
+    assert_eq!(
+        flakebox_clock::reach::inspect(&execer).expect("inspect"),
+        flakebox_clock::reach::Reach::Dynamic
+    );
 
     // What the shim says at an interposed execve.
     let trace = env.path("trace");
@@ -684,7 +687,7 @@ fn static_binaries_are_reported_not_faked() {
     // Honestly unfrozen: it printed the real time.
     let shown: i64 = stdout.trim().parse().expect("seconds");
     assert!(shown >= before, "static binary printed {shown}");
-    let events = clock::trace::parse(&std::fs::read_to_string(&trace).expect("trace"));
+    let events = flakebox_clock::trace::parse(&std::fs::read_to_string(&trace).expect("trace"));
     assert!(
         events
             .iter()
@@ -773,7 +776,7 @@ fn go_binaries_are_reported() {
         .output()
         .expect("objcopy");
     assert!(o.status.success(), "objcopy: {}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(clock::reach::inspect(&go).expect("inspect"), clock::reach::Reach::Go);
+    assert_eq!(flakebox_clock::reach::inspect(&go).expect("inspect"), flakebox_clock::reach::Reach::Go);
     let execer = env.cc("execer", C_EXECER, &[]);
     let clock = FROZEN.parse::<TimeSpec>().expect("spec").resolve(SystemTime::now());
     let out = env.run(Some(&clock), &[], Command::new(&execer).arg(&go));
@@ -822,7 +825,7 @@ subprocess.run(["/bin/true"])
     let out = env.run(None, &[("FLAKEBOX_TRACE", trace.as_os_str())], Command::new("python3").arg(&script));
     ok_stdout(&out);
     let text = std::fs::read_to_string(&trace).expect("trace written");
-    let events = clock::trace::parse(&text);
+    let events = flakebox_clock::trace::parse(&text);
     assert_eq!(events.len(), text.lines().count(), "unparsed lines in {text}");
     let inet = |port: u16| ConnectTarget::Inet(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     let has = |pred: &dyn Fn(&TraceEvent) -> bool| events.iter().any(pred);

@@ -1,12 +1,12 @@
 //! Power and false-positive rates of the method on simulated commands:
-//! `cargo run --release -p diagnose --example power`.
+//! `cargo run --release -p flakebox-diagnose --example power`.
 //!
 //! Prints, for commands whose failures come from the network at several
 //! rates and for purely random commands (the null: no factor matters), the
 //! verdicts over many seeded diagnoses and the rounds they took.
 
-use diagnose::{diagnose, Options, RunOutcome};
 use factors::{Factor, FactorSet};
+use flakebox_diagnose::{diagnose, Options, RunOutcome};
 use std::collections::BTreeMap;
 
 fn simulate(n: u64, pass_prob: &dyn Fn(FactorSet) -> f64) -> (f64, BTreeMap<String, usize>) {

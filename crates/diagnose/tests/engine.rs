@@ -1,8 +1,8 @@
 //! The engine against fake runners (deterministic by seed; no sleeps, no
 //! real clock).
 
-use diagnose::*;
 use factors::{Factor, FactorSet};
+use flakebox_diagnose::*;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

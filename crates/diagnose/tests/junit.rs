@@ -1,6 +1,6 @@
 //! JUnit dialects, from realistic fixtures.
 
-use diagnose::{parse_junit, JunitError, Outcome, TestCase};
+use flakebox_diagnose::{parse_junit, JunitError, Outcome, TestCase};
 
 fn load(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -1,7 +1,7 @@
 //! Per-test verdicts from JUnit, malformed files, and rendering.
 
-use diagnose::*;
 use factors::{Factor, FactorSet};
+use flakebox_diagnose::*;
 
 fn case(classname: &str, name: &str, failed: bool) -> String {
     if failed {

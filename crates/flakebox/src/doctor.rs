@@ -105,7 +105,7 @@ fn checks() -> Vec<Check> {
         }
     }
     out.push(shim_check());
-    out.push(match postgres::find_binaries(None) {
+    out.push(match throwaway_pg::find_binaries(None) {
         Ok(b) => Check::new("PostgreSQL", Level::Pass, format!("{} in {}", b.version, b.bindir.display()), None),
         Err(e) => Check::new(
             "PostgreSQL",

@@ -12,13 +12,13 @@ pub struct PgService {
     /// Count the tables left with rows after the command (two psql calls):
     /// only when someone will read it (--report, -v).
     pub want_evidence: bool,
-    template: postgres::Template,
+    template: throwaway_pg::Template,
     /// The template directory, opened host side: the sandbox may hide its path
     /// (a cache under the host's /tmp), and then the server is started from
     /// `/proc/self/fd/N` instead (PID 1 inherits the descriptor).
     template_fd: std::fs::File,
     run_as: Option<(u32, u32)>,
-    server: Option<postgres::Server>,
+    server: Option<throwaway_pg::Server>,
 }
 
 /// `$XDG_CACHE_HOME/flakebox`, else `~/.cache/flakebox`.
@@ -37,9 +37,9 @@ impl PgService {
     /// (built once per server version and init content).
     pub fn prepare(bin: Option<&Path>, init: Option<&Path>, verbose: bool) -> Result<Self> {
         let root = cache_root()?;
-        let bins = postgres::find_binaries_cached(bin, Some(&root))?;
-        let run_as = postgres::default_run_as();
-        let template = postgres::Template::ensure(&bins, &root, init, run_as)
+        let bins = throwaway_pg::find_binaries_cached(bin, Some(&root))?;
+        let run_as = throwaway_pg::default_run_as();
+        let template = throwaway_pg::Template::ensure(&bins, &root, init, run_as)
             .with_context(|| format!("preparing the PostgreSQL {} template", bins.version))?;
         if verbose {
             let how = if template.built { "built" } else { "cached" };
@@ -71,9 +71,9 @@ impl Service for PgService {
         let port = if ctx.net_isolated {
             5432
         } else {
-            postgres::free_loopback_port().map_err(|e| format!("finding a free port: {e}"))?
+            throwaway_pg::free_loopback_port().map_err(|e| format!("finding a free port: {e}"))?
         };
-        let listen = postgres::Listen {
+        let listen = throwaway_pg::Listen {
             tcp: Some((IpAddr::V4(Ipv4Addr::LOCALHOST), port)),
             unix_dir: scratch.join("socket"),
         };
@@ -85,8 +85,8 @@ impl Service for PgService {
         if !template.dir.join("PG_VERSION").is_file() {
             template.dir = PathBuf::from(format!("/proc/self/fd/{}", self.template_fd.as_raw_fd()));
         }
-        let server =
-            postgres::Server::start(&template, &scratch, &listen, self.run_as).map_err(|e| e.to_string())?;
+        let server = throwaway_pg::Server::start(&template, &scratch, &listen, self.run_as)
+            .map_err(|e| e.to_string())?;
         let env = server.env();
         self.server = Some(server);
         Ok(env)

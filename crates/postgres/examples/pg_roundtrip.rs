@@ -20,7 +20,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut verbose = false;
     let mut tcp = false;
-    let mut mode = postgres::DataMode::Auto;
+    let mut mode = flakebox_postgres::DataMode::Auto;
     let mut init = None;
     let mut cache = std::env::temp_dir().join("flakebox-bench-cache");
     let mut scratch_base = PathBuf::from("/dev/shm");
@@ -29,7 +29,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "-v" => verbose = true,
             "--tcp" => tcp = true,
-            "--copy" => mode = postgres::DataMode::Copy,
+            "--copy" => mode = flakebox_postgres::DataMode::Copy,
             "--init" => init = args.next().map(PathBuf::from),
             "--cache" => cache = args.next().map(PathBuf::from).ok_or("--cache DIR")?,
             "--scratch" => scratch_base = args.next().map(PathBuf::from).ok_or("--scratch DIR")?,
@@ -38,18 +38,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let run_as = nix::unistd::geteuid().is_root().then_some((65534, 65534));
     let t0 = Instant::now();
-    let bins = postgres::find_binaries(None)?;
+    let bins = flakebox_postgres::find_binaries(None)?;
     let t1 = Instant::now();
-    let template = postgres::Template::ensure(&bins, &cache, init.as_deref(), run_as)?;
+    let template = flakebox_postgres::Template::ensure(&bins, &cache, init.as_deref(), run_as)?;
     let t2 = Instant::now();
     let scratch = tempfile::Builder::new().prefix("pgrt-").tempdir_in(&scratch_base)?;
-    let listen = postgres::Listen {
-        tcp: tcp.then(|| postgres::free_loopback_port().map(|p| ([127, 0, 0, 1].into(), p))).transpose()?,
+    let listen = flakebox_postgres::Listen {
+        tcp: tcp
+            .then(|| flakebox_postgres::free_loopback_port().map(|p| ([127, 0, 0, 1].into(), p)))
+            .transpose()?,
         unix_dir: scratch.path().join("run"),
     };
     let t3 = Instant::now();
-    let server =
-        postgres::Server::spawn_with(&template, scratch.path(), &listen, run_as, mode)?.wait_ready()?;
+    let server = flakebox_postgres::Server::spawn_with(&template, scratch.path(), &listen, run_as, mode)?
+        .wait_ready()?;
     let t4 = Instant::now();
     let psql = bins.psql.clone().ok_or("no psql")?;
     let status = Command::new(psql)

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use postgres::{find_binaries, PgError, Template};
+use flakebox_postgres::{find_binaries, PgError, Template};
 
 #[test]
 fn failed_seed_leaves_no_build_directory_anywhere() {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use postgres::{find_binaries, Binaries, DataMode, Listen, PgError, Server, Template};
+use flakebox_postgres::{find_binaries, Binaries, DataMode, Listen, PgError, Server, Template};
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -42,7 +42,7 @@ fn template() -> &'static Template {
 fn listen(scratch: &Path, tcp: bool) -> Listen {
     Listen {
         tcp: tcp.then(|| {
-            let port = postgres::free_loopback_port().expect("free port");
+            let port = flakebox_postgres::free_loopback_port().expect("free port");
             ([127, 0, 0, 1].into(), port)
         }),
         unix_dir: scratch.join("run"),
@@ -119,7 +119,7 @@ fn finds_the_installed_server() {
         assert!(b.version.starts_with("15."), "{}", b.version);
     }
     assert!(b.psql.is_some());
-    assert_eq!(postgres::default_run_as(), run_as());
+    assert_eq!(flakebox_postgres::default_run_as(), run_as());
     let again = find_binaries(Some(&b.bindir)).expect("explicit dir");
     assert_eq!(again.version, b.version);
 }
@@ -130,17 +130,18 @@ fn finds_the_installed_server() {
 fn version_is_cached_per_executable() {
     let b = bins();
     let cache = tempfile::tempdir().expect("cache");
-    let first = postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("first");
+    let first = flakebox_postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("first");
     assert_eq!(first.version, b.version);
     let entries: Vec<_> = std::fs::read_dir(cache.path()).expect("list").filter_map(Result::ok).collect();
     assert_eq!(entries.len(), 1, "one entry for one executable");
     let entry = entries[0].path();
     assert_eq!(std::fs::read_to_string(&entry).expect("entry").trim(), b.version_line);
     std::fs::write(&entry, "postgres (PostgreSQL) 99.1\n").expect("plant");
-    let planted = postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("cached");
+    let planted =
+        flakebox_postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("cached");
     assert_eq!((planted.version.as_str(), planted.major), ("99.1", 99), "read from the cache");
     std::fs::write(&entry, "garbage").expect("junk");
-    let rerun = postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("rerun");
+    let rerun = flakebox_postgres::find_binaries_cached(Some(&b.bindir), Some(cache.path())).expect("rerun");
     assert_eq!(rerun.version, b.version, "junk is ignored and replaced");
 }
 

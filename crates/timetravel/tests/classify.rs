@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
-use timetravel::{
+use flakebox_timetravel::{
     hazards, render_markdown, render_text, zone, Mark, Outcome, Plan, Probe, ProbeResult, TestVerdict,
     Verdict, COMMAND_TEST, DEFAULT_ZONES, EXIT_NO_TIME_BOMBS, EXIT_TIME_BOMBS,
 };
+use jiff::Timestamp;
 
 fn ts(s: &str) -> Timestamp {
     s.parse().expect("valid timestamp literal")

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use flakebox_timetravel::{hazards, zone, Outcome, Plan, Probe, ProbeResult, Verdict, DEFAULT_ZONES};
 use jiff::Timestamp;
-use timetravel::{hazards, zone, Outcome, Plan, Probe, ProbeResult, Verdict, DEFAULT_ZONES};
 
 const NOW: &str = "2026-11-22T12:00:00Z";
 const ZONE: &str = "Europe/Berlin";

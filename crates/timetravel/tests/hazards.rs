@@ -1,7 +1,7 @@
 //! Hazard instants and zone parsing, for fixed `now`s (never the real clock).
 
+use flakebox_timetravel::{hazards, parse_zone_lists, zone, Family, Hazard, ZoneError, DEFAULT_ZONES};
 use jiff::Timestamp;
-use timetravel::{hazards, parse_zone_lists, zone, Family, Hazard, ZoneError, DEFAULT_ZONES};
 
 fn ts(s: &str) -> Timestamp {
     s.parse().expect("valid timestamp literal")
