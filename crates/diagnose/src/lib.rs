@@ -51,7 +51,7 @@ pub use report::{
     render_json, render_markdown, render_text, ConditionReport, Counts, Effect, FactorAnalysis, FactorEffect,
     NeverFailedBound, Report, StableOutcome, Status, StopReason, TestReport, Verdict,
 };
-pub use runner::{Evidence, JunitFile, RunOutcome, Runner, RunnerError};
+pub use runner::{Evidence, JunitFile, RunOutcome, RunSpec, Runner, RunnerError};
 
 /// Default maximum runs per condition. With 4 factors a baseline failing
 /// 10% of the time needs ~70 rounds to show 7 failures against a clean
@@ -359,10 +359,10 @@ pub fn diagnose(
                 None => next_order.first().map(|&n| (n, round + 1)),
             };
             if let Some((n, run_no)) = next {
-                runner.upcoming(engine.conds[n].isolate, run_no);
+                runner.upcoming(&RunSpec::suite(engine.conds[n].isolate, run_no));
             }
             let t0 = Instant::now();
-            let out = match runner.run(isolate, round) {
+            let out = match runner.run(&RunSpec::suite(isolate, round)) {
                 Ok(o) => o,
                 Err(RunnerError::Interrupted) => {
                     stopped = StopReason::Interrupted;

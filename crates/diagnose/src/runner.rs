@@ -8,29 +8,50 @@ use factors::FactorSet;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 
+/// One run the engine asks for: a condition, the run's index within it, and
+/// which tests (the whole suite when `tests` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// The factors isolated (empty = baseline).
+    pub isolate: FactorSet,
+    /// The 0-based index of this run within its condition (it equals the
+    /// round number): `run_no == 0` is the condition's first run, when its
+    /// private persistent state (copy-on-write layer) is created.
+    pub run_no: usize,
+    /// The tests to run, by the test runner's own ids, in this order; `None`
+    /// runs the command as given (the whole suite).
+    #[serde(default)]
+    pub tests: Option<Vec<String>>,
+}
+
+impl RunSpec {
+    /// A whole-suite run.
+    pub fn suite(isolate: FactorSet, run_no: usize) -> Self {
+        RunSpec { isolate, run_no, tests: None }
+    }
+}
+
 /// Runs the command once under a condition. Implemented by the CLI (sandboxed
 /// runs) and by fakes in tests.
 pub trait Runner {
-    /// Run the command once with `isolate` isolated (empty = baseline).
-    ///
-    /// `run_no` is the 0-based index of this run within its condition (it
-    /// equals the round number): `run_no == 0` is the condition's first run,
-    /// when its private persistent state (copy-on-write layer) is created.
-    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError>;
+    /// Run the command once as `spec` says.
+    fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError>;
 
     /// Called before each [`Runner::run`] with the run that will follow it
     /// (the next of this round, or the first of the next round, which the
     /// engine may yet decide not to make). A runner may prepare that run
     /// while this one executes; the default does nothing.
-    fn upcoming(&mut self, _isolate: FactorSet, _run_no: usize) {}
+    fn upcoming(&mut self, _spec: &RunSpec) {}
 }
 
+/// A closure over (isolated factors, run index) is a whole-suite runner: how
+/// the engine's tests fake runs.
 impl<F> Runner for F
 where
     F: FnMut(FactorSet, usize) -> Result<RunOutcome, RunnerError>,
 {
-    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError> {
-        self(isolate, run_no)
+    fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError> {
+        self(spec.isolate, spec.run_no)
     }
 }
 

@@ -342,12 +342,12 @@ struct Announcing {
 }
 
 impl Runner for Announcing {
-    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError> {
-        self.calls.push(("run", isolate, run_no));
+    fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError> {
+        self.calls.push(("run", spec.isolate, spec.run_no));
         Ok(RunOutcome::new(self.passes))
     }
-    fn upcoming(&mut self, isolate: FactorSet, run_no: usize) {
-        self.calls.push(("upcoming", isolate, run_no));
+    fn upcoming(&mut self, spec: &RunSpec) {
+        self.calls.push(("upcoming", spec.isolate, spec.run_no));
     }
 }
 

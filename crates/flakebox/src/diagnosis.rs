@@ -4,7 +4,7 @@
 use crate::cli::{DiagnoseArgs, OutputFormat};
 use crate::subrun::{self, ChildRun, PgArgs};
 use anyhow::{bail, Context, Result};
-use diagnose::{Evidence, JunitFile, Options, Progress, RunOutcome, Runner, RunnerError};
+use diagnose::{Evidence, JunitFile, Options, Progress, RunOutcome, RunSpec, Runner, RunnerError};
 use factors::{Factor, FactorSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -245,11 +245,12 @@ impl SandboxRunner<'_> {
 }
 
 impl Runner for SandboxRunner<'_> {
-    fn upcoming(&mut self, isolate: FactorSet, run_no: usize) {
-        self.next = Some((isolate, run_no));
+    fn upcoming(&mut self, spec: &RunSpec) {
+        self.next = Some((spec.isolate, spec.run_no));
     }
 
-    fn run(&mut self, isolate: FactorSet, run_no: usize) -> Result<RunOutcome, RunnerError> {
+    fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError> {
+        let (isolate, run_no) = (spec.isolate, spec.run_no);
         if INTERRUPTED.load(Ordering::SeqCst) {
             return Err(RunnerError::Interrupted);
         }
