@@ -22,6 +22,7 @@ pub mod evidence;
 mod exec;
 pub mod host;
 mod ipc;
+mod mount_plan;
 pub mod mountinfo;
 mod mounts;
 mod net;
