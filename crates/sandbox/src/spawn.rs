@@ -118,6 +118,8 @@ struct Ours {
 /// The supervisor's steps, in order.
 fn supervise(cfg: &mut Config, launch: &Launch, mask: &SigSet) -> Result<Outcome, SandboxError> {
     let (ours, theirs) = channels(cfg, launch)?;
+    // Without a start gate, the timeout and the duration count from the clone.
+    let cloned_at = Instant::now();
     let child = clone_pid1(cfg, launch, theirs, ours.start.as_ref().map(|w| w.as_raw_fd()))?;
     if launch.mode.userns {
         write_id_maps(child, launch)?;
@@ -133,7 +135,7 @@ fn supervise(cfg: &mut Config, launch: &Launch, mask: &SigSet) -> Result<Outcome
         Some(sock) => Some(make_network(sock, child, launch)?),
         None => None,
     };
-    let mut watch = Watch::new(child, launch, gate, start);
+    let mut watch = Watch::new(child, launch, cloned_at, gate, start);
     watch.run(&sfd, &report);
     let duration = watch.start.elapsed();
     if !watch.exited {
@@ -280,8 +282,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(child: Pid, launch: &Launch, gate: Option<File>, start_w: Option<File>) -> Watch {
-        let start = Instant::now();
+    fn new(child: Pid, launch: &Launch, start: Instant, gate: Option<File>, start_w: Option<File>) -> Watch {
         Watch {
             child,
             timeout: launch.timeout,
