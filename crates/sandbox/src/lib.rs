@@ -7,10 +7,11 @@
 //!   writes the user-namespace id maps, makes the network namespace while
 //!   PID 1 builds the mounts ([`net`]), relays a start gate, forwards
 //!   signals, enforces the timeout and collects PID 1's report;
-//! - **PID 1** ([`pid1`]) builds the mount tree ([`mounts`]), brings up
-//!   loopback ([`net`]), starts services, runs the command ([`exec`]), reaps
-//!   zombies, kills what the command left running and gathers evidence
-//!   ([`evidence`]).
+//! - **PID 1** ([`pid1`]) builds the mount tree ([`mounts`] executes the
+//!   list of mount operations [`mount_plan`] computes, a pure function of
+//!   the config and the host's mount table), brings up loopback ([`net`]),
+//!   starts services, runs the command ([`exec`]), reaps zombies, kills what
+//!   the command left running and gathers evidence ([`evidence`]).
 //!
 //! Nothing is created on the host: every scratch directory lives on a tmpfs
 //! inside the sandbox's own mount namespace, so when PID 1 dies — normally or
@@ -22,6 +23,7 @@ pub mod evidence;
 mod exec;
 pub mod host;
 mod ipc;
+mod mount_plan;
 pub mod mountinfo;
 mod mounts;
 mod net;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// Signals the supervisor forwards to PID 1, and PID 1 to the command.
@@ -31,30 +31,36 @@ pub struct InitReport {
     pub evidence: Evidence,
 }
 
+/// How PID 1 runs, decided by the supervisor before the clone.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    /// In a user namespace (the caller is not root).
+    pub userns: bool,
+    /// The supervisor is the terminal's foreground group, so the command's
+    /// group takes the terminal (the supervisor decides: from inside the PID
+    /// namespace every outside group reads as 0).
+    pub take_terminal: bool,
+}
+
+/// PID 1's ends of its channels to the supervisor, inherited by clone.
+pub struct Channels {
+    /// One byte once the id maps are written: set-up may begin.
+    pub go: File,
+    /// With a start gate, the command starts once a byte arrives on this,
+    /// relayed by the supervisor (EOF: cancelled).
+    pub start: Option<File>,
+    /// The supervisor's helper sends the new network namespace here.
+    pub net: Option<OwnedFd>,
+    /// The [`InitReport`], as JSON; EOF once PID 1 has closed it.
+    pub report: File,
+}
+
 /// Entry point of the cloned child. Never returns.
-/// `start`: with a start gate, the command starts once a byte arrives on it
-/// (EOF: cancelled), relayed by the supervisor.
-pub fn main(
-    cfg: &mut Config,
-    userns: bool,
-    take_terminal: bool,
-    go: File,
-    start: Option<File>,
-    net: Option<std::os::fd::OwnedFd>,
-    report: File,
-) -> ! {
-    // If the supervisor dies, so do we, and the kernel then kills every
-    // process in our PID namespace. Set before waiting for "go", so a
-    // supervisor that died earlier shows as EOF below.
-    // SAFETY: prctl with constant arguments.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    let mut byte = [0u8; 1];
-    if !matches!((&go).read(&mut byte), Ok(1)) {
-        // SAFETY: leaving the child at once.
-        unsafe { libc::_exit(1) };
-    }
-    drop(go);
-    let rep = run(cfg, userns, take_terminal, start, net);
+pub fn main(cfg: &mut Config, mode: Mode, ch: Channels) -> ! {
+    let Channels { go, start, net, report } = ch;
+    die_with_supervisor();
+    wait_for_go(go);
+    let rep = run(cfg, mode, start, net);
     let json = serde_json::to_vec(&rep).unwrap_or_default();
     let _ = ipc::write_all(&report, &json);
     // Close it now: at exit the kernel frees our memory before it closes
@@ -64,104 +70,83 @@ pub fn main(
     unsafe { libc::_exit(0) }
 }
 
-fn run(
-    cfg: &mut Config,
-    userns: bool,
-    take_terminal: bool,
-    start: Option<File>,
-    net: Option<std::os::fd::OwnedFd>,
-) -> InitReport {
+/// If the supervisor dies, so do we, and the kernel then kills every
+/// process in our PID namespace. Set before waiting for "go", so a
+/// supervisor that died earlier shows as EOF there.
+fn die_with_supervisor() {
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+}
+
+/// Wait until the supervisor has written our id maps; leave at once on EOF.
+fn wait_for_go(go: File) {
+    let mut byte = [0u8; 1];
+    if !matches!((&go).read(&mut byte), Ok(1)) {
+        // SAFETY: leaving the child at once.
+        unsafe { libc::_exit(1) };
+    }
+}
+
+/// How a run ended before the command could.
+enum Early {
+    SetupFailed(String),
+    /// The start gate closed: the command was never started.
+    Cancelled,
+}
+
+fn run(cfg: &mut Config, mode: Mode, start: Option<File>, net: Option<OwnedFd>) -> InitReport {
     let mut evidence = Evidence::default();
-    // Block first: a signal sent during set-up waits in the queue and is
-    // forwarded once the command runs. (Blocked signals reach PID 1 even
-    // though it has no handlers.)
+    let (status, setup_error, cancelled) = match steps(cfg, mode, start, net, &mut evidence) {
+        Ok(status) => (Some(status), None, false),
+        Err(Early::SetupFailed(e)) => (None, Some(e), false),
+        Err(Early::Cancelled) => (None, None, true),
+    };
+    InitReport { status, setup_error, cancelled, evidence }
+}
+
+/// PID 1's steps, in order.
+fn steps(
+    cfg: &mut Config,
+    mode: Mode,
+    start: Option<File>,
+    net: Option<OwnedFd>,
+    evidence: &mut Evidence,
+) -> Result<Status, Early> {
+    let sfd = block_signals().map_err(Early::SetupFailed)?;
+    let built = setup(cfg, mode.userns, net).map_err(Early::SetupFailed)?;
+    evidence.warnings.extend(built.warnings.iter().cloned());
+    let env = start_services(cfg, mode).map_err(Early::SetupFailed)?;
+    remove_collected(&built);
+    if !wait_for_start(start) {
+        stop_all(cfg);
+        return Err(Early::Cancelled);
+    }
+    randomize_next_pid();
+    let status = start_and_wait(cfg, &env, &sfd, mode.take_terminal);
+    end_what_it_left(cfg, evidence);
+    signal_done(cfg);
+    question_and_stop_services(cfg, evidence);
+    gather_files(&built, evidence);
+    copy_out_all(&built, evidence);
+    Ok(status)
+}
+
+/// Block the forwarded signals and SIGCHLD, read through a signalfd. Done
+/// first: a signal sent during set-up waits in the queue and is forwarded
+/// once the command runs. (Blocked signals reach PID 1 even though it has
+/// no handlers.)
+fn block_signals() -> Result<SignalFd, String> {
     let mut mask = SigSet::empty();
     for s in FORWARDED {
         mask.add(s);
     }
     mask.add(Signal::SIGCHLD);
-    let sfd = match mask.thread_block().and_then(|_| SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)) {
-        Ok(fd) => fd,
-        Err(e) => return setup_failed(format!("signalfd: {}", e.desc()), evidence),
-    };
-    let built = match setup(cfg, userns, net) {
-        Ok(b) => b,
-        Err(e) => return setup_failed(e, evidence),
-    };
-    evidence.warnings.extend(built.warnings.iter().cloned());
-
-    let mut env = cfg.env.clone();
-    let ctx = ServiceContext {
-        private_dir: Path::new(PRIVATE_DIR).to_path_buf(),
-        net_isolated: cfg.isolate_net,
-        is_root: !userns && nix::unistd::geteuid().is_root(),
-    };
-    for service in cfg.services.iter_mut() {
-        match service.start(&ctx) {
-            Ok(vars) => {
-                for (k, v) in vars {
-                    env.retain(|(ek, _)| ek != k.as_str());
-                    env.push((OsString::from(k), OsString::from(v)));
-                }
-            }
-            Err(e) => {
-                let msg = format!("{} failed to start: {e}", service.name());
-                stop_all(cfg);
-                return setup_failed(msg, evidence);
-            }
-        }
-    }
-
-    for c in built.copy_out.iter().filter(|c| c.remove) {
-        let _ = std::fs::remove_file(&c.path);
-    }
-    if let Some(start) = start {
-        let mut byte = [0u8; 1];
-        if !matches!((&start).read(&mut byte), Ok(1)) {
-            stop_all(cfg);
-            return InitReport { status: None, setup_error: None, cancelled: true, evidence };
-        }
-    }
-    randomize_next_pid();
-    let status = start_and_wait(cfg, &env, &sfd, take_terminal);
-    let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
-    evidence.leftover_processes = evidence::processes(&service_pids);
-    kill_leftovers(evidence.leftover_processes.clone(), &service_pids);
-    if let Some(done) = cfg.done_signal.take() {
-        let _ = ipc::write_all(&File::from(done), b"d");
-    }
-    for service in cfg.services.iter_mut() {
-        let name = service.name().to_string();
-        evidence.services.push((name, service.evidence()));
-    }
-    stop_all(cfg);
-    // Whatever is still alive (a service that would not stop) goes now.
-    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
-    reap_all(true);
-
-    for (mount_point, fd) in &built.uppers {
-        let upper = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        evidence::walk_upper(Path::new(&upper), mount_point, &mut evidence);
-    }
-    // Collected files are flakebox's business, not the command's evidence.
-    evidence
-        .files_written
-        .retain(|f| !built.copy_out.iter().any(|c| c.remove && c.path == Path::new(&f.path)));
-    if let Ok(trace) = std::fs::read_to_string(Path::new(PRIVATE_DIR).join(TRACE_FILE)) {
-        evidence.trace = trace.lines().map(str::to_string).collect();
-    }
-    for c in &built.copy_out {
-        if let Err(e) = copy_out(c) {
-            evidence.warnings.push(format!("copying {} out: {e}", c.path.display()));
-        }
-        if c.remove {
-            let _ = std::fs::remove_file(&c.path);
-        }
-    }
-    InitReport { status: Some(status), setup_error: None, cancelled: false, evidence }
+    mask.thread_block()
+        .and_then(|_| SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC))
+        .map_err(|e| format!("signalfd: {}", e.desc()))
 }
 
-fn setup(cfg: &mut Config, userns: bool, net: Option<std::os::fd::OwnedFd>) -> Result<mounts::Built, String> {
+fn setup(cfg: &mut Config, userns: bool, net: Option<OwnedFd>) -> Result<mounts::Built, String> {
     let built = mounts::build(cfg, userns)?;
     if let Some(sock) = net {
         net::enter_from(&sock)?;
@@ -171,6 +156,100 @@ fn setup(cfg: &mut Config, userns: bool, net: Option<std::os::fd::OwnedFd>) -> R
     }
     nix::unistd::sethostname(HOSTNAME).ctx(|| "setting the hostname".into())?;
     Ok(built)
+}
+
+/// Start every service; return the command's environment with theirs added.
+/// A failure stops those already started.
+fn start_services(cfg: &mut Config, mode: Mode) -> Result<Vec<(OsString, OsString)>, String> {
+    let mut env = cfg.env.clone();
+    let ctx = ServiceContext {
+        private_dir: Path::new(PRIVATE_DIR).to_path_buf(),
+        net_isolated: cfg.isolate_net,
+        is_root: !mode.userns && nix::unistd::geteuid().is_root(),
+    };
+    for i in 0..cfg.services.len() {
+        match cfg.services[i].start(&ctx) {
+            Ok(vars) => {
+                for (k, v) in vars {
+                    env.retain(|(ek, _)| ek != k.as_str());
+                    env.push((OsString::from(k), OsString::from(v)));
+                }
+            }
+            Err(e) => {
+                let msg = format!("{} failed to start: {e}", cfg.services[i].name());
+                stop_all(cfg);
+                return Err(msg);
+            }
+        }
+    }
+    Ok(env)
+}
+
+/// Collected files: never a stale copy from an earlier run.
+fn remove_collected(built: &mounts::Built) {
+    for c in built.copy_out.iter().filter(|c| c.remove) {
+        let _ = std::fs::remove_file(&c.path);
+    }
+}
+
+/// With a start gate, wait for its byte; false: EOF, the run is cancelled.
+fn wait_for_start(start: Option<File>) -> bool {
+    let Some(start) = start else { return true };
+    let mut byte = [0u8; 1];
+    matches!((&start).read(&mut byte), Ok(1))
+}
+
+/// List and kill what the command left running (not the services').
+fn end_what_it_left(cfg: &Config, evidence: &mut Evidence) {
+    let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
+    evidence.leftover_processes = evidence::processes(&service_pids);
+    kill_leftovers(evidence.leftover_processes.clone(), &service_pids);
+}
+
+/// Tell the caller it may start its next run.
+fn signal_done(cfg: &mut Config) {
+    if let Some(done) = cfg.done_signal.take() {
+        let _ = ipc::write_all(&File::from(done), b"d");
+    }
+}
+
+/// Each service's evidence, then stop them; whatever is still alive (a
+/// service that would not stop) goes too.
+fn question_and_stop_services(cfg: &mut Config, evidence: &mut Evidence) {
+    for service in cfg.services.iter_mut() {
+        let name = service.name().to_string();
+        evidence.services.push((name, service.evidence()));
+    }
+    stop_all(cfg);
+    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    reap_all(true);
+}
+
+/// Files written (from the upper layers) and the clock shim's trace.
+fn gather_files(built: &mounts::Built, evidence: &mut Evidence) {
+    for (mount_point, fd) in &built.uppers {
+        let upper = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        evidence::walk_upper(Path::new(&upper), mount_point, evidence);
+    }
+    // Collected files are flakebox's business, not the command's evidence.
+    evidence
+        .files_written
+        .retain(|f| !built.copy_out.iter().any(|c| c.remove && c.path == Path::new(&f.path)));
+    if let Ok(trace) = std::fs::read_to_string(Path::new(PRIVATE_DIR).join(TRACE_FILE)) {
+        evidence.trace = trace.lines().map(str::to_string).collect();
+    }
+}
+
+/// `--keep` paths that did not exist and collected files, out to the host.
+fn copy_out_all(built: &mounts::Built, evidence: &mut Evidence) {
+    for c in &built.copy_out {
+        if let Err(e) = copy_out(c) {
+            evidence.warnings.push(format!("copying {} out: {e}", c.path.display()));
+        }
+        if c.remove {
+            let _ = std::fs::remove_file(&c.path);
+        }
+    }
 }
 
 /// Start the command at a random pid. In a fresh PID namespace it would
@@ -188,19 +267,14 @@ fn randomize_next_pid() {
     }
 }
 
-fn setup_failed(msg: String, evidence: Evidence) -> InitReport {
-    InitReport { status: None, setup_error: Some(msg), cancelled: false, evidence }
-}
-
 fn stop_all(cfg: &mut Config) {
     for service in cfg.services.iter_mut() {
         service.stop();
     }
 }
 
-/// `take_terminal`: the supervisor is the terminal's foreground group, so
-/// the command's group takes the terminal (the supervisor decides: from inside
-/// the PID namespace every outside group reads as 0).
+/// Start the command (taking the terminal when `take_terminal`, see [`Mode`])
+/// and forward signals to it until it exits, reaping every zombie.
 fn start_and_wait(cfg: &Config, env: &[(OsString, OsString)], sfd: &SignalFd, take_terminal: bool) -> Status {
     let prepared = match exec::prepare(&cfg.argv, env, &cfg.cwd, take_terminal) {
         Ok(p) => p,

@@ -3,12 +3,14 @@
 
 use crate::pid1::{self, InitReport, FORWARDED};
 use crate::{host, ipc, net, user, Config, Evidence, Outcome, SandboxError, Status};
-use nix::sched::clone;
+use nix::sched::{clone, CloneFlags};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// PID 1's stack. It never execs, so it runs on this for the whole sandbox;
@@ -47,13 +49,7 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
     if threads > 1 {
         return Err(SandboxError::Threaded(threads));
     }
-    let userns = !host::is_root();
-    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
-    let flags = host::namespace_flags(cfg.isolate_net);
-    let take_terminal = nix::unistd::isatty(0).unwrap_or(false)
-        && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
-    let (timeout, kill_after) = (cfg.timeout, cfg.kill_after);
-
+    let launch = Launch::for_caller(&cfg);
     // Blocked before clone so no signal is lost between clone and the loop;
     // PID 1 inherits the mask and keeps it.
     let mut mask = SigSet::empty();
@@ -64,31 +60,103 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
     let mut old_mask = SigSet::empty();
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask))
         .map_err(|e| SandboxError::sys("blocking signals", e))?;
-    let result = supervise(&mut cfg, userns, uid, gid, flags, take_terminal, &mask, timeout, kill_after);
-    if take_terminal {
+    let result = supervise(&mut cfg, &launch, &mask);
+    if launch.mode.take_terminal {
         reclaim_terminal();
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-fn supervise(
-    cfg: &mut Config,
-    userns: bool,
+/// What the supervisor decides about this caller before cloning PID 1.
+struct Launch {
+    mode: pid1::Mode,
+    /// The caller's ids, mapped to root in PID 1's user namespace.
     uid: u32,
     gid: u32,
-    flags: nix::sched::CloneFlags,
-    take_terminal: bool,
-    mask: &SigSet,
+    /// The namespaces PID 1 is cloned into (the network namespace is made
+    /// beside its set-up instead: `parallel_net`).
+    flags: CloneFlags,
+    parallel_net: bool,
     timeout: Option<Duration>,
     kill_after: Duration,
-) -> Result<Outcome, SandboxError> {
+}
+
+impl Launch {
+    fn for_caller(cfg: &Config) -> Launch {
+        let flags = host::namespace_flags(cfg.isolate_net);
+        // The network namespace is made beside PID 1's set-up (net.rs).
+        let parallel_net = flags.contains(CloneFlags::CLONE_NEWNET);
+        Launch {
+            mode: pid1::Mode {
+                userns: !host::is_root(),
+                take_terminal: nix::unistd::isatty(0).unwrap_or(false)
+                    && nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp()),
+            },
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            flags: if parallel_net { flags - CloneFlags::CLONE_NEWNET } else { flags },
+            parallel_net,
+            timeout: cfg.timeout,
+            kill_after: cfg.kill_after,
+        }
+    }
+}
+
+/// The supervisor's ends of its channels to PID 1.
+struct Ours {
+    /// "Go" once the id maps are written.
+    go: File,
+    report: File,
+    /// The caller's start gate, relayed to PID 1 through `start`.
+    gate: Option<File>,
+    start: Option<File>,
+    /// Sent the network namespace by [`net::create_for`].
+    net: Option<OwnedFd>,
+}
+
+/// The supervisor's steps, in order.
+fn supervise(cfg: &mut Config, launch: &Launch, mask: &SigSet) -> Result<Outcome, SandboxError> {
+    let (ours, theirs) = channels(cfg, launch)?;
+    // Without a start gate, the timeout and the duration count from the clone.
+    let cloned_at = Instant::now();
+    let child = clone_pid1(cfg, launch, theirs, ours.start.as_ref().map(|w| w.as_raw_fd()))?;
+    if launch.mode.userns {
+        write_id_maps(child, launch)?;
+    }
+    ipc::write_all(&ours.go, b"g").map_err(|e| SandboxError::io("starting the sandbox", e))?;
+    let Ours { go, report, gate, start, net } = ours;
+    drop(go);
+    let sfd = SignalFd::with_flags(mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| SandboxError::sys("signalfd", e))?;
+    set_nonblocking(&report);
+    // Nothing below returns early: the maker is always joined.
+    let net_maker = match net {
+        Some(sock) => Some(make_network(sock, child, launch)?),
+        None => None,
+    };
+    let mut watch = Watch::new(child, launch, cloned_at, gate, start);
+    watch.run(&sfd, &report);
+    let duration = watch.start.elapsed();
+    if !watch.exited {
+        reap_later(child);
+    }
+    // Long done (PID 1 reported after entering its namespace, or is gone);
+    // joined so the next run starts single-threaded.
+    if let Some(m) = net_maker {
+        m.join();
+    }
+    watch.outcome(duration)
+}
+
+/// Pipes to PID 1 (and a socket pair for the network namespace): ours, and
+/// PID 1's ends.
+fn channels(cfg: &mut Config, launch: &Launch) -> Result<(Ours, pid1::Channels), SandboxError> {
     let (go_r, go_w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
     let (rep_r, rep_w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
     // With a start gate, PID 1 waits on a pipe of ours after set-up, and we
     // relay the gate's byte (or its EOF) and start the clock then.
-    let mut gate = cfg.start_gate.take().map(std::fs::File::from);
+    let gate = cfg.start_gate.take().map(File::from);
     // PID 1 inherits these by clone; the command must not by exec.
     for fd in gate
         .as_ref()
@@ -99,17 +167,14 @@ fn supervise(
         // SAFETY: fcntl on a descriptor we own.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
-    let (start_r, mut start_w) = match gate {
+    let (start_r, start_w) = match gate {
         Some(_) => {
             let (r, w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
             (Some(r), Some(w))
         }
         None => (None, None),
     };
-    // The network namespace is made beside PID 1's set-up (net.rs).
-    let parallel_net = flags.contains(nix::sched::CloneFlags::CLONE_NEWNET);
-    let flags = if parallel_net { flags - nix::sched::CloneFlags::CLONE_NEWNET } else { flags };
-    let (net_ours, net_pid1) = if parallel_net {
+    let (net_ours, net_pid1) = if launch.parallel_net {
         let (a, b) = nix::sys::socket::socketpair(
             nix::sys::socket::AddressFamily::Unix,
             nix::sys::socket::SockType::SeqPacket,
@@ -121,12 +186,26 @@ fn supervise(
     } else {
         (None, None)
     };
+    Ok((
+        Ours { go: go_w, report: rep_r, gate, start: start_w, net: net_ours },
+        pid1::Channels { go: go_r, start: start_r, net: net_pid1, report: rep_w },
+    ))
+}
+
+/// Clone PID 1 into the new namespaces with `theirs`; our copies of those
+/// ends are closed on return, so that EOF means "PID 1 is gone".
+/// `our_start_w`: our end of the start pipe, which PID 1 closes in its copy.
+fn clone_pid1(
+    cfg: &mut Config,
+    launch: &Launch,
+    theirs: pid1::Channels,
+    our_start_w: Option<RawFd>,
+) -> Result<Pid, SandboxError> {
     let mut stack = vec![0u8; STACK_SIZE];
-    let mut start = Instant::now();
-    let mut ends = Some((go_r, start_r, net_pid1, rep_w));
-    let our_start_w = start_w.as_ref().map(|w| w.as_raw_fd());
+    let mut theirs = Some(theirs);
+    let mode = launch.mode;
     let cb = Box::new(|| {
-        let Some((go, start, net, report)) = ends.take() else {
+        let Some(ch) = theirs.take() else {
             return 1;
         };
         if let Some(fd) = our_start_w {
@@ -135,178 +214,234 @@ fn supervise(
             // SAFETY: closing a descriptor of PID 1's own (copied) table.
             unsafe { libc::close(fd) };
         }
-        pid1::main(cfg, userns, take_terminal, go, start, net, report)
+        pid1::main(cfg, mode, ch)
     });
+    let flags = launch.flags;
     // SAFETY: the process is single-threaded (checked), so the child may
     // allocate; it never returns into our frames (pid1::main ends in _exit).
     let child = unsafe { clone(cb, &mut stack, flags, Some(libc::SIGCHLD)) }.map_err(|e| {
         SandboxError::Namespaces { flags: describe(flags), source: e, hint: host::explain_clone_error(e) }
     })?;
     // Our copies of PID 1's ends: closing them lets EOF mean "PID 1 is gone".
-    drop(ends);
+    drop(theirs);
     cfg.done_signal = None;
-    if userns {
-        if let Err(e) = user::write_id_maps(&child.to_string(), uid, gid) {
-            let _ = kill(child, Signal::SIGKILL);
-            let _ = waitpid(child, None);
-            return Err(SandboxError::io(
-                format!("writing the user namespace id maps{}", host::explain_clone_error(nix::Error::EPERM)),
-                e,
-            ));
+    Ok(child)
+}
+
+/// Map the caller's ids into PID 1's user namespace; on failure PID 1 is
+/// killed and reaped.
+fn write_id_maps(child: Pid, launch: &Launch) -> Result<(), SandboxError> {
+    user::write_id_maps(&child.to_string(), launch.uid, launch.gid).map_err(|e| {
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        SandboxError::io(
+            format!("writing the user namespace id maps{}", host::explain_clone_error(nix::Error::EPERM)),
+            e,
+        )
+    })
+}
+
+/// Start making the network namespace while PID 1 builds its mounts.
+fn make_network(sock: OwnedFd, child: Pid, launch: &Launch) -> Result<net::Maker, SandboxError> {
+    // Rootless, after the id maps: the helper joins PID 1's user namespace.
+    let user_ns = if launch.mode.userns {
+        Some(
+            File::open(format!("/proc/{child}/ns/user"))
+                .map(OwnedFd::from)
+                .map_err(|e| SandboxError::io("opening PID 1's user namespace", e))?,
+        )
+    } else {
+        None
+    };
+    net::create_for(sock, user_ns).map_err(|e| SandboxError::io("making the network namespace", e))
+}
+
+/// The supervisor's state while PID 1 runs: the report so far, the start
+/// gate, the timeout and what the signals it forwarded decided.
+struct Watch {
+    child: Pid,
+    timeout: Option<Duration>,
+    kill_after: Duration,
+    /// When the command was released: the timeout and the reported
+    /// duration count from here.
+    start: Instant,
+    /// SIGTERM then; None until released (with a gate) or without a timeout.
+    deadline: Option<Instant>,
+    /// SIGKILL then, once the deadline has passed.
+    kill_at: Option<Instant>,
+    timed_out: bool,
+    /// A second Ctrl-C killed the sandbox: the signal to report.
+    escalated: Option<i32>,
+    interrupts: u32,
+    /// PID 1 has exited (we reaped it).
+    exited: bool,
+    report: Vec<u8>,
+    report_open: bool,
+    gate: Option<File>,
+    start_w: Option<File>,
+}
+
+impl Watch {
+    fn new(child: Pid, launch: &Launch, start: Instant, gate: Option<File>, start_w: Option<File>) -> Watch {
+        Watch {
+            child,
+            timeout: launch.timeout,
+            kill_after: launch.kill_after,
+            start,
+            deadline: if gate.is_some() { None } else { launch.timeout.map(|t| start + t) },
+            kill_at: None,
+            timed_out: false,
+            escalated: None,
+            interrupts: 0,
+            exited: false,
+            report: Vec::new(),
+            report_open: true,
+            gate,
+            start_w,
         }
     }
-    ipc::write_all(&go_w, b"g").map_err(|e| SandboxError::io("starting the sandbox", e))?;
-    drop(go_w);
 
-    let sfd = SignalFd::with_flags(mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| SandboxError::sys("signalfd", e))?;
-    set_nonblocking(&rep_r);
-    // Nothing below returns early: the maker is always joined.
-    let net_maker = match net_ours {
-        Some(sock) => {
-            // Rootless, after the id maps: the helper joins PID 1's user namespace.
-            let user_ns = if userns {
-                Some(
-                    std::fs::File::open(format!("/proc/{child}/ns/user"))
-                        .map(std::os::fd::OwnedFd::from)
-                        .map_err(|e| SandboxError::io("opening PID 1's user namespace", e))?,
-                )
-            } else {
-                None
-            };
-            Some(
-                net::create_for(sock, user_ns)
-                    .map_err(|e| SandboxError::io("making the network namespace", e))?,
-            )
+    /// Done when PID 1 has exited, or as soon as its whole report is in: the
+    /// report pipe closes when PID 1 drops its files, which the kernel does
+    /// before tearing down its namespaces; that teardown (milliseconds for a
+    /// few dozen mounts) then finishes without us waiting on it.
+    /// (Without a report, PID 1's exit is the only way to know it is gone.)
+    fn run(&mut self, sfd: &SignalFd, report: &File) {
+        while self.report_open || (!self.exited && self.report.is_empty()) {
+            let now = Instant::now();
+            self.enforce_timeout(now);
+            let wait_ms = if self.exited { 1000 } else { self.wait_ms(now) };
+            let mut fds = [
+                libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd {
+                    fd: if self.report_open { report.as_raw_fd() } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.gate.as_ref().map_or(-1, |g| g.as_raw_fd()),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll on three pollfds we own.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
+            if n == 0 && self.exited {
+                break; // PID 1 is gone; a lost writer cannot keep us here
+            }
+            if fds[1].revents != 0 {
+                self.read_report(report);
+            }
+            if fds[2].revents != 0 {
+                self.relay_gate();
+            }
+            self.handle_signals(sfd);
         }
-        None => None,
-    };
-    let mut report = Vec::new();
-    let mut rep_open = true;
-    let mut timed_out = false;
-    let mut escalated: Option<i32> = None;
-    let mut interrupts = 0;
-    let mut kill_at: Option<Instant> = None;
-    let mut deadline = if gate.is_some() { None } else { timeout.map(|t| start + t) };
-    let mut exited = false;
+    }
 
-    // Done when PID 1 has exited, or as soon as its whole report is in: the
-    // report pipe closes when PID 1 drops its files, which the kernel does
-    // before tearing down its namespaces; that teardown (milliseconds for a
-    // few dozen mounts) then finishes without us waiting on it.
-    // (Without a report, PID 1's exit is the only way to know it is gone.)
-    while rep_open || (!exited && report.is_empty()) {
-        let now = Instant::now();
-        if let Some(d) = deadline {
-            if !timed_out && now >= d {
-                timed_out = true;
-                let _ = kill(child, Signal::SIGTERM);
-                kill_at = Some(now + kill_after);
+    /// SIGTERM at the deadline, SIGKILL `kill_after` later.
+    fn enforce_timeout(&mut self, now: Instant) {
+        if let Some(d) = self.deadline {
+            if !self.timed_out && now >= d {
+                self.timed_out = true;
+                let _ = kill(self.child, Signal::SIGTERM);
+                self.kill_at = Some(now + self.kill_after);
             }
         }
-        if let Some(k) = kill_at {
+        if let Some(k) = self.kill_at {
             if now >= k {
-                let _ = kill(child, Signal::SIGKILL);
-                kill_at = None;
+                let _ = kill(self.child, Signal::SIGKILL);
+                self.kill_at = None;
             }
         }
-        let next = [deadline.filter(|_| !timed_out), kill_at].into_iter().flatten().min();
-        let wait_ms = match next {
+    }
+
+    /// How long poll may wait: until the next deadline, or for ever.
+    fn wait_ms(&self, now: Instant) -> i32 {
+        let next = [self.deadline.filter(|_| !self.timed_out), self.kill_at].into_iter().flatten().min();
+        match next {
             Some(t) => t.saturating_duration_since(now).as_millis().min(i32::MAX as u128) as i32 + 1,
             None => -1,
-        };
-        let wait_ms = if exited { 1000 } else { wait_ms };
-        let mut fds = [
-            libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd {
-                fd: if rep_open { rep_r.as_raw_fd() } else { -1 },
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: gate.as_ref().map_or(-1, |g| g.as_raw_fd()),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: poll on three pollfds we own.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
-        if n == 0 && exited {
-            break; // PID 1 is gone; a lost writer cannot keep us here
         }
-        if fds[1].revents != 0 {
-            let mut buf = [0u8; 65536];
-            match (&rep_r).read(&mut buf) {
-                Ok(0) => rep_open = false,
-                Ok(k) => report.extend_from_slice(&buf[..k]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => rep_open = false,
-            }
+    }
+
+    fn read_report(&mut self, mut report: &File) {
+        let mut buf = [0u8; 65536];
+        match report.read(&mut buf) {
+            Ok(0) => self.report_open = false,
+            Ok(k) => self.report.extend_from_slice(&buf[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => self.report_open = false,
         }
-        if fds[2].revents != 0 {
-            let mut byte = [0u8; 1];
-            let released = gate.as_ref().map(|mut g| g.read(&mut byte));
-            if !matches!(released, Some(Err(ref e)) if e.kind() == std::io::ErrorKind::WouldBlock) {
-                if let (Some(Ok(1)), Some(w)) = (released, &start_w) {
-                    start = Instant::now();
-                    deadline = timeout.map(|t| start + t);
-                    let _ = ipc::write_all(w, b"s");
-                }
-                // Released or cancelled: either way PID 1 reads no more.
-                start_w = None;
-                gate = None;
-            }
+    }
+
+    /// The gate released the command (start the clock, tell PID 1) or
+    /// closed (PID 1 reads EOF: cancelled).
+    fn relay_gate(&mut self) {
+        let mut byte = [0u8; 1];
+        let released = self.gate.as_ref().map(|mut g| g.read(&mut byte));
+        if matches!(released, Some(Err(ref e)) if e.kind() == std::io::ErrorKind::WouldBlock) {
+            return;
         }
+        if let (Some(Ok(1)), Some(w)) = (released, &self.start_w) {
+            self.start = Instant::now();
+            self.deadline = self.timeout.map(|t| self.start + t);
+            let _ = ipc::write_all(w, b"s");
+        }
+        // Released or cancelled: either way PID 1 reads no more.
+        self.start_w = None;
+        self.gate = None;
+    }
+
+    /// Note PID 1's exit; forward the others to it (a second SIGINT kills it).
+    fn handle_signals(&mut self, sfd: &SignalFd) {
         while let Ok(Some(info)) = sfd.read_signal() {
             let sig = info.ssi_signo as i32;
             if sig == libc::SIGCHLD {
-                match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                match waitpid(self.child, Some(WaitPidFlag::WNOHANG)) {
                     Ok(WaitStatus::StillAlive) => {}
-                    Ok(_) | Err(_) => exited = true,
+                    Ok(_) | Err(_) => self.exited = true,
                 }
             } else if let Ok(s) = Signal::try_from(sig) {
                 if s == Signal::SIGINT {
-                    interrupts += 1;
+                    self.interrupts += 1;
                 }
-                if interrupts >= 2 && s == Signal::SIGINT {
+                if self.interrupts >= 2 && s == Signal::SIGINT {
                     // A second Ctrl-C: stop asking, end the whole sandbox.
-                    escalated = Some(sig);
-                    let _ = kill(child, Signal::SIGKILL);
+                    self.escalated = Some(sig);
+                    let _ = kill(self.child, Signal::SIGKILL);
                 } else {
-                    let _ = kill(child, s);
+                    let _ = kill(self.child, s);
                 }
             }
         }
-    }
-    let duration = start.elapsed();
-    if !exited {
-        reap_later(child);
-    }
-    // Long done (PID 1 reported after entering its namespace, or is gone);
-    // joined so the next run starts single-threaded.
-    if let Some(m) = net_maker {
-        m.join();
     }
 
-    let parsed: Option<InitReport> = serde_json::from_slice(&report).ok();
-    let status_override =
-        if timed_out { Some(Status::TimedOut) } else { escalated.map(|signal| Status::Signaled { signal }) };
-    match parsed {
-        Some(InitReport { cancelled: true, .. }) => Err(SandboxError::Cancelled),
-        Some(InitReport { setup_error: Some(e), .. }) => Err(SandboxError::Setup(e)),
-        Some(InitReport { status: Some(status), evidence, .. }) => {
-            Ok(Outcome { status: status_override.unwrap_or(status), duration, evidence })
-        }
-        _ => match status_override {
-            Some(status) => {
-                let evidence = Evidence {
-                    warnings: vec!["the sandbox was killed before it could report its evidence".into()],
-                    ..Evidence::default()
-                };
-                Ok(Outcome { status, duration, evidence })
+    /// The outcome from PID 1's report and what we decided ourselves.
+    fn outcome(self, duration: Duration) -> Result<Outcome, SandboxError> {
+        let parsed: Option<InitReport> = serde_json::from_slice(&self.report).ok();
+        let status_override = if self.timed_out {
+            Some(Status::TimedOut)
+        } else {
+            self.escalated.map(|signal| Status::Signaled { signal })
+        };
+        match parsed {
+            Some(InitReport { cancelled: true, .. }) => Err(SandboxError::Cancelled),
+            Some(InitReport { setup_error: Some(e), .. }) => Err(SandboxError::Setup(e)),
+            Some(InitReport { status: Some(status), evidence, .. }) => {
+                Ok(Outcome { status: status_override.unwrap_or(status), duration, evidence })
             }
-            None => Err(SandboxError::InitLost(format!("{} bytes of report", report.len()))),
-        },
+            _ => match status_override {
+                Some(status) => {
+                    let evidence = Evidence {
+                        warnings: vec!["the sandbox was killed before it could report its evidence".into()],
+                        ..Evidence::default()
+                    };
+                    Ok(Outcome { status, duration, evidence })
+                }
+                None => Err(SandboxError::InitLost(format!("{} bytes of report", self.report.len()))),
+            },
+        }
     }
 }
 
@@ -338,7 +473,7 @@ fn thread_count() -> usize {
         .unwrap_or(1)
 }
 
-fn set_nonblocking(f: &std::fs::File) {
+fn set_nonblocking(f: &File) {
     // SAFETY: fcntl on an fd we own.
     unsafe {
         let fl = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
@@ -357,7 +492,7 @@ fn reclaim_terminal() {
     }
 }
 
-fn describe(flags: nix::sched::CloneFlags) -> String {
+fn describe(flags: CloneFlags) -> String {
     use nix::sched::CloneFlags as F;
     let names = [
         (F::CLONE_NEWUSER, "user"),

@@ -1,0 +1,567 @@
+//! The sandbox's mount tree as a plan: a pure function from the config, the
+//! host's mount table and a read-only view of the host's files to a list of
+//! [`Op`]s, which [`crate::mounts`] executes (as bubblewrap builds its
+//! `SetupOp` list before running it). Every decision lives here, so the
+//! tests below check them without root and without namespaces.
+//!
+//! As root, under `FsMode::Fresh` or `Persistent`, the new root is one
+//! overlay whose lower layer is the host's root filesystem and whose upper
+//! layer is scratch space (`Fresh`) or a state directory (`Persistent`).
+//! overlayfs does not cross mount points, so every other real filesystem
+//! mounted below gets an overlay of its own, stacked on top, parents first.
+//!
+//! In a user namespace (and for `FsMode::Host`, or when the root overlay is
+//! refused) the new root is a tmpfs of our own instead, and each top-level
+//! entry of the host root is recreated in it: bound through (`Host`) or as an
+//! overlay of that directory. In a user namespace the host's mounts are
+//! locked to us and overlayfs refuses a lower layer with one below it, so a
+//! directory on the way to a mount point is recreated entry by entry.
+//!
+//! Either way /proc is fresh (for the PID namespace); /sys and /dev are
+//! bound; /tmp, /var/tmp and /dev/shm are fresh tmpfs under `Fresh`;
+//! [`PRIVATE_DIR`] is its own tmpfs whenever it would otherwise land in an
+//! upper layer.
+
+use crate::mountinfo::{self, Mount};
+use crate::{FsMode, PRIVATE_DIR};
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+/// Where the host's root is seen once the staging tmpfs is the root.
+pub const OLD: &str = "/old";
+/// Where the new root is built.
+pub const NEW: &str = "/new";
+/// Scratch upper and work directories of the overlays (staging tmpfs).
+pub const UP: &str = "/up";
+/// Directories that are fresh tmpfs under `FsMode::Fresh`.
+pub const FRESH_TMP: [&str; 3] = ["/tmp", "/var/tmp", "/dev/shm"];
+/// Bound whole (or mounted fresh): nothing below them is planned.
+const WHOLE: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// What a host path is, as [`HostTree`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory with these permission bits.
+    Dir {
+        mode: u32,
+    },
+    /// Anything else that is not a symbolic link (files, devices, sockets).
+    File,
+    Symlink {
+        target: PathBuf,
+    },
+}
+
+/// A read-only view of the host's files (paths as on the host). The real one
+/// looks under [`OLD`]; tests give a synthetic tree.
+pub trait HostTree {
+    /// What `path` is, not following a final symbolic link (None: missing).
+    fn lstat(&self, path: &Path) -> Option<Kind>;
+    /// What `path` is, following symbolic links (never `Symlink`).
+    fn stat(&self, path: &Path) -> Option<Kind>;
+    /// The names in directory `dir`, in any order.
+    fn list(&self, dir: &Path) -> Result<Vec<OsString>, String>;
+}
+
+/// Everything the plan depends on besides the host's files.
+pub struct Inputs<'a> {
+    pub fs: &'a FsMode,
+    pub cwd: &'a Path,
+    pub visible: &'a [PathBuf],
+    pub keep: &'a [PathBuf],
+    pub collect: &'a [(PathBuf, PathBuf)],
+    /// PID 1 is in a user namespace (rootless).
+    pub userns: bool,
+    /// The host's mount table, as seen before the sandbox's first mount.
+    pub mounts: &'a [Mount],
+}
+
+/// How the new root is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    /// One overlay of the host's root filesystem (root only; one overlay
+    /// mount instead of one per top-level directory).
+    Overlay,
+    /// A tmpfs of our own with the host root's entries recreated in it.
+    Tmpfs,
+}
+
+impl Root {
+    /// The first choice for `inputs`: [`Root::Tmpfs`] is the fallback when
+    /// the kernel refuses the root overlay.
+    pub fn preferred(inputs: &Inputs) -> Root {
+        if inputs.userns || *inputs.fs == FsMode::Host {
+            Root::Tmpfs
+        } else {
+            Root::Overlay
+        }
+    }
+}
+
+/// A bind mount's reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// This mount only (`MS_BIND`).
+    Single,
+    /// With every mount below it (`MS_BIND | MS_REC`).
+    Tree,
+}
+
+/// Whether the sandbox may write through a bind mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Remounted read-only, keeping the flags the kernel locked on the source.
+    ReadOnly,
+}
+
+/// What to do about the mount point in the new root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// It exists (the plan made it, or the mount fails).
+    Present,
+    /// Mount only when it is a directory; otherwise skip silently.
+    SkipUnlessDir,
+    /// When it does not exist, skip with a warning (hidden by another mount).
+    WarnIfMissing,
+    /// When it does not exist, create it (and its parents).
+    Create(Node),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    Dir,
+    File,
+}
+
+/// What to do when the kernel refuses an overlay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fallback {
+    /// Fail the set-up.
+    Fail,
+    /// Bind the directory read-only instead, with a warning naming the
+    /// filesystem: writes there must not reach the host.
+    ReadOnly { fs_type: String },
+    /// The root overlay: plan again with [`Root::Tmpfs`].
+    Replan,
+}
+
+/// One overlay mount at `at` (a host path) in the new root; its lower layer
+/// is the host's `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    pub at: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// The mount's option string (lowerdir, upperdir, workdir, ...).
+    pub options: String,
+    /// Give the upper directory the lower's owner (root only; the merged
+    /// root takes the upper root's attributes).
+    pub chown: bool,
+    pub target: Target,
+    pub fallback: Fallback,
+}
+
+/// One step of building the new root. Paths are host paths: the interpreter
+/// reads them under [`OLD`] and creates or mounts them under [`NEW`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Tmpfs {
+        at: PathBuf,
+        mode: u32,
+        target: Target,
+    },
+    Mkdir {
+        at: PathBuf,
+        mode: u32,
+    },
+    /// Create `at` and any missing parents, each with `mode`.
+    MkdirAll {
+        at: PathBuf,
+        mode: u32,
+    },
+    Symlink {
+        at: PathBuf,
+        target: PathBuf,
+    },
+    /// Bind the host's `path` to the same path in the new root.
+    Bind {
+        path: PathBuf,
+        depth: Depth,
+        access: Access,
+        target: Target,
+    },
+    Overlay(Overlay),
+    /// A directory on our own tmpfs is its own copy-on-write layer (an empty
+    /// host directory needs no lower one): its writes are evidence too.
+    TrackWrites {
+        at: PathBuf,
+    },
+    /// A fresh /proc (falls back to the host's, with a warning, where a
+    /// container forbids it).
+    Proc,
+    /// Copy `path` out to the host when the command ends (see [`CopyOut`]).
+    CopyOut(CopyOut),
+    Warn(String),
+}
+
+/// A path copied out of the sandbox when the command ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyOut {
+    /// The path inside the sandbox.
+    pub path: PathBuf,
+    /// The host directory it goes to (opened before the pivot), and the
+    /// path relative to it.
+    pub host_dir: PathBuf,
+    pub rel: PathBuf,
+    /// Remove `path` in the sandbox before the command starts and after
+    /// copying (collected files), so neither a stale copy nor this one stays.
+    pub remove: bool,
+}
+
+/// The operations that build the new root, in order. Errors are set-up
+/// failures (a directory that cannot be listed, no usable state directory).
+pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>, String> {
+    let mut p = Planner { inputs, host, ops: Vec::new(), scratch: 0 };
+    let whole = root == Root::Overlay && host.stat(Path::new("/")).is_some();
+    if whole {
+        p.root_overlay()?;
+    } else {
+        p.ops.push(Op::Tmpfs { at: "/".into(), mode: 0o755, target: Target::Present });
+        // overlayfs refuses a lower directory with a locked mount anywhere
+        // below it, hidden or not: populate goes down past all of them (not
+        // those in the wholly bound /proc, /sys and /dev).
+        let locked: Vec<PathBuf> = inputs
+            .mounts
+            .iter()
+            .map(|m| m.mount_point.clone())
+            .filter(|m| m != Path::new("/") && !under_any(m, &WHOLE))
+            .collect();
+        p.populate(Path::new("/"), &locked)?;
+    }
+    let fs = inputs.fs;
+    if *fs != FsMode::Host && !inputs.userns {
+        // Top-level mount points are populate's when it ran.
+        p.nested(if whole { 2 } else { 3 })?;
+    }
+    if *fs == FsMode::Fresh {
+        for dir in FRESH_TMP {
+            p.ops.push(Op::Tmpfs { at: dir.into(), mode: 0o1777, target: Target::SkipUnlessDir });
+        }
+        p.visible_under_fresh_tmp()?;
+    } else {
+        // /dev is the host's; its shared memory is not state we keep.
+        p.ops.push(Op::Tmpfs { at: "/dev/shm".into(), mode: 0o1777, target: Target::SkipUnlessDir });
+    }
+    p.keep();
+    p.collect()?;
+    p.ops.push(Op::Proc);
+    p.ops.push(Op::Mkdir { at: PRIVATE_DIR.into(), mode: 0o755 });
+    if whole {
+        // On the root overlay it would be in the upper layer, which persists
+        // under `FsMode::Persistent`: a service's data or the trace must
+        // never outlive the run.
+        p.ops.push(Op::Tmpfs { at: PRIVATE_DIR.into(), mode: 0o755, target: Target::Present });
+    }
+    Ok(p.ops)
+}
+
+struct Planner<'a, 'b> {
+    inputs: &'b Inputs<'a>,
+    host: &'b dyn HostTree,
+    ops: Vec<Op>,
+    /// Scratch overlays planned so far (each gets its own directory).
+    scratch: usize,
+}
+
+impl Planner<'_, '_> {
+    /// The host's root filesystem as one overlay, with /dev and /sys bound
+    /// whole on it.
+    fn root_overlay(&mut self) -> Result<(), String> {
+        self.overlay(Path::new("/"), Target::Present, Fallback::Replan)?;
+        for dir in ["/dev", "/sys"] {
+            if matches!(self.host.stat(Path::new(dir)), Some(Kind::Dir { .. })) {
+                self.ops.push(Op::Bind {
+                    path: dir.into(),
+                    depth: Depth::Tree,
+                    access: Access::ReadWrite,
+                    target: Target::SkipUnlessDir,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Recreate the host directory `dir` (already made in the new root) entry
+    /// by entry: a directory on the way to a locked mount point becomes a
+    /// plain directory on our tmpfs, its files are bound read-only, and the
+    /// overlays go one level further down.
+    fn populate(&mut self, dir: &Path, locked: &[PathBuf]) -> Result<(), String> {
+        let mut names = self.host.list(dir).map_err(|e| format!("listing {}: {e}", dir.display()))?;
+        names.sort();
+        let (fs, userns) = (self.inputs.fs, self.inputs.userns);
+        for name in names {
+            let at = dir.join(name);
+            let Some(kind) = self.host.lstat(&at) else { continue };
+            let mode = match kind {
+                Kind::Symlink { target } => {
+                    self.ops.push(Op::Symlink { at, target });
+                    continue;
+                }
+                Kind::File => {
+                    self.ops.push(Op::Bind {
+                        path: at,
+                        depth: Depth::Single,
+                        access: Access::ReadOnly,
+                        target: Target::Create(Node::File),
+                    });
+                    continue;
+                }
+                Kind::Dir { mode } => mode,
+            };
+            self.ops.push(Op::Mkdir { at: at.clone(), mode });
+            let fresh = *fs == FsMode::Fresh && FRESH_TMP.iter().any(|t| at == Path::new(t));
+            let whole = at == Path::new("/sys") || at == Path::new("/dev");
+            if at == Path::new("/proc") {
+                // Mounted fresh later.
+            } else if whole || *fs == FsMode::Host {
+                self.ops.push(Op::Bind {
+                    path: at,
+                    depth: Depth::Tree,
+                    access: Access::ReadWrite,
+                    target: Target::Present,
+                });
+            } else if fresh {
+                // A fresh tmpfs later.
+            } else if userns && locked.iter().any(|m| m.starts_with(&at) && *m != at) {
+                self.populate(&at, locked)?;
+            } else if userns && !locked.contains(&at) && self.is_empty_dir(&at) {
+                // An empty directory needs no lower layer: the one just made
+                // on our tmpfs is its copy-on-write view (an overlay costs
+                // ~0.1 ms to mount).
+                self.ops.push(Op::TrackWrites { at });
+            } else {
+                self.overlay_mount_point(&at, Target::Present)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn is_empty_dir(&self, dir: &Path) -> bool {
+        self.host.list(dir).map(|n| n.is_empty()).unwrap_or(false)
+    }
+
+    /// As root, overlays hide the mounts below them: mount each real
+    /// filesystem's own overlay on top, parents first, from `min_depth` path
+    /// components ("/" is 1, "/home" 2).
+    fn nested(&mut self, min_depth: usize) -> Result<(), String> {
+        for mp in self.mount_points() {
+            if mp.components().count() < min_depth {
+                continue;
+            }
+            match self.host.stat(&mp) {
+                None => {}
+                Some(Kind::Dir { .. }) => self.overlay_mount_point(&mp, Target::WarnIfMissing)?,
+                Some(_) => self.ops.push(Op::Bind {
+                    path: mp,
+                    depth: Depth::Single,
+                    access: Access::ReadOnly,
+                    target: Target::WarnIfMissing,
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Mount points that matter for the copy-on-write tree, parents first:
+    /// not "/", nothing under /proc, /sys or /dev (bound whole), no fresh
+    /// tmp directory nor anything under one (hidden by it).
+    fn mount_points(&self) -> Vec<PathBuf> {
+        let fresh = *self.inputs.fs == FsMode::Fresh;
+        let mut out: Vec<PathBuf> = Vec::new();
+        for m in self.inputs.mounts {
+            let mp = &m.mount_point;
+            let hidden = under_any(mp, &WHOLE) || (fresh && under_any(mp, &FRESH_TMP));
+            if mp != Path::new("/") && !hidden && !out.contains(mp) {
+                out.push(mp.clone());
+            }
+        }
+        out.sort_by_key(|m| m.components().count());
+        out
+    }
+
+    /// An overlay at `at`; when `at` is itself a mount point that overlayfs
+    /// cannot or should not stack on, a bind instead.
+    fn overlay_mount_point(&mut self, at: &Path, target: Target) -> Result<(), String> {
+        // The topmost mount there is the one seen.
+        let mount = self.inputs.mounts.iter().rev().find(|m| m.mount_point == at);
+        let bind = |access| Op::Bind { path: at.to_path_buf(), depth: Depth::Single, access, target };
+        match mount {
+            Some(m) if m.read_only => self.ops.push(bind(Access::ReadOnly)),
+            Some(m) if mountinfo::is_pseudo(&m.fs_type) => self.ops.push(bind(Access::ReadWrite)),
+            Some(m) => {
+                let fs_type = m.fs_type.clone();
+                if let Err(e) = self.overlay(at, target, Fallback::ReadOnly { fs_type: fs_type.clone() }) {
+                    self.ops.push(bind(Access::ReadOnly));
+                    self.ops.push(Op::Warn(read_only_warning(at, &fs_type, &e)));
+                }
+            }
+            None => self.overlay(at, target, Fallback::Fail)?,
+        }
+        Ok(())
+    }
+
+    /// The working directory, and the visible directories, stay visible
+    /// (copy-on-write) even under a fresh tmp directory: `cd /tmp/proj &&
+    /// flakebox run -- make` works, and so does a test binary that cargo
+    /// built under `CARGO_TARGET_DIR=/tmp/...`.
+    fn visible_under_fresh_tmp(&mut self) -> Result<(), String> {
+        let inputs = self.inputs;
+        let mut dirs: Vec<&Path> =
+            std::iter::once(inputs.cwd).chain(inputs.visible.iter().map(PathBuf::as_path)).collect();
+        dirs.sort_by_key(|d| d.components().count());
+        let mut done: Vec<&Path> = Vec::new();
+        for dir in dirs {
+            let under_fresh = FRESH_TMP.iter().any(|t| dir.starts_with(t) && dir != Path::new(t));
+            if !under_fresh || done.iter().any(|d| dir.starts_with(d)) {
+                continue;
+            }
+            if !matches!(self.host.stat(dir), Some(Kind::Dir { .. })) {
+                continue;
+            }
+            self.ops.push(Op::MkdirAll { at: dir.to_path_buf(), mode: 0o755 });
+            self.overlay(dir, Target::Present, Fallback::Fail)?;
+            done.push(dir);
+        }
+        Ok(())
+    }
+
+    /// `--keep PATH`: an existing path is bound through (writes reach the
+    /// host as they happen); a missing one is copied out when the command
+    /// ends, into its nearest existing ancestor.
+    fn keep(&mut self) {
+        for path in self.inputs.keep {
+            if let Some(kind) = self.host.lstat(path) {
+                let node = if matches!(kind, Kind::Dir { .. }) { Node::Dir } else { Node::File };
+                self.ops.push(Op::Bind {
+                    path: path.clone(),
+                    depth: Depth::Tree,
+                    access: Access::ReadWrite,
+                    target: Target::Create(node),
+                });
+            } else {
+                let mut anc = path.as_path();
+                while anc != Path::new("/") && !matches!(self.host.stat(anc), Some(Kind::Dir { .. })) {
+                    anc = anc.parent().unwrap_or(Path::new("/"));
+                }
+                let rel = path.strip_prefix(anc).unwrap_or(path).to_path_buf();
+                self.ops.push(Op::CopyOut(CopyOut {
+                    path: path.clone(),
+                    host_dir: anc.to_path_buf(),
+                    rel,
+                    remove: false,
+                }));
+            }
+        }
+    }
+
+    fn collect(&mut self) -> Result<(), String> {
+        for (inside, dest) in self.inputs.collect {
+            let dir = dest.parent().unwrap_or(Path::new("/"));
+            let name = dest.file_name().ok_or_else(|| format!("{} names no file", dest.display()))?;
+            self.ops.push(Op::CopyOut(CopyOut {
+                path: inside.clone(),
+                host_dir: dir.to_path_buf(),
+                rel: PathBuf::from(name),
+                remove: true,
+            }));
+        }
+        Ok(())
+    }
+
+    /// An overlay of the host's `at`, its upper layer scratch space or, under
+    /// `FsMode::Persistent`, a directory of the state kept between runs.
+    fn overlay(&mut self, at: &Path, target: Target, fallback: Fallback) -> Result<(), String> {
+        let (upper, work) = match self.inputs.fs {
+            FsMode::Persistent { state } => {
+                // An upper layer inside its own lower layer is refused by the
+                // kernel. For "/" both are inside: the kernel accepts the
+                // state only when it is on another filesystem (diagnose's
+                // private tmpfs).
+                let base = state
+                    .iter()
+                    .find(|s| !s.starts_with(at) || at == Path::new("/"))
+                    .ok_or_else(|| format!("no state directory lies outside {}", at.display()))?;
+                let dir = old_path(base).join(encode(at));
+                (dir.join("upper"), dir.join("work"))
+            }
+            _ => {
+                self.scratch += 1;
+                let dir = Path::new(UP).join(self.scratch.to_string());
+                (dir.join("u"), dir.join("w"))
+            }
+        };
+        let mut options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            escape(&old_path(at)),
+            escape(&upper),
+            escape(&work)
+        );
+        if self.inputs.userns {
+            // trusted.* xattrs are root's; in a user namespace overlayfs needs user.*.
+            options.push_str(",userxattr");
+        }
+        // Without the index, an upper layer still held by the previous run's
+        // overlay (its namespace is torn down after we return) is only warned
+        // about, not refused: kernels built with index=on would say EBUSY.
+        options.push_str(",index=off");
+        self.ops.push(Op::Overlay(Overlay {
+            at: at.to_path_buf(),
+            upper,
+            work,
+            options,
+            chown: !self.inputs.userns,
+            target,
+            fallback,
+        }));
+        Ok(())
+    }
+}
+
+/// The warning for a filesystem that cannot be copy-on-write.
+pub fn read_only_warning(at: &Path, fs_type: &str, why: &str) -> String {
+    format!("{} ({fs_type}) cannot be copy-on-write ({why}); it is read-only in the sandbox", at.display())
+}
+
+fn under_any(p: &Path, dirs: &[&str]) -> bool {
+    dirs.iter().any(|d| p.starts_with(d))
+}
+
+/// `p` (a host path) under the host's root as seen from the staging tmpfs.
+pub fn old_path(p: &Path) -> PathBuf {
+    join_abs(OLD, p)
+}
+
+/// `p` (a host path) in the new root being built.
+pub fn new_path(p: &Path) -> PathBuf {
+    join_abs(NEW, p)
+}
+
+fn join_abs(base: &str, p: &Path) -> PathBuf {
+    let mut out = PathBuf::from(base);
+    out.extend(p.components().filter(|c| matches!(c, Component::Normal(_))));
+    out
+}
+
+/// A host path as one directory name: `/home/u` → `%2Fhome%2Fu`.
+fn encode(p: &Path) -> String {
+    p.to_string_lossy().replace('%', "%25").replace('/', "%2F")
+}
+
+/// overlayfs splits its options on `,` and lowerdir on `:`.
+fn escape(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "\\\\").replace(',', "\\,").replace(':', "\\:")
+}
+
+#[cfg(test)]
+mod tests;
