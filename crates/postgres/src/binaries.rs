@@ -78,7 +78,7 @@ impl Binaries {
         };
         let (version, major) =
             parse_version(&line).ok_or_else(|| format!("unexpected `postgres --version` output {line:?}"))?;
-        let psql = psql_candidates(dir).into_iter().find(|p| is_executable(p));
+        let psql = find_psql(dir);
         Ok(Binaries { bindir: dir.to_path_buf(), version, major, version_line: line, psql })
     }
 }
@@ -106,14 +106,25 @@ fn parse_version(line: &str) -> Option<(String, u32)> {
     Some((token.to_owned(), major))
 }
 
+/// Where psql is looked for: next to the server (the same version), then as
+/// `execvp` would find it on our PATH.
 fn psql_candidates(bindir: &Path) -> Vec<PathBuf> {
+    let path = std::env::var_os("PATH");
     let mut v = vec![bindir.join("psql")];
-    if let Some(path) = std::env::var_os("PATH") {
-        v.extend(std::env::split_paths(&path).map(|d| d.join("psql")));
-    }
-    v.push(PathBuf::from("/usr/bin/psql"));
-    v.dedup();
+    v.extend(hostfs::search_candidates(OsStr::new("psql"), path.as_deref()));
     v
+}
+
+/// The first of [`psql_candidates`] that is executable, as an absolute path
+/// (psql later runs in other working directories).
+fn find_psql(bindir: &Path) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH");
+    let bundled = bindir.join("psql");
+    if is_executable(&bundled) {
+        return Some(bundled);
+    }
+    let cwd = std::env::current_dir().ok()?;
+    hostfs::find_executable(OsStr::new("psql"), path.as_deref(), &cwd)
 }
 
 fn is_executable(p: &Path) -> bool {
