@@ -15,6 +15,9 @@ pub struct CopyOptions {
     pub owner: Option<(u32, u32)>,
     /// What to do with entries that already exist at the destination.
     pub existing: Existing,
+    /// Follow `src` itself if it is a symlink (e.g. `/proc/self/fd/N` naming a
+    /// directory opened elsewhere). Symlinks inside the tree are never followed.
+    pub follow_src_symlink: bool,
 }
 
 /// An entry already present where [`copy_tree`] wants to create one.
@@ -39,7 +42,8 @@ pub struct Copied {
 /// Copies `src` (a file, a symlink or a directory tree) to `dst`, whose parent
 /// must exist.
 ///
-/// Symlinks are copied as symlinks, never followed (`src` itself included).
+/// Symlinks are copied as symlinks, never followed (`src` itself included,
+/// unless [`CopyOptions::follow_src_symlink`]).
 /// Regular files and directories keep their permission bits (`mode & 0o7777`,
 /// whatever the umask); directories get theirs after their contents, deepest
 /// first, so read-only directories still fill. Sequential on purpose: the
@@ -47,7 +51,8 @@ pub struct Copied {
 /// reflinks are no option: the copies are written in place (a database), and
 /// a tmpfs cannot share extents anyway.
 pub fn copy_tree(src: &Path, dst: &Path, opts: &CopyOptions) -> Result<Copied, Error> {
-    let meta = fs::symlink_metadata(src).map_err(Error::at(Op::Stat, src))?;
+    let meta = if opts.follow_src_symlink { fs::metadata(src) } else { fs::symlink_metadata(src) }
+        .map_err(Error::at(Op::Stat, src))?;
     let mut job = Job { opts, dirs: Vec::new(), files: Vec::new(), copied: Copied::default() };
     job.entry(src, dst, meta)?;
     for (from, to, m) in &job.files {
@@ -251,6 +256,23 @@ mod tests {
         copy_tree(&d.path().join("l"), &d.path().join("l2"), &CopyOptions::default()).expect("link");
         assert_eq!(fs::read_to_string(d.path().join("f2")).expect("f2"), "x");
         assert_eq!(fs::read_link(d.path().join("l2")).expect("l2"), Path::new("f"));
+    }
+
+    #[test]
+    fn follows_a_symlinked_src_only_when_asked() {
+        let d = tempfile::tempdir().expect("tempdir");
+        fs::create_dir_all(d.path().join("real/sub")).expect("mkdir");
+        fs::write(d.path().join("real/sub/f"), "x").expect("write");
+        symlink("sub", d.path().join("real/inner")).expect("symlink");
+        // What the PostgreSQL service passes: a directory opened elsewhere.
+        let dir = File::open(d.path().join("real")).expect("open");
+        let src = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir)));
+        let opts = CopyOptions { follow_src_symlink: true, ..CopyOptions::default() };
+        copy_tree(&src, &d.path().join("followed"), &opts).expect("copy");
+        assert_eq!(fs::read_to_string(d.path().join("followed/sub/f")).expect("f"), "x");
+        assert_eq!(fs::read_link(d.path().join("followed/inner")).expect("inner"), Path::new("sub"));
+        copy_tree(&src, &d.path().join("link"), &CopyOptions::default()).expect("copy");
+        assert!(fs::symlink_metadata(d.path().join("link")).expect("stat").file_type().is_symlink());
     }
 
     #[test]

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{io_err, PgError};
 
+/// How a cluster is copied: owned by the uid postgres runs as; a template given
+/// as `/proc/self/fd/N` (a cache the sandbox hides) is followed.
+pub(crate) fn copy_options(run_as: Option<(u32, u32)>) -> hostfs::CopyOptions {
+    hostfs::CopyOptions { owner: run_as, follow_src_symlink: true, ..Default::default() }
+}
+
 /// Creates a new directory `parent/<prefix><random>` with `mode`, owned by `owner`
 /// when given.
 pub(crate) fn make_unique_dir(

@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::error::{io_err, PgError};
+use crate::fsutil::copy_options;
 use crate::listen::Listen;
 use crate::postmaster::{launch, Starting};
 use crate::run_as::{effective_run_as, make_traversable};
@@ -139,7 +140,7 @@ fn make_data_dir(
             }
         }
     }
-    hostfs::copy_tree(&template.dir, data_dir, &hostfs::CopyOptions { owner: run_as, ..Default::default() })?;
+    hostfs::copy_tree(&template.dir, data_dir, &copy_options(run_as))?;
     // postgres insists on 0700 (or 0750) for its data directory.
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
         .map_err(io_err(format!("chmod {}", data_dir.display())))?;

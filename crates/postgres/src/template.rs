@@ -20,7 +20,7 @@ use hostfs::remove_tree;
 use crate::binaries::Binaries;
 use crate::error::{io_err, PgError};
 use crate::fnv::Fnv128;
-use crate::fsutil::make_unique_dir;
+use crate::fsutil::{copy_options, make_unique_dir};
 use crate::listen::Listen;
 use crate::postmaster::launch;
 use crate::proc::{clean_command, log_stdio, log_tail};
@@ -322,11 +322,7 @@ fn build(
         return Ok(dir);
     }
     let staging = DirGuard(make_unique_dir(root, ".build-", 0o700, None)?);
-    hostfs::copy_tree(
-        &data,
-        &staging.0.join("data"),
-        &hostfs::CopyOptions { owner: run_as, ..Default::default() },
-    )?;
+    hostfs::copy_tree(&data, &staging.0.join("data"), &copy_options(run_as))?;
     let dir = staging.0.clone();
     std::mem::forget(staging);
     Ok(dir)
