@@ -30,7 +30,7 @@ pub fn flakebox() -> &'static Path {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(pid) = name.strip_prefix("flakebox-bin-").and_then(|p| p.parse::<u32>().ok()) {
                 if !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = std::fs::remove_dir_all(e.path());
+                    let _ = hostfs::remove_tree(&e.path());
                 }
             }
         }
