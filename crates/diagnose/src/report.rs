@@ -2,6 +2,7 @@
 //! text and markdown renderings.
 
 use factors::{Factor, FactorSet};
+use render::md_escape;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -455,10 +456,6 @@ fn stop_text(s: StopReason) -> &'static str {
 /// `--format json` on stdout.
 pub fn render_json(report: &Report) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(report)
-}
-
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// Markdown for a CI job summary (`$GITHUB_STEP_SUMMARY`).

@@ -124,9 +124,8 @@ fn clocked(who: Who, dir: &Path, spec: &str, cmd: &[&str]) -> Output {
 /// The test needs `tool` (a language runtime or compiler): fail, naming it,
 /// rather than pass without testing anything. `.ci/run` installs them.
 fn require(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
+    let cwd = std::env::current_dir().expect("cwd");
+    let found = hostfs::find_executable(tool.as_ref(), std::env::var_os("PATH").as_deref(), &cwd).is_some();
     assert!(found, "this test needs `{tool}`, which is not installed (.ci/run installs it)");
 }
 

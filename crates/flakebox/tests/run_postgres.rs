@@ -29,11 +29,11 @@ fn cache_base() -> &'static Path {
             let name = e.file_name().to_string_lossy().into_owned();
             let Some(pid) = name.strip_prefix("flakebox-pg-cache-") else { continue };
             if !Path::new("/proc").join(pid).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
+                let _ = hostfs::remove_tree(&e.path());
             }
         }
         let base = parent.join(format!("flakebox-pg-cache-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let _ = hostfs::remove_tree(&base);
         std::fs::create_dir(&base).expect("mkdir cache base");
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         base
@@ -220,9 +220,8 @@ fn with_path(cmd: &Command, path: &str) -> Command {
     let resolved = if prog.is_absolute() {
         prog.to_path_buf()
     } else {
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(|d| d.join(prog))
-            .find(|p| p.is_file())
+        let cwd = std::env::current_dir().expect("cwd");
+        hostfs::find_executable(prog.as_os_str(), std::env::var_os("PATH").as_deref(), &cwd)
             .expect("program on PATH")
     };
     let mut c = Command::new(resolved);

@@ -234,6 +234,45 @@ fn keep_lets_writes_reach_the_host() {
     }
 }
 
+/// A kept directory the command creates comes out as it was made: modes kept,
+/// symlinks as symlinks (never followed: the target's contents stay inside),
+/// a fifo left out rather than blocking the copy.
+#[test]
+fn keep_copies_a_new_tree_out_without_following_symlinks() {
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(
+            who,
+            d.path(),
+            &[
+                "run",
+                "--keep",
+                "made",
+                "--",
+                "sh",
+                "-c",
+                "mkdir -p made/ro && echo x > made/ro/f && chmod 555 made/ro && ln -s /etc/hostname made/link \
+                 && mkfifo made/fifo",
+            ],
+        );
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        let made = d.path().join("made");
+        assert_eq!(std::fs::read_to_string(made.join("ro/f")).expect("f"), "x\n", "{who:?}");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::symlink_metadata(made.join("ro")).expect("ro").permissions(),
+        );
+        assert_eq!(mode & 0o7777, 0o555, "{who:?}: the directory's mode is kept");
+        assert_eq!(
+            std::fs::read_link(made.join("link")).expect("link"),
+            std::path::Path::new("/etc/hostname"),
+            "{who:?}"
+        );
+        assert!(std::fs::symlink_metadata(made.join("fifo")).is_err(), "{who:?}: the fifo is left out");
+        std::fs::set_permissions(made.join("ro"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+}
+
 #[test]
 fn leftover_processes_are_killed_and_reported() {
     for who in BOTH {

@@ -78,7 +78,9 @@ impl Binaries {
         };
         let (version, major) =
             parse_version(&line).ok_or_else(|| format!("unexpected `postgres --version` output {line:?}"))?;
-        let psql = psql_candidates(dir).into_iter().find(|p| is_executable(p));
+        let psql = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| find_psql(dir, std::env::var_os("PATH").as_deref(), &cwd));
         Ok(Binaries { bindir: dir.to_path_buf(), version, major, version_line: line, psql })
     }
 }
@@ -106,14 +108,24 @@ fn parse_version(line: &str) -> Option<(String, u32)> {
     Some((token.to_owned(), major))
 }
 
+/// Where psql is looked for: next to the server (the same version), then as
+/// `execvp` would find it on our PATH.
 fn psql_candidates(bindir: &Path) -> Vec<PathBuf> {
+    let path = std::env::var_os("PATH");
     let mut v = vec![bindir.join("psql")];
-    if let Some(path) = std::env::var_os("PATH") {
-        v.extend(std::env::split_paths(&path).map(|d| d.join("psql")));
-    }
-    v.push(PathBuf::from("/usr/bin/psql"));
-    v.dedup();
+    v.extend(hostfs::search_candidates(OsStr::new("psql"), path.as_deref()));
     v
+}
+
+/// The first of [`psql_candidates`] (for `path`, the PATH value) that is
+/// executable, as an absolute path: psql later runs in other working
+/// directories, so relative PATH entries are resolved against `cwd` now.
+fn find_psql(bindir: &Path, path: Option<&OsStr>, cwd: &Path) -> Option<PathBuf> {
+    let bundled = bindir.join("psql");
+    if is_executable(&bundled) {
+        return Some(bundled);
+    }
+    hostfs::find_executable(OsStr::new("psql"), path, cwd)
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -238,6 +250,30 @@ mod tests {
         ] {
             assert!(msg.contains(want), "{want} missing in {msg}");
         }
+    }
+
+    #[test]
+    fn psql_next_to_the_server_wins_then_path_as_exec_searches_it() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let exe = |p: &Path| {
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, "").expect("write");
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        let (server, other, cwd) = (d.path().join("server"), d.path().join("other"), d.path().join("cwd"));
+        std::fs::create_dir_all(&server).expect("mkdir");
+        std::fs::create_dir_all(&cwd).expect("mkdir");
+        exe(&other.join("psql"));
+        let path = OsStr::new("../other");
+        assert_eq!(
+            find_psql(&server, Some(path), &cwd),
+            Some(cwd.join("../other/psql")),
+            "relative entry, absolute result"
+        );
+        exe(&server.join("psql"));
+        assert_eq!(find_psql(&server, Some(path), &cwd), Some(server.join("psql")));
+        let candidates = psql_candidates(&server);
+        assert_eq!(candidates.first(), Some(&server.join("psql")));
     }
 
     #[test]

@@ -55,6 +55,15 @@ pub enum PgError {
     #[error("querying the server: {0}")]
     Query(String),
 
+    /// Copying or creating cluster files failed.
+    #[error(transparent)]
+    Fs(#[from] hostfs::Error),
+
+    /// Removing a directory tree (an old data directory, a failed build) left
+    /// entries behind.
+    #[error(transparent)]
+    Remove(#[from] hostfs::RemoveError),
+
     /// The server did not stop even after SIGKILL was sent.
     #[error("postgres (pid {pid}) did not exit after SIGKILL")]
     StopTimeout { pid: u32 },

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use crate::client_env::{DATABASE, USER};
 use crate::error::PgError;
-use crate::server::Server;
+use crate::listen::Listen;
 use crate::wire::Conn;
-use crate::{DATABASE, USER};
 
 /// A test may leave a prepared transaction or a stuck session holding a
 /// lock; evidence collection must not hang on it.
@@ -23,9 +23,10 @@ const COUNT_STATEMENTS: &str = "select format('select %L, count(*) from %I.%I',
     and n.nspname not like 'pg_temp_%' and n.nspname not like 'pg_toast_temp_%'
   order by 1";
 
-pub(crate) fn tables_with_rows(server: &Server) -> Result<Vec<(String, u64)>, PgError> {
+/// The tables with rows in every database of the server listening at `listen`.
+pub(crate) fn tables_with_rows(listen: &Listen) -> Result<Vec<(String, u64)>, PgError> {
     let connect = |db: &str| {
-        Conn::connect(server.socket_dir(), server.port(), USER, db, OPTIONS, SOCKET_TIMEOUT)
+        Conn::connect(&listen.unix_dir, listen.port(), USER, db, OPTIONS, SOCKET_TIMEOUT)
             .map_err(PgError::Query)
     };
     let mut conn = connect(DATABASE)?;

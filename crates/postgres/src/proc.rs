@@ -3,10 +3,16 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::unistd::Pid;
+
+use crate::error::{nix_err, PgError};
 
 /// A `Command` with a clean environment: the sandbox's PID 1 may carry flakebox's
 /// clock shim (`LD_PRELOAD`) or the user's `PG*` variables, neither of which belongs
@@ -89,4 +95,42 @@ pub(crate) fn log_tail(path: &Path, max: usize) -> String {
 /// A log file both stdout and stderr of a child can write to.
 pub(crate) fn log_stdio(log: &File) -> io::Result<(Stdio, Stdio)> {
     Ok((Stdio::from(log.try_clone()?), Stdio::from(log.try_clone()?)))
+}
+
+/// Waits (without reaping) until `child` has exited. `Ok(false)` on timeout.
+pub(crate) fn wait_exited(
+    child: &Child,
+    pidfd: Option<&OwnedFd>,
+    timeout: Duration,
+) -> Result<bool, PgError> {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+    let pid = Pid::from_raw(child.id() as i32);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(_) => return Ok(true),
+            Err(nix::Error::EINTR) => continue,
+            // Already reaped.
+            Err(nix::Error::ECHILD) => return Ok(true),
+            Err(e) => return Err(nix_err(format!("waitid {pid}"))(e)),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        match pidfd {
+            Some(fd) => {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                let ms = PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1)
+                    .unwrap_or(PollTimeout::MAX);
+                match poll(&mut fds, ms) {
+                    Ok(_) | Err(nix::Error::EINTR) => {}
+                    Err(e) => return Err(nix_err("poll pidfd")(e)),
+                }
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(2))),
+        }
+    }
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::client_env::{DATABASE, USER};
 use crate::proc::clean_command;
-use crate::{DATABASE, USER};
 
 /// A psql command connected to `db` on the server's socket, quiet, unaligned,
 /// tuples only, no psqlrc.

@@ -15,11 +15,16 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use hostfs::remove_tree;
+
 use crate::binaries::Binaries;
 use crate::error::{io_err, PgError};
-use crate::fsutil::{copy_tree, make_unique_dir, remove_tree, Fnv128};
+use crate::fnv::Fnv128;
+use crate::fsutil::{copy_options, make_unique_dir};
+use crate::listen::Listen;
+use crate::postmaster::launch;
 use crate::proc::{clean_command, log_stdio, log_tail};
-use crate::server::{effective_run_as, start_in_place, Listen};
+use crate::run_as::{effective_run_as, first_untraversable};
 
 /// Appended to the template's postgresql.conf: everything that makes a throwaway
 /// server fast and self-contained. Part of the cache key.
@@ -118,7 +123,7 @@ impl Template {
             let trash = root.join(format!(".trash-{}-{:08x}", std::process::id(), fastrand::u32(..)));
             fs::rename(&final_dir, &trash)
                 .map_err(io_err(format!("move damaged {} aside", final_dir.display())))?;
-            remove_tree(&trash).map_err(io_err(format!("remove {}", trash.display())))?;
+            remove_tree(&trash)?;
         }
         remove_stale_builds(&root, ".build-");
         remove_stale_builds(&root, ".trash-");
@@ -282,7 +287,7 @@ fn build(
     if !in_cache {
         remove_stale_builds(&parent, prefix);
         if let Some((uid, gid)) = run_as {
-            if let Some(blocker) = crate::fsutil::first_untraversable(&parent, uid, gid) {
+            if let Some(blocker) = first_untraversable(&parent, uid, gid) {
                 return Err(PgError::BadPath {
                     path: blocker,
                     reason: format!(
@@ -317,7 +322,7 @@ fn build(
         return Ok(dir);
     }
     let staging = DirGuard(make_unique_dir(root, ".build-", 0o700, None)?);
-    copy_tree(&data, &staging.0.join("data"), run_as)?;
+    hostfs::copy_tree(&data, &staging.0.join("data"), &copy_options(run_as))?;
     let dir = staging.0.clone();
     std::mem::forget(staging);
     Ok(dir)
@@ -335,7 +340,7 @@ fn initdb(
     cmd.arg("-D")
         .arg(data)
         .arg("-U")
-        .arg(crate::USER)
+        .arg(crate::client_env::USER)
         .args(["-A", "trust", "-E", "UTF8", "--locale=C"])
         .arg(format!("--lc-ctype={lc_ctype}"))
         // Nothing here needs to survive a power loss until write_marker's syncfs.
@@ -371,7 +376,7 @@ fn seed(
 ) -> Result<(), PgError> {
     let psql = bins.psql()?.to_path_buf();
     let listen = Listen { tcp: None, unix_dir: build_dir.to_path_buf() };
-    let server = start_in_place(bins, data, &build_dir.join("server.log"), &listen, run_as)?.wait_ready()?;
+    let server = launch(bins, data, &build_dir.join("server.log"), &listen, run_as)?.wait_ready()?;
     for file in files {
         let abs = std::path::absolute(file).unwrap_or_else(|_| file.clone());
         if let Err(error) = crate::psql::run_init_file(&psql, &bins.bindir, build_dir, listen.port(), &abs) {

@@ -629,3 +629,23 @@ fn server_dies_with_a_sigkilled_owner() {
     assert_eq!(processes_using(scratch.path()), Vec::<String>::new());
     assert_eq!(shm_segments_of(pid as u32), 0, "shared memory must be gone");
 }
+
+/// The sandbox may hide the cache's path (a cache under the host's /tmp); the
+/// template is then given as `/proc/self/fd/N`, a directory opened beforehand,
+/// and the server must start from a copy of what it names.
+#[test]
+fn template_given_as_an_open_descriptor_is_copied() {
+    let dir = fs::File::open(&template().dir).expect("open the template");
+    let mut t = template().clone();
+    t.dir = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir)).into();
+    let scratch = tempfile::tempdir().expect("scratch");
+    let server =
+        Server::spawn_with(&t, scratch.path(), &listen(scratch.path(), false), run_as(), DataMode::Copy)
+            .and_then(|s| s.wait_ready())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!server.is_overlay());
+    let data = fs::symlink_metadata(server.data_dir()).expect("data dir");
+    assert!(data.is_dir(), "a copy, not a symlink to the template");
+    assert_eq!(query(&server, "select 11"), "11");
+    server.stop().expect("stop");
+}

@@ -5,7 +5,6 @@
 use std::ffi::{CString, OsString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
 
 pub struct Prepared {
     /// Paths to try, in `PATH` order.
@@ -42,22 +41,13 @@ pub fn prepare(
             cstring(&kv, "an environment variable")
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let candidates = if first.as_bytes().contains(&b'/') {
-        vec![cstring(first.as_bytes(), "the command")?]
-    } else {
-        let path = env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
-        std::env::split_paths(&path)
-            .map(|dir| {
-                // An empty PATH element means the working directory.
-                let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-                cstring(dir.join(first).as_os_str().as_bytes(), "a PATH entry")
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    // execvp's search, resolved here because the child may not allocate;
+    // relative candidates are relative to `cwd`, which the child enters first.
+    let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
+    let candidates = hostfs::search_candidates(first, path)
+        .iter()
+        .map(|c| cstring(c.as_os_str().as_bytes(), "the command or a PATH entry"))
+        .collect::<Result<Vec<_>, _>>()?;
     let ptrs =
         |v: &[CString]| v.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
     Ok(Prepared {

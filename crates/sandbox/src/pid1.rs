@@ -395,26 +395,12 @@ fn copy_out(c: &mounts::CopyOut) -> Result<(), String> {
         return Ok(()); // the command did not write it
     }
     let dest = Path::new(&format!("/proc/self/fd/{}", c.host_dir.as_raw_fd())).join(&c.rel);
-    copy_tree(&c.path, &dest)
-}
-
-fn copy_tree(src: &Path, dst: &Path) -> Result<(), String> {
-    let meta = std::fs::symlink_metadata(src).ctx(|| format!("reading {}", src.display()))?;
-    if let Some(parent) = dst.parent() {
+    if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
     }
-    if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(src).ctx(|| format!("reading {}", src.display()))?;
-        let _ = std::fs::remove_file(dst);
-        std::os::unix::fs::symlink(target, dst).ctx(|| format!("linking {}", dst.display()))?;
-    } else if meta.is_dir() {
-        std::fs::create_dir_all(dst).ctx(|| format!("creating {}", dst.display()))?;
-        for entry in std::fs::read_dir(src).ctx(|| format!("listing {}", src.display()))? {
-            let entry = entry.ctx(|| format!("listing {}", src.display()))?;
-            copy_tree(&entry.path(), &dst.join(entry.file_name()))?;
-        }
-    } else {
-        std::fs::copy(src, dst).ctx(|| format!("copying {}", src.display()))?;
-    }
-    Ok(())
+    // Sockets and fifos (reported as skipped) are not data the command kept.
+    let opts = hostfs::CopyOptions { existing: hostfs::Existing::Replace, ..Default::default() };
+    hostfs::copy_tree(&c.path, &dest, &opts)
+        .map(drop)
+        .map_err(|e| format!("copying out {}: {e}", c.path.display()))
 }

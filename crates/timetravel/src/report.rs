@@ -45,6 +45,7 @@
 //! tests (`timeline` is kept when some difference went unconfirmed). Tests are ordered time-dependent (earliest first failure first),
 //! zone-dependent, flaky, stable, then by name.
 
+use render::md_escape;
 use serde::Serialize;
 
 use crate::hazards::Family;
@@ -279,10 +280,6 @@ pub fn render_text(r: &Report) -> String {
     }
     out.push_str("\n✓ passed  ✗ failed  ~ runs disagreed  ? differed once, not re-run  · not run\n");
     out
-}
-
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 /// A summary table, then a collapsible timeline per affected test.
