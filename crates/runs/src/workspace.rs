@@ -135,7 +135,7 @@ mod tests {
         let wd = dirs[0].join("work").join("work");
         std::fs::create_dir_all(&wd).expect("work dir");
         std::fs::write(wd.join("f"), "x").expect("file");
-        std::fs::set_permissions(&wd, std::fs::Permissions::from_mode(0)).expect("chmod");
+        std::fs::set_permissions(&wd, std::fs::Permissions::from_mode(0o000)).expect("chmod");
         std::fs::write(work.child_files(1).report, "{}").expect("report");
         drop(work);
         for d in [&a, &b] {

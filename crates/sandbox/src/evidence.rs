@@ -179,6 +179,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn service_evidence_keeps_its_json_shape() {
+        let cases = [
+            (ServiceEvidence::None, "null"),
+            (
+                ServiceEvidence::Database {
+                    tables_with_rows: vec![TableRows { table: "public.t".into(), rows: 2 }],
+                },
+                r#"{"tables_with_rows":[{"table":"public.t","rows":2}]}"#,
+            ),
+            (ServiceEvidence::Failed { error: "gone".into() }, r#"{"error":"gone"}"#),
+        ];
+        for (ev, json) in cases {
+            assert_eq!(serde_json::to_string(&ev).expect("serialises"), json);
+            assert_eq!(serde_json::from_str::<ServiceEvidence>(json).expect("parses"), ev);
+        }
+    }
+
+    #[test]
     fn walks_an_upper_dir() {
         let t = tempfile::tempdir().unwrap();
         let up = t.path();
