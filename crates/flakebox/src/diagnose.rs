@@ -2,7 +2,6 @@
 //! until the engine (crate `diagnose`) can attribute its flakiness.
 
 use crate::cli::{DiagnoseArgs, OutputFormat};
-use crate::duration;
 use anyhow::{bail, Context, Result};
 use diagnose::{Options, Progress};
 use factors::{Factor, FactorSet};
@@ -67,7 +66,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let mut base = RunRequest::new(Vec::new());
     base.time = Some(clock.replay_spec());
     base.postgres = pg;
-    base.timeout = args.timeout.as_deref().map(duration::parse).transpose().map_err(anyhow::Error::msg)?;
+    base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
     let (work, note) = Workspace::new("flakebox-diagnose-", true)?;
     if let Some(note) = note {
         eprintln!("flakebox: note: {note}");

@@ -3,7 +3,6 @@
 mod cli;
 mod diagnose;
 mod doctor;
-mod duration;
 mod exit;
 mod run;
 mod timetravel;

@@ -3,7 +3,6 @@
 //! an inherited descriptor says (crate `runs`).
 
 use crate::cli::RunArgs;
-use crate::duration;
 use anyhow::{bail, Result};
 use factors::{Factor, FactorSet};
 use runs::{PgOptions, RunReport, RunRequest};
@@ -58,8 +57,8 @@ fn request(args: &RunArgs) -> Result<RunRequest> {
     req.isolate = isolated;
     req.keep = args.keep.clone();
     req.time = args.time.clone();
-    req.timeout = args.timeout.as_deref().map(duration::parse).transpose().map_err(anyhow::Error::msg)?;
-    req.kill_after = duration::parse(&args.kill_after).map_err(anyhow::Error::msg)?;
+    req.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
+    req.kill_after = clock::parse_duration(&args.kill_after)?;
     req.postgres = PgOptions { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
     req.report = args.report.clone();
     req.want_service_evidence = args.report.is_some() || args.verbose;

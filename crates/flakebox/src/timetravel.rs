@@ -3,7 +3,6 @@
 //! whose outcome depends on the date or the zone (crate `timetravel`).
 
 use crate::cli::{OutputFormat, TimetravelArgs};
-use crate::duration;
 use anyhow::{bail, Context, Result};
 use diagnose::RunSpec;
 use factors::{Factor, FactorSet};
@@ -46,7 +45,7 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
     let mut base = RunRequest::new(Vec::new());
-    base.timeout = args.timeout.as_deref().map(duration::parse).transpose().map_err(anyhow::Error::msg)?;
+    base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
     // Every probe has a fresh filesystem: no state to keep, no tmpfs for it.
     let (work, _) = Workspace::new("flakebox-timetravel-", false).context("creating a scratch dir")?;
     let command = UserCommand { argv: args.command.clone(), junit };
