@@ -14,7 +14,16 @@ pub fn main(args: RunArgs) -> Result<i32> {
         Some(fd) => RunRequest::read_from_fd(fd)?,
         None => request(&args)?,
     };
-    let prepared = runs::prepare(&req, SystemTime::now())?;
+    let res = execute(&req);
+    // A parent reads why from there, not from our output.
+    if let (Err(e), Some(path)) = (&res, &req.error_file) {
+        let _ = std::fs::write(path, format!("flakebox: {e:#}"));
+    }
+    res
+}
+
+fn execute(req: &RunRequest) -> Result<i32> {
+    let prepared = runs::prepare(req, SystemTime::now())?;
     if let (true, Some((version, dir, built))) = (req.verbose, &prepared.postgres_template) {
         let how = if *built { "built" } else { "cached" };
         eprintln!("flakebox: PostgreSQL {version} template {how} at {}", dir.display());
@@ -36,7 +45,7 @@ pub fn main(args: RunArgs) -> Result<i32> {
             bail!("{e}{hint}");
         }
     };
-    report(&req, &outcome)?;
+    report(req, &outcome)?;
     if let Some(path) = &req.report {
         let rep = RunReport::new(&req.command, req.isolate, time, &warnings, &outcome);
         runs::write_report(path, &rep)?;

@@ -13,11 +13,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The files of one child run that are its alone (runs overlap): where it
-/// writes its report and its output.
+/// writes its report, its output, and why flakebox itself failed.
 #[derive(Debug, Clone)]
 pub struct ChildFiles {
     pub report: PathBuf,
     pub log: PathBuf,
+    pub error: PathBuf,
 }
 
 /// A finished child run.
@@ -32,21 +33,21 @@ pub struct ChildResult {
     pub started_at: SystemTime,
     /// The tail of the command's output (stdout and stderr together).
     pub output_tail: String,
+    /// Why flakebox itself failed, as the child said it.
+    pub error: Option<String>,
 }
 
 impl ChildResult {
     /// flakebox itself failed (not the command): exit 125 and no report.
     pub fn flakebox_error(&self) -> Option<String> {
-        self.report.is_none().then(|| {
-            let msg = self.output_tail.lines().filter(|l| l.starts_with("flakebox:")).collect::<Vec<_>>();
-            if msg.is_empty() {
+        self.report.is_none().then(|| match &self.error {
+            Some(e) => e.clone(),
+            None => {
                 format!(
                     "flakebox run exited {} without a report: {}",
                     self.exit_code,
                     self.output_tail.trim()
                 )
-            } else {
-                msg.join("\n")
             }
         })
     }
@@ -84,6 +85,7 @@ pub fn spawn(req: &RunRequest, files: &ChildFiles, gated: bool) -> Result<Child,
     use std::os::unix::process::CommandExt;
     let mut req = req.clone();
     req.report = Some(files.report.clone());
+    req.error_file = Some(files.error.clone());
     req.trace = true;
     req.want_service_evidence = true;
     // The request travels on a pipe; a gated child also gets a start gate (we
@@ -120,6 +122,7 @@ pub fn spawn(req: &RunRequest, files: &ChildFiles, gated: bool) -> Result<Child,
     let log2 = log.try_clone().map_err(io("duplicating the log file"))?;
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
     let _ = std::fs::remove_file(&files.report);
+    let _ = std::fs::remove_file(&files.error);
     let child = cmd.spawn().map_err(io("starting flakebox run"))?;
     // The child's ends close here, so EOF means the child is gone.
     drop(req_r);
@@ -174,8 +177,9 @@ impl Child {
         let wall = self.start.elapsed();
         let report = RunReport::read(&self.files.report).ok();
         let output_tail = tail(&self.files.log, 4096);
+        let error = std::fs::read_to_string(&self.files.error).ok().filter(|e| !e.is_empty());
         let exit_code = status.code().unwrap_or(128);
-        Ok(ChildResult { report, exit_code, wall, started_at: self.started_at, output_tail })
+        Ok(ChildResult { report, exit_code, wall, started_at: self.started_at, output_tail, error })
     }
 
     /// Cancel an unreleased run (EOF on its gate), or stop a released one
@@ -208,4 +212,27 @@ fn tail(path: &Path, max: usize) -> String {
     let bytes = std::fs::read(path).unwrap_or_default();
     let start = bytes.len().saturating_sub(max);
     String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flakebox_errors_come_from_the_error_file_else_the_output() {
+        let mut r = ChildResult {
+            report: None,
+            exit_code: 125,
+            wall: Duration::ZERO,
+            started_at: SystemTime::UNIX_EPOCH,
+            output_tail: "some output\n".into(),
+            error: Some("flakebox: preparing the sandbox: no".into()),
+        };
+        assert_eq!(r.flakebox_error().as_deref(), Some("flakebox: preparing the sandbox: no"));
+        r.error = None;
+        assert_eq!(
+            r.flakebox_error().as_deref(),
+            Some("flakebox run exited 125 without a report: some output")
+        );
+    }
 }

@@ -50,6 +50,9 @@ pub struct RunRequest {
     /// Where the report is written (JSON, a [`crate::RunReport`]).
     #[serde(default)]
     pub report: Option<PathBuf>,
+    /// Where the child writes why, when flakebox itself fails (no report).
+    #[serde(default)]
+    pub error_file: Option<PathBuf>,
     /// Whether anyone reads what services report (a database's tables cost
     /// two psql calls).
     #[serde(default)]
@@ -92,6 +95,7 @@ impl RunRequest {
             kill_after: Duration::from_secs(5),
             postgres: PgOptions::default(),
             report: None,
+            error_file: None,
             want_service_evidence: false,
             start_gate: None,
             done_fd: None,

@@ -103,7 +103,7 @@ impl<'a> Runs<'a> {
                     .map_err(|e| format!("{} was not written by this run: {e}", path.display())),
             })
             .collect();
-        for f in [&files.report, &files.log].into_iter().chain(collect.iter().map(|(_, c)| c)) {
+        for f in [&files.report, &files.log, &files.error].into_iter().chain(collect.iter().map(|(_, c)| c)) {
             let _ = std::fs::remove_file(f);
         }
         let result = result?;

@@ -62,11 +62,12 @@ impl Workspace {
         self.roots[0].join(name)
     }
 
-    /// The report and log files of run number `n`.
+    /// The report, log and error files of run number `n`.
     pub fn child_files(&self, n: usize) -> ChildFiles {
         ChildFiles {
             report: self.file(&format!("report.json-{n}")),
             log: self.file(&format!("output.log-{n}")),
+            error: self.file(&format!("error.txt-{n}")),
         }
     }
 
