@@ -8,6 +8,7 @@
 //! the shim leaves the clock alone (tracing only).
 
 mod civil;
+mod duration;
 pub mod reach;
 mod spec;
 pub mod trace;
@@ -19,10 +20,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub use civil::{civil_from_days, days_from_civil};
+pub use duration::{format_duration, parse_duration, DurationError, DurationErrorKind};
 pub use spec::{
-    format_duration, Anchor, ShimClock, ShimMode, TimeSpec, TimeSpecError, UnixTime, ENV_TIME_MODE,
-    ENV_TIME_NSEC, ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC, ENV_TIME_SEC, ENV_TIME_STEP_NS, ENV_TRACE,
-    TIME_SPEC_HELP,
+    Anchor, ShimClock, ShimMode, TimeSpec, TimeSpecError, UnixTime, ENV_TIME_MODE, ENV_TIME_NSEC,
+    ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC, ENV_TIME_SEC, ENV_TIME_STEP_NS, ENV_TRACE, TIME_SPEC_HELP,
 };
 
 /// The shim shared object, compiled from `shim/` by build.rs.

@@ -55,11 +55,25 @@ impl Reach {
         self.reason().is_none()
     }
 
-    /// `flakebox: warning: <path>: <reason>; its clock is NOT frozen` (the shim's
-    /// own wording), or `None` when the shim reaches it. Print it only when time is
-    /// being faked.
-    pub fn warning(&self, path: &Path) -> Option<String> {
-        self.reason().map(|r| format!("flakebox: warning: {}: {r}; its clock is NOT frozen", path.display()))
+    /// The warning for `path` when the shim cannot reach it, `None` when it
+    /// can. Print it only when time is being faked.
+    pub fn warning(&self, path: &Path) -> Option<NotFrozen> {
+        self.reason().map(|reason| NotFrozen { binary: path.to_path_buf(), reason })
+    }
+}
+
+/// A binary whose clock the shim cannot fake. Displays as the shim's own
+/// wording: `flakebox: warning: <binary>: <reason>; its clock is NOT frozen`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotFrozen {
+    pub binary: PathBuf,
+    /// Why, as [`Reach::reason`] says it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for NotFrozen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "flakebox: warning: {}: {}; its clock is NOT frozen", self.binary.display(), self.reason)
     }
 }
 
@@ -350,7 +364,7 @@ mod tests {
     fn warnings() {
         let p = Path::new("/x/prog");
         assert_eq!(
-            Reach::Static.warning(p).as_deref(),
+            Reach::Static.warning(p).map(|w| w.to_string()).as_deref(),
             Some("flakebox: warning: /x/prog: statically linked (LD_PRELOAD does not apply); its clock is NOT frozen")
         );
         let s = Reach::Script {
@@ -362,5 +376,8 @@ mod tests {
             Some("its interpreter /bin/busybox is linked against musl (the glibc shim cannot load)")
         );
         assert!(!Reach::Go.is_reachable() && Reach::NotElf.is_reachable());
+        let w = Reach::Go.warning(p).expect("a warning");
+        assert_eq!((w.binary.as_path(), w.reason.as_str()), (p, "Go binary (reads the vDSO clock directly)"));
+        assert_eq!(Reach::Dynamic.warning(p), None);
     }
 }

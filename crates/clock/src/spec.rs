@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::civil::{days_from_civil, days_in_month, format_rfc3339, MONTH_NAMES};
+use crate::duration::format_duration;
 
 /// `--help` text for the time spec grammar.
 pub const TIME_SPEC_HELP: &str = "\
@@ -254,31 +255,6 @@ impl TimeSpec {
     }
 }
 
-/// `1ms`, `1s500ms`, `90s`: exact, largest units first.
-pub fn format_duration(ns: u64) -> String {
-    if ns == 0 {
-        return "0ns".to_string();
-    }
-    const UNITS: [(&str, u64); 7] = [
-        ("d", 86_400_000_000_000),
-        ("h", 3_600_000_000_000),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-        ("ns", 1),
-    ];
-    let mut rest = ns;
-    let mut s = String::new();
-    for (name, size) in UNITS {
-        if rest >= size {
-            s.push_str(&format!("{}{name}", rest / size));
-            rest %= size;
-        }
-    }
-    s
-}
-
 fn format_signed_duration(nanos: i128) -> String {
     let sign = if nanos < 0 { '-' } else { '+' };
     match u64::try_from(nanos.unsigned_abs()) {
@@ -419,48 +395,12 @@ impl Parser<'_> {
         Ok(n)
     }
 
-    /// A sequence of NUMBER UNIT pairs such as `1h30m`, in nanoseconds.
+    /// A duration of the command line's one grammar (crate::duration), in
+    /// nanoseconds.
     fn duration(&self, d: &str, part: &str) -> Result<i128, TimeSpecError> {
-        if d.is_empty() {
-            return Err(self.err(part, "expected a duration such as 3d, 90m, 1h30m or 1ms"));
-        }
-        let mut total: i128 = 0;
-        let mut rest = d;
-        while !rest.is_empty() {
-            let nd = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if nd == 0 {
-                return Err(self.err(part, format!("expected a number at {rest:?} (e.g. 3d, 1h30m)")));
-            }
-            let (num, after) = rest.split_at(nd);
-            let nu = after.bytes().take_while(u8::is_ascii_alphabetic).count();
-            let (unit, after) = after.split_at(nu);
-            let size: i128 = match unit {
-                "w" => 7 * 86_400 * NANOS_PER_SEC,
-                "d" => 86_400 * NANOS_PER_SEC,
-                "h" => 3_600 * NANOS_PER_SEC,
-                "m" => 60 * NANOS_PER_SEC,
-                "s" => NANOS_PER_SEC,
-                "ms" => 1_000_000,
-                "us" => 1_000,
-                "ns" => 1,
-                "" => {
-                    return Err(self.err(part, format!("{num} needs a unit: w, d, h, m, s, ms, us or ns")));
-                }
-                u => {
-                    return Err(
-                        self.err(part, format!("unknown unit {u:?}: expected w, d, h, m, s, ms, us or ns"))
-                    );
-                }
-            };
-            let n: i128 = num.parse::<u64>().map_err(|_| self.err(part, "the duration is too large"))?.into();
-            total = n
-                .checked_mul(size)
-                .and_then(|v| total.checked_add(v))
-                .filter(|v| *v <= i128::from(i64::MAX) * NANOS_PER_SEC)
-                .ok_or_else(|| self.err(part, "the duration is too large"))?;
-            rest = after;
-        }
-        Ok(total)
+        let ns = crate::duration::parse_nanos(d).map_err(|k| self.err(part, k.spec_reason()))?;
+        // At most i64::MAX seconds: fits.
+        i128::try_from(ns).map_err(|_| self.err(part, "the duration is too large"))
     }
 
     fn rfc3339(&self, w: &str) -> Result<UnixTime, TimeSpecError> {

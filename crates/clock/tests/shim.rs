@@ -663,7 +663,7 @@ fn static_binaries_are_reported_not_faked() {
     // What the CLI checks before exec.
     let reach = flakebox_clock::reach::inspect(&stat).expect("inspect");
     assert_eq!(reach, flakebox_clock::reach::Reach::Static);
-    let warning = reach.warning(&stat).expect("a warning");
+    let warning = reach.warning(&stat).expect("a warning").to_string();
     assert!(warning.contains("statically linked") && warning.contains("its clock is NOT frozen"));
     assert_eq!(
         flakebox_clock::reach::inspect(&execer).expect("inspect"),

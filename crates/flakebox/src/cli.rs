@@ -240,42 +240,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH", requires = "postgres")]
     pub postgres_init: Option<PathBuf>,
 
-    /// Load the shim to record connects, name lookups and execs even when the
-    /// clock is shared (used by diagnose).
-    #[arg(long, hide = true)]
-    pub trace: bool,
-
-    /// Keep every write, /tmp included, in copy-on-write layers under these two
-    /// directories, so state persists from run to run (used by diagnose).
-    #[arg(long, hide = true, num_args = 2, value_names = ["DIR", "DIR"])]
-    pub state_dirs: Vec<PathBuf>,
-
-    /// Copy the file CMD writes at SRC to the host file DEST when CMD ends
-    /// (SRC is removed in the sandbox before CMD starts). Used by diagnose and
-    /// timetravel to fetch each run's JUnit file.
-    #[arg(long, hide = true, num_args = 2, value_names = ["SRC", "DEST"])]
-    pub collect: Vec<PathBuf>,
-
-    /// Build the sandbox and start its services, then wait: CMD starts when
-    /// a byte can be read from this inherited descriptor, and is never
-    /// started if it reaches EOF first (exit 125). The timeout and the
-    /// duration count from then. Used by diagnose to prepare the next run
-    /// while the current one executes.
-    #[arg(long, hide = true, value_name = "FD")]
-    pub start_gate: Option<i32>,
-
-    /// Write one byte to this inherited descriptor as soon as CMD has exited
-    /// and its leftover processes are killed, before the evidence is gathered
-    /// and the sandbox dismantled. Used by diagnose to start the next run then.
-    #[arg(long, hide = true, value_name = "FD")]
-    pub done_fd: Option<i32>,
+    /// Read the run's request (JSON, crate `runs`) from this inherited
+    /// descriptor instead of the command line: how diagnose and timetravel
+    /// start each run.
+    #[arg(long, hide = true, value_name = "FD", exclusive = true)]
+    pub request_fd: Option<i32>,
 
     /// Print a short summary of the evidence on stderr.
     #[arg(short, long)]
     pub verbose: bool,
 
     /// The command and its arguments.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    #[arg(last = true, required_unless_present = "request_fd", value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 

@@ -1,14 +1,11 @@
 //! flakebox: hermetic test execution and flaky-test root-causing on Linux.
 
 mod cli;
-mod diagnosis;
+mod diagnose;
 mod doctor;
-mod duration;
 mod exit;
-mod pg;
 mod run;
-mod subrun;
-mod travel;
+mod timetravel;
 
 use clap::Parser;
 
@@ -24,8 +21,8 @@ fn main() {
     let code = match cli.command {
         cli::Command::Run(args) => run::main(args),
         cli::Command::Doctor(args) => doctor::main(args),
-        cli::Command::Diagnose(args) => diagnosis::main(args),
-        cli::Command::Timetravel(args) => travel::main(args),
+        cli::Command::Diagnose(args) => diagnose::main(args),
+        cli::Command::Timetravel(args) => timetravel::main(args),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -448,30 +448,30 @@ fn no_descriptor_of_flakebox_reaches_the_command() {
     }
 }
 
-/// `--start-gate FD` (diagnose's prepared runs): the command starts when a
+/// A start gate (diagnose's prepared runs): the command starts when a
 /// byte arrives, its timeout counts from then, and EOF cancels the run.
 #[test]
 fn start_gate_releases_or_cancels_the_command() {
     use std::os::fd::AsRawFd;
     for who in BOTH {
         let d = scratch(who);
-        let gated = |args: &[&str]| {
+        let gated = |timeout: Option<Duration>, script: &str| {
             let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
             let fd = r.as_raw_fd();
-            let gate = fd.to_string();
-            let mut all = vec!["run", "--start-gate", gate.as_str()];
-            all.extend_from_slice(args);
-            let mut cmd = command(who, d.path(), &all);
+            let mut req = runs::RunRequest::new(vec!["sh".into(), "-c".into(), script.into()]);
+            req.timeout = timeout;
+            req.start_gate = Some(fd);
+            let (mut cmd, req_fd) = request_command(who, d.path(), &req);
             cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
             inherit_fd(&mut cmd, fd);
             let child = cmd.spawn().expect("spawn");
-            drop(r);
+            drop((r, req_fd));
             (child, std::fs::File::from(w))
         };
 
         // Held longer than the timeout before the release: the timeout
         // starts at the release, so the command still runs to completion.
-        let (child, mut gate) = gated(&["--timeout", "1s", "--", "sh", "-c", "echo started"]);
+        let (child, mut gate) = gated(Some(Duration::from_secs(1)), "echo started");
         std::thread::sleep(Duration::from_millis(1500));
         std::io::Write::write_all(&mut gate, b"g").expect("release");
         drop(gate);
@@ -479,16 +479,20 @@ fn start_gate_releases_or_cancels_the_command() {
         assert_eq!(o.status.code(), Some(0), "{who:?}: {}", stderr(&o));
         assert_eq!(stdout(&o), "started\n");
 
-        let (child, gate) = gated(&["--", "sh", "-c", "echo should-not-run"]);
+        let (child, gate) = gated(None, "echo should-not-run");
         drop(gate);
         let o = child.wait_with_output().expect("wait");
         assert_eq!(o.status.code(), Some(125), "{who:?}: {}", stderr(&o));
         assert_eq!(stdout(&o), "", "{who:?}: the command never started");
         assert!(stderr(&o).contains("cancelled before the command started"), "{}", stderr(&o));
     }
-    let o = run(Who::Root, std::path::Path::new("/"), &["run", "--start-gate", "999", "--", "true"]);
+    let mut req = runs::RunRequest::new(vec!["true".into()]);
+    req.start_gate = Some(999);
+    let (mut cmd, req_fd) = request_command(Who::Root, std::path::Path::new("/"), &req);
+    let o = cmd.output().expect("spawn");
+    drop(req_fd);
     assert_eq!(o.status.code(), Some(125));
-    assert!(stderr(&o).contains("--start-gate 999: not an open file descriptor"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("start gate 999: not an open file descriptor"), "{}", stderr(&o));
 }
 
 /// Under persistent state (diagnose's conditions that share fs), the
@@ -514,20 +518,13 @@ fn persistent_state_keeps_writes_but_not_the_private_directory() {
         let script = "ls /.flakebox/marker 2>/dev/null; cat /tmp/kept 2>/dev/null; \
                       touch /.flakebox/marker; echo kept > /tmp/kept";
         let run_once = || {
-            let mut cmd = command(
-                who,
-                d.path(),
-                &[
-                    "run",
-                    "--share",
-                    "fs",
-                    "--state-dirs",
-                    a.to_str().expect("utf8"),
-                    b.to_str().expect("utf8"),
-                ],
-            );
-            cmd.args(["--", "sh", "-c", script]);
-            cmd.output().expect("spawn")
+            let mut req = runs::RunRequest::new(vec!["sh".into(), "-c".into(), script.into()]);
+            req.isolate = req.isolate.without(factors::Factor::Fs);
+            req.state_dirs = Some([a.clone(), b.clone()]);
+            let (mut cmd, req_fd) = request_command(who, d.path(), &req);
+            let o = cmd.output().expect("spawn");
+            drop(req_fd);
+            o
         };
         let first = run_once();
         assert!(first.status.success(), "{who:?}: {}", stderr(&first));
@@ -540,7 +537,7 @@ fn persistent_state_keeps_writes_but_not_the_private_directory() {
     }
 }
 
-/// `--done-fd FD` (diagnose starts its next run then): one byte once the
+/// A done signal (diagnose starts its next run then): one byte once the
 /// command has exited and what it left running is dead, before the run ends.
 #[test]
 fn done_fd_speaks_once_the_command_and_its_leftovers_are_gone() {
@@ -551,15 +548,16 @@ fn done_fd_speaks_once_the_command_and_its_leftovers_are_gone() {
         let marker = format!("4242.{}", unique_number());
         let (done_r, done_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
         let fd = done_w.as_raw_fd();
-        let fd_arg = fd.to_string();
         // The shell exits only once its background child is `sleep` itself.
         let script =
             format!("sleep {marker} & while [ \"$(cat /proc/$!/comm)\" != sleep ]; do :; done; echo started");
-        let mut cmd = command(who, d.path(), &["run", "--done-fd", &fd_arg, "--", "sh", "-c", &script]);
+        let mut req = runs::RunRequest::new(vec!["sh".into(), "-c".into(), script.into()]);
+        req.done_fd = Some(fd);
+        let (mut cmd, req_fd) = request_command(who, d.path(), &req);
         cmd.stdout(std::process::Stdio::piped());
         inherit_fd(&mut cmd, fd);
         let child = cmd.spawn().expect("spawn");
-        drop(done_w);
+        drop((done_w, req_fd));
         let mut done = std::fs::File::from(done_r);
         let mut byte = [0u8; 1];
         assert_eq!(done.read(&mut byte).expect("read done"), 1, "{who:?}: one byte before EOF");

@@ -27,10 +27,31 @@ pub struct Evidence {
     pub trace: Vec<String>,
     /// Evidence from services, by service name.
     #[serde(default)]
-    pub services: Vec<(String, serde_json::Value)>,
+    pub services: Vec<(String, ServiceEvidence)>,
     /// Things that were not as asked but did not stop the run.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// What a service reports after the command. Untagged: in JSON, `null`, a
+/// database's `{"tables_with_rows": [...]}` or `{"error": "..."}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ServiceEvidence {
+    /// Nothing gathered (nobody asked for it).
+    #[default]
+    None,
+    /// A database: the tables the command left rows in.
+    Database { tables_with_rows: Vec<TableRows> },
+    /// Gathering failed.
+    Failed { error: String },
+}
+
+/// One table with rows left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRows {
+    pub table: String,
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +177,24 @@ pub fn processes(exclude: &[i32]) -> Vec<Leftover> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_evidence_keeps_its_json_shape() {
+        let cases = [
+            (ServiceEvidence::None, "null"),
+            (
+                ServiceEvidence::Database {
+                    tables_with_rows: vec![TableRows { table: "public.t".into(), rows: 2 }],
+                },
+                r#"{"tables_with_rows":[{"table":"public.t","rows":2}]}"#,
+            ),
+            (ServiceEvidence::Failed { error: "gone".into() }, r#"{"error":"gone"}"#),
+        ];
+        for (ev, json) in cases {
+            assert_eq!(serde_json::to_string(&ev).expect("serialises"), json);
+            assert_eq!(serde_json::from_str::<ServiceEvidence>(json).expect("parses"), ev);
+        }
+    }
 
     #[test]
     fn walks_an_upper_dir() {

@@ -33,7 +33,7 @@ mod spawn;
 mod user;
 
 pub use error::SandboxError;
-pub use evidence::{Evidence, FileChange, Leftover};
+pub use evidence::{Evidence, FileChange, Leftover, ServiceEvidence, TableRows};
 pub use spawn::run;
 
 use std::ffi::OsString;
@@ -100,7 +100,7 @@ pub trait Service {
     /// Process ids that belong to the service (not leftovers of the command).
     fn pids(&self) -> Vec<i32>;
     /// Evidence gathered after the command exited (e.g. tables with rows).
-    fn evidence(&mut self) -> serde_json::Value;
+    fn evidence(&mut self) -> ServiceEvidence;
     /// Stop it; PID 1 kills whatever is left afterwards anyway.
     fn stop(&mut self);
 }

@@ -178,6 +178,19 @@ pub fn inherit_fd(cmd: &mut Command, fd: std::os::fd::RawFd) {
     }
 }
 
+/// `flakebox run --request-fd N` for `req` (as diagnose and timetravel start
+/// their runs): the request is written to a pipe whose read end the child
+/// inherits; keep the returned descriptor until the child is spawned.
+pub fn request_command(who: Who, cwd: &Path, req: &runs::RunRequest) -> (Command, std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).expect("pipe");
+    std::io::Write::write_all(&mut std::fs::File::from(w), &req.to_json()).expect("write the request");
+    let fd = r.as_raw_fd().to_string();
+    let mut cmd = command(who, cwd, &["run", runs::REQUEST_FD_FLAG, &fd]);
+    inherit_fd(&mut cmd, r.as_raw_fd());
+    (cmd, r)
+}
+
 /// Remove a state directory tree (its overlayfs work directories are mode
 /// 000). A test leaves nothing behind, so what cannot be removed fails it.
 pub fn remove_tree(dir: &Path) {

@@ -2,8 +2,8 @@
 //! is prepared on the host side (cached); PID 1 starts a server from it in the
 //! sandbox's own network namespace and stops it when the command ends.
 
-use anyhow::{Context, Result};
-use sandbox::{Service, ServiceContext};
+use crate::error::{io, RunsError};
+use sandbox::{Service, ServiceContext, ServiceEvidence, TableRows};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -22,31 +22,34 @@ pub struct PgService {
 }
 
 /// `$XDG_CACHE_HOME/flakebox`, else `~/.cache/flakebox`.
-pub fn cache_root() -> Result<PathBuf> {
+pub fn cache_root() -> Result<PathBuf, RunsError> {
     if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
         return Ok(PathBuf::from(x).join("flakebox"));
     }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).context(
-        "neither XDG_CACHE_HOME nor HOME is set: flakebox needs one of them for its PostgreSQL template cache",
-    )?;
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
+        RunsError::Invalid(
+            "neither XDG_CACHE_HOME nor HOME is set: flakebox needs one of them for its PostgreSQL template cache"
+                .into(),
+        )
+    })?;
     Ok(PathBuf::from(home).join(".cache").join("flakebox"))
 }
 
 impl PgService {
     /// Find the server binaries and make sure the cached template exists
     /// (built once per server version and init content).
-    pub fn prepare(bin: Option<&Path>, init: Option<&Path>, verbose: bool) -> Result<Self> {
+    pub fn prepare(bin: Option<&Path>, init: Option<&Path>) -> Result<Self, RunsError> {
         let root = cache_root()?;
         let bins = throwaway_pg::find_binaries_cached(bin, Some(&root))?;
         let run_as = throwaway_pg::default_run_as();
-        let template = throwaway_pg::Template::ensure(&bins, &root, init, run_as)
-            .with_context(|| format!("preparing the PostgreSQL {} template", bins.version))?;
-        if verbose {
-            let how = if template.built { "built" } else { "cached" };
-            eprintln!("flakebox: PostgreSQL {} template {how} at {}", bins.version, template.dir.display());
-        }
+        let template = throwaway_pg::Template::ensure(&bins, &root, init, run_as).map_err(|source| {
+            RunsError::PostgresContext {
+                context: format!("preparing the PostgreSQL {} template", bins.version),
+                source,
+            }
+        })?;
         let template_fd = std::fs::File::open(&template.dir)
-            .with_context(|| format!("opening the template {}", template.dir.display()))?;
+            .map_err(io(format!("opening the template {}", template.dir.display())))?;
         Ok(PgService { template, template_fd, run_as, server: None, want_evidence: true })
     }
 }
@@ -55,6 +58,11 @@ impl PgService {
     /// The server binaries' directory, as found.
     pub fn bindir(&self) -> &Path {
         &self.template.binaries.bindir
+    }
+
+    /// (server version, template directory, whether it was built just now).
+    pub fn template_info(&self) -> (String, PathBuf, bool) {
+        (self.template.binaries.version.clone(), self.template.dir.clone(), self.template.built)
     }
 }
 
@@ -96,15 +104,15 @@ impl Service for PgService {
         self.server.as_ref().and_then(|s| s.pid()).map(|p| vec![p as i32]).unwrap_or_default()
     }
 
-    fn evidence(&mut self) -> serde_json::Value {
+    fn evidence(&mut self) -> ServiceEvidence {
         let Some(server) = self.server.as_ref().filter(|_| self.want_evidence) else {
-            return serde_json::Value::Null;
+            return ServiceEvidence::None;
         };
         match server.tables_with_rows() {
-            Ok(tables) => serde_json::json!({
-                "tables_with_rows": tables.into_iter().map(|(t, n)| serde_json::json!({"table": t, "rows": n})).collect::<Vec<_>>()
-            }),
-            Err(e) => serde_json::json!({ "error": e.to_string() }),
+            Ok(tables) => ServiceEvidence::Database {
+                tables_with_rows: tables.into_iter().map(|(table, rows)| TableRows { table, rows }).collect(),
+            },
+            Err(e) => ServiceEvidence::Failed { error: e.to_string() },
         }
     }
 

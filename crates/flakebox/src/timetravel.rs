@@ -3,13 +3,12 @@
 //! whose outcome depends on the date or the zone (crate `timetravel`).
 
 use crate::cli::{OutputFormat, TimetravelArgs};
-use crate::subrun::{self, ChildRun};
 use anyhow::{bail, Context, Result};
+use diagnose::RunSpec;
 use factors::{Factor, FactorSet};
-use std::collections::{BTreeMap, VecDeque};
+use runs::{RunRequest, Runs, UserCommand, Workspace};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::sync::Mutex;
 use timetravel::{Outcome, Plan, Probe, ProbeResult};
 
 pub fn main(args: TimetravelArgs) -> Result<i32> {
@@ -45,10 +44,12 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     let plan = Plan::new(now, &zone, &zone_name, hazards, zones);
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
-    let work = tempfile::Builder::new()
-        .prefix("flakebox-timetravel-")
-        .tempdir()
-        .context("creating a scratch dir")?;
+    let mut base = RunRequest::new(Vec::new());
+    base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
+    // Every probe has a fresh filesystem: no state to keep, no tmpfs for it.
+    let (work, _) = Workspace::new("flakebox-timetravel-", false).context("creating a scratch dir")?;
+    let command = UserCommand { argv: args.command.clone(), junit };
+    let runs = Runs::new(&command, base, &work);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
@@ -66,7 +67,7 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
             jobs
         );
     }
-    let runner = ProbeRunner { args: &args, junit, dir: work.path().to_path_buf() };
+    let runner = ProbeRunner { runs: &runs, format: args.format };
     let mut warnings = Vec::new();
     let first = runner.run_all(&first_probes, jobs, &mut warnings)?;
     let again = runner.run_all(&plan.confirmations(&first), jobs, &mut warnings)?;
@@ -86,42 +87,29 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
 type Probed = (ProbeResult, Vec<String>);
 
 struct ProbeRunner<'a> {
-    args: &'a TimetravelArgs,
-    junit: Option<PathBuf>,
-    dir: PathBuf,
+    runs: &'a Runs<'a>,
+    format: OutputFormat,
 }
 
 impl ProbeRunner<'_> {
     /// Run `probes`, `jobs` at a time (each in its own sandbox), in order of
     /// the input in the result.
     fn run_all(&self, probes: &[Probe], jobs: usize, warnings: &mut Vec<String>) -> Result<Vec<ProbeResult>> {
-        let queue = Mutex::new(probes.iter().enumerate().collect::<VecDeque<_>>());
-        let results: Mutex<Vec<Option<Result<Probed>>>> =
-            Mutex::new((0..probes.len()).map(|_| None).collect());
-        let bar = if std::io::stderr().is_terminal() && self.args.format == OutputFormat::Text {
+        let bar = if std::io::stderr().is_terminal() && self.format == OutputFormat::Text {
             indicatif::ProgressBar::new(probes.len() as u64)
         } else {
             indicatif::ProgressBar::hidden()
         };
-        std::thread::scope(|s| {
-            for worker in 0..jobs.min(probes.len()) {
-                let (queue, results, bar) = (&queue, &results, &bar);
-                s.spawn(move || loop {
-                    let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
-                    let Some((i, probe)) = next else { break };
-                    bar.set_message(probe.label.clone());
-                    let r = self.run_one(probe, worker);
-                    if let Ok(mut res) = results.lock() {
-                        res[i] = Some(r);
-                    }
-                    bar.inc(1);
-                });
-            }
+        let results = runs::parallel(probes, jobs, |probe, _| {
+            bar.set_message(probe.label.clone());
+            let r = self.run_one(probe);
+            bar.inc(1);
+            r
         });
         bar.finish_and_clear();
         let mut out = Vec::new();
-        for r in results.into_inner().map_err(|_| anyhow::anyhow!("a probe worker panicked"))? {
-            let (res, warns) = r.context("a probe did not run")??;
+        for r in results {
+            let (res, warns) = r?;
             for w in warns {
                 if !warnings.contains(&w) {
                     warnings.push(w);
@@ -132,36 +120,21 @@ impl ProbeRunner<'_> {
         Ok(out)
     }
 
-    fn run_one(&self, probe: &Probe, worker: usize) -> Result<Probed> {
-        let junit_copy = self.dir.join(format!("junit-{worker}.xml"));
-        let child = ChildRun {
-            command: &self.args.command,
-            isolate: FactorSet::all().without(Factor::Db),
-            time: Some(probe.instant.to_string()),
-            tz: probe.tz.clone(),
-            state_dirs: None,
-            collect: self.junit.iter().map(|j| (j.clone(), junit_copy.clone())).collect(),
-            postgres: None,
-            timeout: self.args.timeout.as_deref(),
-            report_path: self.dir.join(format!("report-{worker}.json")),
-            log_path: self.dir.join(format!("output-{worker}.log")),
+    fn run_one(&self, probe: &Probe) -> Result<Probed> {
+        let spec = RunSpec::suite(FactorSet::all().without(Factor::Db), 0);
+        let done = self.runs.run(&spec, |req| {
+            req.time = Some(probe.instant.to_string());
+            req.env.extend(probe.tz.as_ref().map(|tz| ("TZ".into(), tz.into())));
+        })?;
+        let Some(rep) = &done.result.report else {
+            bail!("{}", done.result.flakebox_error().unwrap_or_default());
         };
-        let res = subrun::run_child(&child)?;
-        let Some(rep) = &res.report else {
-            bail!("{}", res.flakebox_error().unwrap_or_default());
-        };
-        let warnings: Vec<String> = rep["warnings"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
-        let unreliable = warnings.iter().any(|w| w.contains("NOT frozen"))
-            || rep["trace"]
-                .as_array()
-                .is_some_and(|t| t.iter().any(|l| l.as_str().is_some_and(|l| l.contains("NOT frozen"))));
-        let passed = res.exit_code == 0;
-        let tests = std::fs::read_to_string(&junit_copy)
-            .ok()
-            .and_then(|xml| diagnose::parse_junit(&xml).ok())
+        let passed = done.result.exit_code == 0;
+        let tests = done
+            .junit
+            .first()
+            .and_then(|j| j.contents.as_ref().ok())
+            .and_then(|xml| diagnose::parse_junit(xml).ok())
             .map(|cases| {
                 let mut map = BTreeMap::new();
                 for c in cases {
@@ -174,12 +147,11 @@ impl ProbeRunner<'_> {
                 }
                 map
             });
-        let _ = std::fs::remove_file(&junit_copy);
         let mut result = match tests {
             Some(map) if !map.is_empty() => ProbeResult::new(probe, map),
             _ => ProbeResult::from_exit(probe, passed),
         };
-        result.unreliable = unreliable;
-        Ok((result, warnings))
+        result.unreliable = rep.clock_not_frozen();
+        Ok((result, rep.evidence.warnings.clone()))
     }
 }

@@ -1,0 +1,136 @@
+//! `flakebox diagnose`: run the command under every condition, interleaved,
+//! until the engine (crate `diagnose`) can attribute its flakiness.
+
+use crate::cli::{DiagnoseArgs, OutputFormat};
+use anyhow::{bail, Context, Result};
+use diagnose::{Options, Progress};
+use factors::{Factor, FactorSet};
+use runs::{DiagnoseRunner, PgOptions, RunRequest, Runs, UserCommand, Workspace};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+pub fn main(args: DiagnoseArgs) -> Result<i32> {
+    let mut factors = match &args.factors {
+        Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
+        None => FactorSet::all(),
+    };
+    let mut pg = PgOptions { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
+    if factors.contains(Factor::Db) {
+        // Prepare the template once, before any timed run; without server
+        // binaries, db is left out (or refused when asked for by name).
+        match runs::PgService::prepare(pg.bin.as_deref(), pg.init.as_deref()) {
+            // Each run is told where the binaries are: no pg_config search.
+            Ok(service) => pg.bin = Some(service.bindir().to_path_buf()),
+            Err(e) if args.factors.is_none() => {
+                eprintln!("flakebox: db is not diagnosed: {}", runs::chain(&e));
+                factors.remove(Factor::Db);
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("--factors db needs PostgreSQL")),
+        }
+    }
+    if factors.is_empty() {
+        bail!("--factors: no factor left to diagnose");
+    }
+    let spec: clock::TimeSpec = match &args.time {
+        Some(s) => s.parse().map_err(|e: clock::TimeSpecError| anyhow::anyhow!("--time: {e}"))?,
+        None => clock::TimeSpec::default(),
+    };
+    // One instant for every time-isolated run: a clock frozen at each run's
+    // own start would still differ from run to run.
+    let clock = spec.resolve(SystemTime::now());
+    let opts = Options {
+        factors,
+        max_runs: args.max_runs,
+        min_runs: args.min_runs.min(args.max_runs),
+        fixed_runs: args.runs,
+        alpha: args.alpha,
+        seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+    };
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
+    // Before the scratch directories exist: a Ctrl-C from here on ends the
+    // diagnosis through Drop, which removes them.
+    // SAFETY: installing a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_interrupt as *const () as libc::sighandler_t);
+    }
+    let mut base = RunRequest::new(Vec::new());
+    base.time = Some(clock.replay_spec());
+    base.postgres = pg;
+    base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
+    let (work, note) = Workspace::new("flakebox-diagnose-", true)?;
+    if let Some(note) = note {
+        eprintln!("flakebox: note: {note}");
+    }
+    let command = UserCommand { argv: args.command.clone(), junit };
+    let runs = Runs::new(&command, base, &work);
+    let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
+    if args.format == OutputFormat::Text {
+        eprintln!(
+            "flakebox: diagnosing {} under {} conditions; time-isolated runs see {} (replay: flakebox run --time {})",
+            shell_words(&args.command),
+            diagnose::plan(factors).len(),
+            clock.instant_rfc3339(),
+            clock.replay_spec()
+        );
+    }
+    let bar = progress_bar();
+    let mut progress = |p: &Progress| {
+        bar.set_length(p.planned_max as u64);
+        bar.set_position(p.done as u64);
+        if let Some(eta) = p.eta_max {
+            bar.set_message(format!("round {} (at most {}s left)", p.round, eta.as_secs()));
+        }
+    };
+    let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let result = diagnose::diagnose(&command, &opts, &mut runner, &mut progress);
+    bar.finish_and_clear();
+    // A run prepared for a round the engine did not make is cancelled, and
+    // gone, before the workspace goes.
+    drop(runner);
+    drop(runs);
+    drop(work);
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flakebox: {e}");
+            return Ok(diagnose::exit::for_error(&e));
+        }
+    };
+    let out = match args.format {
+        OutputFormat::Text => diagnose::render_text(&report, std::io::stdout().is_terminal()),
+        OutputFormat::Json => diagnose::render_json(&report)?,
+        OutputFormat::Markdown => diagnose::render_markdown(&report),
+    };
+    println!("{}", out.trim_end());
+    // Interrupted is 130 whatever the partial runs suggest: a cancelled CI
+    // job must not read as "stable, passed".
+    if report.stopped == diagnose::StopReason::Interrupted {
+        return Ok(diagnose::exit::INTERRUPTED);
+    }
+    Ok(report.exit_code())
+}
+
+fn shell_words(cmd: &[std::ffi::OsString]) -> String {
+    cmd.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,183 @@
+//! The child side: a [`RunRequest`] made into a sandbox config, run, and
+//! reported on.
+
+use crate::error::{io, RunsError};
+use crate::postgres::PgService;
+use crate::report::{TimeInfo, Warning};
+use crate::request::RunRequest;
+use factors::Factor;
+use sandbox::{Config, FsMode, PrivateFile, PRIVATE_DIR, TRACE_FILE};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// A request made ready to run: the sandbox config and what the report
+/// needs beyond the outcome.
+pub struct Prepared {
+    pub config: Config,
+    /// The clock the command will see, when time is isolated.
+    pub time: Option<TimeInfo>,
+    /// Warnings known before the run (print them before it starts).
+    pub warnings: Vec<Warning>,
+    /// The PostgreSQL template, when db is isolated: (version, directory, built now).
+    pub postgres_template: Option<(String, PathBuf, bool)>,
+}
+
+/// Build the sandbox config for `req` (taking over its inherited
+/// descriptors), with the clock resolved at `now`.
+pub fn prepare(req: &RunRequest, now: SystemTime) -> Result<Prepared, RunsError> {
+    let mut cfg = Config::new(req.command.clone())
+        .map_err(|source| RunsError::SandboxContext { context: "preparing the sandbox".into(), source })?;
+    let (time, warnings) = configure(&mut cfg, req, now)?;
+    let mut postgres_template = None;
+    if req.isolate.contains(Factor::Db) {
+        let mut pg = PgService::prepare(req.postgres.bin.as_deref(), req.postgres.init.as_deref())?;
+        pg.want_evidence = req.want_service_evidence;
+        postgres_template = Some(pg.template_info());
+        cfg.services.push(Box::new(pg));
+    }
+    if req.start_gate.is_some() && req.start_gate == req.done_fd {
+        return Err(RunsError::Invalid(
+            "the start gate and the done signal name the same descriptor; they are two pipes".into(),
+        ));
+    }
+    cfg.start_gate = req.start_gate.map(|fd| inherited_fd("the start gate", fd)).transpose()?;
+    cfg.done_signal = req.done_fd.map(|fd| inherited_fd("the done signal", fd)).transpose()?;
+    Ok(Prepared { config: cfg, time, warnings, postgres_template })
+}
+
+/// A descriptor number this process inherited, checked to be open.
+pub(crate) fn inherited_fd(what: &str, fd: i32) -> Result<OwnedFd, RunsError> {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(RunsError::Invalid(format!("{what} {fd}: not an open file descriptor")));
+    }
+    // SAFETY: an inherited descriptor that nothing else in this process
+    // owns; the caller takes it over.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Fill a sandbox config from the request.
+fn configure(
+    cfg: &mut Config,
+    req: &RunRequest,
+    now: SystemTime,
+) -> Result<(Option<TimeInfo>, Vec<Warning>), RunsError> {
+    let isolated = req.isolate;
+    cfg.isolate_net = isolated.contains(Factor::Net);
+    cfg.fs = match (isolated.contains(Factor::Fs), &req.state_dirs) {
+        (true, _) => FsMode::Fresh,
+        (false, Some([a, b])) => FsMode::Persistent { state: [a.clone(), b.clone()] },
+        (false, None) => FsMode::Host,
+    };
+    cfg.timeout = req.timeout;
+    cfg.kill_after = req.kill_after;
+    for (k, v) in &req.env {
+        set_env(cfg, k, v.clone());
+    }
+    cfg.keep = req.keep.iter().map(|k| absolute(&cfg.cwd, k)).collect::<Result<_, _>>()?;
+    for (src, dest) in &req.collect {
+        cfg.collect.push((absolute(&cfg.cwd, src)?, absolute(&cfg.cwd, dest)?));
+    }
+    if req.time.is_some() && !isolated.contains(Factor::Time) {
+        return Err(RunsError::Invalid(
+            "--time was given but time is shared (--share time); drop one of them".into(),
+        ));
+    }
+    // The command itself stays visible even if it lives under /tmp.
+    let command_path = resolve_command(cfg);
+    if let Some(dir) = command_path.as_deref().and_then(|p| std::fs::canonicalize(p).ok()) {
+        cfg.visible.extend(dir.parent().map(Path::to_path_buf));
+    }
+    if isolated.contains(Factor::Time) || req.trace {
+        install_shim(cfg);
+    }
+    let (mut time, mut warnings) = (None, Vec::new());
+    if isolated.contains(Factor::Time) {
+        let spec: clock::TimeSpec = match &req.time {
+            Some(s) => {
+                s.parse().map_err(|e: clock::TimeSpecError| RunsError::Invalid(format!("--time: {e}")))?
+            }
+            None => clock::TimeSpec::default(),
+        };
+        let c = spec.resolve(now);
+        for (k, v) in c.env() {
+            set_env(cfg, OsStr::new(&k), OsString::from(v));
+        }
+        time = Some(TimeInfo {
+            mode: c.mode.as_str().to_string(),
+            instant: c.instant_rfc3339(),
+            replay: c.replay_spec(),
+        });
+        // Say so when the clock cannot reach the command (static, Go, setuid).
+        if let Some(path) = &command_path {
+            if let Ok(reach) = clock::reach::inspect(path) {
+                warnings.extend(reach.warning(path).map(Warning::ClockNotFrozen));
+            }
+        }
+    }
+    Ok((time, warnings))
+}
+
+/// Put the shim and an empty trace log into the sandbox's private directory
+/// and preload it, after whatever LD_PRELOAD the caller already had.
+fn install_shim(cfg: &mut Config) {
+    cfg.private_files.push(PrivateFile {
+        name: clock::SHIM_FILE_NAME.to_string(),
+        contents: clock::SHIM.into(),
+        mode: 0o755,
+    });
+    // Every uid in the sandbox (postgres too) appends to it.
+    cfg.private_files.push(PrivateFile {
+        name: TRACE_FILE.to_string(),
+        contents: Default::default(),
+        mode: 0o666,
+    });
+    let dir = Path::new(PRIVATE_DIR);
+    let existing = cfg.env.iter().find(|(k, _)| k == "LD_PRELOAD").map(|(_, v)| v.clone());
+    let preload = clock::ld_preload_value(existing.as_deref(), &dir.join(clock::SHIM_FILE_NAME));
+    set_env(cfg, OsStr::new("LD_PRELOAD"), preload);
+    set_env(cfg, OsStr::new(clock::ENV_TRACE), dir.join(TRACE_FILE).into_os_string());
+}
+
+fn set_env(cfg: &mut Config, key: &OsStr, value: OsString) {
+    cfg.env.retain(|(k, _)| k != key);
+    cfg.env.push((key.to_os_string(), value));
+}
+
+/// The file `argv[0]` names, searched in the command's PATH as exec will
+/// (`hostfs::find_executable`: execvp's rules).
+fn resolve_command(cfg: &Config) -> Option<PathBuf> {
+    let first = cfg.argv.first()?;
+    let path = cfg.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str());
+    hostfs::find_executable(first, path, &cfg.cwd)
+}
+
+/// An absolute path with symlinks resolved as far as it exists, so the
+/// sandbox binds the real location.
+fn absolute(cwd: &Path, p: &Path) -> Result<PathBuf, RunsError> {
+    let full = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+    let mut existing = full.as_path();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            let mut out = real;
+            out.extend(tail.iter().rev());
+            return Ok(out);
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return Err(RunsError::Invalid(format!("--keep {}: cannot resolve this path", p.display()))),
+        }
+    }
+}
+
+/// Write `report` where the request says.
+pub fn write_report(path: &Path, report: &crate::RunReport) -> Result<(), RunsError> {
+    std::fs::write(path, report.to_json_pretty())
+        .map_err(io(format!("writing the report to {}", path.display())))
+}

@@ -1,0 +1,28 @@
+//! Child runs for flakebox: one sandboxed run of a command, described by a
+//! typed [`RunRequest`] and read back as a typed [`RunReport`] (the same
+//! types in the parent and in the child `flakebox run`, which gets the
+//! request as JSON on an inherited descriptor); the child-process handle
+//! ([`Child`]); a diagnosis's workspace and per-condition state
+//! ([`Workspace`]); and the runner `diagnose` and `timetravel` share
+//! ([`Runs`], [`DiagnoseRunner`], [`parallel`]), with the command of each
+//! run plugged in ([`RunCommand`]).
+
+mod child;
+mod command;
+mod error;
+mod execute;
+mod postgres;
+mod report;
+mod request;
+mod runner;
+mod workspace;
+
+pub use child::{run, spawn, Child, ChildFiles, ChildResult};
+pub use command::{Collected, CommandPlan, RunCommand, UserCommand};
+pub use error::{chain, RunsError};
+pub use execute::{prepare, write_report, Prepared};
+pub use postgres::{cache_root, PgService};
+pub use report::{net_events, RunReport, TimeInfo, Warning};
+pub use request::{PgOptions, RunRequest, REQUEST_FD_FLAG};
+pub use runner::{parallel, DiagnoseRunner, Finished, Runs, Started};
+pub use workspace::{remove_tree, Workspace};

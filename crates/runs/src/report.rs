@@ -1,0 +1,262 @@
+//! What one run did: the child writes it (`--report FILE`, and for a parent
+//! the file its request names), the parent reads it back, both as
+//! [`RunReport`].
+
+use crate::error::RunsError;
+use clock::reach::NotFrozen;
+use factors::FactorSet;
+use sandbox::{ServiceEvidence, Status};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// `--report` JSON: what one run did. Fields are only ever added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema: u32,
+    pub command: Vec<String>,
+    pub isolated: FactorSet,
+    pub exit_code: i32,
+    pub status: Status,
+    pub duration_ms: u64,
+    /// The clock the command saw, when time was isolated.
+    pub time: Option<TimeInfo>,
+    /// Connects and name lookups from the shim's trace, one line each:
+    /// "connect 1.2.3.4:443 failed ENETUNREACH", "resolve example.com ok".
+    pub net_events: Vec<String>,
+    /// What the sandbox saw; its `warnings` are every warning of the run,
+    /// rendered as printed.
+    #[serde(flatten)]
+    pub evidence: sandbox::Evidence,
+    /// The same warnings, typed: what a program decides by.
+    #[serde(default)]
+    pub warning_details: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeInfo {
+    pub mode: String,
+    pub instant: String,
+    /// Pass to `--time` to replay this run's clock.
+    pub replay: String,
+}
+
+/// Something that was not as asked but did not stop the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Warning {
+    /// The shim cannot reach the command's binary: its clock is not frozen.
+    ClockNotFrozen(NotFrozen),
+    /// The sandbox could not do or vouch for something.
+    Sandbox { message: String },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::ClockNotFrozen(w) => w.fmt(f),
+            Warning::Sandbox { message } => f.write_str(message),
+        }
+    }
+}
+
+impl RunReport {
+    /// The report of a finished run: `warnings` are the run's own (the
+    /// plan's), the sandbox's are added after them.
+    pub fn new(
+        command: &[std::ffi::OsString],
+        isolated: FactorSet,
+        time: Option<TimeInfo>,
+        warnings: &[Warning],
+        outcome: &sandbox::Outcome,
+    ) -> Self {
+        let mut evidence = outcome.evidence.clone();
+        let mut details: Vec<Warning> =
+            evidence.warnings.iter().map(|m| Warning::Sandbox { message: m.clone() }).collect();
+        details.extend(warnings.iter().cloned());
+        evidence.warnings = details.iter().map(Warning::to_string).collect();
+        RunReport {
+            schema: 1,
+            command: command.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            isolated,
+            exit_code: outcome.status.exit_code(),
+            status: outcome.status.clone(),
+            duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
+            time,
+            net_events: net_events(&outcome.evidence.trace),
+            evidence,
+            warning_details: details,
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Self, RunsError> {
+        let bytes = std::fs::read(path).map_err(crate::error::io(format!("reading {}", path.display())))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|source| RunsError::Report { path: path.to_path_buf(), source })
+    }
+
+    pub fn to_json_pretty(&self) -> Vec<u8> {
+        // Strings, numbers and enums of them always serialise.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_millis(self.duration_ms)
+    }
+
+    /// Whether some program of the run kept the real clock: the command's
+    /// own binary (checked before the run), or one it executed (the shim
+    /// traces a `warn` event for each, and for nothing else).
+    pub fn clock_not_frozen(&self) -> bool {
+        self.warning_details.iter().any(|w| matches!(w, Warning::ClockNotFrozen(_)))
+            || clock::trace::parse(&self.evidence.trace.join("\n"))
+                .iter()
+                .any(|e| matches!(e, clock::trace::TraceEvent::Warn { .. }))
+    }
+
+    /// The diagnose engine's evidence.
+    pub fn diagnose_evidence(&self) -> diagnose::Evidence {
+        let ev = &self.evidence;
+        let files_written = ev
+            .files_written
+            .iter()
+            .map(|f| match f.change.as_str() {
+                "deleted" => format!("{} (deleted)", f.path),
+                "dir" => format!("{}/", f.path),
+                _ => f.path.clone(),
+            })
+            .collect();
+        let leftover_processes =
+            ev.leftover_processes.iter().map(|l| format!("{} ({})", l.cmdline, l.name)).collect();
+        let db_tables = ev
+            .services
+            .iter()
+            .flat_map(|(_, s)| match s {
+                ServiceEvidence::Database { tables_with_rows } => tables_with_rows.as_slice(),
+                _ => &[],
+            })
+            .map(|t| (t.table.clone(), t.rows))
+            .collect();
+        diagnose::Evidence {
+            files_written,
+            leftover_processes,
+            net_events: self.net_events.clone(),
+            db_tables,
+            frozen_instant: self.time.as_ref().map(|t| t.instant.clone()),
+            clock_reads: None,
+            warnings: ev.warnings.clone(),
+        }
+    }
+}
+
+/// One line per connect and name lookup the shim recorded.
+pub fn net_events(trace: &[String]) -> Vec<String> {
+    use clock::trace::{ConnectTarget, TraceEvent};
+    let mut out = Vec::new();
+    for ev in clock::trace::parse(&trace.join("\n")) {
+        let (what, outcome) = match ev {
+            TraceEvent::Connect { target: ConnectTarget::Inet(addr), outcome, .. } => {
+                (format!("connect {addr}"), outcome)
+            }
+            TraceEvent::Resolve { name, outcome, .. } => (format!("resolve {name}"), outcome),
+            _ => continue,
+        };
+        let line = match outcome {
+            clock::trace::Outcome::Ok => format!("{what} ok"),
+            clock::trace::Outcome::Err(e) => format!("{what} failed {e}"),
+        };
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbox::{Evidence, FileChange, Leftover, Outcome, TableRows};
+
+    fn outcome(trace: Vec<String>) -> Outcome {
+        Outcome {
+            status: Status::Exited { code: 1 },
+            duration: Duration::from_millis(1234),
+            evidence: Evidence {
+                files_written: vec![
+                    FileChange { path: "/w/out".into(), change: "written".into() },
+                    FileChange { path: "/w/gone".into(), change: "deleted".into() },
+                ],
+                files_omitted: 0,
+                leftover_processes: vec![Leftover {
+                    pid: 7,
+                    name: "sleep".into(),
+                    cmdline: "sleep 100".into(),
+                }],
+                trace,
+                services: vec![(
+                    "postgres".into(),
+                    ServiceEvidence::Database {
+                        tables_with_rows: vec![TableRows { table: "public.t".into(), rows: 2 }],
+                    },
+                )],
+                warnings: vec!["could not do X".into()],
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_and_keeps_the_documented_shape() {
+        let not_frozen = Warning::ClockNotFrozen(NotFrozen {
+            binary: "/w/static".into(),
+            reason: "statically linked (LD_PRELOAD does not apply)".into(),
+        });
+        let time =
+            TimeInfo { mode: "frozen".into(), instant: "2024-02-29T23:59:58Z".into(), replay: "x".into() };
+        let rep = RunReport::new(
+            &["./t.sh".into()],
+            FactorSet::all(),
+            Some(time),
+            std::slice::from_ref(&not_frozen),
+            &outcome(vec!["1\tconnect\tinet:93.184.216.34:443\tENETUNREACH".into()]),
+        );
+        let back: RunReport = serde_json::from_slice(&rep.to_json_pretty()).expect("parses");
+        assert_eq!(back, rep);
+        // What `run --report` users read: plain strings, services as pairs.
+        let json: serde_json::Value = serde_json::from_slice(&rep.to_json_pretty()).expect("json");
+        assert_eq!(
+            json["warnings"],
+            serde_json::json!([
+                "could not do X",
+                "flakebox: warning: /w/static: statically linked (LD_PRELOAD does not apply); its clock is NOT frozen"
+            ])
+        );
+        assert_eq!(
+            json["services"],
+            serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}]}]])
+        );
+        assert_eq!(json["duration_ms"], 1234);
+        assert_eq!(json["net_events"], serde_json::json!(["connect 93.184.216.34:443 failed ENETUNREACH"]));
+        assert!(back.clock_not_frozen());
+
+        let ev = back.diagnose_evidence();
+        assert_eq!(ev.files_written, vec!["/w/out".to_string(), "/w/gone (deleted)".to_string()]);
+        assert_eq!(ev.leftover_processes, vec!["sleep 100 (sleep)".to_string()]);
+        assert_eq!(ev.db_tables, vec![("public.t".to_string(), 2)]);
+        assert_eq!(ev.frozen_instant.as_deref(), Some("2024-02-29T23:59:58Z"));
+        assert_eq!(ev.warnings, back.evidence.warnings);
+    }
+
+    #[test]
+    fn the_clock_is_unreliable_after_a_warning_or_a_traced_warn() {
+        let none = RunReport::new(&[], FactorSet::all(), None, &[], &outcome(Vec::new()));
+        assert!(!none.clock_not_frozen(), "a sandbox warning is not about the clock");
+        let traced = RunReport::new(
+            &[],
+            FactorSet::all(),
+            None,
+            &[],
+            &outcome(vec!["12\twarn\t/w/static: statically linked; its clock is NOT frozen".into()]),
+        );
+        assert!(traced.clock_not_frozen());
+    }
+}

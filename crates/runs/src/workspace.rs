@@ -1,0 +1,136 @@
+//! Private scratch for the runs of one command (a diagnosis, a timetravel):
+//! each run's report, output and collected files, and each condition's
+//! persistent copy-on-write state.
+
+use crate::child::ChildFiles;
+use crate::error::RunsError;
+use factors::FactorSet;
+use std::path::{Path, PathBuf};
+
+/// Two scratch trees (under /tmp and /var/tmp, so every overlay finds one
+/// outside its own lower layer), removed when dropped.
+pub struct Workspace {
+    roots: [PathBuf; 2],
+}
+
+impl Workspace {
+    /// Scratch in /tmp and /var/tmp. With `private_tmpfs`, as root, on a tmpfs of our own:
+    /// overlayfs mounts faster on a tmpfs upper layer than on disk, and the
+    /// state cannot outlive us; a note says why when that fails.
+    pub fn new(prefix: &str, private_tmpfs: bool) -> Result<(Self, Option<String>), RunsError> {
+        let tmpfs = private_tmpfs && sandbox::host::is_root();
+        Self::in_dirs(prefix, [Path::new("/tmp"), Path::new("/var/tmp")], tmpfs)
+    }
+
+    /// As [`Workspace::new`], in `bases`, with or without the tmpfs.
+    pub fn in_dirs(
+        prefix: &str,
+        bases: [&Path; 2],
+        tmpfs: bool,
+    ) -> Result<(Self, Option<String>), RunsError> {
+        let mk = |base: &Path| -> Result<PathBuf, RunsError> {
+            let d =
+                tempfile::Builder::new().prefix(prefix).tempdir_in(base).map_err(|source| RunsError::Io {
+                    context: format!("creating a scratch directory in {}", base.display()),
+                    source,
+                })?;
+            Ok(d.keep())
+        };
+        let a = mk(bases[0])?;
+        let b = match mk(bases[1]) {
+            Ok(b) => b,
+            Err(e) => {
+                remove_tree(&a);
+                return Err(e);
+            }
+        };
+        let note = match tmpfs {
+            true => sandbox::scratch::private_tmpfs(&[&a, &b])
+                .err()
+                .map(|e| format!("diagnosis state kept on disk ({e})")),
+            false => None,
+        };
+        Ok((Workspace { roots: [a, b] }, note))
+    }
+
+    pub fn roots(&self) -> &[PathBuf; 2] {
+        &self.roots
+    }
+
+    /// A file of the workspace, by name.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.roots[0].join(name)
+    }
+
+    /// The report, log and error files of run number `n`.
+    pub fn child_files(&self, n: usize) -> ChildFiles {
+        ChildFiles {
+            report: self.file(&format!("report.json-{n}")),
+            log: self.file(&format!("output.log-{n}")),
+            error: self.file(&format!("error.txt-{n}")),
+        }
+    }
+
+    /// The persistent state directories of the condition isolating
+    /// `isolate`, created on first use; the same ones for every run of it.
+    pub fn state_dirs(&self, isolate: FactorSet) -> Result<[PathBuf; 2], RunsError> {
+        let name = format!("state-{}", isolate.to_string().replace(',', "+"));
+        let dirs = [self.roots[0].join(&name), self.roots[1].join(&name)];
+        for d in &dirs {
+            std::fs::create_dir_all(d).map_err(crate::error::io(format!("creating {}", d.display())))?;
+        }
+        Ok(dirs)
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        for r in &self.roots {
+            // Our tmpfs first (if mounted), then the empty directory under it.
+            let _ = nix::mount::umount2(r.as_path(), nix::mount::MntFlags::MNT_DETACH);
+            remove_tree(r);
+        }
+    }
+}
+
+/// Remove a scratch tree (it may hold overlayfs work directories of mode
+/// 000); what cannot be removed is said on stderr, since a workspace is
+/// dropped where no error can be returned.
+pub fn remove_tree(path: &Path) {
+    if let Err(e) = hostfs::remove_tree(path) {
+        eprintln!("flakebox: warning: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use factors::Factor;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_workspace_leaves_nothing_behind() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (base.path().join("a"), base.path().join("b"));
+        std::fs::create_dir_all(&a).expect("a");
+        std::fs::create_dir_all(&b).expect("b");
+        let (work, note) = Workspace::in_dirs("flakebox-test-", [&a, &b], false).expect("workspace");
+        assert_eq!(note, None);
+        let cond = FactorSet::all().without(Factor::Fs);
+        let dirs = work.state_dirs(cond).expect("state dirs");
+        assert_eq!(work.state_dirs(cond).expect("again"), dirs, "one state per condition");
+        assert_ne!(work.state_dirs(FactorSet::default()).expect("baseline"), dirs);
+        assert!(dirs[0].starts_with(&a) && dirs[1].starts_with(&b), "{dirs:?}");
+        // What an overlay leaves: a work directory of mode 000 with a file in it.
+        let wd = dirs[0].join("work").join("work");
+        std::fs::create_dir_all(&wd).expect("work dir");
+        std::fs::write(wd.join("f"), "x").expect("file");
+        std::fs::set_permissions(&wd, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        std::fs::write(work.child_files(1).report, "{}").expect("report");
+        drop(work);
+        for d in [&a, &b] {
+            let left: Vec<_> = std::fs::read_dir(d).expect("read").collect();
+            assert!(left.is_empty(), "{} still holds {left:?}", d.display());
+        }
+    }
+}
