@@ -858,3 +858,136 @@ subprocess.run(["/bin/true"])
     );
     assert!(has(&|e| matches!(e, TraceEvent::Exec { path, .. } if path == "/bin/true")), "{text}");
 }
+
+const C_NONBLOCKING: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Starts a non-blocking connect to 127.0.0.1:port, waits until it ends, then
+ * learns the result the way given: "sockopt" (SO_ERROR) or "again" (connect
+ * once more: EISCONN or the error). Prints the result. */
+static void one(int port, const char *how) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    fcntl(s, F_SETFL, O_NONBLOCK);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = connect(s, (struct sockaddr *)&a, sizeof a);
+    int e = r == 0 ? 0 : errno;
+    if (r != 0 && e != EINPROGRESS) { printf("%d %s immediate %d\n", port, how, e); close(s); return; }
+    struct pollfd p = {s, POLLOUT, 0};
+    if (poll(&p, 1, 10000) != 1) { printf("%d %s poll-timeout\n", port, how); exit(1); }
+    int err = 0;
+    if (how[0] == 's') {
+        socklen_t l = sizeof err;
+        getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l);
+    } else {
+        r = connect(s, (struct sockaddr *)&a, sizeof a);
+        err = r == 0 || errno == EISCONN ? 0 : errno;
+    }
+    printf("%d %s %s\n", port, how, err == 0 ? "ok" : err == ECONNREFUSED ? "refused" : "other");
+    close(s);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    one(atoi(argv[1]), "sockopt");
+    one(atoi(argv[1]), "again");
+    one(atoi(argv[2]), "sockopt");
+    one(atoi(argv[2]), "again");
+    return 0;
+}
+"#;
+
+/// A non-blocking connect that completes is a connect, not a failure: its
+/// start (EINPROGRESS) and its end (SO_ERROR, or connecting again) are one
+/// event with the end's outcome; one refused after starting is a failure.
+#[test]
+fn non_blocking_connects_are_traced_with_their_end() {
+    use flakebox_clock::trace::Completion;
+    require("gcc");
+    let env = setup();
+    let prog = env.cc("nonblocking", C_NONBLOCKING, &[]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let open_port = listener.local_addr().expect("addr").port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let trace = env.path("trace");
+    let out = env.run(
+        None,
+        &[("FLAKEBOX_TRACE", trace.as_os_str())],
+        Command::new(&prog).arg(open_port.to_string()).arg(closed_port.to_string()),
+    );
+    let stdout = ok_stdout(&out);
+    // What the program itself saw, so the trace below is checked against the truth.
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        vec![
+            format!("{open_port} sockopt ok"),
+            format!("{open_port} again ok"),
+            format!("{closed_port} sockopt refused"),
+            format!("{closed_port} again refused"),
+        ],
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    assert!(!text.contains("EINPROGRESS") && !text.contains("EISCONN"), "{text}");
+    let connects: Vec<(u16, Outcome, Completion)> = flakebox_clock::trace::parse(&text)
+        .into_iter()
+        .filter_map(|e| match e {
+            TraceEvent::Connect { target: ConnectTarget::Inet(a), outcome, completion, .. } => {
+                Some((a.port(), outcome, completion))
+            }
+            _ => None,
+        })
+        .collect();
+    let refused = || Outcome::Err("ECONNREFUSED".into());
+    assert_eq!(
+        connects,
+        vec![
+            (open_port, Outcome::Ok, Completion::Deferred),
+            (open_port, Outcome::Ok, Completion::Deferred),
+            (closed_port, refused(), Completion::Deferred),
+            (closed_port, refused(), Completion::Deferred),
+        ],
+        "{text}"
+    );
+}
+
+/// CPython's connect with a timeout is non-blocking underneath (SO_ERROR).
+#[test]
+fn python_connect_with_timeout_is_a_connect() {
+    require("python3");
+    let env = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let trace = env.path("trace");
+    let out = env.run(
+        None,
+        &[("FLAKEBOX_TRACE", trace.as_os_str())],
+        Command::new("python3").arg("-c").arg(format!(
+            "import socket; socket.create_connection(('127.0.0.1', {port}), timeout=10).close()"
+        )),
+    );
+    ok_stdout(&out);
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let events = flakebox_clock::trace::parse(&text);
+    let target = ConnectTarget::Inet(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    assert!(
+        events.iter().any(|e| matches!(e, TraceEvent::Connect { target: t, outcome: Outcome::Ok, completion: flakebox_clock::trace::Completion::Deferred, .. } if *t == target)),
+        "{text}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, TraceEvent::Connect { outcome: Outcome::Err(_), .. })),
+        "{text}"
+    );
+}
