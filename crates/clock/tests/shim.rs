@@ -2,108 +2,21 @@
 //! variables, no sandbox) and checks what they see.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use flakebox_clock::trace::{ConnectTarget, Outcome, TraceEvent};
-use flakebox_clock::{Anchor, ShimClock, TimeSpec, UnixTime};
+use flakebox_clock::{Anchor, TimeSpec, UnixTime};
+
+mod common;
+use common::{ok_stdout, require, setup, Env};
 
 /// 2024-02-29T23:59:58.250Z: a leap day, a quarter second before the end of it.
 const FROZEN: &str = "2024-02-29T23:59:58.25Z";
 const INSTANT_NS: i128 = 1_709_251_198_250_000_000;
 /// Slack for coarse clocks and truncation to milliseconds.
 const SLACK_NS: i128 = 20_000_000;
-
-struct Env {
-    dir: tempfile::TempDir,
-    shim: PathBuf,
-}
-
-fn setup() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let shim = flakebox_clock::install(dir.path()).expect("install shim");
-    Env { dir, shim }
-}
-
-/// The test needs `tool` (a language runtime or compiler): fail, naming it,
-/// rather than pass without testing anything. `.ci/run` installs them.
-fn require(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(found, "this test needs `{tool}`, which is not installed (.ci/run installs it)");
-}
-
-impl Env {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, text).expect("write source");
-        p
-    }
-
-    /// Compiles C source with gcc (extra flags such as -static).
-    fn cc(&self, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-        let c = self.write(&format!("{name}.c"), src);
-        let out = self.path(name);
-        let o = Command::new("gcc")
-            .args(["-O1", "-Wall", "-o"])
-            .arg(&out)
-            .arg(&c)
-            .args(flags)
-            .args(["-lpthread", "-lrt"])
-            .output()
-            .expect("run gcc");
-        assert!(o.status.success(), "gcc {name}: {}", String::from_utf8_lossy(&o.stderr));
-        out
-    }
-
-    /// Runs cmd under the shim with clock's variables (none: pass-through) and a
-    /// 20 s limit; the child is killed and the test fails if it hangs.
-    fn run(&self, clock: Option<&ShimClock>, extra: &[(&str, &OsStr)], cmd: &mut Command) -> Output {
-        cmd.env("LD_PRELOAD", flakebox_clock::ld_preload_value(None, &self.shim)).env("TZ", "UTC");
-        for (k, v) in clock.map(ShimClock::env).unwrap_or_default() {
-            cmd.env(k, v);
-        }
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(out) => {
-                let out = out.expect("wait");
-                eprintln!(
-                    "{cmd:?}\n--- stdout\n{}--- stderr\n{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                out
-            }
-            Err(_) => {
-                // SAFETY: kill(2) on the pid of our own still-running child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                panic!("{cmd:?} hung (over 20 s) under the shim");
-            }
-        }
-    }
-}
-
-fn ok_stdout(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// `key value...` lines.
 fn fields(stdout: &str) -> HashMap<String, Vec<String>> {
