@@ -30,8 +30,10 @@ void save_env(void)
 		g_nsaved++;
 		used += n + 1;
 	}
+	/* The address of a hidden function: an exported one such as clock_gettime
+	 * may resolve to an earlier preloaded library's (the sanitizer runtime's). */
 	Dl_info info;
-	if (dladdr((void *)&clock_gettime, &info) && info.dli_fname &&
+	if (dladdr((void *)&save_env, &info) && info.dli_fname &&
 	    strlen(info.dli_fname) < sizeof g_shim_path && info.dli_fname[0] == '/') {
 		strcpy(g_shim_path, info.dli_fname);
 		strcpy(g_ld_entry, "LD_PRELOAD=");
