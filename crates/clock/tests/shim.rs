@@ -2,6 +2,7 @@
 //! variables, no sandbox) and checks what they see.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -901,6 +902,64 @@ fn python_connect_with_timeout_is_a_connect() {
     );
     assert!(
         !events.iter().any(|e| matches!(e, TraceEvent::Connect { outcome: Outcome::Err(_), .. })),
+        "{text}"
+    );
+}
+
+/// psql (libpq) connects without blocking and asks SO_ERROR: the connect that
+/// the old trace called "failed EINPROGRESS". The listener here accepts and
+/// hangs up, so psql fails after connecting: the connect itself is ok.
+#[test]
+fn psql_connect_is_a_connect() {
+    require("psql");
+    let env = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+        }
+    });
+    let trace = env.path("trace");
+    let out = env.run(
+        None,
+        &[
+            ("FLAKEBOX_TRACE", trace.as_os_str()),
+            ("PGSSLMODE", OsStr::new("disable")),
+            ("PGGSSENCMODE", OsStr::new("disable")),
+            ("PGCONNECT_TIMEOUT", OsStr::new("10")),
+        ],
+        Command::new("psql").args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "nobody",
+            "-d",
+            "nothing",
+            "-w",
+            "-c",
+            "select 1",
+        ]),
+    );
+    assert!(!out.status.success(), "psql reached a server that hangs up");
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let target = ConnectTarget::Inet(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let connects: Vec<TraceEvent> = flakebox_clock::trace::parse(&text)
+        .into_iter()
+        .filter(|e| matches!(e, TraceEvent::Connect { target: t, .. } if *t == target))
+        .collect();
+    assert!(!connects.is_empty(), "{text}");
+    assert!(
+        connects.iter().all(|e| matches!(
+            e,
+            TraceEvent::Connect {
+                outcome: Outcome::Ok,
+                completion: flakebox_clock::trace::Completion::Deferred,
+                ..
+            }
+        )),
         "{text}"
     );
 }
