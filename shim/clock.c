@@ -129,6 +129,8 @@ EXPORT long syscall(long n, ...)
 	long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
 	long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
 	va_end(ap);
+	if (UNLIKELY(n == SYS_getrandom) && g_rand_on)
+		return getrandom((void *)a1, (size_t)a2, (unsigned int)a3);
 	if (g_mode != M_OFF) {
 		switch (n) {
 		case SYS_clock_gettime:

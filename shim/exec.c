@@ -18,7 +18,8 @@ void save_env(void)
 {
 	size_t used = 0;
 	for (char **e = environ; e && *e && g_nsaved < MAX_SAVED; e++) {
-		if (strncmp(*e, "FLAKEBOX_", 9) != 0)
+		/* FLAKEBOX_RAND_ID names one image: each exec gets its own. */
+		if (strncmp(*e, "FLAKEBOX_", 9) != 0 || strncmp(*e, "FLAKEBOX_RAND_ID=", 17) == 0)
 			continue;
 		size_t n = strlen(*e);
 		const char *eq = strchr(*e, '=');
@@ -78,15 +79,18 @@ static size_t ld_need(char *const *envp)
 	return 0;
 }
 
-/* Fills out (room for env_count + MAX_SAVED + 2 pointers) with envp plus whatever
- * of LD_PRELOAD and the saved FLAKEBOX_* variables it lacks.  ld has ld_need bytes.
+/* Fills out (room for env_count + MAX_SAVED + 3 pointers) with envp plus whatever
+ * of LD_PRELOAD and the saved FLAKEBOX_* variables it lacks, and rid (when not
+ * NULL) in place of any FLAKEBOX_RAND_ID.  ld has ld_need bytes.
  * No allocation: this runs in children of threaded parents and vfork children. */
-static char *const *fix_env(char *const *envp, char **out, char *ld)
+static char *const *fix_env(char *const *envp, char **out, char *ld, char *rid)
 {
 	size_t k = 0;
 	int have_ld = 0;
 	for (size_t i = 0; envp && envp[i]; i++) {
 		char *e = envp[i];
+		if (rid && strncmp(e, "FLAKEBOX_RAND_ID=", 17) == 0)
+			continue;
 		if (g_shim_path[0] && strncmp(e, "LD_PRELOAD=", 11) == 0 && !have_ld) {
 			have_ld = 1;
 			if (!has_token(e + 11, g_shim_path)) {
@@ -113,23 +117,27 @@ static char *const *fix_env(char *const *envp, char **out, char *ld)
 		if (!found)
 			out[k++] = g_saved[s];
 	}
+	if (rid)
+		out[k++] = rid;
 	out[k] = NULL;
 	return out;
 }
 
 /* Stack storage for fix_env in the caller's frame; a monstrous environment
  * (over 64k entries) is passed through unchanged rather than risk the stack. */
-#define FIXED_ENV(envp_in, result)                                                   \
+#define FIXED_ENV(envp_in, result, kind)                                             \
 	do {                                                                         \
 		size_t n_ = env_count(envp_in);                                      \
 		if (n_ > 65536) {                                                    \
 			result = (envp_in);                                          \
 			break;                                                       \
 		}                                                                    \
-		char **arr_ = __builtin_alloca((n_ + MAX_SAVED + 2) * sizeof(char *)); \
+		char **arr_ = __builtin_alloca((n_ + MAX_SAVED + 3) * sizeof(char *)); \
+		char rid_[64];                                                       \
+		int has_rid_ = entropy_child_env(rid_, sizeof rid_, kind);           \
 		size_t ln_ = ld_need(envp_in);                                       \
 		char *ld_ = ln_ ? __builtin_alloca(ln_) : NULL;                      \
-		result = fix_env(envp_in, arr_, ld_);                                \
+		result = fix_env(envp_in, arr_, ld_, has_rid_ ? rid_ : NULL);        \
 	} while (0)
 
 static const char *env_path(void)
@@ -145,7 +153,7 @@ EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 		return -1;
 	}
 	check_reach(path);
-	FIXED_ENV(envp, env);
+	FIXED_ENV(envp, env, 'x');
 	return real_execve(path, argv, env);
 }
 
@@ -159,7 +167,7 @@ EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const
 	LAUNDER(path);
 	if (path && path[0] == '/')
 		check_reach(path);
-	FIXED_ENV(envp, env);
+	FIXED_ENV(envp, env, 'x');
 	return real_execveat(dirfd, path, argv, env, flags);
 }
 
@@ -170,7 +178,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 		errno = ENOSYS;
 		return -1;
 	}
-	FIXED_ENV(envp, env);
+	FIXED_ENV(envp, env, 'x');
 	return real_fexecve(fd, argv, env);
 }
 
@@ -187,7 +195,7 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 		return -1;
 	}
 	check_reach_path(file, env_path());
-	FIXED_ENV(envp, env);
+	FIXED_ENV(envp, env, 'x');
 	return real_execvpe(file, argv, env);
 }
 
@@ -251,7 +259,7 @@ EXPORT int posix_spawn(pid_t *restrict pid, const char *restrict path,
 	if (!REAL(posix_spawn))
 		return ENOSYS;
 	check_reach(path);
-	FIXED_ENV(envp, env);
+	FIXED_ENV(envp, env, 's');
 	return real_posix_spawn(pid, path, fa, attr, argv, env);
 }
 
@@ -263,7 +271,7 @@ EXPORT int posix_spawnp(pid_t *restrict pid, const char *restrict file,
 	if (!REAL(posix_spawnp))
 		return ENOSYS;
 	check_reach_path(file, env_path());
-	FIXED_ENV(envp, env);
+	FIXED_ENV(envp, env, 's');
 	return real_posix_spawnp(pid, file, fa, attr, argv, env);
 }
 

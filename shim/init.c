@@ -102,5 +102,6 @@ __attribute__((constructor(101))) static void flakebox_init(void)
 	save_env();
 	trace_configure();
 	configure_time();
+	entropy_configure();
 	resolve_all();
 }

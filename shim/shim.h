@@ -66,6 +66,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <mqueue.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -75,6 +76,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -149,7 +153,18 @@
 	X(execvpe, NULL)                                                        \
 	X(fexecve, NULL)                                                        \
 	X(posix_spawn, "GLIBC_2.15")                                            \
-	X(posix_spawnp, "GLIBC_2.15")
+	X(posix_spawnp, "GLIBC_2.15")                                           \
+	X(getrandom, NULL)                                                      \
+	X(getentropy, NULL)                                                     \
+	X(arc4random, NULL)                                                     \
+	X(arc4random_buf, NULL)                                                 \
+	X(arc4random_uniform, NULL)                                             \
+	X(open, NULL)                                                           \
+	X(open64, NULL)                                                         \
+	X(openat, NULL)                                                         \
+	X(openat64, NULL)                                                       \
+	X(fopen, NULL)                                                          \
+	X(fopen64, NULL)
 
 #define SHIM_DECL_REAL(name, version) extern __typeof__(name) *real_##name;
 SHIM_REAL_SYMBOLS(SHIM_DECL_REAL)
@@ -329,6 +344,17 @@ void check_reach(const char *path);
 void check_reach_path(const char *file, const char *pathenv);
 
 /* ---- net.c ---------------------------------------------------------------------- */
+
+/* ---- entropy.c: randomness from FLAKEBOX_SEED ------------------------------- */
+
+extern int g_rand_on;
+/* Reads FLAKEBOX_SEED and FLAKEBOX_RAND_ID. */
+void entropy_configure(void);
+/* n bytes of this process's stream (g_rand_on only). */
+void entropy_fill(void *buf, size_t n);
+/* Writes "FLAKEBOX_RAND_ID=..." for a new image about to be exec'd (kind 'x') or
+ * spawned (kind 's') into out; 0 when randomness is not seeded. */
+int entropy_child_env(char *out, size_t cap, char kind);
 
 /* ---- exec.c --------------------------------------------------------------------- */
 

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -368,6 +369,49 @@ static void check_reach(void)
 	exec_in_child("/no/such/program");
 }
 
+/* ---- entropy (FLAKEBOX_SEED) ---------------------------------------------------- */
+
+static void check_entropy(void)
+{
+	unsigned char a[64], b[64];
+	CHECK(getrandom(a, sizeof a, GRND_NONBLOCK) == (ssize_t)sizeof a, "getrandom");
+	CHECK(getrandom(b, sizeof b, 0) == (ssize_t)sizeof b && memcmp(a, b, sizeof a) != 0,
+	      "getrandom repeated itself");
+	CHECK(getrandom(a, 0, 0) == 0, "getrandom of nothing");
+	static unsigned char big[300];
+	CHECK(getentropy(big, 257) == -1 && errno == EIO, "getentropy over 256 bytes");
+	CHECK(getentropy(a, 3) == 0, "getentropy of 3 bytes");
+	CHECK(arc4random_uniform(0) == 0 && arc4random_uniform(1) == 0, "arc4random_uniform(0/1)");
+	for (int i = 0; i < 1000; i++)
+		CHECK(arc4random_uniform(7) < 7, "arc4random_uniform(7)");
+	arc4random_buf(a, 13);
+	int fd = open("/dev/urandom", O_RDONLY);
+	CHECK(fd >= 0 && read(fd, a, sizeof a) == (ssize_t)sizeof a, "/dev/urandom");
+	/* Past the memfd's end: end of file, not an error. */
+	CHECK(lseek(fd, 0, SEEK_END) > 0 && read(fd, a, sizeof a) == 0, "/dev/urandom end");
+	close(fd);
+	fd = openat(AT_FDCWD, "/dev/random", O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && read(fd, b, sizeof b) == (ssize_t)sizeof b, "/dev/random");
+	close(fd);
+	/* Written to, or created: the real device or file. */
+	fd = open("/dev/urandom", O_WRONLY);
+	CHECK(fd >= 0, "/dev/urandom for writing");
+	close(fd);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/created", workdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0, "open with O_CREAT");
+	close(fd);
+	FILE *f = fopen("/dev/urandom", "rb");
+	CHECK(f && fread(a, 1, sizeof a, f) == sizeof a, "fopen /dev/urandom");
+	if (f)
+		fclose(f);
+	f = fopen(path, "w");
+	CHECK(f != NULL, "fopen for writing");
+	if (f)
+		fclose(f);
+}
+
 /* ---- exec: scrubbed environments ----------------------------------------------- */
 
 /* Runs argv[0] through how ("execve", "execle", "execvp", "spawnp") with env,
@@ -421,7 +465,7 @@ static void check_exec(void)
 	snprintf(ld, sizeof ld, "LD_PRELOAD=%.*s", (int)strcspn(pre ? pre : "", " :"), pre ? pre : "");
 	snprintf(asan_opts, sizeof asan_opts, "ASAN_OPTIONS=%s", getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "");
 	snprintf(ubsan_opts, sizeof ubsan_opts, "UBSAN_OPTIONS=%s", getenv("UBSAN_OPTIONS") ? getenv("UBSAN_OPTIONS") : "");
-	char *env[] = {ld, asan_opts, ubsan_opts, "FLAKEBOX_TIME_MODE=frozen", NULL};
+	char *env[] = {ld, asan_opts, ubsan_opts, "FLAKEBOX_TIME_MODE=frozen", "FLAKEBOX_RAND_ID=0:x1", NULL};
 	const char *hows[] = {"execve", "execle", "execvp", "spawnp"};
 	static char out[65536];
 	for (size_t i = 0; i < sizeof hows / sizeof hows[0]; i++) {
@@ -430,6 +474,8 @@ static void check_exec(void)
 		CHECK(strstr(out, "libflakebox_shim") != NULL, "%s: the shim not in LD_PRELOAD:\n%s", hows[i], out);
 		const char *mode = strstr(out, "FLAKEBOX_TIME_MODE=");
 		CHECK(mode && !strstr(mode + 1, "FLAKEBOX_TIME_MODE="), "%s: FLAKEBOX_TIME_MODE twice", hows[i]);
+		const char *rid = strstr(out, "FLAKEBOX_RAND_ID=");
+		CHECK(rid && !strstr(rid + 1, "FLAKEBOX_RAND_ID="), "%s: FLAKEBOX_RAND_ID not once:\n%s", hows[i], out);
 	}
 }
 
@@ -451,6 +497,7 @@ int main(int argc, char **argv)
 	check_deadlines();
 	check_net(atoi(argv[2]), atoi(argv[3]));
 	check_reach();
+	check_entropy();
 	check_exec();
 	if (failures) {
 		fprintf(stderr, "check: %d failed\n", failures);

@@ -89,6 +89,7 @@ fn the_shim_is_clean_under_address_and_undefined_behaviour_sanitizers() {
         .env("FLAKEBOX_TIME_SEC", "1709251198")
         .env("FLAKEBOX_TIME_NSEC", "250000000")
         .env("FLAKEBOX_TRACE", &trace)
+        .env("FLAKEBOX_SEED", "7")
         .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=99")
         .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         .stdin(Stdio::null())
