@@ -1,7 +1,7 @@
 /*
  * shim.h -- the internal header of the flakebox LD_PRELOAD shim.
  *
- * The shim is a fake wall clock plus an event trace, one job per file:
+ * The shim is a fake wall clock, an event trace and seeded randomness, one job per file:
  *
  *   symbols.c   finding the real functions (dlsym/dlvsym, the vDSO, raw syscalls)
  *   clock.c     the fake clock: clock_gettime, gettimeofday, time, syscall(2)...
@@ -9,6 +9,7 @@
  *   trace.c     the trace file writer (FLAKEBOX_TRACE)
  *   net.c       connect and name-lookup events
  *   reach.c     can the shim reach a program it is about to exec? (reach.def)
+ *   entropy.c   OS randomness from a seed (FLAKEBOX_SEED), per-process streams
  *   exec.c      LD_PRELOAD and FLAKEBOX_* put back into scrubbed environments
  *   init.c      the constructor: configuration from the environment
  *
@@ -22,6 +23,8 @@
  *   FLAKEBOX_TIME_ORIGIN_NSEC clock read the instant (unset: this process's start),
  *                             so that every process of a tree shares one timeline
  *   FLAKEBOX_TRACE            path of a trace file to append events to
+ *   FLAKEBOX_SEED             decimal 64-bit seed of OS randomness (unset: the kernel's)
+ *   FLAKEBOX_RAND_ID          set by the shim at exec: this image's stream (entropy.c)
  *
  * Only the REALTIME family is faked (REALTIME, REALTIME_COARSE, REALTIME_ALARM,
  * TAI).  MONOTONIC, BOOTTIME and CPU clocks are never touched: freezing them hangs
