@@ -15,7 +15,7 @@ cd "$root"
 rel=$(release_dir)
 
 cargo build --release -q -p flakebox-clock
-shim=$(ls -t "$rel"/build/clock-*/out/libflakebox_shim.so 2>/dev/null | head -n1 || true)
+shim=$(ls -t "$rel"/build/flakebox-clock-*/out/libflakebox_shim.so 2>/dev/null | head -n1 || true)
 [ -n "$shim" ] || { echo "clock.sh: libflakebox_shim.so not found under $rel/build" >&2; exit 1; }
 
 work=$(mktemp -d)

@@ -1,52 +1,89 @@
-//! Compiles ../../shim into a shared object that lib.rs embeds with include_bytes!.
+//! Compiles ../../shim into a shared object that lib.rs embeds with include_bytes!,
+//! and turns shim/reach.def (the reasons the shim cannot reach a program) into
+//! Rust for clock::reach.
+//!
 //! `cc::Build` only makes static archives, so it is used to find the C compiler
 //! (honouring CC, CFLAGS and cross-compilation settings) and the link is done here.
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let shim_dir = manifest.join("../../shim");
-    let src = shim_dir.join("flakebox_shim.c");
     println!("cargo:rerun-if-changed={}", shim_dir.display());
-    println!("cargo:rerun-if-changed={}", src.display());
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&shim_dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", shim_dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    for f in std::fs::read_dir(&shim_dir).into_iter().flatten().flatten() {
+        println!("cargo:rerun-if-changed={}", f.path().display());
+    }
+    let cflags = read_cflags(&shim_dir.join("cflags"));
+    compile_shim(&out, &sources, &cflags);
+    write_reach_def(&shim_dir.join("reach.def"), &out.join("reach_def.rs"));
+}
 
-    let compiler = cc::Build::new()
-        .pic(true)
-        .opt_level(2)
-        .warnings(true)
-        .extra_warnings(true)
-        .cargo_metadata(false)
-        .get_compiler();
+/// shim/cflags: one flag per line, `#` comments.
+fn read_cflags(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect()
+}
+
+fn compile_shim(out: &Path, sources: &[PathBuf], cflags: &[String]) {
+    let compiler = cc::Build::new().pic(true).opt_level(2).cargo_metadata(false).get_compiler();
     let target = out.join("libflakebox_shim.so");
     // cc adds -static when flakebox itself links statically (crt-static);
     // the shim is a shared object that ld.so loads into other programs.
     let mut cmd = std::process::Command::new(compiler.path());
     cmd.args(compiler.args().iter().filter(|a| *a != "-static"));
     cmd.envs(compiler.get_envs());
-    cmd.args([
-        "-shared",
-        "-fPIC",
-        "-O2",
-        "-fvisibility=hidden",
-        "-Wall",
-        "-Wextra",
-        "-Wl,-soname,libflakebox_shim.so",
-        "-o",
-    ])
-    .arg(&target)
-    .arg(&src)
-    .args(["-ldl", "-lpthread"]);
+    cmd.args(cflags);
+    cmd.args(["-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wl,-soname,libflakebox_shim.so", "-o"])
+        .arg(&target)
+        .args(sources)
+        .args(["-ldl", "-lpthread"]);
     let output = cmd.output().unwrap_or_else(|e| panic!("running the C compiler {cmd:?}: {e}"));
-    // Surface compiler warnings: the shim is meant to compile cleanly.
-    for line in String::from_utf8_lossy(&output.stderr).lines() {
-        if line.contains("warning:") {
-            println!("cargo:warning=shim: {line}");
-        }
-    }
     if !output.status.success() {
         panic!("compiling the flakebox shim failed ({cmd:?}):\n{}", String::from_utf8_lossy(&output.stderr));
     }
+}
+
+/// One `REACH_REASON(CODE, Variant, "text")` or `REACH_TEXT(NAME, "text")` line.
+fn def_args<'a>(line: &'a str, macro_name: &str) -> Option<Vec<&'a str>> {
+    let rest = line.strip_prefix(macro_name)?.strip_prefix('(')?.strip_suffix(')')?;
+    let (names, text) = rest.split_once(", \"")?;
+    let text = text.strip_suffix('"')?;
+    assert!(!text.contains(['\\', '"']), "reach.def: strings are plain, without escapes: {line}");
+    let mut v: Vec<&str> = names.split(", ").collect();
+    v.push(text);
+    Some(v)
+}
+
+/// reach.def as Rust: `reason_text` (a Reach variant's reason) and the message pieces.
+fn write_reach_def(def: &Path, target: &Path) {
+    let text = std::fs::read_to_string(def).unwrap_or_else(|e| panic!("reading {}: {e}", def.display()));
+    let mut arms = String::new();
+    let mut consts = String::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(a) = def_args(line, "REACH_REASON") {
+            assert_eq!(a.len(), 3, "reach.def: {line}");
+            writeln!(arms, "        Reach::{} => Some({:?}),", a[1], a[2]).expect("write to String");
+        } else if let Some(a) = def_args(line, "REACH_TEXT") {
+            assert_eq!(a.len(), 2, "reach.def: {line}");
+            writeln!(consts, "pub(crate) const {}: &str = {:?};", a[0], a[1]).expect("write to String");
+        } else {
+            assert!(!line.starts_with("REACH_"), "reach.def: cannot read {line}");
+        }
+    }
+    let rust = format!(
+        "// Generated by build.rs from shim/reach.def.\n\
+         /// The reason a program escapes the shim, for the variants reach.def names.\n\
+         pub(crate) fn reason_text(r: &Reach) -> Option<&'static str> {{\n    match r {{\n{arms}        _ => None,\n    }}\n}}\n{consts}"
+    );
+    std::fs::write(target, rust).unwrap_or_else(|e| panic!("writing {}: {e}", target.display()));
 }

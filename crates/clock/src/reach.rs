@@ -1,5 +1,7 @@
 //! Can the shim fake a binary's clock? Read from its ELF headers, the same checks
-//! the shim makes at an interposed exec (`reach_reason` in shim/flakebox_shim.c).
+//! the shim makes at an interposed exec (`reach_inspect` in shim/reach.c). The
+//! reasons and the warning's wording are defined once, in shim/reach.def; the
+//! test `reach_fixtures` checks that both sides agree on real binaries.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -10,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::ClockError;
+
+include!(concat!(env!("OUT_DIR"), "/reach_def.rs"));
 
 /// What the shim can do for an executable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,19 +39,13 @@ pub enum Reach {
 impl Reach {
     /// Why the shim cannot fake this program's clock, or `None` if it can.
     pub fn reason(&self) -> Option<String> {
-        let r = match self {
-            Reach::Dynamic | Reach::NotElf => return None,
-            Reach::Static => "statically linked (LD_PRELOAD does not apply)",
-            Reach::Go => "Go binary (reads the vDSO clock directly)",
-            Reach::Setuid => "setuid/setgid (the loader ignores LD_PRELOAD)",
-            Reach::FileCaps => "has file capabilities (the loader ignores LD_PRELOAD)",
-            Reach::Musl => "linked against musl (the glibc shim cannot load)",
+        match self {
             Reach::Script { interpreter, interpreter_reach } => {
                 let inner = interpreter_reach.reason()?;
-                return Some(format!("its interpreter {} is {inner}", interpreter.display()));
+                Some(format!("{INTERP_PREFIX}{}{INTERP_INFIX}{inner}", interpreter.display()))
             }
-        };
-        Some(r.to_string())
+            r => reason_text(r).map(String::from),
+        }
     }
 
     /// Whether the shim reaches the program.
@@ -73,7 +71,7 @@ pub struct NotFrozen {
 
 impl std::fmt::Display for NotFrozen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "flakebox: warning: {}: {}; its clock is NOT frozen", self.binary.display(), self.reason)
+        write!(f, "{WARN_PREFIX}{}: {}{WARN_SUFFIX}", self.binary.display(), self.reason)
     }
 }
 

@@ -6,8 +6,10 @@
 //! ```text
 //! <pid>  connect  <target>  <result>   target: inet:1.2.3.4:80 | inet6:[::1]:80 |
 //!                                              unix:/path | unix:@abstract | unix:
-//!                                      result: ok | an errno name (ECONNREFUSED,
-//!                                              EINPROGRESS for a non-blocking start)
+//!                                      result: ok | an errno name (ECONNREFUSED) |
+//!                                              pending (a non-blocking start)
+//! <pid>  connect-result <target> <result>   how a pending connect ended, traced
+//!                                      when the program asked (SO_ERROR, connect again)
 //! <pid>  resolve  <name>    <result>   getaddrinfo/gethostbyname*; result: ok |
 //!                                      EAI_NONAME, EAI_AGAIN, HOST_NOT_FOUND, ... | fail
 //! <pid>  exec     <path>               an exec or posix_spawn the shim saw
@@ -30,6 +32,21 @@ pub enum ConnectTarget {
     Unix(String),
 }
 
+/// How a connect's outcome was learned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Completion {
+    /// `connect` itself returned it.
+    #[default]
+    Immediate,
+    /// A non-blocking connect (EINPROGRESS): the outcome is what the socket
+    /// reported later, when the program asked (`SO_ERROR`, connecting again).
+    Deferred,
+    /// A non-blocking connect the kernel accepted and was carrying out, whose end
+    /// the program never asked about while the shim watched. Its outcome is
+    /// [`Outcome::Ok`]: nothing failed that anyone saw.
+    Pending,
+}
+
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
@@ -46,10 +63,26 @@ impl Outcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TraceEvent {
-    Connect { pid: u32, target: ConnectTarget, outcome: Outcome },
-    Resolve { pid: u32, name: String, outcome: Outcome },
-    Exec { pid: u32, path: String },
-    Warn { pid: u32, message: String },
+    Connect {
+        pid: u32,
+        target: ConnectTarget,
+        outcome: Outcome,
+        #[serde(default)]
+        completion: Completion,
+    },
+    Resolve {
+        pid: u32,
+        name: String,
+        outcome: Outcome,
+    },
+    Exec {
+        pid: u32,
+        path: String,
+    },
+    Warn {
+        pid: u32,
+        message: String,
+    },
 }
 
 impl TraceEvent {
@@ -63,9 +96,45 @@ impl TraceEvent {
     }
 }
 
-/// Parses a whole trace file; malformed lines are skipped.
+/// Parses a whole trace file; malformed lines are skipped. The end of a
+/// non-blocking connect (`connect-result`) is folded into the event of its start
+/// (the earliest unresolved one of that process to that target), so each connect
+/// is one event.
 pub fn parse(text: &str) -> Vec<TraceEvent> {
-    text.lines().filter_map(parse_line).collect()
+    let mut events: Vec<TraceEvent> = Vec::new();
+    // (pid, target) -> indices of pending starts, oldest first.
+    let mut pending: Vec<((u32, ConnectTarget), usize)> = Vec::new();
+    for ev in text.lines().filter_map(parse_line) {
+        match ev {
+            TraceEvent::Connect { pid, target, completion: Completion::Pending, outcome } => {
+                pending.push(((pid, target.clone()), events.len()));
+                events.push(TraceEvent::Connect { pid, target, outcome, completion: Completion::Pending });
+            }
+            TraceEvent::Connect { pid, target, outcome, completion: Completion::Deferred } => {
+                let key = (pid, target);
+                match pending.iter().position(|(k, _)| *k == key) {
+                    Some(i) => {
+                        let (_, at) = pending.remove(i);
+                        if let Some(TraceEvent::Connect { outcome: o, completion: c, .. }) =
+                            events.get_mut(at)
+                        {
+                            *o = outcome;
+                            *c = Completion::Deferred;
+                        }
+                    }
+                    // Its start was traced by another process (a fork) or lost.
+                    None => events.push(TraceEvent::Connect {
+                        pid: key.0,
+                        target: key.1,
+                        outcome,
+                        completion: Completion::Deferred,
+                    }),
+                }
+            }
+            ev => events.push(ev),
+        }
+    }
+    events
 }
 
 /// Parses one line (without its LF).
@@ -83,7 +152,26 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
         }
     };
     let ev = match kind {
-        "connect" => TraceEvent::Connect { pid, target: parse_target(&a)?, outcome: outcome(b)? },
+        "connect" => {
+            let target = parse_target(&a)?;
+            let (outcome, completion) = match outcome(b)? {
+                // pending, or the errno an older shim wrote for it: under way.
+                Outcome::Err(e) if matches!(e.as_str(), "pending" | "EINPROGRESS" | "EALREADY") => {
+                    (Outcome::Ok, Completion::Pending)
+                }
+                // Connected already: a program asking again after a non-blocking start.
+                Outcome::Err(e) if e == "EISCONN" => (Outcome::Ok, Completion::Immediate),
+                o => (o, Completion::Immediate),
+            };
+            TraceEvent::Connect { pid, target, outcome, completion }
+        }
+        "connect-result" => {
+            let outcome = match outcome(b)? {
+                Outcome::Err(e) if e == "EISCONN" => Outcome::Ok,
+                o => o,
+            };
+            TraceEvent::Connect { pid, target: parse_target(&a)?, outcome, completion: Completion::Deferred }
+        }
         "resolve" => TraceEvent::Resolve { pid, name: a, outcome: outcome(b)? },
         "exec" => TraceEvent::Exec { pid, path: a },
         "warn" => TraceEvent::Warn { pid, message: a },
@@ -149,22 +237,26 @@ mod tests {
                 TraceEvent::Connect {
                     pid: 12,
                     target: ConnectTarget::Inet("127.0.0.1:5432".parse().expect("address")),
-                    outcome: Outcome::Ok
+                    outcome: Outcome::Ok,
+                    completion: Completion::Immediate
                 },
                 TraceEvent::Connect {
                     pid: 12,
                     target: ConnectTarget::Inet("[::1]:80".parse().expect("address")),
-                    outcome: Outcome::Err("ECONNREFUSED".into())
+                    outcome: Outcome::Err("ECONNREFUSED".into()),
+                    completion: Completion::Immediate
                 },
                 TraceEvent::Connect {
                     pid: 13,
                     target: ConnectTarget::Unix("/run/postgresql/.s.PGSQL.5432".into()),
-                    outcome: Outcome::Err("ENOENT".into())
+                    outcome: Outcome::Err("ENOENT".into()),
+                    completion: Completion::Immediate
                 },
                 TraceEvent::Connect {
                     pid: 13,
                     target: ConnectTarget::Unix("@/tmp/.X11-unix/X0".into()),
-                    outcome: Outcome::Ok
+                    outcome: Outcome::Ok,
+                    completion: Completion::Immediate
                 },
                 TraceEvent::Resolve {
                     pid: 14,
@@ -183,6 +275,43 @@ mod tests {
     }
 
     #[test]
+    fn a_non_blocking_connect_is_one_event_with_its_end() {
+        let text = "7\tconnect\tinet:127.0.0.1:5432\tpending\n\
+                    7\tconnect\tinet:127.0.0.1:9\tpending\n\
+                    7\tresolve\tlocalhost\tok\n\
+                    7\tconnect-result\tinet:127.0.0.1:5432\tok\n\
+                    7\tconnect-result\tinet:127.0.0.1:9\tECONNREFUSED\n\
+                    7\tconnect\tinet:127.0.0.1:80\tEINPROGRESS\n\
+                    8\tconnect-result\tinet:127.0.0.1:80\tEISCONN\n\
+                    8\tconnect\tunix:/s\tEISCONN\n";
+        let inet = |port: u16| ConnectTarget::Inet(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        let connect = |pid, port, outcome, completion| TraceEvent::Connect {
+            pid,
+            target: inet(port),
+            outcome,
+            completion,
+        };
+        assert_eq!(
+            parse(text),
+            vec![
+                connect(7, 5432, Outcome::Ok, Completion::Deferred),
+                connect(7, 9, Outcome::Err("ECONNREFUSED".into()), Completion::Deferred),
+                TraceEvent::Resolve { pid: 7, name: "localhost".into(), outcome: Outcome::Ok },
+                // An older shim's EINPROGRESS, never resolved: under way, not failed.
+                connect(7, 80, Outcome::Ok, Completion::Pending),
+                // The end seen by another process (a fork): its own event.
+                connect(8, 80, Outcome::Ok, Completion::Deferred),
+                TraceEvent::Connect {
+                    pid: 8,
+                    target: ConnectTarget::Unix("/s".into()),
+                    outcome: Outcome::Ok,
+                    completion: Completion::Immediate
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn skips_malformed_lines() {
         for line in [
             "",
@@ -190,6 +319,7 @@ mod tests {
             "1\tfrobnicate\tx",
             "1\tconnect\tinet:nonsense\tok",
             "1\tconnect\tinet:1.2.3.4:80",
+            "1\tconnect-result\tinet:1.2.3.4:80",
             "1\texec\tbad\\q",
             "1\texec\tbad\\x4",
             "1\tresolve\thost\t",

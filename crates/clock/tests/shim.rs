@@ -3,106 +3,21 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use flakebox_clock::trace::{ConnectTarget, Outcome, TraceEvent};
-use flakebox_clock::{Anchor, ShimClock, TimeSpec, UnixTime};
+use flakebox_clock::{Anchor, TimeSpec, UnixTime};
+
+mod common;
+use common::{ok_stdout, require, setup, Env};
 
 /// 2024-02-29T23:59:58.250Z: a leap day, a quarter second before the end of it.
 const FROZEN: &str = "2024-02-29T23:59:58.25Z";
 const INSTANT_NS: i128 = 1_709_251_198_250_000_000;
 /// Slack for coarse clocks and truncation to milliseconds.
 const SLACK_NS: i128 = 20_000_000;
-
-struct Env {
-    dir: tempfile::TempDir,
-    shim: PathBuf,
-}
-
-fn setup() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let shim = flakebox_clock::install(dir.path()).expect("install shim");
-    Env { dir, shim }
-}
-
-/// The test needs `tool` (a language runtime or compiler): fail, naming it,
-/// rather than pass without testing anything. `.ci/run` installs them.
-fn require(tool: &str) {
-    let cwd = std::env::current_dir().expect("cwd");
-    let found = hostfs::find_executable(tool.as_ref(), std::env::var_os("PATH").as_deref(), &cwd).is_some();
-    assert!(found, "this test needs `{tool}`, which is not installed (.ci/run installs it)");
-}
-
-impl Env {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, text).expect("write source");
-        p
-    }
-
-    /// Compiles C source with gcc (extra flags such as -static).
-    fn cc(&self, name: &str, src: &str, flags: &[&str]) -> PathBuf {
-        let c = self.write(&format!("{name}.c"), src);
-        let out = self.path(name);
-        let o = Command::new("gcc")
-            .args(["-O1", "-Wall", "-o"])
-            .arg(&out)
-            .arg(&c)
-            .args(flags)
-            .args(["-lpthread", "-lrt"])
-            .output()
-            .expect("run gcc");
-        assert!(o.status.success(), "gcc {name}: {}", String::from_utf8_lossy(&o.stderr));
-        out
-    }
-
-    /// Runs cmd under the shim with clock's variables (none: pass-through) and a
-    /// 20 s limit; the child is killed and the test fails if it hangs.
-    fn run(&self, clock: Option<&ShimClock>, extra: &[(&str, &OsStr)], cmd: &mut Command) -> Output {
-        cmd.env("LD_PRELOAD", flakebox_clock::ld_preload_value(None, &self.shim)).env("TZ", "UTC");
-        for (k, v) in clock.map(ShimClock::env).unwrap_or_default() {
-            cmd.env(k, v);
-        }
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(out) => {
-                let out = out.expect("wait");
-                eprintln!(
-                    "{cmd:?}\n--- stdout\n{}--- stderr\n{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                out
-            }
-            Err(_) => {
-                // SAFETY: kill(2) on the pid of our own still-running child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                panic!("{cmd:?} hung (over 20 s) under the shim");
-            }
-        }
-    }
-}
-
-fn ok_stdout(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// `key value...` lines.
 fn fields(stdout: &str) -> HashMap<String, Vec<String>> {
@@ -856,4 +771,195 @@ subprocess.run(["/bin/true"])
         "{text}"
     );
     assert!(has(&|e| matches!(e, TraceEvent::Exec { path, .. } if path == "/bin/true")), "{text}");
+}
+
+const C_NONBLOCKING: &str = r#"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Starts a non-blocking connect to 127.0.0.1:port, waits until it ends, then
+ * learns the result the way given: "sockopt" (SO_ERROR) or "again" (connect
+ * once more: EISCONN or the error). Prints the result. */
+static void one(int port, const char *how) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    fcntl(s, F_SETFL, O_NONBLOCK);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = connect(s, (struct sockaddr *)&a, sizeof a);
+    int e = r == 0 ? 0 : errno;
+    if (r != 0 && e != EINPROGRESS) { printf("%d %s immediate %d\n", port, how, e); close(s); return; }
+    struct pollfd p = {s, POLLOUT, 0};
+    if (poll(&p, 1, 10000) != 1) { printf("%d %s poll-timeout\n", port, how); exit(1); }
+    int err = 0;
+    if (how[0] == 's') {
+        socklen_t l = sizeof err;
+        getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l);
+    } else {
+        r = connect(s, (struct sockaddr *)&a, sizeof a);
+        err = r == 0 || errno == EISCONN ? 0 : errno;
+    }
+    printf("%d %s %s\n", port, how, err == 0 ? "ok" : err == ECONNREFUSED ? "refused" : "other");
+    close(s);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    one(atoi(argv[1]), "sockopt");
+    one(atoi(argv[1]), "again");
+    one(atoi(argv[2]), "sockopt");
+    one(atoi(argv[2]), "again");
+    return 0;
+}
+"#;
+
+/// A non-blocking connect that completes is a connect, not a failure: its
+/// start (EINPROGRESS) and its end (SO_ERROR, or connecting again) are one
+/// event with the end's outcome; one refused after starting is a failure.
+#[test]
+fn non_blocking_connects_are_traced_with_their_end() {
+    use flakebox_clock::trace::Completion;
+    require("gcc");
+    let env = setup();
+    let prog = env.cc("nonblocking", C_NONBLOCKING, &[]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let open_port = listener.local_addr().expect("addr").port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let closed_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let trace = env.path("trace");
+    let out = env.run(
+        None,
+        &[("FLAKEBOX_TRACE", trace.as_os_str())],
+        Command::new(&prog).arg(open_port.to_string()).arg(closed_port.to_string()),
+    );
+    let stdout = ok_stdout(&out);
+    // What the program itself saw, so the trace below is checked against the truth.
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        vec![
+            format!("{open_port} sockopt ok"),
+            format!("{open_port} again ok"),
+            format!("{closed_port} sockopt refused"),
+            format!("{closed_port} again refused"),
+        ],
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    assert!(!text.contains("EINPROGRESS") && !text.contains("EISCONN"), "{text}");
+    let connects: Vec<(u16, Outcome, Completion)> = flakebox_clock::trace::parse(&text)
+        .into_iter()
+        .filter_map(|e| match e {
+            TraceEvent::Connect { target: ConnectTarget::Inet(a), outcome, completion, .. } => {
+                Some((a.port(), outcome, completion))
+            }
+            _ => None,
+        })
+        .collect();
+    let refused = || Outcome::Err("ECONNREFUSED".into());
+    assert_eq!(
+        connects,
+        vec![
+            (open_port, Outcome::Ok, Completion::Deferred),
+            (open_port, Outcome::Ok, Completion::Deferred),
+            (closed_port, refused(), Completion::Deferred),
+            (closed_port, refused(), Completion::Deferred),
+        ],
+        "{text}"
+    );
+}
+
+/// CPython's connect with a timeout is non-blocking underneath (SO_ERROR).
+#[test]
+fn python_connect_with_timeout_is_a_connect() {
+    require("python3");
+    let env = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let trace = env.path("trace");
+    let out = env.run(
+        None,
+        &[("FLAKEBOX_TRACE", trace.as_os_str())],
+        Command::new("python3").arg("-c").arg(format!(
+            "import socket; socket.create_connection(('127.0.0.1', {port}), timeout=10).close()"
+        )),
+    );
+    ok_stdout(&out);
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let events = flakebox_clock::trace::parse(&text);
+    let target = ConnectTarget::Inet(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    assert!(
+        events.iter().any(|e| matches!(e, TraceEvent::Connect { target: t, outcome: Outcome::Ok, completion: flakebox_clock::trace::Completion::Deferred, .. } if *t == target)),
+        "{text}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, TraceEvent::Connect { outcome: Outcome::Err(_), .. })),
+        "{text}"
+    );
+}
+
+/// psql (libpq) connects without blocking and asks SO_ERROR: the connect that
+/// the old trace called "failed EINPROGRESS". The listener here accepts and
+/// hangs up, so psql fails after connecting: the connect itself is ok.
+#[test]
+fn psql_connect_is_a_connect() {
+    require("psql");
+    let env = setup();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+        }
+    });
+    let trace = env.path("trace");
+    let out = env.run(
+        None,
+        &[
+            ("FLAKEBOX_TRACE", trace.as_os_str()),
+            ("PGSSLMODE", OsStr::new("disable")),
+            ("PGGSSENCMODE", OsStr::new("disable")),
+            ("PGCONNECT_TIMEOUT", OsStr::new("10")),
+        ],
+        Command::new("psql").args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "nobody",
+            "-d",
+            "nothing",
+            "-w",
+            "-c",
+            "select 1",
+        ]),
+    );
+    assert!(!out.status.success(), "psql reached a server that hangs up");
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let target = ConnectTarget::Inet(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let connects: Vec<TraceEvent> = flakebox_clock::trace::parse(&text)
+        .into_iter()
+        .filter(|e| matches!(e, TraceEvent::Connect { target: t, .. } if *t == target))
+        .collect();
+    assert!(!connects.is_empty(), "{text}");
+    assert!(
+        connects.iter().all(|e| matches!(
+            e,
+            TraceEvent::Connect {
+                outcome: Outcome::Ok,
+                completion: flakebox_clock::trace::Completion::Deferred,
+                ..
+            }
+        )),
+        "{text}"
+    );
 }
