@@ -56,6 +56,13 @@ impl Ran {
         self.results.iter().map(|r| (r.id.0.clone(), r.outcome)).collect()
     }
 
+    /// (id, outcome) sorted by id: for runners that run tests in parallel.
+    pub fn sorted_outcomes(&self) -> Vec<(String, runners::Outcome)> {
+        let mut v = self.outcomes();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
     pub fn outcome(&self, id: &str) -> Option<runners::Outcome> {
         self.results.iter().find(|r| r.id.0 == id).map(|r| r.outcome)
     }
