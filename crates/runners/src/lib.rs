@@ -418,7 +418,11 @@ impl Adapter {
         }
     }
 
-    /// Read the results the planned run produced.
+    /// Read the results the planned run produced, in the order the runner
+    /// reports them: the order they ran for pytest, go, Jest and RSpec
+    /// (within a file or package; files and packages may run in parallel),
+    /// libtest's completion order, Vitest's definition order. Tests that a
+    /// selection filtered out may be reported as skipped (Jest, Vitest).
     pub fn parse(&self, collected: &CollectedResults) -> Result<Vec<TestResult>, RunnersError> {
         match self.kind {
             RunnerKind::Pytest => pytest::parse(self, collected),
@@ -489,6 +493,30 @@ pub(crate) fn from_junit(
         .collect()
 }
 
+/// `path` relative to `dir` when it is inside it (runners report absolute
+/// paths; `dir` may be spelled with `..`, which is resolved lexically),
+/// else `path` unchanged.
+pub(crate) fn relative_to(dir: &Path, path: &str) -> String {
+    fn lexical(p: &Path) -> PathBuf {
+        let mut out = PathBuf::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+    Path::new(path)
+        .strip_prefix(lexical(dir))
+        .or_else(|_| Path::new(path).strip_prefix(dir))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.to_string())
+}
+
 /// Seconds (as runners write them) to a [`Duration`]; `None` for nonsense.
 pub(crate) fn secs(s: f64) -> Option<Duration> {
     Duration::try_from_secs_f64(s).ok()
@@ -525,6 +553,12 @@ mod tests {
         assert_eq!(p.argv[0], "./run_tests.sh");
         assert!(p.argv.contains(&"--junitxml=/r/pytest-junit.xml".to_string()));
         assert_eq!(choose(RunnerChoice::None, &argv, Path::new("/p")), Detection::NotATestRunner);
+    }
+
+    #[test]
+    fn paths_relative_to_a_directory_spelled_with_dots() {
+        assert_eq!(relative_to(Path::new("/a/b/../c/./d"), "/a/c/d/x.test.js"), "x.test.js");
+        assert_eq!(relative_to(Path::new("/a"), "/b/x.js"), "/b/x.js");
     }
 
     #[test]
