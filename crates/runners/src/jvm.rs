@@ -102,7 +102,7 @@ pub(crate) fn plan_gradle(a: &Adapter, inv: &Invocation) -> Result<PlannedComman
         if let Arg::Pos(task) = x {
             if !rerun_placed && (task == "test" || task.ends_with(":test")) {
                 argv.push("--rerun".into());
-                argv.extend(tests.drain(..));
+                argv.append(&mut tests);
                 rerun_placed = true;
             }
         }
