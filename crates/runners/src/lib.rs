@@ -11,6 +11,23 @@
 //! [`CollectedResults`], and [`Adapter::parse`] turns that into
 //! [`TestResult`]s.
 //!
+//! | runner | recognised as | per-test results | selection | order | id |
+//! |---|---|---|---|---|---|
+//! | pytest | `pytest`, `py.test`, `python[3] -m pytest` | private `--junitxml` (xunit1) | node ids | as listed; `Defined` = `-p no:randomly` | `tests/test_x.py::TestK::test_y` |
+//! | cargo | `cargo [+tc] test` | `test … ok` lines, stdout+stderr combined | `--lib`/`--test GLOB` `-- --exact` | — | `test:it::mod::name` |
+//! | libtest | `target/…/deps/NAME-HASH` | `test … ok` lines on stdout | `--exact` | — | `mod::name` |
+//! | nextest | `cargo nextest run` | JUnit via `--tool-config-file` | `-E` filterset | — | `crate::it mod::name` |
+//! | go | `go test` | `-json` on stdout | packages + `-run '^(A\|B)$'` | `-shuffle=SEED` | `example.com/m/pkg TestX` |
+//! | jest | `jest`, `npx jest`, `yarn jest`, … | `--json --outputFile` | `--runTestsByPath` + `-t` | `--randomize --seed` | `a.test.js › describe › test` |
+//! | vitest | `vitest [run]`, `npx vitest`, … | `--reporter=json --outputFile.json` | file filters + `-t` | `--sequence.shuffle --sequence.seed` | `a.test.js › describe › test` |
+//! | rspec | `rspec`, `bundle exec rspec`, `bin/rspec` | `--format json --out` | example ids, `file:line` | `--order rand:SEED` | `./spec/a_spec.rb[1:2]` |
+//! | maven | `mvn`/`./mvnw` with a test phase | `target/surefire-reports` | `-Dtest=C#m+n` | — | `pkg.ClassTest#method` |
+//! | gradle | `gradle`/`./gradlew` with `test` | `build/test-results/test` | `--tests C.m` | — | `pkg.ClassTest#method` |
+//!
+//! Shells, scripts, `make`, `npm test` and other wrappers are
+//! [`Detection::Unsure`] with the reason; [`choose`] with
+//! [`RunnerChoice::Force`] appends a runner's options to such a command.
+//!
 //! ```
 //! use flakebox_runners::{detect, Detection, Invocation, Order, TestId};
 //! use std::path::Path;
