@@ -144,7 +144,20 @@ pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>
     for line in out.lines() {
         // Anything else on the stream (build errors, a test's own writes to
         // the terminal) is not an event.
-        let Ok(ev) = serde_json::from_str::<Event>(line) else { continue };
+        let Ok(ev) = serde_json::from_str::<Event>(line) else {
+            // Before Go 1.24 a package that does not build says so in plain text.
+            if let Some(pkg) = line.strip_prefix("FAIL\t").and_then(|l| l.strip_suffix(" [build failed]")) {
+                events += 1;
+                results.push(TestResult {
+                    id: TestId(pkg.to_string()),
+                    outcome: Outcome::Error,
+                    duration: None,
+                    message: Some(line.to_string()),
+                    flaky_reruns: 0,
+                });
+            }
+            continue;
+        };
         events += 1;
         let id = match &ev.test {
             Some(t) => format!("{} {t}", ev.package),
@@ -255,6 +268,7 @@ mod tests {
 b_test.go:3:1: syntax error
 {"Action":"output","Package":"ex.com/m/b","Output":"FAIL\tex.com/m/b [build failed]\n"}
 {"Action":"fail","Package":"ex.com/m/b","Elapsed":0}
+FAIL	ex.com/m/c [build failed]
 "#;
         let a = adapter("go test ./...");
         let r = a.parse(&CollectedResults { files: vec![], output: Some(out.into()) }).unwrap();
@@ -264,7 +278,8 @@ b_test.go:3:1: syntax error
             vec![
                 ("ex.com/m/a TestA", Outcome::Failed),
                 ("ex.com/m/a TestS", Outcome::Skipped),
-                ("ex.com/m/b", Outcome::Error)
+                ("ex.com/m/b", Outcome::Error),
+                ("ex.com/m/c", Outcome::Error),
             ]
         );
         assert_eq!(r[0].message.as_deref(), Some("a_test.go:9: boom"));
