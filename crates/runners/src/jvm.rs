@@ -94,22 +94,28 @@ pub(crate) fn plan_gradle(a: &Adapter, inv: &Invocation) -> Result<PlannedComman
         }
     }
     let mut argv = a.launcher().to_vec();
-    // An up-to-date test task would not run again: rerun it (`--rerun`, a
-    // task option since Gradle 7.6, follows the task).
-    let mut rerun_placed = false;
+    // An up-to-date test task would not run again: `cleanTest` (which every
+    // Gradle version derives for `test`) deletes its outputs first, so it
+    // reruns without recompiling. `--tests` is an option of each test task.
+    let mut test_tasks = 0;
     for x in &args {
         argv.extend(words(std::slice::from_ref(x)));
         if let Arg::Pos(task) = x {
-            if !rerun_placed && (task == "test" || task.ends_with(":test")) {
-                argv.push("--rerun".into());
-                argv.append(&mut tests);
-                rerun_placed = true;
+            if let Some(prefix) = task.strip_suffix("test").filter(|p| p.is_empty() || p.ends_with(':')) {
+                let last = argv.len() - 1;
+                argv.insert(last, format!("{prefix}cleanTest"));
+                argv.extend(tests.iter().cloned());
+                test_tasks += 1;
             }
         }
     }
-    if !rerun_placed {
-        argv.push("--rerun-tasks".into());
-        argv.extend(tests);
+    if test_tasks == 0 {
+        // `check` or `build`: they run `test`, named here to carry the filter.
+        argv.insert(a.launcher().len(), "cleanTest".into());
+        if !tests.is_empty() {
+            argv.push("test".into());
+            argv.extend(tests);
+        }
     }
     let dir = a.cwd.join("build/test-results/test");
     Ok(PlannedCommand {
@@ -188,16 +194,18 @@ mod tests {
     }
 
     #[test]
-    fn plans_gradle_selection_with_a_rerun() {
+    fn plans_gradle_selection_with_clean_test_outputs() {
         let a = adapter("./gradlew :core:test --info");
         let p = a.plan(&inv(Some(&["ex.ATest#one", "ex.BTest"]))).unwrap();
         assert_eq!(
             p.argv.join(" "),
-            "./gradlew :core:test --rerun --tests ex.ATest.one --tests ex.BTest --info"
+            "./gradlew :core:cleanTest :core:test --tests ex.ATest.one --tests ex.BTest --info"
         );
         let a = adapter("gradle check");
         let p = a.plan(&inv(None)).unwrap();
-        assert_eq!(p.argv.join(" "), "gradle check --rerun-tasks");
+        assert_eq!(p.argv.join(" "), "gradle cleanTest check");
+        let p = a.plan(&inv(Some(&["ex.ATest#one"]))).unwrap();
+        assert_eq!(p.argv.join(" "), "gradle cleanTest check test --tests ex.ATest.one");
         assert_eq!(p.results, ResultSource::JunitDirs(vec!["/p/build/test-results/test".into()]));
     }
 
