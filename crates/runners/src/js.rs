@@ -246,6 +246,7 @@ pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>
     let flag = if a.kind == RunnerKind::Jest { "--json --outputFile" } else { "--reporter=json" };
     let f = a.single_file(
         c,
+        if a.kind == RunnerKind::Jest { JEST_FILE } else { VITEST_FILE },
         &format!("{} did not write its {flag} file: it did not start (see its output)", a.kind),
     )?;
     let report: Report = serde_json::from_str(&f.contents).map_err(|e| RunnersError::BadResults {

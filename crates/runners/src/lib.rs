@@ -461,15 +461,17 @@ impl Adapter {
         RunnersError::BadTestId { runner: self.kind, id: id.0.clone(), reason: reason.to_string() }
     }
 
-    /// The one result file a `File` plan names, or why it is missing.
+    /// The one result file a `File` plan names (`name` in the run's
+    /// results directory), or why it is missing.
     pub(crate) fn single_file<'a>(
         &self,
         collected: &'a CollectedResults,
+        name: &str,
         hint: &str,
     ) -> Result<&'a ResultFile, RunnersError> {
         collected.files.first().ok_or_else(|| RunnersError::ResultsMissing {
             runner: self.kind,
-            path: "the results file".to_string(),
+            path: format!("{name} in the run's results directory"),
             hint: hint.to_string(),
         })
     }

@@ -122,7 +122,7 @@ pub(crate) fn plan(a: &Adapter, inv: &Invocation) -> Result<PlannedCommand, Runn
 }
 
 pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>, RunnersError> {
-    let f = a.single_file(c, "nextest did not write the JUnit file its tool config asks for: it did not start or did not build (see its output)")?;
+    let f = a.single_file(c, FILE, "nextest did not write the JUnit file its tool config asks for: it did not start or did not build (see its output)")?;
     let cases = crate::junit::parse_cases(&f.contents).map_err(|e| RunnersError::BadResults {
         runner: a.kind,
         path: f.path.display().to_string(),

@@ -124,6 +124,7 @@ pub(crate) fn plan(a: &Adapter, inv: &Invocation) -> Result<PlannedCommand, Runn
 pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>, RunnersError> {
     let f = a.single_file(
         c,
+        FILE,
         "pytest did not write its --junitxml file: it did not start or stopped early (see its output)",
     )?;
     let cases = crate::junit::parse_cases(&f.contents).map_err(|e| RunnersError::BadResults {
@@ -214,6 +215,6 @@ mod tests {
         assert_eq!(r[1].message.as_deref(), Some("assert 1 == 2"));
         assert_eq!(r[0].duration, Some(std::time::Duration::from_millis(250)));
         let err = a.parse(&CollectedResults::default()).unwrap_err().to_string();
-        assert!(err.contains("pytest wrote no results"), "{err}");
+        assert!(err.starts_with("pytest wrote no results at pytest-junit.xml in the run's results directory: pytest did not write its --junitxml"), "{err}");
     }
 }

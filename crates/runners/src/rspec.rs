@@ -122,6 +122,7 @@ struct Exception {
 pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>, RunnersError> {
     let f = a.single_file(
         c,
+        FILE,
         "rspec did not write its --format json --out file: it did not start (see its output)",
     )?;
     let report: Report = serde_json::from_str(&f.contents).map_err(|e| RunnersError::BadResults {
