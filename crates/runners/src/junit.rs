@@ -274,9 +274,84 @@ fn trailing_classes<'a>(segments: &[&'a str]) -> Vec<&'a str> {
     segments[segments.len() - n..].to_vec()
 }
 
+/// Write adapter results as a JUnit document that [`parse_junit`] reads
+/// back with the same ids, outcomes and retries: how per-test results from
+/// any runner reach a consumer of JUnit text (the diagnose engine's
+/// `RunOutcome::junit`) unchanged.
+pub fn to_junit_xml(results: &[crate::TestResult]) -> String {
+    fn esc(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\n' => out.push_str("&#10;"),
+                '\r' => out.push_str("&#13;"),
+                '\t' => out.push_str("&#9;"),
+                // Not allowed in XML 1.0 at all.
+                c if (c as u32) < 0x20 => out.push('\u{fffd}'),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite>\n");
+    for r in results {
+        // No classname, file or suite name: the reader then takes `name` as the id.
+        xml.push_str(&format!("<testcase name=\"{}\"", esc(&r.id.0)));
+        if let Some(d) = r.duration {
+            xml.push_str(&format!(" time=\"{}\"", d.as_secs_f64()));
+        }
+        xml.push('>');
+        let message = esc(r.message.as_deref().unwrap_or(""));
+        match r.outcome {
+            Outcome::Passed => {}
+            Outcome::Failed => xml.push_str(&format!("<failure message=\"{message}\"/>")),
+            Outcome::Error => xml.push_str(&format!("<error message=\"{message}\"/>")),
+            Outcome::Skipped => xml.push_str("<skipped/>"),
+        }
+        for _ in 0..r.flaky_reruns {
+            xml.push_str("<flakyFailure/>");
+        }
+        xml.push_str("</testcase>\n");
+    }
+    xml.push_str("</testsuite>\n</testsuites>\n");
+    xml
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adapter_results_round_trip_through_junit_text() {
+        use crate::{TestId, TestResult};
+        let r = |id: &str, outcome, message: Option<&str>, flaky_reruns| TestResult {
+            id: TestId::new(id),
+            outcome,
+            duration: Some(std::time::Duration::from_millis(250)),
+            message: message.map(String::from),
+            flaky_reruns,
+        };
+        let results = vec![
+            r("tests/test_a.py::TestK::test_x[a<b & \"c\"]", Outcome::Passed, None, 1),
+            r("suite.test.js › suite › plain fails", Outcome::Failed, Some("expected 3\n\tgot 2 \u{1}"), 0),
+            r("example.com/m/pkg TestX/sub", Outcome::Error, None, 0),
+            r("./spec/a_spec.rb[1:2]", Outcome::Skipped, None, 0),
+        ];
+        let xml = to_junit_xml(&results);
+        let cases = parse_junit(&xml).unwrap();
+        let back: Vec<(String, Outcome, u32)> =
+            cases.into_iter().map(|c| (c.name, c.outcome, c.flaky_reruns)).collect();
+        let want: Vec<(String, Outcome, u32)> =
+            results.iter().map(|t| (t.id.0.clone(), t.outcome, t.flaky_reruns)).collect();
+        assert_eq!(back, want);
+        let detailed = parse_cases(&xml).unwrap();
+        assert_eq!(detailed[1].message.as_deref(), Some("expected 3\n\tgot 2 \u{fffd}"));
+        assert_eq!(detailed[0].time, Some(0.25));
+    }
 
     #[test]
     fn pytest_names() {
