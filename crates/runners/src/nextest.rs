@@ -86,7 +86,9 @@ fn filter_term(a: &Adapter, id: &TestId) -> Result<String, RunnersError> {
 
 pub(crate) fn plan(a: &Adapter, inv: &Invocation) -> Result<PlannedCommand, RunnersError> {
     let mut args = without_opts(scan(a.runner_args(), &SYNTAX), &["--tool-config-file"]);
-    let profile = opt_value(&args, &["-P", "--profile"]).unwrap_or_else(|| "default".to_string());
+    let from_env = a.launcher().iter().find_map(|w| w.strip_prefix("NEXTEST_PROFILE=")).map(String::from);
+    let profile =
+        opt_value(&args, &["-P", "--profile"]).or(from_env).unwrap_or_else(|| "default".to_string());
     let mut filter = None;
     if let Some(sel) = &inv.selection {
         args = without_positionals(without_opts(args, &["-E", "--filterset", "--filter-expr"]));
@@ -177,6 +179,9 @@ mod tests {
         assert_eq!(p.files[0].contents.lines().nth(1), Some("[profile.\"ci\".junit]"));
         assert_eq!(p.files[0].contents.lines().nth(2), Some("path = \"/r/nextest-junit.xml\""));
         assert_eq!(p.results, ResultSource::File("/r/nextest-junit.xml".into()));
+        let a2 = adapter("env NEXTEST_PROFILE=ci2 cargo nextest run");
+        let p = a2.plan(&Invocation { selection: None, ..inv.clone() }).unwrap();
+        assert_eq!(p.files[0].contents.lines().nth(1), Some("[profile.\"ci2\".junit]"));
         let bad = Invocation { selection: Some(vec![TestId::new("tests::a")]), ..inv.clone() };
         assert!(matches!(a.plan(&bad), Err(RunnersError::BadTestId { .. })));
         let shuffle = Invocation { order: Order::Shuffle { seed: 1 }, ..inv };
