@@ -65,8 +65,44 @@ pub fn parse_junit(xml: &str) -> Result<Vec<TestCase>, JunitError> {
     parse_raw(xml).map(disambiguate)
 }
 
-/// Parse without making names unique (a run's files are merged first).
-pub(crate) fn parse_raw(xml: &str) -> Result<Vec<TestCase>, JunitError> {
+/// Parse without making names unique (a run's files are merged first, then
+/// [`disambiguate`]d together).
+pub fn parse_raw(xml: &str) -> Result<Vec<TestCase>, JunitError> {
+    Ok(parse_cases(xml)?.into_iter().map(|c| c.to_test_case()).collect())
+}
+
+/// Everything one `<testcase>` says, for adapters that build their own ids
+/// (nextest's binary id is the suite name, Surefire's `Class#method`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JunitCase {
+    /// The enclosing `<testsuite>`'s name, when there is one.
+    pub suite: Option<String>,
+    pub classname: String,
+    pub name: String,
+    /// The `file` attribute (pytest xunit1, jest-junit).
+    pub file: String,
+    pub outcome: Outcome,
+    pub flaky_reruns: u32,
+    /// The `time` attribute, in seconds.
+    pub time: Option<f64>,
+    /// The first failure or error's `message` attribute, else its text.
+    pub message: Option<String>,
+}
+
+impl JunitCase {
+    /// The [`TestCase`] the diagnose engine reads (its id rules above).
+    pub fn to_test_case(&self) -> TestCase {
+        TestCase {
+            name: case_name(&self.name, &self.classname, &self.file, self.suite.as_deref()),
+            outcome: self.outcome,
+            flaky_reruns: self.flaky_reruns,
+        }
+    }
+}
+
+/// Parse one JUnit XML document into every `<testcase>`'s attributes, in
+/// document order.
+pub fn parse_cases(xml: &str) -> Result<Vec<JunitCase>, JunitError> {
     if xml.trim().is_empty() {
         return Err(JunitError::Empty);
     }
@@ -90,7 +126,7 @@ pub(crate) fn parse_raw(xml: &str) -> Result<Vec<TestCase>, JunitError> {
 
 /// Give repeated names `#2`, `#3`, … in order. Shared with the per-run
 /// merge of several files, so duplicates across files are treated alike.
-pub(crate) fn disambiguate(cases: Vec<TestCase>) -> Vec<TestCase> {
+pub fn disambiguate(cases: Vec<TestCase>) -> Vec<TestCase> {
     let mut seen: HashMap<String, u32> = HashMap::new();
     cases
         .into_iter()
@@ -105,7 +141,7 @@ pub(crate) fn disambiguate(cases: Vec<TestCase>) -> Vec<TestCase> {
         .collect()
 }
 
-fn collect(node: roxmltree::Node<'_, '_>, suite: Option<&str>, out: &mut Vec<TestCase>) {
+fn collect(node: roxmltree::Node<'_, '_>, suite: Option<&str>, out: &mut Vec<JunitCase>) {
     for child in node.children().filter(|n| n.is_element()) {
         match child.tag_name().name() {
             "testsuite" | "testsuites" => {
@@ -118,15 +154,28 @@ fn collect(node: roxmltree::Node<'_, '_>, suite: Option<&str>, out: &mut Vec<Tes
     }
 }
 
-fn test_case(node: roxmltree::Node<'_, '_>, suite: Option<&str>) -> TestCase {
+fn test_case(node: roxmltree::Node<'_, '_>, suite: Option<&str>) -> JunitCase {
+    let mut message = None;
     let mut failed = false;
     let mut errored = false;
     let mut skipped = false;
     let mut reruns = 0u32;
     for child in node.children().filter(|n| n.is_element()) {
         match child.tag_name().name() {
-            "failure" => failed = true,
-            "error" => errored = true,
+            "failure" | "error" => {
+                if child.tag_name().name() == "failure" {
+                    failed = true;
+                } else {
+                    errored = true;
+                }
+                if message.is_none() {
+                    message = child
+                        .attribute("message")
+                        .filter(|m| !m.trim().is_empty())
+                        .or(child.text().filter(|t| !t.trim().is_empty()))
+                        .map(|m| m.trim().to_string());
+                }
+            }
             "skipped" => skipped = true,
             "flakyFailure" | "flakyError" | "rerunFailure" | "rerunError" => reruns += 1,
             _ => {}
@@ -147,13 +196,20 @@ fn test_case(node: roxmltree::Node<'_, '_>, suite: Option<&str>) -> TestCase {
     } else {
         Outcome::Passed
     };
-    TestCase { name: case_name(node, suite), outcome, flaky_reruns: reruns }
+    let attr = |a: &str| node.attribute(a).unwrap_or("").trim().to_string();
+    JunitCase {
+        suite: suite.map(|s| s.trim().to_string()),
+        classname: attr("classname"),
+        name: attr("name"),
+        file: attr("file"),
+        outcome,
+        flaky_reruns: reruns,
+        time: node.attribute("time").and_then(|t| t.trim().parse().ok()),
+        message,
+    }
 }
 
-fn case_name(node: roxmltree::Node<'_, '_>, suite: Option<&str>) -> String {
-    let name = node.attribute("name").unwrap_or("").trim();
-    let classname = node.attribute("classname").unwrap_or("").trim();
-    let file = node.attribute("file").unwrap_or("").trim();
+fn case_name(name: &str, classname: &str, file: &str, suite: Option<&str>) -> String {
     let suite = suite.unwrap_or("").trim();
 
     let is_pytest = file.ends_with(".py") || suite == "pytest";
@@ -218,9 +274,84 @@ fn trailing_classes<'a>(segments: &[&'a str]) -> Vec<&'a str> {
     segments[segments.len() - n..].to_vec()
 }
 
+/// Write adapter results as a JUnit document that [`parse_junit`] reads
+/// back with the same ids, outcomes and retries: how per-test results from
+/// any runner reach a consumer of JUnit text (the diagnose engine's
+/// `RunOutcome::junit`) unchanged.
+pub fn to_junit_xml(results: &[crate::TestResult]) -> String {
+    fn esc(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\n' => out.push_str("&#10;"),
+                '\r' => out.push_str("&#13;"),
+                '\t' => out.push_str("&#9;"),
+                // Not allowed in XML 1.0 at all.
+                c if (c as u32) < 0x20 => out.push('\u{fffd}'),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n<testsuite>\n");
+    for r in results {
+        // No classname, file or suite name: the reader then takes `name` as the id.
+        xml.push_str(&format!("<testcase name=\"{}\"", esc(&r.id.0)));
+        if let Some(d) = r.duration {
+            xml.push_str(&format!(" time=\"{}\"", d.as_secs_f64()));
+        }
+        xml.push('>');
+        let message = esc(r.message.as_deref().unwrap_or(""));
+        match r.outcome {
+            Outcome::Passed => {}
+            Outcome::Failed => xml.push_str(&format!("<failure message=\"{message}\"/>")),
+            Outcome::Error => xml.push_str(&format!("<error message=\"{message}\"/>")),
+            Outcome::Skipped => xml.push_str("<skipped/>"),
+        }
+        for _ in 0..r.flaky_reruns {
+            xml.push_str("<flakyFailure/>");
+        }
+        xml.push_str("</testcase>\n");
+    }
+    xml.push_str("</testsuite>\n</testsuites>\n");
+    xml
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adapter_results_round_trip_through_junit_text() {
+        use crate::{TestId, TestResult};
+        let r = |id: &str, outcome, message: Option<&str>, flaky_reruns| TestResult {
+            id: TestId::new(id),
+            outcome,
+            duration: Some(std::time::Duration::from_millis(250)),
+            message: message.map(String::from),
+            flaky_reruns,
+        };
+        let results = vec![
+            r("tests/test_a.py::TestK::test_x[a<b & \"c\"]", Outcome::Passed, None, 1),
+            r("suite.test.js › suite › plain fails", Outcome::Failed, Some("expected 3\n\tgot 2 \u{1}"), 0),
+            r("example.com/m/pkg TestX/sub", Outcome::Error, None, 0),
+            r("./spec/a_spec.rb[1:2]", Outcome::Skipped, None, 0),
+        ];
+        let xml = to_junit_xml(&results);
+        let cases = parse_junit(&xml).unwrap();
+        let back: Vec<(String, Outcome, u32)> =
+            cases.into_iter().map(|c| (c.name, c.outcome, c.flaky_reruns)).collect();
+        let want: Vec<(String, Outcome, u32)> =
+            results.iter().map(|t| (t.id.0.clone(), t.outcome, t.flaky_reruns)).collect();
+        assert_eq!(back, want);
+        let detailed = parse_cases(&xml).unwrap();
+        assert_eq!(detailed[1].message.as_deref(), Some("expected 3\n\tgot 2 \u{fffd}"));
+        assert_eq!(detailed[0].time, Some(0.25));
+    }
 
     #[test]
     fn pytest_names() {

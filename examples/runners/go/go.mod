@@ -1,0 +1,3 @@
+module example.com/flakebox/runners
+
+go 1.19
