@@ -41,7 +41,8 @@ fn simulate(n: u64, pass: Pass) -> (f64, f64, BTreeMap<String, usize>) {
     let mut verdicts = BTreeMap::new();
     for seed in 0..n {
         let o = Options { factors: FactorSet::all(), seed, ..Options::default() };
-        let mut runner = Sim { rng: fastrand::Rng::with_seed(seed ^ 0x1234_5678), seen: HashMap::new(), shared: 0, pass };
+        let mut runner =
+            Sim { rng: fastrand::Rng::with_seed(seed ^ 0x1234_5678), seen: HashMap::new(), shared: 0, pass };
         let Ok(rep) = diagnose(&["sim".into()], &o, &mut runner, &mut |_| {}) else {
             continue;
         };

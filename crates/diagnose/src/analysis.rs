@@ -135,6 +135,7 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
             rounds_only_baseline_failed: only_base,
             rounds_only_isolated_failed: only_iso,
             evidence: Vec::new(),
+            change_ruled_out: None,
         });
     }
 
@@ -142,6 +143,13 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
     if engine.factors.len() > 1 {
         drop_futile(&mut out, all);
         consistency_with_all(&mut out, all);
+    }
+    if !engine.fixed {
+        beyond_reach(engine, &grid, &mut out);
+    }
+    for a in out.iter_mut() {
+        let ci = engine.cond_index(FactorSet::only(a.factor)).unwrap_or(0);
+        a.change_ruled_out = change_ruled_out(&grid, ci);
     }
     let counted: Vec<&Counts> = counts.iter().filter(|c| c.runs > 0).collect();
     let (verdict, outcome) = if out.iter().any(|a| a.status.effect().is_some()) {
@@ -222,6 +230,91 @@ fn drop_futile(out: &mut [FactorAnalysis], all: Counts) {
             a.status = Status::None;
         }
     }
+}
+
+/// Below this chance of reaching significance within `max_runs`, an
+/// undecided factor is decided `none` (see [`beyond_reach`]).
+pub(crate) const FUTILITY: f64 = 0.1;
+
+/// Stopping for futility: an undecided factor whose claim is out of reach is
+/// `none`. Its claim (every discordant round one way) grows only in rounds
+/// where the favourable discordance happens again — for `breaks` or
+/// `stabilizes`, a round where baseline passes and the isolated run fails.
+/// The rate of such rounds to come is estimated from the rounds after the
+/// first (Jeffreys: `(x + ½) / (n + 1)`), because the first run of every
+/// condition starts from a fresh state, which no later run does; the number
+/// of such rounds needed is the fewest that would make the claim significant
+/// as the next Holm rejection. If the chance of that many in the rounds left
+/// is below [`FUTILITY`], more runs are not worth it. Stopping (and removing
+/// a possible claim) never affects the error guarantee; the cost is power,
+/// measured by `examples/power.rs`. At `max_runs` nothing is left to run and
+/// the factor stays `undecided`: more runs could still decide it.
+fn beyond_reach(engine: &mut Engine, grid: &[Vec<Option<bool>>], out: &mut [FactorAnalysis]) {
+    let rounds = grid.len();
+    let left = engine.rounds_max.saturating_sub(rounds);
+    if left == 0 {
+        return;
+    }
+    let m = engine.factors.len();
+    let claimed = out.iter().filter(|a| a.status.effect().is_some() || a.status == Status::Reduces).count();
+    let holm = m.saturating_sub(claimed).max(1) as f64;
+    for a in out.iter_mut().filter(|a| a.status == Status::Undecided) {
+        let ci = engine.cond_index(FactorSet::only(a.factor)).unwrap_or(0);
+        let (b, i) = (a.baseline, a.isolated);
+        // (favourable discordance, weight of that direction)
+        let mut ways: Vec<(fn(bool, bool) -> bool, f64, usize)> = Vec::new();
+        if i.failed == 0 && b.failed > 0 {
+            ways.push((|base, iso| base && !iso, stats::WEIGHT_FIXES, a.rounds_only_baseline_failed));
+        }
+        if i.passed == 0 && b.passed > 0 {
+            ways.push((|base, iso| !base && iso, stats::WEIGHT_WORSE, a.rounds_only_isolated_failed));
+        }
+        let reachable = ways.iter().any(|&(fav, weight, x)| {
+            let (mut later, mut hits) = (0usize, 0usize);
+            for row in grid.iter().skip(1) {
+                if let (Some(base), Some(iso)) = (row[0], row[ci]) {
+                    later += 1;
+                    if fav(base, iso) {
+                        hits += 1;
+                    }
+                }
+            }
+            let d = a.rounds_only_baseline_failed + a.rounds_only_isolated_failed;
+            let needed =
+                (0..=left).find(|&j| engine.seq.p_value(d + j, x + j) / weight * holm <= engine.alpha);
+            let rate = (hits as f64 + 0.5) / (later as f64 + 1.0);
+            needed.is_some_and(|j| stats::binom_tail(left, j, rate) >= FUTILITY)
+        });
+        if !reachable {
+            a.status = Status::None;
+        }
+    }
+}
+
+/// How much isolating the factor could change the failure rate, either way,
+/// at 95% confidence: with `q` the rate of rounds where only the isolated run
+/// failed and `r` where only baseline's did, the change is `q − r`; each
+/// side's bound is `upper(q) − lower(r)` (and the mirror), the four one-sided
+/// exact bounds at 1.25% each. `None` before any paired round.
+fn change_ruled_out(grid: &[Vec<Option<bool>>], ci: usize) -> Option<f64> {
+    let (mut n, mut q, mut r) = (0usize, 0usize, 0usize);
+    for row in grid {
+        if let (Some(base), Some(iso)) = (row[0], row[ci]) {
+            n += 1;
+            match (base, iso) {
+                (false, true) => q += 1,
+                (true, false) => r += 1,
+                _ => {}
+            }
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    let e = 0.0125;
+    let more = stats::rate_upper_bound(n, q, e) - stats::rate_lower_bound(n, r, e);
+    let fewer = stats::rate_upper_bound(n, r, e) - stats::rate_lower_bound(n, q, e);
+    Some(more.max(fewer).clamp(0.0, 1.0))
 }
 
 /// A claim must agree with the all-isolated condition, which isolates the

@@ -239,6 +239,8 @@ pub(crate) struct Engine {
     pub warning_order: Vec<String>,
     pub alpha: f64,
     pub fixed: bool,
+    /// Most rounds (of the phase that decides).
+    pub rounds_max: usize,
     pub seq: stats::SequentialSignTest,
 }
 
@@ -306,6 +308,7 @@ pub fn diagnose(
         warning_order: Vec::new(),
         alpha: opts.alpha,
         fixed: opts.fixed_runs.is_some(),
+        rounds_max,
         seq: stats::SequentialSignTest::new(rounds_max),
     };
     let mut rng = fastrand::Rng::with_seed(opts.seed);

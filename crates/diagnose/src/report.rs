@@ -153,6 +153,11 @@ pub struct FactorAnalysis {
     pub rounds_only_baseline_failed: usize,
     pub rounds_only_isolated_failed: usize,
     pub evidence: Vec<String>,
+    /// Additive: a change in the failure rate (either way) that isolating
+    /// this factor could make, which the paired rounds rule out at 95%:
+    /// what `none` means in numbers. `None` before any paired round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_ruled_out: Option<f64>,
 }
 
 /// One entry of `conditions` (schema 1).
