@@ -4,7 +4,7 @@
 use crate::evidence;
 use crate::report::*;
 use crate::stats::{self, Alternative};
-use crate::{Engine, Options};
+use crate::{Engine, Options, RunRecord};
 use factors::{Factor, FactorSet};
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
             c.runs += 1;
             if failed {
                 c.failed += 1;
+                if r.timed_out {
+                    c.timed_out += 1;
+                }
             } else {
                 c.passed += 1;
             }
@@ -403,8 +406,18 @@ fn condition_reports(engine: &Engine, counts: &[Counts]) -> Vec<ConditionReport>
             passed: n.passed,
             failed: n.failed,
             name: c.name.clone(),
+            timed_out: n.timed_out,
         })
         .collect()
+}
+
+/// " (N timed out)" after a count of failures, when some did.
+fn tmo(c: Counts) -> String {
+    if c.timed_out == 0 {
+        String::new()
+    } else {
+        format!(" ({} timed out)", c.timed_out)
+    }
 }
 
 fn fmt_p(p: f64) -> String {
@@ -430,12 +443,12 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
                         b.failed, b.runs, i.runs
                     ),
                     Effect::Stabilizes => format!(
-                        "isolating {f} makes it fail every time: baseline failed {} of {} runs, {f} isolated failed all {}; it needs {f}, and its flakiness comes through {f} (p = {p})",
-                        b.failed, b.runs, i.runs
+                        "isolating {f} makes it fail every time: baseline failed {} of {} runs{}, {f} isolated failed all {}{}; it needs {f}, and its flakiness comes through {f} (p = {p})",
+                        b.failed, b.runs, tmo(b), i.runs, tmo(i)
                     ),
                     Effect::Breaks => format!(
-                        "it needs {f}: baseline failed {} of {} runs, {f} isolated failed {} of {} (p = {p})",
-                        b.failed, b.runs, i.failed, i.runs
+                        "it needs {f}: baseline failed {} of {} runs{}, {f} isolated failed {} of {}{} (p = {p})",
+                        b.failed, b.runs, tmo(b), i.failed, i.runs, tmo(i)
                     ),
                 });
             }
@@ -444,8 +457,8 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
         Verdict::Intrinsic => {
             let a = u.counts[engine.all_index()];
             let mut s = format!(
-                "flaky even with {all_name} isolated: failed {} of {} runs there, so the cause is inside the command (a race, randomness, ordering)",
-                a.failed, a.runs
+                "flaky even with {all_name} isolated: failed {} of {} runs there{}, so the cause is inside the command (a race, randomness, ordering)",
+                a.failed, a.runs, tmo(a)
             );
             for r in u.factors.iter().filter(|r| r.status == Status::Reduces) {
                 s.push_str(&format!(
@@ -462,7 +475,8 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
         }
         Verdict::Stable => match u.outcome {
             Some(StableOutcome::Fail) => {
-                format!("failed all {total} runs under every condition")
+                let t = tmo(self::total(&u.counts));
+                format!("failed all {total} runs under every condition{t}")
             }
             _ => {
                 let bound = stats::never_failed_bound(total).unwrap_or(1.0);
@@ -476,13 +490,15 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
             let mut parts = Vec::new();
             for a in u.factors.iter().filter(|a| a.status == Status::Undecided) {
                 parts.push(format!(
-                    "{}: baseline failed {} of {}, {} isolated failed {} of {} (p = {}, needs ≤ {})",
+                    "{}: baseline failed {} of {}{}, {} isolated failed {} of {}{} (p = {}, needs ≤ {})",
                     a.factor,
                     a.baseline.failed,
                     a.baseline.runs,
+                    tmo(a.baseline),
                     a.factor,
                     a.isolated.failed,
                     a.isolated.runs,
+                    tmo(a.isolated),
                     fmt_p(a.p_value),
                     engine.alpha
                 ));
@@ -524,6 +540,99 @@ fn unit_report(
     (u, effects, s)
 }
 
+/// Per-condition counts over the screening runs, for one test (`Some`) or
+/// the command.
+fn screen_counts(engine: &Engine, name: Option<&str>) -> Vec<Counts> {
+    let mut counts = vec![Counts::default(); engine.conds.len()];
+    for r in &engine.screen {
+        let failed = match name {
+            None => Some(!r.passed),
+            Some(n) => match r.tests.get(n) {
+                Some((f, _)) => *f,
+                None if r.passed => None,
+                None => Some(true),
+            },
+        };
+        if let Some(failed) = failed {
+            let c = &mut counts[r.cond];
+            c.runs += 1;
+            if failed {
+                c.failed += 1;
+                c.timed_out += usize::from(r.timed_out);
+            } else {
+                c.passed += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn total(counts: &[Counts]) -> Counts {
+    counts.iter().fold(Counts::default(), |a, c| Counts {
+        runs: a.runs + c.runs,
+        passed: a.passed + c.passed,
+        failed: a.failed + c.failed,
+        timed_out: a.timed_out + c.timed_out,
+    })
+}
+
+/// Conditions that have not run yet (an interrupted diagnosis).
+fn not_run(engine: &Engine, counts: &[Counts]) -> String {
+    let names: Vec<&str> =
+        engine.conds.iter().zip(counts).filter(|(_, c)| c.runs == 0).map(|(c, _)| c.name.as_str()).collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" (no run under {})", names.join(", "))
+    }
+}
+
+/// The screening's description of a test that was not rerun.
+fn screened_test(engine: &Engine, name: &str, interrupted: bool) -> TestReport {
+    let counts = screen_counts(engine, Some(name));
+    let all = total(&counts);
+    let (verdict, outcome, summary) = if interrupted {
+        (
+            Verdict::Undecided,
+            None,
+            format!("interrupted during the screening; passed {} of {} runs so far", all.passed, all.runs),
+        )
+    } else if all.runs == 0 {
+        (Verdict::Stable, Some(StableOutcome::Skipped), "skipped in every run".to_string())
+    } else {
+        let b = stats::never_failed_bound(all.runs).unwrap_or(1.0);
+        (
+            Verdict::Stable,
+            Some(StableOutcome::Pass),
+            format!(
+                "passed all {} whole-suite screening runs, so it was not rerun; a failure rate of {:.1}% or more is ruled out (95% confidence)",
+                all.runs,
+                b * 100.0
+            ),
+        )
+    };
+    TestReport {
+        name: name.to_string(),
+        verdict,
+        outcome,
+        factors: Vec::new(),
+        conditions: condition_reports(engine, &counts),
+        analysis: Vec::new(),
+        flaky_reruns: engine
+            .screen
+            .iter()
+            .filter_map(|r| r.tests.get(name))
+            .map(|(_, n)| u64::from(*n))
+            .sum(),
+        summary,
+        screening: Some(all),
+        fails_only_in_suite: false,
+        max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
+            .then(|| stats::never_failed_bound(all.runs))
+            .flatten(),
+    }
+}
+
 pub(crate) fn build_report(
     engine: &mut Engine,
     command: &[String],
@@ -532,26 +641,70 @@ pub(crate) fn build_report(
     rounds: usize,
     wall: Duration,
 ) -> Report {
+    let interrupted = stopped == StopReason::Interrupted;
     let fails = command_fails(engine);
-    let (u, effects, summary) = unit_report(engine, &fails, true);
+    let (mut u, mut effects, mut summary) = unit_report(engine, &fails, true);
+    let mut conditions = condition_reports(engine, &u.counts);
+    let screened = engine.suspects.is_some();
+    if screened && engine.records.is_empty() && !interrupted {
+        // Focused reruns found nothing to rerun: every screening run passed.
+        let counts = screen_counts(engine, None);
+        conditions = condition_reports(engine, &counts);
+        let all = total(&counts);
+        u.verdict = Verdict::Stable;
+        u.outcome = Some(StableOutcome::Pass);
+        summary = format!(
+            "passed all {} whole-suite screening runs ({} baseline, the rest with {} isolated) and no test failed: nothing to rerun; a failure rate of {:.1}% or more is ruled out (95% confidence)",
+            all.runs,
+            counts[0].runs,
+            engine.conds[engine.all_index()].isolate,
+            stats::never_failed_bound(all.runs).unwrap_or(1.0) * 100.0
+        );
+    }
+    if interrupted {
+        let runs = engine.records.len() + engine.screen.len();
+        summary = format!(
+            "interrupted after {runs} runs, before a decision{}; so far: {summary}",
+            not_run(engine, &u.counts)
+        );
+        u.verdict = Verdict::Undecided;
+        u.outcome = None;
+        effects.clear();
+    }
 
     let names: Vec<String> = engine.test_names.keys().cloned().collect();
-    let mut tests = Vec::with_capacity(names.len());
+    let mut tests = Vec::with_capacity(names.len() + engine.screen_order.len());
     for name in names {
         let fails = test_fails(engine, &name);
         let (tu, teffects, tsummary) = unit_report(engine, &fails, false);
         let reruns: u64 =
             engine.records.iter().filter_map(|r| r.tests.get(&name)).map(|(_, n)| u64::from(*n)).sum();
-        let (verdict, outcome) = if tu.counts.iter().all(|c| c.runs == 0) {
+        let (mut verdict, mut outcome) = if tu.counts.iter().all(|c| c.runs == 0) {
             (Verdict::Stable, Some(StableOutcome::Skipped))
         } else {
             (tu.verdict, tu.outcome)
         };
-        let tsummary = if outcome == Some(StableOutcome::Skipped) {
+        let mut tsummary = if outcome == Some(StableOutcome::Skipped) {
             "skipped in every run".to_string()
         } else {
             tsummary
         };
+        let screening = screened.then(|| total(&screen_counts(engine, Some(&name))));
+        let counted = total(&tu.counts);
+        let fails_only_in_suite =
+            screening.is_some_and(|s| s.failed > 0) && counted.runs > 0 && counted.failed == 0;
+        if let (true, Some(s)) = (fails_only_in_suite, screening) {
+            tsummary = format!(
+                "failed in {} of {} whole-suite runs but never when run with only the suspects selected ({} runs): it needs an earlier test to fail",
+                s.failed, s.runs, counted.runs
+            );
+        }
+        if interrupted {
+            tsummary =
+                format!("interrupted before a decision{}; so far: {tsummary}", not_run(engine, &tu.counts));
+            verdict = Verdict::Undecided;
+            outcome = None;
+        }
         tests.push(TestReport {
             name,
             verdict,
@@ -561,17 +714,36 @@ pub(crate) fn build_report(
             analysis: tu.factors,
             flaky_reruns: reruns,
             summary: tsummary,
+            screening,
+            fails_only_in_suite,
+            max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
+                .then(|| stats::never_failed_bound(counted.runs))
+                .flatten(),
         });
     }
+    // Focused reruns: the tests that were not rerun, from the screening.
+    let rest: Vec<String> =
+        engine.screen_order.iter().filter(|n| !engine.test_names.contains_key(*n)).cloned().collect();
+    for name in rest {
+        tests.push(screened_test(engine, &name, interrupted && !screened));
+    }
+    tests.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let runs_total = engine.records.len();
-    let never_failed_bound = if runs_total > 0 && engine.records.iter().all(|r| r.passed) {
-        stats::never_failed_bound(runs_total)
-            .map(|b| NeverFailedBound { runs: runs_total, max_failure_rate_95: b })
+    let runs_total = engine.records.len() + engine.screen.len();
+    let decided_runs: Vec<&RunRecord> = if engine.records.is_empty() {
+        engine.screen.iter().collect()
     } else {
-        None
+        engine.records.iter().collect()
     };
-    let frozen_instant = engine.records.iter().find_map(|r| r.evidence.frozen_instant.clone());
+    let never_failed_bound =
+        if !decided_runs.is_empty() && decided_runs.iter().all(|r| r.passed) && !interrupted {
+            stats::never_failed_bound(decided_runs.len())
+                .map(|b| NeverFailedBound { runs: decided_runs.len(), max_failure_rate_95: b })
+        } else {
+            None
+        };
+    let frozen_instant =
+        engine.records.iter().chain(&engine.screen).find_map(|r| r.evidence.frozen_instant.clone());
     let mut warnings: Vec<String> = engine
         .warning_order
         .iter()
@@ -580,16 +752,23 @@ pub(crate) fn build_report(
             _ => w.clone(),
         })
         .collect();
-    if stopped == StopReason::Interrupted {
-        warnings.push(format!("interrupted after {runs_total} runs: the verdict rests on what ran"));
+    if interrupted {
+        warnings.push(format!("interrupted after {runs_total} runs: no verdict"));
     }
-    let command_seconds = engine.records.iter().map(|r| r.duration.as_secs_f64()).sum();
+    let command_seconds = engine.records.iter().chain(&engine.screen).map(|r| r.duration.as_secs_f64()).sum();
+    let screening = opts.focus.then(|| Screening {
+        runs: engine.screen.len(),
+        baseline_runs: engine.screen.iter().filter(|r| r.cond == 0).count(),
+        tests: engine.screen_order.len(),
+        suspects: engine.suspects.clone().unwrap_or_default(),
+        incomplete: engine.suspects.is_none(),
+    });
     Report {
         schema: 1,
         command: command.to_vec(),
         verdict: u.verdict,
         factors: if u.verdict == Verdict::Environment { effects } else { Vec::new() },
-        conditions: condition_reports(engine, &u.counts),
+        conditions,
         tests,
         outcome: u.outcome,
         summary,
@@ -605,5 +784,6 @@ pub(crate) fn build_report(
         command_seconds,
         frozen_instant,
         warnings,
+        screening,
     }
 }

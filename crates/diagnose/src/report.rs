@@ -107,6 +107,9 @@ pub struct Counts {
     pub runs: usize,
     pub passed: usize,
     pub failed: usize,
+    /// Additive: of the failed runs, those stopped at their time limit.
+    #[serde(default)]
+    pub timed_out: usize,
 }
 
 impl Counts {
@@ -169,6 +172,9 @@ pub struct ConditionReport {
     pub failed: usize,
     /// Additive: "baseline", "net", …, "all".
     pub name: String,
+    /// Additive: of the failed runs, those stopped at their time limit.
+    #[serde(default)]
+    pub timed_out: usize,
 }
 
 /// Per-test verdict (same shape as the top level).
@@ -187,6 +193,35 @@ pub struct TestReport {
     pub flaky_reruns: u64,
     #[serde(default)]
     pub summary: String,
+    /// Additive (focused reruns): the test's counts over the whole-suite
+    /// screening runs; the other counts are those of the focused rounds
+    /// when it was a suspect, of the screening runs otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screening: Option<Counts>,
+    /// Additive: it failed in whole-suite runs but never when run with only
+    /// the suspects selected — it needs an earlier test to fail.
+    #[serde(default)]
+    pub fails_only_in_suite: bool,
+    /// Additive: for a test that passed every counted run, the failure rate
+    /// those runs rule out at 95% (`1 − 0.05^(1/runs)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failure_rate_95: Option<f64>,
+}
+
+/// The screening phase of focused reruns (additive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Screening {
+    /// Whole-suite runs made to choose the suspects, and how many were
+    /// baseline's (the rest ran with every factor isolated).
+    pub runs: usize,
+    pub baseline_runs: usize,
+    /// Tests reported by the screening runs.
+    pub tests: usize,
+    /// The tests rerun alone (runner ids, in suite order).
+    pub suspects: Vec<String>,
+    /// The screening was cut short (interrupted): no suspects were chosen.
+    #[serde(default)]
+    pub incomplete: bool,
 }
 
 /// Why the runs stopped.
@@ -247,6 +282,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub frozen_instant: Option<String>,
     pub warnings: Vec<String>,
+    /// Additive: focused reruns' screening (absent without focus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screening: Option<Screening>,
 }
 
 impl Report {

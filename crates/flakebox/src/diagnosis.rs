@@ -53,6 +53,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         fixed_runs: args.runs,
         alpha: args.alpha,
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+        ..Options::default()
     };
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
@@ -317,6 +318,7 @@ impl SandboxRunner<'_> {
             started_at: res.started_at,
             junit,
             evidence: evidence(rep),
+            ..RunOutcome::new(res.exit_code == 0)
         })
     }
 }
