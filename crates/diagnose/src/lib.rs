@@ -48,8 +48,9 @@ use std::time::{Duration, Instant};
 
 pub use junit::{parse_junit, JunitError, Outcome, TestCase};
 pub use report::{
-    render_json, render_markdown, render_text, ConditionReport, Counts, Effect, FactorAnalysis, FactorEffect,
-    NeverFailedBound, Report, Screening, StableOutcome, Status, StopReason, TestReport, Verdict,
+    render_json, render_markdown, render_markdown_with, render_text, render_text_with, ConditionReport,
+    Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
+    StableOutcome, Status, StopReason, TestReport, Verdict,
 };
 pub use runner::{Evidence, JunitFile, RunOutcome, RunSpec, Runner, RunnerError};
 
