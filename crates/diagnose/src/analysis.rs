@@ -252,6 +252,9 @@ pub(crate) const FUTILITY: f64 = 0.1;
 /// a possible claim) never affects the error guarantee; the cost is power,
 /// measured by `examples/power.rs`. At `max_runs` nothing is left to run and
 /// the factor stays `undecided`: more runs could still decide it.
+/// Is a round (baseline failed, isolated failed) favourable to a claim?
+type Favourable = fn(bool, bool) -> bool;
+
 fn beyond_reach(engine: &mut Engine, grid: &[Vec<Option<bool>>], out: &mut [FactorAnalysis]) {
     let rounds = grid.len();
     let left = engine.rounds_max.saturating_sub(rounds);
@@ -265,7 +268,7 @@ fn beyond_reach(engine: &mut Engine, grid: &[Vec<Option<bool>>], out: &mut [Fact
         let ci = engine.cond_index(FactorSet::only(a.factor)).unwrap_or(0);
         let (b, i) = (a.baseline, a.isolated);
         // (favourable discordance, weight of that direction)
-        let mut ways: Vec<(fn(bool, bool) -> bool, f64, usize)> = Vec::new();
+        let mut ways: Vec<(Favourable, f64, usize)> = Vec::new();
         if i.failed == 0 && b.failed > 0 {
             ways.push((|base, iso| base && !iso, stats::WEIGHT_FIXES, a.rounds_only_baseline_failed));
         }
