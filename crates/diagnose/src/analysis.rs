@@ -239,6 +239,9 @@ fn drop_futile(out: &mut [FactorAnalysis], all: Counts) {
 /// undecided factor is decided `none` (see [`beyond_reach`]).
 pub(crate) const FUTILITY: f64 = 0.1;
 
+/// Is a round (baseline failed, isolated failed) favourable to a claim?
+type Favourable = fn(bool, bool) -> bool;
+
 /// Stopping for futility: an undecided factor whose claim is out of reach is
 /// `none`. Its claim (every discordant round one way) grows only in rounds
 /// where the favourable discordance happens again — for `breaks` or
@@ -252,9 +255,6 @@ pub(crate) const FUTILITY: f64 = 0.1;
 /// a possible claim) never affects the error guarantee; the cost is power,
 /// measured by `examples/power.rs`. At `max_runs` nothing is left to run and
 /// the factor stays `undecided`: more runs could still decide it.
-/// Is a round (baseline failed, isolated failed) favourable to a claim?
-type Favourable = fn(bool, bool) -> bool;
-
 fn beyond_reach(engine: &mut Engine, grid: &[Vec<Option<bool>>], out: &mut [FactorAnalysis]) {
     let rounds = grid.len();
     let left = engine.rounds_max.saturating_sub(rounds);
