@@ -33,6 +33,42 @@
 //! or the number of looks. The same holds separately for each test's verdict
 //! (the correction is over factors, not over tests). `intrinsic` needs no
 //! test: it is a fact that the all-isolated condition both passed and failed.
+//!
+//! # Stopping
+//!
+//! The runs stop when every factor of the command and of every test is
+//! decided. A factor stays `undecided` only while its claim (every
+//! discordant round one way) can still plausibly become significant: it is
+//! decided `none` when the rounds left to `max_runs` cannot reach
+//! significance, or when, at the rate its favourable rounds have come since
+//! the first round (each condition's first run starts from a fresh state, no
+//! later one does), reaching it has less than a 10% chance — e.g. a baseline
+//! that no longer passes cannot give a `breaks` claim more rounds. A `none`
+//! carries the change in failure rate its paired rounds rule out at 95%
+//! (`change_ruled_out`). Stopping rules only decide when to stop looking; by
+//! the guarantee above they cannot raise the chance of a false claim, only
+//! lower the power, which `examples/power.rs` measures.
+//!
+//! # Focused reruns
+//!
+//! With [`Options::focus`] (the runner can select tests) the diagnosis first
+//! *screens*: [`Options::screen_runs`] whole-suite runs of baseline and one
+//! with every factor isolated. The tests whose first attempt failed in any
+//! of them are the suspects; only they are run in the rounds that follow,
+//! selected through [`RunSpec::tests`]. The screening runs only select: the
+//! verdicts of the suspects (and of the command) use the focused rounds
+//! alone, which start every condition afresh (`run_no` 0; a screening run's
+//! persistent state is apart, [`RunSpec::screening`]) and are paired and
+//! shuffled as above. Given the screening, each focused round is exchangeable
+//! under the null exactly as before, so the guarantee holds conditionally on
+//! whichever tests were chosen, hence unconditionally, per test. The tests
+//! not chosen are reported `stable (pass)` with the failure rate their
+//! screening runs rule out at 95% (`1 − 0.05^(1/runs)`, per test): that
+//! bound is the honest statement of what the screening can miss — a test
+//! failing at rate `p` escapes `k` baseline screening runs with probability
+//! `(1 − p)^k` (k = 5: 17% at 30%, 3% at 50%). A suspect that failed in the
+//! whole suite but never when selected is flagged `fails_only_in_suite`: it
+//! needs an earlier test.
 
 pub mod junit;
 pub mod report;
