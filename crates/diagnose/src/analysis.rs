@@ -365,6 +365,39 @@ pub(crate) fn all_decided(engine: &mut Engine) -> bool {
     true
 }
 
+/// Focused reruns: the single-factor conditions worth running in the next
+/// round. A factor's condition can be left out once, for every unit not
+/// yet decided, its isolated runs have had both outcomes: its status is
+/// then `none` for good (only a one-way isolated condition can become a
+/// claim or undecided), so its runs would change no decision. Which
+/// conditions a round runs is chosen from earlier rounds only, and the ones
+/// it runs are still shuffled, so the pairs stay exchangeable under the
+/// null. Baseline and all-isolated always run.
+pub(crate) fn needed_conditions(engine: &mut Engine) -> Vec<bool> {
+    let n = engine.conds.len();
+    let mut needed = vec![false; n];
+    needed[0] = true;
+    needed[n - 1] = true;
+    let mut units = vec![command_fails(engine)];
+    for name in engine.test_names.keys().cloned().collect::<Vec<_>>() {
+        units.push(test_fails(engine, &name));
+    }
+    for fails in units {
+        let u = analyse(engine, &fails);
+        if u.decided {
+            continue;
+        }
+        for a in &u.factors {
+            if !a.isolated.is_mixed() {
+                if let Some(ci) = engine.cond_index(FactorSet::only(a.factor)) {
+                    needed[ci] = true;
+                }
+            }
+        }
+    }
+    needed
+}
+
 fn effect_rank(e: Effect) -> u8 {
     match e {
         Effect::Fixes => 0,

@@ -554,6 +554,10 @@ pub fn diagnose(
         engine.suspects = Some(suspects);
     }
 
+    // Only focused rounds with a fixed-length-free schedule prune
+    // conditions: without focus every condition runs every round.
+    let mut needed: Option<Vec<bool>> =
+        (opts.focus && opts.fixed_runs.is_none()).then(|| vec![true; n_conds]);
     'rounds: for round in 0..if rounds_needed { rounds_max } else { 0 } {
         // The next round's order is drawn now, so the runner can be told
         // which run follows the last one of this round. With three or more
@@ -564,8 +568,15 @@ pub fn diagnose(
         // every run of a condition would then start at the same phase of the
         // wall clock's second (runs of equal length, back to back), which
         // hides a flake that needs the second to tick over.
+        // Focused rounds leave out the conditions no decision needs.
+        if let Some(needed) = &needed {
+            order.retain(|&c| needed[c]);
+        }
         let next_order = if round + 1 < rounds_max {
             let mut next = shuffled();
+            if let Some(needed) = &needed {
+                next.retain(|&c| needed[c]);
+            }
             if next.len() > 2 && next.first() == order.last() {
                 let other = 1 + rng_swap.usize(..next.len() - 1);
                 next.swap(0, other);
@@ -592,6 +603,9 @@ pub fn diagnose(
             }
         }
         rounds_done = round + 1;
+        if needed.is_some() {
+            needed = Some(analysis::needed_conditions(&mut engine));
+        }
         if opts.fixed_runs.is_none()
             && rounds_done >= opts.min_runs.max(1)
             && analysis::all_decided(&mut engine)

@@ -115,11 +115,26 @@ fn focused_reruns_find_the_suspects_and_decide_on_fresh_runs() {
         let focused: Vec<&RunSpec> = suite.specs.iter().filter(|s| !s.screening).collect();
         assert!(focused.iter().all(|s| s.tests.as_deref() == Some(&scr.suspects[..])), "{ctx}");
         assert_eq!(focused.iter().filter(|s| s.run_no == 0).count(), 5, "each condition's first focused run");
+        // Every focused round pairs the conditions it runs: shuffled, each
+        // at most once.
+        for r in 0..rep.rounds {
+            let mut conds: Vec<String> =
+                focused.iter().filter(|s| s.run_no == r).map(|s| s.isolate.to_string()).collect();
+            let n = conds.len();
+            conds.sort();
+            conds.dedup();
+            assert_eq!(conds.len(), n, "round {r}");
+        }
 
-        // The decision uses only the focused rounds: every condition ran
-        // `rounds` times there; the screening runs are not among them.
-        assert!(rep.conditions.iter().all(|c| c.runs == rep.rounds), "{ctx}");
-        assert_eq!(rep.runs_total, 6 + 5 * rep.rounds);
+        // The decision uses only the focused rounds: baseline and all ran
+        // once a round there, the screening runs are not among them; a
+        // factor whose runs can no longer change a decision is left out of
+        // later rounds (net here: both outcomes for every test early on).
+        let runs = |name: &str| rep.conditions.iter().find(|c| c.name == name).map_or(0, |c| c.runs);
+        assert_eq!((runs("baseline"), runs("all")), (rep.rounds, rep.rounds), "{ctx}");
+        assert!(runs("net") < rep.rounds, "{ctx}");
+        assert_eq!(rep.runs_total, 6 + rep.conditions.iter().map(|c| c.runs).sum::<usize>());
+        assert_eq!(focused.len(), rep.runs_total - 6);
         assert_eq!(rep.stopped, StopReason::Decided, "{ctx}");
 
         let scratch = test(&rep, SCRATCH);
