@@ -412,6 +412,9 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     let label = report_label(report);
     let _ = writeln!(out, "verdict: {}", pal.verdict(report.verdict, &label));
     let _ = writeln!(out, "  {}", report.summary);
+    if let Some(s) = screening_line(report) {
+        let _ = writeln!(out, "  {}", pal.dim(&s));
+    }
     if !report.factors.is_empty() {
         let _ = writeln!(out);
         for f in &report.factors {
@@ -517,6 +520,22 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
         let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));
     }
     out
+}
+
+/// What the screening of focused reruns did, in one sentence.
+fn screening_line(report: &Report) -> Option<String> {
+    let s = report.screening.as_ref()?;
+    Some(if s.incomplete {
+        format!("focused reruns: interrupted during the screening ({} whole-suite runs)", s.runs)
+    } else {
+        format!(
+            "focused reruns: {} whole-suite screening runs ({} baseline, the rest with everything isolated) chose {} of {} tests to rerun alone; the counts above are theirs",
+            s.runs,
+            s.baseline_runs,
+            thousands(s.suspects.len()),
+            thousands(s.tests)
+        )
+    })
 }
 
 /// The top-level label: an interrupted diagnosis says so.
@@ -661,6 +680,10 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
     let _ = writeln!(out, "`{}`", report.command.join(" ").replace('`', "'"));
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", md_escape(&report.summary));
+    if let Some(s) = screening_line(report) {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", md_escape(&s));
+    }
     let _ = writeln!(out);
     let tmo = report.conditions.iter().any(|c| c.timed_out > 0);
     if tmo {

@@ -176,6 +176,8 @@ fn focused_reruns_find_the_suspects_and_decide_on_fresh_runs() {
         let shown = text.find(SCRATCH).expect("scratch test shown");
         assert!(shown < text.find("2,000 tests stable").unwrap_or(0));
         assert!(text.contains("fails only in the whole suite"), "{text}");
+        assert!(text.contains("6 whole-suite screening runs (5 baseline, the rest with everything isolated) chose 4 of 2,004 tests") || !want.contains(&CLOCK), "{text}");
+        assert!(render_markdown(&rep).contains("whole-suite screening runs"));
 
         // Cost in test executions, in units of one whole-suite run.
         let suite_runs = suite.executed as f64 / (SUITE + 4) as f64;
