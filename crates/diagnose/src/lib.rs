@@ -68,7 +68,11 @@
 //! failing at rate `p` escapes `k` baseline screening runs with probability
 //! `(1 − p)^k` (k = 5: 17% at 30%, 3% at 50%). A suspect that failed in the
 //! whole suite but never when selected is flagged `fails_only_in_suite`: it
-//! needs an earlier test.
+//! needs an earlier test. Focused rounds also leave out a factor's condition
+//! once its isolated runs have had both outcomes for every test still
+//! undecided (its status can no longer change); which conditions a round
+//! runs depends on earlier rounds only, and those it runs are shuffled as
+//! ever, so each pair stays exchangeable under the null.
 
 pub mod junit;
 pub mod report;
@@ -410,6 +414,15 @@ fn screening_schedule(runs: usize, all: usize) -> Vec<(usize, usize)> {
     let mut v: Vec<(usize, usize)> = (0..runs).map(|k| (0, k)).collect();
     v.insert(v.len().min(1), (all, 0));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn screening_is_baseline_with_one_all_isolated_run_second() {
+        assert_eq!(super::screening_schedule(3, 5), [(0, 0), (5, 0), (0, 1), (0, 2)]);
+        assert_eq!(super::screening_schedule(1, 2), [(0, 0), (2, 0)]);
+    }
 }
 
 /// Where a diagnosis stands, for progress reports.
