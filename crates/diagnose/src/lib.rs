@@ -416,15 +416,6 @@ fn screening_schedule(runs: usize, all: usize) -> Vec<(usize, usize)> {
     v
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn screening_is_baseline_with_one_all_isolated_run_second() {
-        assert_eq!(super::screening_schedule(3, 5), [(0, 0), (5, 0), (0, 1), (0, 2)]);
-        assert_eq!(super::screening_schedule(1, 2), [(0, 0), (2, 0)]);
-    }
-}
-
 /// Where a diagnosis stands, for progress reports.
 struct Pace {
     start_runs: Duration,
@@ -630,4 +621,13 @@ pub fn diagnose(
     }
     let wall = start.elapsed();
     Ok(analysis::build_report(&mut engine, command, opts, stopped, rounds_done, wall))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn screening_is_baseline_with_one_all_isolated_run_second() {
+        assert_eq!(super::screening_schedule(3, 5), [(0, 0), (5, 0), (0, 1), (0, 2)]);
+        assert_eq!(super::screening_schedule(1, 2), [(0, 0), (2, 0)]);
+    }
 }
