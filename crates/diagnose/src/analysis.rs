@@ -4,7 +4,7 @@
 use crate::evidence;
 use crate::report::*;
 use crate::stats::{self, Alternative};
-use crate::{Engine, Options};
+use crate::{Engine, Options, RunRecord};
 use factors::{Factor, FactorSet};
 use std::time::Duration;
 
@@ -60,6 +60,9 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
             c.runs += 1;
             if failed {
                 c.failed += 1;
+                if r.timed_out {
+                    c.timed_out += 1;
+                }
             } else {
                 c.passed += 1;
             }
@@ -135,6 +138,7 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
             rounds_only_baseline_failed: only_base,
             rounds_only_isolated_failed: only_iso,
             evidence: Vec::new(),
+            change_ruled_out: None,
         });
     }
 
@@ -142,6 +146,13 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
     if engine.factors.len() > 1 {
         drop_futile(&mut out, all);
         consistency_with_all(&mut out, all);
+    }
+    if !engine.fixed {
+        beyond_reach(engine, &grid, &mut out);
+    }
+    for a in out.iter_mut() {
+        let ci = engine.cond_index(FactorSet::only(a.factor)).unwrap_or(0);
+        a.change_ruled_out = change_ruled_out(&grid, ci);
     }
     let counted: Vec<&Counts> = counts.iter().filter(|c| c.runs > 0).collect();
     let (verdict, outcome) = if out.iter().any(|a| a.status.effect().is_some()) {
@@ -158,15 +169,15 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
     // Stop only when every factor is decided and, if the verdict is still
     // undecided, more runs could not change it. The case that needs more
     // runs: baseline has not shown both outcomes yet while other conditions
-    // differ (it just has not failed yet). Not worth more runs: a baseline
-    // already flaky while each factor alone is too (only isolating several
-    // together helps), or a unit with no runs counted under all-isolated
-    // (a test skipped there).
-    let base = counts[0];
+    // differ (it just has not failed yet). Not worth more runs: isolating
+    // everything together is established to fix a baseline that fails
+    // (flaky or always) while no factor alone does (only isolating several
+    // together helps), or a unit with no runs counted under all-isolated (a
+    // test skipped there).
     let all_idx = engine.all_index();
     let more_runs_help = verdict == Verdict::Undecided
         && counts[all_idx].runs > 0
-        && (!base.is_mixed() || !all_together_fixes(engine, &grid, all_idx));
+        && !all_together_fixes(engine, &grid, all_idx);
     let decided = !out.iter().any(|a| a.status == Status::Undecided) && !more_runs_help;
     UnitAnalysis { counts, factors: out, verdict, outcome, decided }
 }
@@ -224,6 +235,94 @@ fn drop_futile(out: &mut [FactorAnalysis], all: Counts) {
     }
 }
 
+/// Below this chance of reaching significance within `max_runs`, an
+/// undecided factor is decided `none` (see [`beyond_reach`]).
+pub(crate) const FUTILITY: f64 = 0.1;
+
+/// Is a round (baseline failed, isolated failed) favourable to a claim?
+type Favourable = fn(bool, bool) -> bool;
+
+/// Stopping for futility: an undecided factor whose claim is out of reach is
+/// `none`. Its claim (every discordant round one way) grows only in rounds
+/// where the favourable discordance happens again — for `breaks` or
+/// `stabilizes`, a round where baseline passes and the isolated run fails.
+/// The rate of such rounds to come is estimated from the rounds after the
+/// first (Jeffreys: `(x + ½) / (n + 1)`), because the first run of every
+/// condition starts from a fresh state, which no later run does; the number
+/// of such rounds needed is the fewest that would make the claim significant
+/// as the next Holm rejection. If the chance of that many in the rounds left
+/// is below [`FUTILITY`], more runs are not worth it. Stopping (and removing
+/// a possible claim) never affects the error guarantee; the cost is power,
+/// measured by `examples/power.rs`. At `max_runs` nothing is left to run and
+/// the factor stays `undecided`: more runs could still decide it.
+fn beyond_reach(engine: &mut Engine, grid: &[Vec<Option<bool>>], out: &mut [FactorAnalysis]) {
+    let rounds = grid.len();
+    let left = engine.rounds_max.saturating_sub(rounds);
+    if left == 0 {
+        return;
+    }
+    let m = engine.factors.len();
+    let claimed = out.iter().filter(|a| a.status.effect().is_some() || a.status == Status::Reduces).count();
+    let holm = m.saturating_sub(claimed).max(1) as f64;
+    for a in out.iter_mut().filter(|a| a.status == Status::Undecided) {
+        let ci = engine.cond_index(FactorSet::only(a.factor)).unwrap_or(0);
+        let (b, i) = (a.baseline, a.isolated);
+        // (favourable discordance, weight of that direction)
+        let mut ways: Vec<(Favourable, f64, usize)> = Vec::new();
+        if i.failed == 0 && b.failed > 0 {
+            ways.push((|base, iso| base && !iso, stats::WEIGHT_FIXES, a.rounds_only_baseline_failed));
+        }
+        if i.passed == 0 && b.passed > 0 {
+            ways.push((|base, iso| !base && iso, stats::WEIGHT_WORSE, a.rounds_only_isolated_failed));
+        }
+        let reachable = ways.iter().any(|&(fav, weight, x)| {
+            let (mut later, mut hits) = (0usize, 0usize);
+            for row in grid.iter().skip(1) {
+                if let (Some(base), Some(iso)) = (row[0], row[ci]) {
+                    later += 1;
+                    if fav(base, iso) {
+                        hits += 1;
+                    }
+                }
+            }
+            let d = a.rounds_only_baseline_failed + a.rounds_only_isolated_failed;
+            let needed =
+                (0..=left).find(|&j| engine.seq.p_value(d + j, x + j) / weight * holm <= engine.alpha);
+            let rate = (hits as f64 + 0.5) / (later as f64 + 1.0);
+            needed.is_some_and(|j| stats::binom_tail(left, j, rate) >= FUTILITY)
+        });
+        if !reachable {
+            a.status = Status::None;
+        }
+    }
+}
+
+/// How much isolating the factor could change the failure rate, either way,
+/// at 95% confidence: with `q` the rate of rounds where only the isolated run
+/// failed and `r` where only baseline's did, the change is `q − r`; each
+/// side's bound is `upper(q) − lower(r)` (and the mirror), the four one-sided
+/// exact bounds at 1.25% each. `None` before any paired round.
+fn change_ruled_out(grid: &[Vec<Option<bool>>], ci: usize) -> Option<f64> {
+    let (mut n, mut q, mut r) = (0usize, 0usize, 0usize);
+    for row in grid {
+        if let (Some(base), Some(iso)) = (row[0], row[ci]) {
+            n += 1;
+            match (base, iso) {
+                (false, true) => q += 1,
+                (true, false) => r += 1,
+                _ => {}
+            }
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    let e = 0.0125;
+    let more = stats::rate_upper_bound(n, q, e) - stats::rate_lower_bound(n, r, e);
+    let fewer = stats::rate_upper_bound(n, r, e) - stats::rate_lower_bound(n, q, e);
+    Some(more.max(fewer).clamp(0.0, 1.0))
+}
+
 /// A claim must agree with the all-isolated condition, which isolates the
 /// factor too: if isolating net fixes the command, isolating everything
 /// must not fail — unless another factor is claimed to break it. A claim
@@ -264,6 +363,39 @@ pub(crate) fn all_decided(engine: &mut Engine) -> bool {
         }
     }
     true
+}
+
+/// Focused reruns: the single-factor conditions worth running in the next
+/// round. A factor's condition can be left out once, for every unit not
+/// yet decided, its isolated runs have had both outcomes: its status is
+/// then `none` for good (only a one-way isolated condition can become a
+/// claim or undecided), so its runs would change no decision. Which
+/// conditions a round runs is chosen from earlier rounds only, and the ones
+/// it runs are still shuffled, so the pairs stay exchangeable under the
+/// null. Baseline and all-isolated always run.
+pub(crate) fn needed_conditions(engine: &mut Engine) -> Vec<bool> {
+    let n = engine.conds.len();
+    let mut needed = vec![false; n];
+    needed[0] = true;
+    needed[n - 1] = true;
+    let mut units = vec![command_fails(engine)];
+    for name in engine.test_names.keys().cloned().collect::<Vec<_>>() {
+        units.push(test_fails(engine, &name));
+    }
+    for fails in units {
+        let u = analyse(engine, &fails);
+        if u.decided {
+            continue;
+        }
+        for a in &u.factors {
+            if !a.isolated.is_mixed() {
+                if let Some(ci) = engine.cond_index(FactorSet::only(a.factor)) {
+                    needed[ci] = true;
+                }
+            }
+        }
+    }
+    needed
 }
 
 fn effect_rank(e: Effect) -> u8 {
@@ -310,8 +442,18 @@ fn condition_reports(engine: &Engine, counts: &[Counts]) -> Vec<ConditionReport>
             passed: n.passed,
             failed: n.failed,
             name: c.name.clone(),
+            timed_out: n.timed_out,
         })
         .collect()
+}
+
+/// " (N timed out)" after a count of failures, when some did.
+fn tmo(c: Counts) -> String {
+    if c.timed_out == 0 {
+        String::new()
+    } else {
+        format!(" ({} timed out)", c.timed_out)
+    }
 }
 
 fn fmt_p(p: f64) -> String {
@@ -337,12 +479,12 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
                         b.failed, b.runs, i.runs
                     ),
                     Effect::Stabilizes => format!(
-                        "isolating {f} makes it fail every time: baseline failed {} of {} runs, {f} isolated failed all {}; it needs {f}, and its flakiness comes through {f} (p = {p})",
-                        b.failed, b.runs, i.runs
+                        "isolating {f} makes it fail every time: baseline failed {} of {} runs{}, {f} isolated failed all {}{}; it needs {f}, and its flakiness comes through {f} (p = {p})",
+                        b.failed, b.runs, tmo(b), i.runs, tmo(i)
                     ),
                     Effect::Breaks => format!(
-                        "it needs {f}: baseline failed {} of {} runs, {f} isolated failed {} of {} (p = {p})",
-                        b.failed, b.runs, i.failed, i.runs
+                        "it needs {f}: baseline failed {} of {} runs{}, {f} isolated failed {} of {}{} (p = {p})",
+                        b.failed, b.runs, tmo(b), i.failed, i.runs, tmo(i)
                     ),
                 });
             }
@@ -351,8 +493,8 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
         Verdict::Intrinsic => {
             let a = u.counts[engine.all_index()];
             let mut s = format!(
-                "flaky even with {all_name} isolated: failed {} of {} runs there, so the cause is inside the command (a race, randomness, ordering)",
-                a.failed, a.runs
+                "flaky even with {all_name} isolated: failed {} of {} runs there{}, so the cause is inside the command (a race, randomness, ordering)",
+                a.failed, a.runs, tmo(a)
             );
             for r in u.factors.iter().filter(|r| r.status == Status::Reduces) {
                 s.push_str(&format!(
@@ -369,7 +511,8 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
         }
         Verdict::Stable => match u.outcome {
             Some(StableOutcome::Fail) => {
-                format!("failed all {total} runs under every condition")
+                let t = tmo(self::total(&u.counts));
+                format!("failed all {total} runs under every condition{t}")
             }
             _ => {
                 let bound = stats::never_failed_bound(total).unwrap_or(1.0);
@@ -383,13 +526,15 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
             let mut parts = Vec::new();
             for a in u.factors.iter().filter(|a| a.status == Status::Undecided) {
                 parts.push(format!(
-                    "{}: baseline failed {} of {}, {} isolated failed {} of {} (p = {}, needs ≤ {})",
+                    "{}: baseline failed {} of {}{}, {} isolated failed {} of {}{} (p = {}, needs ≤ {})",
                     a.factor,
                     a.baseline.failed,
                     a.baseline.runs,
+                    tmo(a.baseline),
                     a.factor,
                     a.isolated.failed,
                     a.isolated.runs,
+                    tmo(a.isolated),
                     fmt_p(a.p_value),
                     engine.alpha
                 ));
@@ -431,6 +576,111 @@ fn unit_report(
     (u, effects, s)
 }
 
+/// Per-condition counts over the screening runs, for one test (`Some`) or
+/// the command.
+fn screen_counts(engine: &Engine, name: Option<&str>) -> Vec<Counts> {
+    let mut counts = vec![Counts::default(); engine.conds.len()];
+    for r in &engine.screen {
+        let failed = match name {
+            None => Some(!r.passed),
+            Some(n) => match r.tests.get(n) {
+                Some((f, _)) => *f,
+                None if r.passed => None,
+                None => Some(true),
+            },
+        };
+        if let Some(failed) = failed {
+            let c = &mut counts[r.cond];
+            c.runs += 1;
+            if failed {
+                c.failed += 1;
+                c.timed_out += usize::from(r.timed_out);
+            } else {
+                c.passed += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn total(counts: &[Counts]) -> Counts {
+    counts.iter().fold(Counts::default(), |a, c| Counts {
+        runs: a.runs + c.runs,
+        passed: a.passed + c.passed,
+        failed: a.failed + c.failed,
+        timed_out: a.timed_out + c.timed_out,
+    })
+}
+
+/// Conditions that have not run yet (an interrupted diagnosis).
+fn not_run(engine: &Engine, counts: &[Counts]) -> String {
+    let names: Vec<&str> =
+        engine.conds.iter().zip(counts).filter(|(_, c)| c.runs == 0).map(|(c, _)| c.name.as_str()).collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" (no run under {})", names.join(", "))
+    }
+}
+
+/// What an interrupted unit had shown: a claim stands (the sequential test
+/// is valid at any stop); "stable" would speak for conditions that did not
+/// all run, so only the counts are given.
+fn so_far(u: &UnitAnalysis, summary: &str) -> String {
+    if u.verdict == Verdict::Stable {
+        let t = total(&u.counts);
+        format!("{} of {} runs passed", t.passed, t.runs)
+    } else {
+        summary.to_string()
+    }
+}
+
+/// The screening's description of a test that was not rerun.
+fn screened_test(engine: &Engine, name: &str, interrupted: bool) -> TestReport {
+    let counts = screen_counts(engine, Some(name));
+    let all = total(&counts);
+    let (verdict, outcome, summary) = if interrupted {
+        (
+            Verdict::Undecided,
+            None,
+            format!("interrupted during the screening; passed {} of {} runs so far", all.passed, all.runs),
+        )
+    } else if all.runs == 0 {
+        (Verdict::Stable, Some(StableOutcome::Skipped), "skipped in every run".to_string())
+    } else {
+        let b = stats::never_failed_bound(all.runs).unwrap_or(1.0);
+        (
+            Verdict::Stable,
+            Some(StableOutcome::Pass),
+            format!(
+                "passed all {} whole-suite screening runs, so it was not rerun; a failure rate of {:.1}% or more is ruled out (95% confidence)",
+                all.runs,
+                b * 100.0
+            ),
+        )
+    };
+    TestReport {
+        name: name.to_string(),
+        verdict,
+        outcome,
+        factors: Vec::new(),
+        conditions: condition_reports(engine, &counts),
+        analysis: Vec::new(),
+        flaky_reruns: engine
+            .screen
+            .iter()
+            .filter_map(|r| r.tests.get(name))
+            .map(|(_, n)| u64::from(*n))
+            .sum(),
+        summary,
+        screening: Some(all),
+        fails_only_in_suite: false,
+        max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
+            .then(|| stats::never_failed_bound(all.runs))
+            .flatten(),
+    }
+}
+
 pub(crate) fn build_report(
     engine: &mut Engine,
     command: &[String],
@@ -439,26 +689,74 @@ pub(crate) fn build_report(
     rounds: usize,
     wall: Duration,
 ) -> Report {
+    let interrupted = stopped == StopReason::Interrupted;
     let fails = command_fails(engine);
-    let (u, effects, summary) = unit_report(engine, &fails, true);
+    let (mut u, mut effects, mut summary) = unit_report(engine, &fails, true);
+    let mut conditions = condition_reports(engine, &u.counts);
+    let screened = engine.suspects.is_some();
+    if screened && engine.records.is_empty() && !interrupted {
+        // Focused reruns found nothing to rerun: every screening run passed.
+        let counts = screen_counts(engine, None);
+        conditions = condition_reports(engine, &counts);
+        let all = total(&counts);
+        u.verdict = Verdict::Stable;
+        u.outcome = Some(StableOutcome::Pass);
+        summary = format!(
+            "passed all {} whole-suite screening runs ({} baseline, the rest with {} isolated) and no test failed: nothing to rerun; a failure rate of {:.1}% or more is ruled out (95% confidence)",
+            all.runs,
+            counts[0].runs,
+            engine.conds[engine.all_index()].isolate,
+            stats::never_failed_bound(all.runs).unwrap_or(1.0) * 100.0
+        );
+    }
+    if interrupted {
+        let runs = engine.records.len() + engine.screen.len();
+        summary = format!(
+            "interrupted after {runs} runs, before a decision{}; so far: {}",
+            not_run(engine, &u.counts),
+            so_far(&u, &summary)
+        );
+        u.verdict = Verdict::Undecided;
+        u.outcome = None;
+        effects.clear();
+    }
 
     let names: Vec<String> = engine.test_names.keys().cloned().collect();
-    let mut tests = Vec::with_capacity(names.len());
+    let mut tests = Vec::with_capacity(names.len() + engine.screen_order.len());
     for name in names {
         let fails = test_fails(engine, &name);
         let (tu, teffects, tsummary) = unit_report(engine, &fails, false);
         let reruns: u64 =
             engine.records.iter().filter_map(|r| r.tests.get(&name)).map(|(_, n)| u64::from(*n)).sum();
-        let (verdict, outcome) = if tu.counts.iter().all(|c| c.runs == 0) {
+        let (mut verdict, mut outcome) = if tu.counts.iter().all(|c| c.runs == 0) {
             (Verdict::Stable, Some(StableOutcome::Skipped))
         } else {
             (tu.verdict, tu.outcome)
         };
-        let tsummary = if outcome == Some(StableOutcome::Skipped) {
+        let mut tsummary = if outcome == Some(StableOutcome::Skipped) {
             "skipped in every run".to_string()
         } else {
             tsummary
         };
+        let screening = screened.then(|| total(&screen_counts(engine, Some(&name))));
+        let counted = total(&tu.counts);
+        let fails_only_in_suite =
+            screening.is_some_and(|s| s.failed > 0) && counted.runs > 0 && counted.failed == 0;
+        if let (true, Some(s)) = (fails_only_in_suite, screening) {
+            tsummary = format!(
+                "failed in {} of {} whole-suite runs but never when run with only the suspects selected ({} runs): it needs an earlier test to fail",
+                s.failed, s.runs, counted.runs
+            );
+        }
+        if interrupted {
+            tsummary = format!(
+                "interrupted before a decision{}; so far: {}",
+                not_run(engine, &tu.counts),
+                so_far(&tu, &tsummary)
+            );
+            verdict = Verdict::Undecided;
+            outcome = None;
+        }
         tests.push(TestReport {
             name,
             verdict,
@@ -468,17 +766,36 @@ pub(crate) fn build_report(
             analysis: tu.factors,
             flaky_reruns: reruns,
             summary: tsummary,
+            screening,
+            fails_only_in_suite,
+            max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
+                .then(|| stats::never_failed_bound(counted.runs))
+                .flatten(),
         });
     }
+    // Focused reruns: the tests that were not rerun, from the screening.
+    let rest: Vec<String> =
+        engine.screen_order.iter().filter(|n| !engine.test_names.contains_key(*n)).cloned().collect();
+    for name in rest {
+        tests.push(screened_test(engine, &name, interrupted && !screened));
+    }
+    tests.sort_by(|a, b| a.name.cmp(&b.name));
 
-    let runs_total = engine.records.len();
-    let never_failed_bound = if runs_total > 0 && engine.records.iter().all(|r| r.passed) {
-        stats::never_failed_bound(runs_total)
-            .map(|b| NeverFailedBound { runs: runs_total, max_failure_rate_95: b })
+    let runs_total = engine.records.len() + engine.screen.len();
+    let decided_runs: Vec<&RunRecord> = if engine.records.is_empty() {
+        engine.screen.iter().collect()
     } else {
-        None
+        engine.records.iter().collect()
     };
-    let frozen_instant = engine.records.iter().find_map(|r| r.evidence.frozen_instant.clone());
+    let never_failed_bound =
+        if !decided_runs.is_empty() && decided_runs.iter().all(|r| r.passed) && !interrupted {
+            stats::never_failed_bound(decided_runs.len())
+                .map(|b| NeverFailedBound { runs: decided_runs.len(), max_failure_rate_95: b })
+        } else {
+            None
+        };
+    let frozen_instant =
+        engine.records.iter().chain(&engine.screen).find_map(|r| r.evidence.frozen_instant.clone());
     let mut warnings: Vec<String> = engine
         .warning_order
         .iter()
@@ -487,16 +804,23 @@ pub(crate) fn build_report(
             _ => w.clone(),
         })
         .collect();
-    if stopped == StopReason::Interrupted {
-        warnings.push(format!("interrupted after {runs_total} runs: the verdict rests on what ran"));
+    if interrupted {
+        warnings.push(format!("interrupted after {runs_total} runs: no verdict"));
     }
-    let command_seconds = engine.records.iter().map(|r| r.duration.as_secs_f64()).sum();
+    let command_seconds = engine.records.iter().chain(&engine.screen).map(|r| r.duration.as_secs_f64()).sum();
+    let screening = opts.focus.then(|| Screening {
+        runs: engine.screen.len(),
+        baseline_runs: engine.screen.iter().filter(|r| r.cond == 0).count(),
+        tests: engine.screen_order.len(),
+        suspects: engine.suspects.clone().unwrap_or_default(),
+        incomplete: engine.suspects.is_none(),
+    });
     Report {
         schema: 1,
         command: command.to_vec(),
         verdict: u.verdict,
         factors: if u.verdict == Verdict::Environment { effects } else { Vec::new() },
-        conditions: condition_reports(engine, &u.counts),
+        conditions,
         tests,
         outcome: u.outcome,
         summary,
@@ -512,5 +836,6 @@ pub(crate) fn build_report(
         command_seconds,
         frozen_instant,
         warnings,
+        screening,
     }
 }

@@ -10,12 +10,35 @@ const MAX_LINES: usize = 6;
 pub(crate) fn for_factor(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Vec<String> {
     let base = 0usize;
     let iso = engine.cond_index(FactorSet::only(factor)).unwrap_or(base);
-    match factor {
+    let mut out = timeouts(engine, factor, base, iso, fails);
+    out.extend(match factor {
         Factor::Net => net(engine, base, iso, fails),
         Factor::Fs => fs(engine, base, iso, fails),
         Factor::Time => time(engine, base, iso, fails),
         Factor::Db => db(engine, factor, fails),
+    });
+    out
+}
+
+/// Runs stopped at their time limit, baseline's and the isolated
+/// condition's: a timeout is not an ordinary failure.
+fn timeouts(engine: &Engine, factor: Factor, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (cond, label) in [(base, "baseline".to_string()), (iso, format!("{factor} isolated"))] {
+        let runs = runs_of(engine, cond, fails);
+        let n = runs.iter().filter(|&&i| engine.records[i].timed_out).count();
+        if n == 0 {
+            continue;
+        }
+        let mut line = format!("{label}: {n} of {} runs timed out", runs.len());
+        if factor == Factor::Time && cond == iso {
+            line.push_str(
+                "; clock frozen — a wait on the wall clock never ends; try `--time now~tick` (a clock that runs)",
+            );
+        }
+        out.push(line);
     }
+    out
 }
 
 fn runs_of(engine: &Engine, cond: usize, fails: &[Option<bool>]) -> Vec<usize> {

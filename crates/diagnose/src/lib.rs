@@ -33,6 +33,46 @@
 //! or the number of looks. The same holds separately for each test's verdict
 //! (the correction is over factors, not over tests). `intrinsic` needs no
 //! test: it is a fact that the all-isolated condition both passed and failed.
+//!
+//! # Stopping
+//!
+//! The runs stop when every factor of the command and of every test is
+//! decided. A factor stays `undecided` only while its claim (every
+//! discordant round one way) can still plausibly become significant: it is
+//! decided `none` when the rounds left to `max_runs` cannot reach
+//! significance, or when, at the rate its favourable rounds have come since
+//! the first round (each condition's first run starts from a fresh state, no
+//! later one does), reaching it has less than a 10% chance — e.g. a baseline
+//! that no longer passes cannot give a `breaks` claim more rounds. A `none`
+//! carries the change in failure rate its paired rounds rule out at 95%
+//! (`change_ruled_out`). Stopping rules only decide when to stop looking; by
+//! the guarantee above they cannot raise the chance of a false claim, only
+//! lower the power, which `examples/power.rs` measures.
+//!
+//! # Focused reruns
+//!
+//! With [`Options::focus`] (the runner can select tests) the diagnosis first
+//! *screens*: [`Options::screen_runs`] whole-suite runs of baseline and one
+//! with every factor isolated. The tests whose first attempt failed in any
+//! of them are the suspects; only they are run in the rounds that follow,
+//! selected through [`RunSpec::tests`]. The screening runs only select: the
+//! verdicts of the suspects (and of the command) use the focused rounds
+//! alone, which start every condition afresh (`run_no` 0; a screening run's
+//! persistent state is apart, [`RunSpec::screening`]) and are paired and
+//! shuffled as above. Given the screening, each focused round is exchangeable
+//! under the null exactly as before, so the guarantee holds conditionally on
+//! whichever tests were chosen, hence unconditionally, per test. The tests
+//! not chosen are reported `stable (pass)` with the failure rate their
+//! screening runs rule out at 95% (`1 − 0.05^(1/runs)`, per test): that
+//! bound is the honest statement of what the screening can miss — a test
+//! failing at rate `p` escapes `k` baseline screening runs with probability
+//! `(1 − p)^k` (k = 5: 17% at 30%, 3% at 50%). A suspect that failed in the
+//! whole suite but never when selected is flagged `fails_only_in_suite`: it
+//! needs an earlier test. Focused rounds also leave out a factor's condition
+//! once its isolated runs have had both outcomes for every test still
+//! undecided (its status can no longer change); which conditions a round
+//! runs depends on earlier rounds only, and those it runs are shuffled as
+//! ever, so each pair stays exchangeable under the null.
 
 pub use runners::junit;
 pub mod report;
@@ -48,8 +88,9 @@ use std::time::{Duration, Instant};
 
 pub use junit::{parse_junit, JunitError, Outcome, TestCase};
 pub use report::{
-    render_json, render_markdown, render_text, ConditionReport, Counts, Effect, FactorAnalysis, FactorEffect,
-    NeverFailedBound, Report, StableOutcome, Status, StopReason, TestReport, Verdict,
+    render_json, render_markdown, render_markdown_with, render_text, render_text_with, ConditionReport,
+    Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
+    StableOutcome, Status, StopReason, TestReport, Verdict,
 };
 pub use runner::{Evidence, JunitFile, RunOutcome, RunSpec, Runner, RunnerError};
 
@@ -60,6 +101,11 @@ pub const DEFAULT_MAX_RUNS: usize = 100;
 /// Rounds always run before the first adaptive look: fewer would call a
 /// command that fails 1 time in 10 "stable" too often.
 pub const DEFAULT_MIN_RUNS: usize = 10;
+/// Whole-suite baseline runs that screen for suspects before focused
+/// reruns: a test failing in 30% of runs fails in at least one of them with
+/// probability 1 − 0.7⁵ ≈ 83% (97% at 50%); and a test that fails in every
+/// run after the first, in all but one.
+pub const DEFAULT_SCREEN_RUNS: usize = 5;
 /// Upper limit on `max_runs` (the exact sequential computation is quadratic
 /// in it).
 pub const MAX_RUNS_LIMIT: usize = 1000;
@@ -79,6 +125,15 @@ pub struct Options {
     pub alpha: f64,
     /// Seed of the within-round shuffles (printed so a diagnosis replays).
     pub seed: u64,
+    /// Focused reruns: the runner can run a chosen subset of tests
+    /// ([`RunSpec::tests`]). The diagnosis then screens the whole suite
+    /// (`screen_runs` baseline runs and one all-isolated run), and the rounds
+    /// that decide run only the suspects: the tests that failed in a
+    /// screening run. Every other test is stable with the failure rate its
+    /// screening runs rule out.
+    pub focus: bool,
+    /// Whole-suite baseline runs of the screening (focused reruns only).
+    pub screen_runs: usize,
 }
 
 impl Default for Options {
@@ -90,6 +145,8 @@ impl Default for Options {
             fixed_runs: None,
             alpha: 0.05,
             seed: 0,
+            focus: false,
+            screen_runs: DEFAULT_SCREEN_RUNS,
         }
     }
 }
@@ -103,6 +160,19 @@ pub enum DiagnoseError {
     /// The runner could not run the command at all.
     #[error("run {run_no} under condition `{condition}` failed: {message}")]
     Runner { condition: String, run_no: usize, message: String },
+    /// The first run did not write a test results file (JUnit, or a test
+    /// runner's own): no later run would either, so the diagnosis stops.
+    /// `hint` is the runner option that writes the file, which the caller
+    /// knows and fills in.
+    #[error("the first run did not write the test results file {path} ({reason}){}", hint_text(.hint))]
+    ResultsMissing { path: String, reason: String, hint: Option<String> },
+}
+
+fn hint_text(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!(": make the command write it, with {h}"),
+        None => ": make the command write it there, or give the path it writes".into(),
+    }
 }
 
 /// Progress after each run, for a progress bar.
@@ -169,7 +239,9 @@ pub mod exit {
     pub fn for_error(e: &crate::DiagnoseError) -> i32 {
         match e {
             crate::DiagnoseError::InvalidOptions(_) => USAGE,
-            crate::DiagnoseError::Runner { .. } => RUNNER_FAILED,
+            crate::DiagnoseError::Runner { .. } | crate::DiagnoseError::ResultsMissing { .. } => {
+                RUNNER_FAILED
+            }
         }
     }
 }
@@ -210,6 +282,9 @@ fn validate(o: &Options) -> Result<(), DiagnoseError> {
     if n > MAX_RUNS_LIMIT {
         return bad(format!("at most {MAX_RUNS_LIMIT} runs per condition, got {n}"));
     }
+    if o.focus && o.screen_runs == 0 {
+        return bad("focused reruns need at least one screening run".into());
+    }
     if o.fixed_runs.is_none() && o.min_runs > o.max_runs {
         return bad(format!("minimum runs ({}) exceeds maximum runs ({})", o.min_runs, o.max_runs));
     }
@@ -222,6 +297,7 @@ pub(crate) struct RunRecord {
     pub cond: usize,
     pub round: usize,
     pub passed: bool,
+    pub timed_out: bool,
     pub duration: Duration,
     pub started_at: std::time::SystemTime,
     pub evidence: Evidence,
@@ -233,12 +309,22 @@ pub(crate) struct RunRecord {
 pub(crate) struct Engine {
     pub conds: Vec<Condition>,
     pub factors: Vec<Factor>,
+    /// The runs that decide: every run without focus, the focused rounds
+    /// with it.
     pub records: Vec<RunRecord>,
     pub test_names: BTreeMap<String, ()>,
+    /// Focused reruns: the screening runs (they only select), the tests in
+    /// the order the screening runs first reported them, and the suspects
+    /// chosen (`None` until the screening is complete).
+    pub screen: Vec<RunRecord>,
+    pub screen_order: Vec<String>,
+    pub suspects: Option<Vec<String>>,
     pub warnings: BTreeMap<String, usize>,
     pub warning_order: Vec<String>,
     pub alpha: f64,
     pub fixed: bool,
+    /// Most rounds (of the phase that decides).
+    pub rounds_max: usize,
     pub seq: stats::SequentialSignTest,
 }
 
@@ -251,11 +337,23 @@ impl Engine {
         *n += 1;
     }
 
-    fn record(&mut self, cond: usize, round: usize, out: RunOutcome) {
+    /// Keep one run; a screening run goes with the screening runs. A results
+    /// file the very first run did not write stops the diagnosis: every
+    /// later run would miss it too.
+    fn record(&mut self, spec: &RunSpec, cond: usize, out: RunOutcome) -> Result<(), DiagnoseError> {
+        let first = self.records.is_empty() && self.screen.is_empty();
         let mut cases = Vec::new();
+        let label = if spec.screening { "screening run" } else { "run" };
+        let where_ = format!("{label} {} ({})", spec.run_no + 1, self.conds[cond].name);
         for f in &out.junit {
-            let where_ = format!("run {} ({})", round + 1, self.conds[cond].name);
             match &f.contents {
+                Err(e) if first => {
+                    return Err(DiagnoseError::ResultsMissing {
+                        path: f.path.clone(),
+                        reason: e.clone(),
+                        hint: None,
+                    })
+                }
                 Err(e) => self.warn(format!("{where_}: could not read JUnit {}: {e}", f.path)),
                 Ok(text) => match junit::parse_raw(text) {
                     Ok(mut c) => cases.append(&mut c),
@@ -263,24 +361,112 @@ impl Engine {
                 },
             }
         }
+        cases.extend(out.tests);
         let mut tests = HashMap::new();
         for c in junit::disambiguate(cases) {
-            self.test_names.insert(c.name.clone(), ());
+            if spec.screening {
+                if !tests.contains_key(&c.name) && !self.screen.iter().any(|r| r.tests.contains_key(&c.name))
+                {
+                    self.screen_order.push(c.name.clone());
+                }
+            } else {
+                self.test_names.insert(c.name.clone(), ());
+            }
             tests.insert(c.name.clone(), (c.first_attempt_failed(), c.flaky_reruns));
         }
         for w in &out.evidence.warnings {
             self.warn(w.clone());
         }
-        self.records.push(RunRecord {
+        let rec = RunRecord {
             cond,
-            round,
+            round: spec.run_no,
             passed: out.passed,
+            timed_out: out.timed_out,
             duration: out.duration,
             started_at: out.started_at,
             evidence: out.evidence,
             tests,
-        });
+        };
+        if spec.screening {
+            self.screen.push(rec);
+        } else {
+            self.records.push(rec);
+        }
+        Ok(())
     }
+
+    /// The suspects after screening: every test whose first attempt failed
+    /// in some screening run (under any condition), in the order the runs
+    /// reported them.
+    fn choose_suspects(&self) -> Vec<String> {
+        self.screen_order
+            .iter()
+            .filter(|n| self.screen.iter().any(|r| r.tests.get(*n).is_some_and(|t| t.0 == Some(true))))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The screening schedule: `runs` whole-suite runs of baseline, with one
+/// all-isolated run second (a test that fails only with something isolated
+/// shows there). `(condition, run index within it)`.
+fn screening_schedule(runs: usize, all: usize) -> Vec<(usize, usize)> {
+    let mut v: Vec<(usize, usize)> = (0..runs).map(|k| (0, k)).collect();
+    v.insert(v.len().min(1), (all, 0));
+    v
+}
+
+/// Where a diagnosis stands, for progress reports.
+struct Pace {
+    start_runs: Duration,
+    done: usize,
+    planned_max: usize,
+    rounds_max: usize,
+}
+
+enum Ran {
+    Ok,
+    Interrupted,
+}
+
+/// Make one run and keep it.
+fn run_one(
+    engine: &mut Engine,
+    runner: &mut dyn Runner,
+    progress: &mut dyn FnMut(&Progress),
+    pace: &mut Pace,
+    spec: &RunSpec,
+    ci: usize,
+    round: usize,
+) -> Result<Ran, DiagnoseError> {
+    let t0 = Instant::now();
+    let out = match runner.run(spec) {
+        Ok(o) => o,
+        Err(RunnerError::Interrupted) => return Ok(Ran::Interrupted),
+        Err(RunnerError::Failed(message)) => {
+            return Err(DiagnoseError::Runner {
+                condition: engine.conds[ci].name.clone(),
+                run_no: spec.run_no,
+                message,
+            })
+        }
+    };
+    pace.start_runs += t0.elapsed();
+    let passed = out.passed;
+    engine.record(spec, ci, out)?;
+    pace.done += 1;
+    let mean = pace.start_runs / pace.done as u32;
+    progress(&Progress {
+        done: pace.done,
+        planned_max: pace.planned_max,
+        round,
+        rounds_max: pace.rounds_max,
+        condition: Some(spec.isolate),
+        last_passed: Some(passed),
+        mean_run: Some(mean),
+        eta_max: Some(mean * (pace.planned_max.saturating_sub(pace.done)) as u32),
+    });
+    Ok(Ran::Ok)
 }
 
 /// Run the diagnosis: schedule runs of `command` through `runner` under
@@ -296,23 +482,29 @@ pub fn diagnose(
     validate(opts)?;
     let conds = plan(opts.factors);
     let rounds_max = opts.fixed_runs.unwrap_or(opts.max_runs);
-    let planned_max = rounds_max * conds.len();
+    let screening =
+        if opts.focus { screening_schedule(opts.screen_runs, conds.len() - 1) } else { Vec::new() };
+    let planned_max = screening.len() + rounds_max * conds.len();
     let mut engine = Engine {
         factors: opts.factors.iter().collect(),
         conds,
         records: Vec::new(),
         test_names: BTreeMap::new(),
+        screen: Vec::new(),
+        screen_order: Vec::new(),
+        suspects: None,
         warnings: BTreeMap::new(),
         warning_order: Vec::new(),
         alpha: opts.alpha,
         fixed: opts.fixed_runs.is_some(),
+        rounds_max,
         seq: stats::SequentialSignTest::new(rounds_max),
     };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     // Its own stream, so the shuffles stay those of the seed alone.
     let mut rng_swap = fastrand::Rng::with_seed(opts.seed ^ 0x9e37_79b9_7f4a_7c15);
     let start = Instant::now();
-    let mut wall_runs = Duration::ZERO;
+    let mut pace = Pace { start_runs: Duration::ZERO, done: 0, planned_max, rounds_max };
     let mut stopped = if opts.fixed_runs.is_some() { StopReason::FixedRuns } else { StopReason::MaxRuns };
     let mut rounds_done = 0;
     progress(&Progress {
@@ -332,7 +524,45 @@ pub fn diagnose(
         order
     };
     let mut order = shuffled();
-    'rounds: for round in 0..rounds_max {
+
+    // Focused reruns, phase 1: whole-suite screening runs that only choose
+    // the suspects; the rounds that decide then run the suspects alone.
+    let mut selected: Option<Vec<String>> = None;
+    let mut rounds_needed = true;
+    for (k, &(ci, run_no)) in screening.iter().enumerate() {
+        let spec = RunSpec { isolate: engine.conds[ci].isolate, run_no, tests: None, screening: true };
+        if let Some(&(n, no)) = screening.get(k + 1) {
+            runner.upcoming(&RunSpec {
+                isolate: engine.conds[n].isolate,
+                run_no: no,
+                tests: None,
+                screening: true,
+            });
+        }
+        if let Ran::Interrupted = run_one(&mut engine, runner, progress, &mut pace, &spec, ci, 0)? {
+            let wall = start.elapsed();
+            return Ok(analysis::build_report(&mut engine, command, opts, StopReason::Interrupted, 0, wall));
+        }
+    }
+    if opts.focus {
+        let suspects = engine.choose_suspects();
+        if !suspects.is_empty() {
+            selected = Some(suspects.clone());
+        } else if engine.screen.iter().all(|r| r.passed) {
+            // Nothing failed anywhere: nothing to rerun.
+            rounds_needed = false;
+            stopped = StopReason::Decided;
+        }
+        // Otherwise the command failed with no test to blame: whole-suite
+        // rounds, as without focus.
+        engine.suspects = Some(suspects);
+    }
+
+    // Only focused rounds with a fixed-length-free schedule prune
+    // conditions: without focus every condition runs every round.
+    let mut needed: Option<Vec<bool>> =
+        (opts.focus && opts.fixed_runs.is_none()).then(|| vec![true; n_conds]);
+    'rounds: for round in 0..if rounds_needed { rounds_max } else { 0 } {
         // The next round's order is drawn now, so the runner can be told
         // which run follows the last one of this round. With three or more
         // conditions it does not start with the condition this round ends
@@ -342,8 +572,15 @@ pub fn diagnose(
         // every run of a condition would then start at the same phase of the
         // wall clock's second (runs of equal length, back to back), which
         // hides a flake that needs the second to tick over.
+        // Focused rounds leave out the conditions no decision needs.
+        if let Some(needed) = &needed {
+            order.retain(|&c| needed[c]);
+        }
         let next_order = if round + 1 < rounds_max {
             let mut next = shuffled();
+            if let Some(needed) = &needed {
+                next.retain(|&c| needed[c]);
+            }
             if next.len() > 2 && next.first() == order.last() {
                 let other = 1 + rng_swap.usize(..next.len() - 1);
                 next.swap(0, other);
@@ -353,46 +590,26 @@ pub fn diagnose(
             Vec::new()
         };
         for (k, &ci) in order.iter().enumerate() {
-            let isolate = engine.conds[ci].isolate;
             let next = match order.get(k + 1) {
                 Some(&n) => Some((n, round)),
                 None => next_order.first().map(|&n| (n, round + 1)),
             };
             if let Some((n, run_no)) = next {
-                runner.upcoming(&RunSpec::suite(engine.conds[n].isolate, run_no));
+                runner.upcoming(&RunSpec {
+                    tests: selected.clone(),
+                    ..RunSpec::suite(engine.conds[n].isolate, run_no)
+                });
             }
-            let t0 = Instant::now();
-            let out = match runner.run(&RunSpec::suite(isolate, round)) {
-                Ok(o) => o,
-                Err(RunnerError::Interrupted) => {
-                    stopped = StopReason::Interrupted;
-                    break 'rounds;
-                }
-                Err(RunnerError::Failed(message)) => {
-                    return Err(DiagnoseError::Runner {
-                        condition: engine.conds[ci].name.clone(),
-                        run_no: round,
-                        message,
-                    })
-                }
-            };
-            wall_runs += t0.elapsed();
-            let passed = out.passed;
-            engine.record(ci, round, out);
-            let done = engine.records.len();
-            let mean = wall_runs / done as u32;
-            progress(&Progress {
-                done,
-                planned_max,
-                round,
-                rounds_max,
-                condition: Some(isolate),
-                last_passed: Some(passed),
-                mean_run: Some(mean),
-                eta_max: Some(mean * (planned_max.saturating_sub(done)) as u32),
-            });
+            let spec = RunSpec { tests: selected.clone(), ..RunSpec::suite(engine.conds[ci].isolate, round) };
+            if let Ran::Interrupted = run_one(&mut engine, runner, progress, &mut pace, &spec, ci, round)? {
+                stopped = StopReason::Interrupted;
+                break 'rounds;
+            }
         }
         rounds_done = round + 1;
+        if needed.is_some() {
+            needed = Some(analysis::needed_conditions(&mut engine));
+        }
         if opts.fixed_runs.is_none()
             && rounds_done >= opts.min_runs.max(1)
             && analysis::all_decided(&mut engine)
@@ -404,4 +621,13 @@ pub fn diagnose(
     }
     let wall = start.elapsed();
     Ok(analysis::build_report(&mut engine, command, opts, stopped, rounds_done, wall))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn screening_is_baseline_with_one_all_isolated_run_second() {
+        assert_eq!(super::screening_schedule(3, 5), [(0, 0), (5, 0), (0, 1), (0, 2)]);
+        assert_eq!(super::screening_schedule(1, 2), [(0, 0), (2, 0)]);
+    }
 }

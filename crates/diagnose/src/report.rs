@@ -108,6 +108,9 @@ pub struct Counts {
     pub runs: usize,
     pub passed: usize,
     pub failed: usize,
+    /// Additive: of the failed runs, those stopped at their time limit.
+    #[serde(default)]
+    pub timed_out: usize,
 }
 
 impl Counts {
@@ -154,6 +157,11 @@ pub struct FactorAnalysis {
     pub rounds_only_baseline_failed: usize,
     pub rounds_only_isolated_failed: usize,
     pub evidence: Vec<String>,
+    /// Additive: a change in the failure rate (either way) that isolating
+    /// this factor could make, which the paired rounds rule out at 95%:
+    /// what `none` means in numbers. `None` before any paired round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_ruled_out: Option<f64>,
 }
 
 /// One entry of `conditions` (schema 1).
@@ -165,6 +173,9 @@ pub struct ConditionReport {
     pub failed: usize,
     /// Additive: "baseline", "net", …, "all".
     pub name: String,
+    /// Additive: of the failed runs, those stopped at their time limit.
+    #[serde(default)]
+    pub timed_out: usize,
 }
 
 /// Per-test verdict (same shape as the top level).
@@ -183,6 +194,35 @@ pub struct TestReport {
     pub flaky_reruns: u64,
     #[serde(default)]
     pub summary: String,
+    /// Additive (focused reruns): the test's counts over the whole-suite
+    /// screening runs; the other counts are those of the focused rounds
+    /// when it was a suspect, of the screening runs otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screening: Option<Counts>,
+    /// Additive: it failed in whole-suite runs but never when run with only
+    /// the suspects selected — it needs an earlier test to fail.
+    #[serde(default)]
+    pub fails_only_in_suite: bool,
+    /// Additive: for a test that passed every counted run, the failure rate
+    /// those runs rule out at 95% (`1 − 0.05^(1/runs)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failure_rate_95: Option<f64>,
+}
+
+/// The screening phase of focused reruns (additive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Screening {
+    /// Whole-suite runs made to choose the suspects, and how many were
+    /// baseline's (the rest ran with every factor isolated).
+    pub runs: usize,
+    pub baseline_runs: usize,
+    /// Tests reported by the screening runs.
+    pub tests: usize,
+    /// The tests rerun alone (runner ids, in suite order).
+    pub suspects: Vec<String>,
+    /// The screening was cut short (interrupted): no suspects were chosen.
+    #[serde(default)]
+    pub incomplete: bool,
 }
 
 /// Why the runs stopped.
@@ -243,6 +283,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub frozen_instant: Option<String>,
     pub warnings: Vec<String>,
+    /// Additive: focused reruns' screening (absent without focus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screening: Option<Screening>,
 }
 
 impl Report {
@@ -315,14 +358,17 @@ fn verdict_label(v: Verdict, outcome: Option<StableOutcome>) -> String {
 fn condition_table(conds: &[ConditionReport], indent: &str) -> String {
     let mut out = String::new();
     let w = conds.iter().map(|c| c.name.len()).max().unwrap_or(8).max(9);
-    let _ = writeln!(
+    // Timeouts get a column only when there were some.
+    let tmo = conds.iter().any(|c| c.timed_out > 0);
+    let _ = write!(
         out,
         "{indent}{:<w$}  {:>5}  {:>6}  {:>6}  {:>9}",
         "condition", "runs", "passed", "failed", "fail rate"
     );
+    let _ = writeln!(out, "{}", if tmo { "  timed out" } else { "" });
     for c in conds {
         let rate = if c.runs == 0 { 0.0 } else { c.failed as f64 / c.runs as f64 };
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{indent}{:<w$}  {:>5}  {:>6}  {:>6}  {:>9}",
             c.name,
@@ -331,23 +377,45 @@ fn condition_table(conds: &[ConditionReport], indent: &str) -> String {
             c.failed,
             pct(rate)
         );
+        if tmo {
+            let _ = write!(out, "  {:>9}", c.timed_out);
+        }
+        let _ = writeln!(out);
     }
     out
+}
+
+/// How to render a report as text or markdown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// ANSI colours (text only; use it only on a terminal).
+    pub color: bool,
+    /// List every stable test too, not only the one line that sums them up
+    /// (`--all-tests`).
+    pub all_tests: bool,
 }
 
 /// Human-readable report: conditions × pass/fail, the verdict, effects with
 /// p-values, evidence, per-test verdicts and warnings. `color` adds ANSI
 /// colours (use it only on a terminal).
 pub fn render_text(report: &Report, color: bool) -> String {
-    let pal = Palette { on: color };
+    render_text_with(report, RenderOptions { color, all_tests: false })
+}
+
+/// [`render_text`] with every option.
+pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
+    let pal = Palette { on: opts.color };
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", pal.bold("flakebox diagnose:"), report.command.join(" "));
     let _ = writeln!(out);
     out.push_str(&condition_table(&report.conditions, "  "));
     let _ = writeln!(out);
-    let label = verdict_label(report.verdict, report.outcome);
+    let label = report_label(report);
     let _ = writeln!(out, "verdict: {}", pal.verdict(report.verdict, &label));
     let _ = writeln!(out, "  {}", report.summary);
+    if let Some(s) = screening_line(report) {
+        let _ = writeln!(out, "  {}", pal.dim(&s));
+    }
     if !report.factors.is_empty() {
         let _ = writeln!(out);
         for f in &report.factors {
@@ -384,6 +452,16 @@ pub fn render_text(report: &Report, color: bool) -> String {
                 a.isolated.failed,
                 a.isolated.runs
             );
+            if let (Status::None, Some(c)) = (a.status, a.change_ruled_out) {
+                let _ = writeln!(
+                    out,
+                    "          {}",
+                    pal.dim(&format!(
+                        "a change of {} or more in the failure rate is ruled out (95%)",
+                        pct(c)
+                    ))
+                );
+            }
             if report.verdict != Verdict::Stable {
                 for e in a.evidence.iter().take(3) {
                     let _ = writeln!(out, "          {}", pal.dim(&format!("- {e}")));
@@ -392,21 +470,32 @@ pub fn render_text(report: &Report, color: bool) -> String {
         }
     }
     if !report.tests.is_empty() {
+        let (shown, stable) = split_tests(report);
         let _ = writeln!(out);
-        let _ = writeln!(out, "tests ({}):", report.tests.len());
-        let w = report.tests.iter().map(|t| t.name.len()).max().unwrap_or(4).min(70);
-        let mut tests: Vec<&TestReport> = report.tests.iter().collect();
-        tests.sort_by_key(|t| (verdict_rank(t.verdict), t.name.clone()));
-        for t in tests {
-            let label = verdict_label(t.verdict, t.outcome);
-            let effects = effect_list(&t.factors);
+        if !shown.is_empty() {
             let _ = writeln!(
                 out,
-                "  {:<w$}  {:<16} {}",
-                t.name,
-                pal.verdict(t.verdict, &label),
-                effects.join(", ")
+                "tests not stable ({} of {}):",
+                thousands(shown.len()),
+                thousands(report.tests.len())
             );
+            for t in &shown {
+                let label = test_label(t);
+                let _ = writeln!(out, "  {}  {}", pal.bold(&t.name), pal.verdict(t.verdict, &label));
+                for line in test_details(t) {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
+        }
+        if let Some(line) = stable_line(&stable) {
+            let _ = writeln!(out, "{line}");
+        }
+        if opts.all_tests && !stable.is_empty() {
+            let w = stable.iter().map(|t| t.name.len()).max().unwrap_or(4).min(70);
+            for t in &stable {
+                let label = verdict_label(t.verdict, t.outcome);
+                let _ = writeln!(out, "  {:<w$}  {}", t.name, pal.verdict(t.verdict, &label));
+            }
         }
     }
     let _ = writeln!(out);
@@ -430,6 +519,122 @@ pub fn render_text(report: &Report, color: bool) -> String {
     }
     for w in &report.warnings {
         let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));
+    }
+    out
+}
+
+/// What the screening of focused reruns did, in one sentence.
+fn screening_line(report: &Report) -> Option<String> {
+    let s = report.screening.as_ref()?;
+    Some(if s.incomplete {
+        format!("focused reruns: interrupted during the screening ({} whole-suite runs)", s.runs)
+    } else {
+        format!(
+            "focused reruns: {} whole-suite screening runs ({} baseline, the rest with everything isolated) chose {} of {} tests to rerun alone; the counts above are theirs",
+            s.runs,
+            s.baseline_runs,
+            thousands(s.suspects.len()),
+            thousands(s.tests)
+        )
+    })
+}
+
+/// The top-level label: an interrupted diagnosis says so.
+fn report_label(report: &Report) -> String {
+    if report.stopped == StopReason::Interrupted {
+        "undecided (interrupted)".into()
+    } else {
+        verdict_label(report.verdict, report.outcome)
+    }
+}
+
+/// A test is shown on its own line unless it passed (or was skipped) in
+/// every run it had; a test failing only in whole-suite runs is shown.
+fn is_quiet(t: &TestReport) -> bool {
+    t.verdict == Verdict::Stable && t.outcome != Some(StableOutcome::Fail) && !t.fails_only_in_suite
+}
+
+/// The tests to show one by one (strongest verdicts first), and the stable
+/// ones summed up in one line.
+fn split_tests(report: &Report) -> (Vec<&TestReport>, Vec<&TestReport>) {
+    let (mut shown, stable): (Vec<&TestReport>, Vec<&TestReport>) =
+        report.tests.iter().partition(|t| !is_quiet(t));
+    shown.sort_by_key(|t| (verdict_rank(t.verdict), t.fails_only_in_suite, t.name.clone()));
+    (shown, stable)
+}
+
+fn test_label(t: &TestReport) -> String {
+    if t.fails_only_in_suite {
+        "fails only in the whole suite".into()
+    } else {
+        verdict_label(t.verdict, t.outcome)
+    }
+}
+
+fn counts_text(c: &Counts) -> String {
+    let t = if c.timed_out > 0 { format!(", {} timed out", c.timed_out) } else { String::new() };
+    format!("{}/{}{t}", c.failed, c.runs)
+}
+
+/// A shown test's lines: each effect with its counts and evidence, or the
+/// summary.
+fn test_details(t: &TestReport) -> Vec<String> {
+    let mut v = Vec::new();
+    if t.factors.is_empty() {
+        v.push(t.summary.clone());
+    }
+    for f in &t.factors {
+        v.push(format!(
+            "{} {} (p = {}): baseline failed {}, {} isolated failed {}",
+            f.factor,
+            f.effect.name(),
+            fmt_p(f.p_value),
+            counts_text(&f.baseline),
+            f.factor,
+            counts_text(&f.isolated)
+        ));
+        for e in f.evidence.iter().take(3) {
+            v.push(format!("  - {e}"));
+        }
+    }
+    v
+}
+
+/// "2,093 tests stable: passed all 6 runs; …" for the tests not shown.
+fn stable_line(stable: &[&TestReport]) -> Option<String> {
+    if stable.is_empty() {
+        return None;
+    }
+    let runs = |t: &TestReport| t.conditions.iter().map(|c| c.runs).sum::<usize>();
+    let passed: Vec<usize> =
+        stable.iter().filter(|t| t.outcome == Some(StableOutcome::Pass)).map(|t| runs(t)).collect();
+    let skipped = stable.len() - passed.len();
+    let mut parts = Vec::new();
+    if let (Some(&lo), Some(&hi)) = (passed.iter().min(), passed.iter().max()) {
+        let all = if lo == hi { format!("all {lo} runs") } else { format!("all their runs ({lo} to {hi})") };
+        let bound = crate::stats::never_failed_bound(lo).unwrap_or(1.0);
+        parts.push(format!(
+            "{} {} stable: passed {all}; a failure rate of {} or more ruled out (95%, each)",
+            thousands(passed.len()),
+            if passed.len() == 1 { "test" } else { "tests" },
+            pct(bound)
+        ));
+    }
+    if skipped > 0 {
+        parts.push(format!("{} skipped in every run", thousands(skipped)));
+    }
+    Some(parts.join("; "))
+}
+
+/// 2093 → "2,093".
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
     }
     out
 }
@@ -460,18 +665,34 @@ pub fn render_json(report: &Report) -> Result<String, serde_json::Error> {
 
 /// Markdown for a CI job summary (`$GITHUB_STEP_SUMMARY`).
 pub fn render_markdown(report: &Report) -> String {
+    render_markdown_with(report, false)
+}
+
+/// [`render_markdown`], listing every stable test too when `all_tests`.
+pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
     let mut out = String::new();
-    let label = verdict_label(report.verdict, report.outcome);
+    let label = report_label(report);
     let _ = writeln!(out, "### flakebox diagnose: **{label}**");
     let _ = writeln!(out);
     let _ = writeln!(out, "`{}`", report.command.join(" ").replace('`', "'"));
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", md_escape(&report.summary));
+    if let Some(s) = screening_line(report) {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", md_escape(&s));
+    }
     let _ = writeln!(out);
-    let _ = writeln!(out, "| condition | runs | passed | failed |");
-    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let tmo = report.conditions.iter().any(|c| c.timed_out > 0);
+    if tmo {
+        let _ = writeln!(out, "| condition | runs | passed | failed | timed out |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    } else {
+        let _ = writeln!(out, "| condition | runs | passed | failed |");
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+    }
     for c in &report.conditions {
-        let _ = writeln!(out, "| {} | {} | {} | {} |", c.name, c.runs, c.passed, c.failed);
+        let t = if tmo { format!(" {} |", c.timed_out) } else { String::new() };
+        let _ = writeln!(out, "| {} | {} | {} | {} |{t}", c.name, c.runs, c.passed, c.failed);
     }
     if !report.factors.is_empty() {
         let _ = writeln!(out);
@@ -490,25 +711,46 @@ pub fn render_markdown(report: &Report) -> String {
         }
     }
     if !report.tests.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "<details><summary>{} tests</summary>", report.tests.len());
-        let _ = writeln!(out);
-        let _ = writeln!(out, "| test | verdict | factors |");
-        let _ = writeln!(out, "|---|---|---|");
-        let mut tests: Vec<&TestReport> = report.tests.iter().collect();
-        tests.sort_by_key(|t| (verdict_rank(t.verdict), t.name.clone()));
-        for t in tests {
-            let effects = effect_list(&t.factors);
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} |",
-                md_escape(&t.name).replace('`', "'"),
-                verdict_label(t.verdict, t.outcome),
-                effects.join(", ")
-            );
+        let (shown, stable) = split_tests(report);
+        if !shown.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "| test | verdict | factors | baseline failed | evidence |");
+            let _ = writeln!(out, "|---|---|---|---:|---|");
+            for t in &shown {
+                let effects = effect_list(&t.factors);
+                let base =
+                    t.conditions.first().map(|c| format!("{}/{}", c.failed, c.runs)).unwrap_or_default();
+                let details: Vec<String> = test_details(t).iter().map(|d| md_escape(d)).collect();
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} |",
+                    md_escape(&t.name).replace('`', "'"),
+                    test_label(t),
+                    effects.join(", "),
+                    base,
+                    details.join("<br>")
+                );
+            }
         }
-        let _ = writeln!(out);
-        let _ = writeln!(out, "</details>");
+        if let Some(line) = stable_line(&stable) {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "{}", md_escape(&line));
+        }
+        if all_tests && !stable.is_empty() {
+            let _ = writeln!(out);
+            let _ = writeln!(out, "<details><summary>{} stable tests</summary>", thousands(stable.len()));
+            let _ = writeln!(out);
+            for t in &stable {
+                let _ = writeln!(
+                    out,
+                    "- `{}` {}",
+                    md_escape(&t.name).replace('`', "'"),
+                    verdict_label(t.verdict, t.outcome)
+                );
+            }
+            let _ = writeln!(out);
+            let _ = writeln!(out, "</details>");
+        }
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out);

@@ -22,12 +22,18 @@ pub struct RunSpec {
     /// runs the command as given (the whole suite).
     #[serde(default)]
     pub tests: Option<Vec<String>>,
+    /// A screening run (focused reruns): its persistent state is its own,
+    /// apart from the later runs of the same condition, which start afresh
+    /// at `run_no` 0 (so every condition enters the deciding rounds with the
+    /// same history).
+    #[serde(default)]
+    pub screening: bool,
 }
 
 impl RunSpec {
     /// A whole-suite run.
     pub fn suite(isolate: FactorSet, run_no: usize) -> Self {
-        RunSpec { isolate, run_no, tests: None }
+        RunSpec { isolate, run_no, tests: None, screening: false }
     }
 }
 
@@ -91,6 +97,15 @@ pub struct RunOutcome {
     /// What the sandbox saw the command do.
     #[serde(default)]
     pub evidence: Evidence,
+    /// The run was stopped at its time limit (it counts as a failure, and
+    /// is counted and reported as a timeout besides).
+    #[serde(default)]
+    pub timed_out: bool,
+    /// Per-test results a test-runner adapter read from the run, named by
+    /// the runner's own ids (what [`RunSpec::tests`] selects by); used
+    /// besides any JUnit files.
+    #[serde(default)]
+    pub tests: Vec<crate::junit::TestCase>,
 }
 
 fn epoch() -> SystemTime {
@@ -107,6 +122,8 @@ impl RunOutcome {
             started_at: SystemTime::UNIX_EPOCH,
             junit: Vec::new(),
             evidence: Evidence::default(),
+            timed_out: false,
+            tests: Vec::new(),
         }
     }
 }

@@ -115,6 +115,61 @@ pub fn never_failed_bound(n: usize) -> Option<f64> {
     }
 }
 
+/// P(X ≥ k) for X ~ Binomial(n, p).
+pub fn binom_tail(n: usize, k: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let lf = LnFact::new(n);
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let s: f64 = (k..=n).map(|i| (lf.ln_choose(n, i) + i as f64 * lp + (n - i) as f64 * lq).exp()).sum();
+    s.min(1.0)
+}
+
+/// Exact (Clopper–Pearson) one-sided upper confidence bound, at level
+/// `1 − err`, on a binomial rate after `x` events in `n` trials: the largest
+/// `p` under which `x` or fewer events still have probability `err`.
+pub fn rate_upper_bound(n: usize, x: usize, err: f64) -> f64 {
+    if n == 0 || x >= n {
+        return 1.0;
+    }
+    // P(X ≤ x) = 1 − P(X ≥ x + 1) falls as p grows: bisect.
+    let (mut lo, mut hi) = (x as f64 / n as f64, 1.0f64);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if 1.0 - binom_tail(n, x + 1, mid) > err {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
+/// The matching lower bound: the smallest `p` under which `x` or more events
+/// still have probability `err`.
+pub fn rate_lower_bound(n: usize, x: usize, err: f64) -> f64 {
+    if n == 0 || x == 0 {
+        return 0.0;
+    }
+    let (mut lo, mut hi) = (0.0f64, x as f64 / n as f64);
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if binom_tail(n, x, mid) < err {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// Holm's step-down procedure. Returns the Holm-adjusted p-values (in the
 /// input order): hypothesis `i` is rejected at family-wise level `alpha` iff
 /// `adjusted[i] <= alpha`. Valid under any dependence between the tests.
@@ -314,6 +369,22 @@ mod tests {
         assert!((b - 0.0295).abs() < 0.0005, "{b}"); // ≈ 3/n
         assert!(never_failed_bound(0).is_none());
         assert!(close(never_failed_bound(1).unwrap_or(0.0), 0.95, 1e-12));
+    }
+
+    #[test]
+    fn general_binomial_tail_and_rate_bounds() {
+        // P(Bin(10, 0.3) >= 3) = 0.6172172 (scipy.stats.binom.sf(2, 10, 0.3)).
+        assert!(close(binom_tail(10, 3, 0.3), 0.617_217_2, 1e-6));
+        assert_eq!(binom_tail(10, 0, 0.3), 1.0);
+        assert_eq!(binom_tail(10, 11, 0.3), 0.0);
+        // Zero events: the bound is 1 − err^(1/n), as never_failed_bound.
+        let u = rate_upper_bound(20, 0, 0.05);
+        assert!(close(u, never_failed_bound(20).unwrap_or(0.0), 1e-9), "{u}");
+        // Clopper–Pearson 95% two-sided for 3 of 10: [0.0667, 0.6525].
+        assert!((rate_upper_bound(10, 3, 0.025) - 0.6525).abs() < 1e-3);
+        assert!((rate_lower_bound(10, 3, 0.025) - 0.0667).abs() < 1e-3);
+        assert_eq!(rate_lower_bound(10, 0, 0.025), 0.0);
+        assert_eq!(rate_upper_bound(10, 10, 0.025), 1.0);
     }
 
     #[test]

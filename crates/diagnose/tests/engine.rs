@@ -520,3 +520,114 @@ fn futile_undecided_factors_do_not_run_to_max_runs() {
         assert!(rep.factors.iter().all(|f| f.factor != Factor::Time), "seed {seed}: {:?}", rep.factors);
     }
 }
+
+/// A fixed key inserted into a database every condition without db
+/// isolation shares: only the first such run passes. When that first run is
+/// baseline's, net, fs and time isolated fail every run against a baseline
+/// that passed once: a `stabilizes` claim that can only grow in rounds where
+/// baseline passes again, which it no longer does. Decided `none` with the
+/// change ruled out, not left undecided until max runs.
+#[test]
+fn stopping_when_baseline_no_longer_passes() {
+    let mut checked = 0;
+    for seed in 0..40 {
+        let mut shared_runs = 0;
+        let mut first: Option<FactorSet> = None;
+        let mut r = |iso: FactorSet, _| {
+            if iso.contains(Factor::Db) {
+                return Ok(RunOutcome::new(true));
+            }
+            shared_runs += 1;
+            first.get_or_insert(iso);
+            Ok(RunOutcome::new(shared_runs == 1))
+        };
+        let rep = run(&opts(all4(), seed), &mut r);
+        assert_eq!(
+            (rep.factors[0].factor, rep.factors[0].effect),
+            (Factor::Db, Effect::Fixes),
+            "seed {seed}"
+        );
+        assert_eq!(rep.stopped, StopReason::Decided, "seed {seed}");
+        assert!(rep.runs_total <= 120, "seed {seed}: {} runs", rep.runs_total);
+        if first == Some(FactorSet::EMPTY) {
+            checked += 1;
+            for a in rep.analysis.iter().filter(|a| a.factor != Factor::Db) {
+                assert_eq!(a.status, Status::None, "seed {seed}: {a:?}");
+                let ruled = a.change_ruled_out.expect("paired rounds");
+                assert!(ruled > 0.0 && ruled < 0.5, "seed {seed}: {ruled}");
+            }
+        }
+    }
+    assert!(checked >= 5, "baseline ran first in {checked} of 40 diagnoses");
+}
+
+/// Baseline fails nearly always (95%) and only isolating db fixes it; the
+/// other factors fail every run: stopped well before max runs.
+#[test]
+fn stopping_when_baseline_fails_nearly_always() {
+    for seed in 0..20 {
+        let mut r = bernoulli(seed, |iso| if iso.contains(Factor::Db) { 1.0 } else { 0.05 });
+        let rep = run(&opts(all4(), seed), &mut r);
+        assert_eq!(rep.verdict, Verdict::Environment, "seed {seed}");
+        assert_eq!((rep.factors[0].factor, rep.factors[0].effect), (Factor::Db, Effect::Fixes));
+        assert_eq!(rep.stopped, StopReason::Decided, "seed {seed}");
+        assert!(rep.rounds <= 40, "seed {seed}: {} rounds", rep.rounds);
+        assert!(rep.analysis.iter().all(|a| a.status != Status::Undecided), "seed {seed}");
+    }
+}
+
+/// The rounds left cannot reach significance: with max runs 12 and a claim
+/// needing 7 discordant rounds, a factor whose favourable rounds stopped after
+/// the first is `none` at once, not undecided.
+#[test]
+fn stopping_when_rounds_left_cannot_reach_significance() {
+    let o = Options { max_runs: 12, ..opts(FactorSet::only(Factor::Net).with(Factor::Fs), 3) };
+    // Baseline passes its first run only (state kept), net isolated fails
+    // always, fs isolated always passes: fs fixes; net could only stabilize.
+    let mut base = 0;
+    let mut r = |iso: FactorSet, _| {
+        Ok(RunOutcome::new(if iso.is_empty() {
+            base += 1;
+            base == 1
+        } else {
+            iso.contains(Factor::Fs)
+        }))
+    };
+    let rep = run(&o, &mut r);
+    assert_eq!(rep.stopped, StopReason::Decided, "{}", rep.summary);
+    assert_eq!(rep.rounds, DEFAULT_MIN_RUNS);
+    let net = rep.analysis.iter().find(|a| a.factor == Factor::Net).expect("net");
+    assert_eq!(net.status, Status::None);
+    // The same command with the budget of max runs exhausted stays
+    // undecided: more runs could still decide it.
+    let o = Options { max_runs: 10, ..o };
+    let mut base = 0;
+    let mut r = |iso: FactorSet, _| {
+        Ok(RunOutcome::new(if iso.is_empty() {
+            base += 1;
+            base == 1
+        } else {
+            iso.contains(Factor::Fs)
+        }))
+    };
+    let rep = run(&o, &mut r);
+    let net = rep.analysis.iter().find(|a| a.factor == Factor::Net).expect("net");
+    assert_eq!(net.status, Status::Undecided);
+    assert_eq!(rep.stopped, StopReason::MaxRuns);
+}
+
+/// Stopping for futility keeps the power for rare real effects: a 10%
+/// failure that net isolation removes is still found (as often as before).
+#[test]
+fn stopping_keeps_rare_effects() {
+    let mut found = 0;
+    for seed in 0..30 {
+        let mut r = bernoulli(500 + seed, |iso| if iso.contains(Factor::Net) { 1.0 } else { 0.9 });
+        let rep = run(&opts(all4(), 500 + seed), &mut r);
+        if rep.factors.first().is_some_and(|f| (f.factor, f.effect) == (Factor::Net, Effect::Fixes)) {
+            found += 1;
+        }
+    }
+    // 87% in examples/power.rs (as before the stopping rule).
+    assert!(found >= 22, "found {found} of 30");
+}

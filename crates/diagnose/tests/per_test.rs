@@ -167,12 +167,30 @@ fn text_rendering_has_table_verdict_effects_and_evidence() {
 
 #[test]
 fn text_rendering_lists_tests() {
-    let text = render_text(&sample_report(), false);
-    assert!(text.contains("tests (3):"), "{text}");
-    assert!(text.contains("tests/test_net.py::test_fetch"));
+    let rep = sample_report();
+    let text = render_text(&rep, false);
+    // The tests that are not stable come first, each with its counts; the
+    // stable ones are one line.
+    assert!(text.contains("tests not stable (2 of 3):"), "{text}");
+    let net = text.find("tests/test_net.py::test_fetch").expect("net test shown");
+    let rand = text.find("tests/test_rand.py::test_shuffle").expect("random test shown");
+    let line = text.find("1 test stable: passed all ").expect("stable line");
+    assert!(net < rand && rand < line, "{text}");
     assert!(text.contains("net fixes (p = "));
-    assert!(text.contains("stable (pass)"));
+    assert!(text.contains(": baseline failed "), "{text}");
+    assert!(text.contains("net isolated failed 0/"), "{text}");
+    assert!(text.contains("or more ruled out"), "{text}");
+    assert!(!text.contains("tests/test_ok.py::test_add"), "stable tests are not listed: {text}");
+    assert!(!text.contains("stable (pass)"), "{text}");
     assert!(text.contains("verdict: intrinsic"));
+    // --all-tests lists them.
+    let all = render_text_with(&rep, RenderOptions { color: false, all_tests: true });
+    assert!(all.contains("tests/test_ok.py::test_add") && all.contains("stable (pass)"), "{all}");
+    let md = render_markdown_with(&rep, true);
+    assert!(md.contains("`tests/test_ok.py::test_add` stable (pass)"), "{md}");
+    assert!(!render_markdown(&rep).contains("tests/test_ok.py::test_add"));
+    // JSON keeps every test.
+    assert_eq!(rep.tests.len(), 3);
 }
 
 #[test]

@@ -14,7 +14,7 @@ network but loopback, a fresh /tmp, copy-on-write for every other write, a froze
 asked, a throwaway PostgreSQL. `diagnose` runs it many times with and without each of those \
 isolations and says which one its flakiness comes from. `timetravel` finds the tests that will break \
 on a coming date or in another time zone. `doctor` tells whether this host can do all that.",
-    after_help = "Examples:\n  flakebox run -- pytest -q\n  flakebox run --share net --time 2024-02-29T23:59:58Z -- cargo test\n  flakebox diagnose --junit report.xml -- pytest -q --junitxml=report.xml\n  flakebox timetravel -- ./run_tests.sh\n  flakebox doctor\n\nEach command's --help has more."
+    after_help = "Examples:\n  flakebox run -- pytest -q\n  flakebox run --share net --time 2024-02-29T23:59:58Z -- cargo test\n  flakebox diagnose -- pytest -q\n  flakebox timetravel -- ./run_tests.sh\n  flakebox doctor\n\nEach command's --help has more."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -111,7 +111,7 @@ intrinsic (flaky even with everything isolated: races, randomness), stable (same
 everywhere), undecided.\n\n\
 Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 undecided, \
 2 usage error, 3 a run could not be made, 125 flakebox failed, 130 interrupted.",
-    after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose --junit report.xml -- pytest -q --junitxml=report.xml\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\""
+    after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\""
 )]
 pub struct DiagnoseArgs {
     /// Factors to test: net, fs, time, db (default: all; db when PostgreSQL is installed).
@@ -140,8 +140,23 @@ pub struct DiagnoseArgs {
 
     /// The JUnit XML file CMD writes; every run's copy is read and each test
     /// case gets its own verdict. flakebox carries it out of the sandbox.
+    /// Not needed for a test runner flakebox recognises (see --runner).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+
+    /// The test runner CMD starts: auto (recognise it: pytest, cargo test, a
+    /// libtest binary, cargo nextest, go test, jest, vitest, rspec, mvn,
+    /// gradle), none (diagnose CMD as a whole), or one of those names. With a
+    /// runner, every test gets its own verdict with no wiring, and after a
+    /// few screening runs of the whole suite only the tests that failed are
+    /// rerun (focused reruns).
+    #[arg(long, value_name = "NAME", default_value = "auto")]
+    pub runner: String,
+
+    /// List every test in the text and markdown reports, stable ones too
+    /// (by default they are summed up in one line; JSON always lists all).
+    #[arg(long)]
+    pub all_tests: bool,
 
     /// The clock for time-isolated runs (default: frozen at the moment the
     /// diagnosis starts; every run sees the same instant). Grammar as `run --time`.

@@ -5,7 +5,8 @@ use crate::cli::{DiagnoseArgs, OutputFormat};
 use anyhow::{bail, Context, Result};
 use diagnose::{Options, Progress};
 use factors::{Factor, FactorSet};
-use runs::{DiagnoseRunner, PgOptions, RunRequest, Runs, UserCommand, Workspace};
+use runners::{Detection, RunnerChoice, RunnerKind};
+use runs::{AdapterCommand, DiagnoseRunner, PgOptions, RunCommand, RunRequest, Runs, UserCommand, Workspace};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -45,6 +46,27 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     // One instant for every time-isolated run: a clock frozen at each run's
     // own start would still differ from run to run.
     let clock = spec.resolve(SystemTime::now());
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
+    let choice: RunnerChoice = args.runner.parse().map_err(|e| anyhow::anyhow!("--runner: {e}"))?;
+    let argv: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    // `--junit` is the user's own wiring: it wins over recognising the runner
+    // unless --runner names one.
+    let detection = match (&junit, choice) {
+        (Some(_), RunnerChoice::Auto) => Detection::NotATestRunner,
+        _ => runners::choose(choice, &argv, &cwd),
+    };
+    let adapter = match detection {
+        Detection::Detected(a) => Some(a),
+        Detection::Unsure { reason } => {
+            if args.format == OutputFormat::Text {
+                eprintln!("flakebox: note: {reason}; diagnosing the command as a whole (--runner NAME names its test runner)");
+            }
+            None
+        }
+        Detection::NotATestRunner => None,
+    };
+    let focus = adapter.as_ref().is_some_and(|a| a.capabilities().can_select);
     let opts = Options {
         factors,
         max_runs: args.max_runs,
@@ -52,9 +74,9 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         fixed_runs: args.runs,
         alpha: args.alpha,
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+        focus: focus && args.runs.is_none(),
+        ..Options::default()
     };
-    let cwd = std::env::current_dir().context("reading the working directory")?;
-    let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
     // Before the scratch directories exist: a Ctrl-C from here on ends the
     // diagnosis through Drop, which removes them.
     // SAFETY: installing a handler that only stores to an atomic.
@@ -71,8 +93,12 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     if let Some(note) = note {
         eprintln!("flakebox: note: {note}");
     }
-    let command = UserCommand { argv: args.command.clone(), junit };
-    let runs = Runs::new(&command, base, &work);
+    let runner_kind = adapter.as_ref().map(|a| a.kind);
+    let command: Box<dyn RunCommand> = match adapter {
+        Some(a) => Box::new(AdapterCommand::new(a)),
+        None => Box::new(UserCommand { argv: args.command.clone(), junit: junit.clone() }),
+    };
+    let runs = Runs::new(command.as_ref(), base, &work);
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
     if args.format == OutputFormat::Text {
         eprintln!(
@@ -82,6 +108,15 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             clock.instant_rfc3339(),
             clock.replay_spec()
         );
+        if let Some(kind) = runner_kind {
+            let how = match opts.focus {
+                true => "per-test results; after screening runs of the whole suite, only the tests that failed are rerun",
+                false => "per-test results",
+            };
+            eprintln!(
+                "flakebox: test runner: {kind} ({how}; --runner none diagnoses the command as a whole)"
+            );
+        }
     }
     let bar = progress_bar();
     let mut progress = |p: &Progress| {
@@ -91,8 +126,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             bar.set_message(format!("round {} (at most {}s left)", p.round, eta.as_secs()));
         }
     };
-    let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    let result = diagnose::diagnose(&command, &opts, &mut runner, &mut progress);
+    let result = diagnose::diagnose(&argv, &opts, &mut runner, &mut progress);
     bar.finish_and_clear();
     // A run prepared for a round the engine did not make is cancelled, and
     // gone, before the workspace goes.
@@ -101,15 +135,35 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     drop(work);
     let report = match result {
         Ok(r) => r,
+        Err(diagnose::DiagnoseError::ResultsMissing { path, reason, .. }) if runner_kind.is_some() => {
+            eprintln!(
+                "flakebox: the first run gave no per-test results ({path}: {reason}); the test runner \
+                 may have failed before running any test: try the command alone, or `--runner none` to \
+                 diagnose it as a whole"
+            );
+            return Ok(diagnose::exit::RUNNER_FAILED);
+        }
+        Err(diagnose::DiagnoseError::ResultsMissing { path, reason, hint: None }) => {
+            let hint = runners::detect(&argv, &cwd);
+            let hint = match hint {
+                Detection::Detected(a) => junit_flag(a.kind, &path),
+                _ => None,
+            };
+            let e = diagnose::DiagnoseError::ResultsMissing { path, reason, hint };
+            eprintln!("flakebox: {e}");
+            return Ok(diagnose::exit::for_error(&e));
+        }
         Err(e) => {
             eprintln!("flakebox: {e}");
             return Ok(diagnose::exit::for_error(&e));
         }
     };
+    let render =
+        diagnose::RenderOptions { color: std::io::stdout().is_terminal(), all_tests: args.all_tests };
     let out = match args.format {
-        OutputFormat::Text => diagnose::render_text(&report, std::io::stdout().is_terminal()),
+        OutputFormat::Text => diagnose::render_text_with(&report, render),
         OutputFormat::Json => diagnose::render_json(&report)?,
-        OutputFormat::Markdown => diagnose::render_markdown(&report),
+        OutputFormat::Markdown => diagnose::render_markdown_with(&report, args.all_tests),
     };
     println!("{}", out.trim_end());
     // Interrupted is 130 whatever the partial runs suggest: a cancelled CI
@@ -121,7 +175,20 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
 }
 
 fn shell_words(cmd: &[std::ffi::OsString]) -> String {
-    cmd.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    render::shell_line(cmd)
+}
+
+/// How a runner is told to write JUnit XML to `path`, for a `--junit` file
+/// the command never wrote.
+fn junit_flag(kind: RunnerKind, path: &str) -> Option<String> {
+    Some(match kind {
+        RunnerKind::Pytest => format!("`--junitxml={path}`"),
+        RunnerKind::Vitest => format!("`--reporter=junit --outputFile={path}`"),
+        RunnerKind::Jest => format!("the jest-junit reporter (`--reporters=jest-junit`, JEST_JUNIT_OUTPUT_FILE={path})"),
+        RunnerKind::Go => format!("gotestsum (`gotestsum --junitfile {path}`)"),
+        RunnerKind::Nextest => "a nextest profile's `[profile.NAME.junit] path`, or drop --junit: flakebox reads nextest's results itself".to_string(),
+        _ => return None,
+    })
 }
 
 fn progress_bar() -> indicatif::ProgressBar {

@@ -93,6 +93,13 @@ fn configure(
     if isolated.contains(Factor::Time) || req.trace {
         install_shim(cfg);
     }
+    for (name, contents) in &req.files {
+        cfg.private_files.push(PrivateFile {
+            name: name.clone(),
+            contents: contents.clone().into_bytes().into(),
+            mode: 0o644,
+        });
+    }
     let (mut time, mut warnings) = (None, Vec::new());
     if isolated.contains(Factor::Time) {
         let spec: clock::TimeSpec = match &req.time {

@@ -18,11 +18,11 @@ mod runner;
 mod workspace;
 
 pub use child::{run, spawn, Child, ChildFiles, ChildResult};
-pub use command::{Collected, CommandPlan, RunCommand, UserCommand};
+pub use command::{AdapterCommand, Collected, CommandPlan, RunCommand, RunResults, UserCommand};
 pub use error::{chain, RunsError};
 pub use execute::{prepare, write_report, Prepared};
 pub use postgres::{cache_root, PgService};
 pub use report::{net_events, RunReport, TimeInfo, Warning};
 pub use request::{PgOptions, RunRequest, REQUEST_FD_FLAG};
-pub use runner::{parallel, DiagnoseRunner, Finished, Runs, Started};
+pub use runner::{parallel, DiagnoseRunner, Finished, PlannedRun, Runs, Started};
 pub use workspace::{remove_tree, Workspace};

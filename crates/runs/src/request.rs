@@ -68,6 +68,10 @@ pub struct RunRequest {
     pub done_fd: Option<i32>,
     #[serde(default)]
     pub verbose: bool,
+    /// Files written into the sandbox's private directory before the
+    /// command starts: (name, contents), e.g. a test runner's tool config.
+    #[serde(default)]
+    pub files: Vec<(String, String)>,
 }
 
 /// PostgreSQL options (`--postgres-bin`, `--postgres-init`).
@@ -100,6 +104,7 @@ impl RunRequest {
             start_gate: None,
             done_fd: None,
             verbose: false,
+            files: Vec::new(),
         }
     }
 

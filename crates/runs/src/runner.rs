@@ -4,7 +4,7 @@
 //! engine, building each next run while the current one executes.
 
 use crate::child::{self, Child, ChildFiles, ChildResult};
-use crate::command::{Collected, RunCommand};
+use crate::command::{Collected, RunCommand, RunResults};
 use crate::error::{chain, RunsError};
 use crate::request::RunRequest;
 use crate::workspace::Workspace;
@@ -23,6 +23,16 @@ pub struct Runs<'a> {
     count: AtomicUsize,
 }
 
+/// One run's request, as [`Runs::request`] makes it.
+#[derive(Debug)]
+pub struct PlannedRun {
+    pub request: RunRequest,
+    /// (result file as the command writes it, its copy in the workspace).
+    pub collect: Vec<(PathBuf, PathBuf)>,
+    /// The results need the command's whole output.
+    pub output: bool,
+}
+
 /// A started run and the files that are its alone (runs overlap).
 pub struct Started {
     pub spec: RunSpec,
@@ -30,6 +40,8 @@ pub struct Started {
     files: ChildFiles,
     /// (path as the command writes it, where it is collected to).
     collect: Vec<(PathBuf, PathBuf)>,
+    /// The command's results need its whole output.
+    output: bool,
 }
 
 /// A finished run: the child's result and its per-test results.
@@ -37,6 +49,8 @@ pub struct Started {
 pub struct Finished {
     pub result: ChildResult,
     pub junit: Vec<JunitFile>,
+    /// Per-test results a runner adapter has read.
+    pub tests: Vec<diagnose::TestCase>,
 }
 
 impl<'a> Runs<'a> {
@@ -47,23 +61,19 @@ impl<'a> Runs<'a> {
     /// The request for `spec`: the command plugged in, the condition's
     /// factors, its persistent state when fs is shared, and each result
     /// file collected into the workspace (the user's copy is never touched).
-    /// Returns the request and (result file, its copy) pairs.
-    pub fn request(
-        &self,
-        spec: &RunSpec,
-        n: usize,
-    ) -> Result<(RunRequest, Vec<(PathBuf, PathBuf)>), RunsError> {
-        let plan = self.command.plan(spec);
+    pub fn request(&self, spec: &RunSpec, n: usize) -> Result<PlannedRun, RunsError> {
+        let plan = self.command.plan(spec)?;
         let mut req = self.base.clone();
         req.command = plan.argv;
         req.isolate = spec.isolate;
         req.env.extend(plan.env);
+        req.files.extend(plan.files);
         if !spec.isolate.contains(Factor::Time) {
             req.time = None;
         }
         req.state_dirs = match spec.isolate.contains(Factor::Fs) {
             true => None,
-            false => Some(self.work.state_dirs(spec.isolate)?),
+            false => Some(self.work.state_dirs(spec.isolate, spec.screening)?),
         };
         let collect: Vec<(PathBuf, PathBuf)> = plan
             .collect
@@ -72,7 +82,7 @@ impl<'a> Runs<'a> {
             .map(|(i, p)| (p, self.work.file(&format!("result-{n}-{i}"))))
             .collect();
         req.collect.extend(collect.iter().cloned());
-        Ok((req, collect))
+        Ok(PlannedRun { request: req, collect, output: plan.output })
     }
 
     /// Start the run `spec`, with `adjust` applied to its request last;
@@ -84,30 +94,35 @@ impl<'a> Runs<'a> {
         gated: bool,
     ) -> Result<Started, RunsError> {
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        let (mut req, collect) = self.request(spec, n)?;
+        let PlannedRun { request: mut req, collect, output } = self.request(spec, n)?;
         adjust(&mut req);
         let files = self.work.child_files(n);
         let child = child::spawn(&req, &files, gated)?;
-        Ok(Started { spec: spec.clone(), child, files, collect })
+        Ok(Started { spec: spec.clone(), child, files, collect, output })
     }
 
     /// Wait for a started run and read its results; its files are removed.
     pub fn finish(&self, started: Started) -> Result<Finished, RunsError> {
-        let Started { spec, child, files, collect } = started;
+        let Started { spec, child, files, collect, output } = started;
         let result = child.wait();
+        let output = output
+            .then(|| String::from_utf8_lossy(&std::fs::read(&files.log).unwrap_or_default()).into_owned());
         let collected = collect
             .iter()
             .map(|(path, copy)| Collected {
                 path: path.clone(),
-                contents: std::fs::read_to_string(copy)
-                    .map_err(|e| format!("{} was not written by this run: {e}", path.display())),
+                contents: std::fs::read_to_string(copy).map_err(|e| match copy.is_dir() {
+                    true => copy.display().to_string(),
+                    false => format!("{} was not written by this run: {e}", path.display()),
+                }),
             })
             .collect();
+        let RunResults { junit, tests } = self.command.results(&spec, collected, output);
         for f in [&files.report, &files.log, &files.error].into_iter().chain(collect.iter().map(|(_, c)| c)) {
-            let _ = std::fs::remove_file(f);
+            let _ = hostfs::remove_tree(f);
         }
         let result = result?;
-        Ok(Finished { junit: self.command.results(&spec, collected), result })
+        Ok(Finished { junit, tests, result })
     }
 
     /// Start and finish one run.
@@ -142,7 +157,7 @@ impl<'a> DiagnoseRunner<'a> {
         if self.interrupted() {
             return Err(RunnerError::Interrupted);
         }
-        let Finished { result, junit } = finished;
+        let Finished { result, junit, tests } = finished;
         let Some(rep) = &result.report else {
             return Err(RunnerError::Failed(result.flakebox_error().unwrap_or_default()));
         };
@@ -152,6 +167,8 @@ impl<'a> DiagnoseRunner<'a> {
             duration: rep.duration(),
             started_at: result.started_at,
             junit,
+            tests,
+            timed_out: rep.status == sandbox::Status::TimedOut,
             evidence: rep.diagnose_evidence(),
         })
     }
@@ -254,7 +271,7 @@ mod tests {
         let runs = Runs::new(&cmd, base, &work);
 
         let all = RunSpec::suite(FactorSet::all(), 0);
-        let (req, collect) = runs.request(&all, 7).expect("request");
+        let PlannedRun { request: req, collect, .. } = runs.request(&all, 7).expect("request");
         assert_eq!(req.command, vec![std::ffi::OsString::from("./t.sh")]);
         assert_eq!(req.isolate, FactorSet::all());
         assert_eq!(req.time.as_deref(), Some("2024-01-01T00:00:00Z"));
@@ -263,8 +280,8 @@ mod tests {
         assert_eq!(req.collect, collect);
 
         let baseline = RunSpec::suite(FactorSet::default(), 1);
-        let (req, _) = runs.request(&baseline, 8).expect("request");
+        let req = runs.request(&baseline, 8).expect("request").request;
         assert_eq!(req.time, None, "time shared: the real clock");
-        assert_eq!(req.state_dirs, Some(work.state_dirs(FactorSet::default()).expect("dirs")));
+        assert_eq!(req.state_dirs, Some(work.state_dirs(FactorSet::default(), false).expect("dirs")));
     }
 }

@@ -73,8 +73,11 @@ impl Workspace {
 
     /// The persistent state directories of the condition isolating
     /// `isolate`, created on first use; the same ones for every run of it.
-    pub fn state_dirs(&self, isolate: FactorSet) -> Result<[PathBuf; 2], RunsError> {
-        let name = format!("state-{}", isolate.to_string().replace(',', "+"));
+    /// The persistent state of one condition; a screening run's is its own,
+    /// so every condition enters the deciding rounds with the same history.
+    pub fn state_dirs(&self, isolate: FactorSet, screening: bool) -> Result<[PathBuf; 2], RunsError> {
+        let phase = if screening { "screen-" } else { "" };
+        let name = format!("state-{phase}{}", isolate.to_string().replace(',', "+"));
         let dirs = [self.roots[0].join(&name), self.roots[1].join(&name)];
         for d in &dirs {
             std::fs::create_dir_all(d).map_err(crate::error::io(format!("creating {}", d.display())))?;
@@ -117,9 +120,10 @@ mod tests {
         let (work, note) = Workspace::in_dirs("flakebox-test-", [&a, &b], false).expect("workspace");
         assert_eq!(note, None);
         let cond = FactorSet::all().without(Factor::Fs);
-        let dirs = work.state_dirs(cond).expect("state dirs");
-        assert_eq!(work.state_dirs(cond).expect("again"), dirs, "one state per condition");
-        assert_ne!(work.state_dirs(FactorSet::default()).expect("baseline"), dirs);
+        let dirs = work.state_dirs(cond, false).expect("state dirs");
+        assert_eq!(work.state_dirs(cond, false).expect("again"), dirs, "one state per condition");
+        assert_ne!(work.state_dirs(FactorSet::default(), false).expect("baseline"), dirs);
+        assert_ne!(work.state_dirs(cond, true).expect("screening"), dirs, "screening state apart");
         assert!(dirs[0].starts_with(&a) && dirs[1].starts_with(&b), "{dirs:?}");
         // What an overlay leaves: a work directory of mode 000 with a file in it.
         let wd = dirs[0].join("work").join("work");

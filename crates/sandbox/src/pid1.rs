@@ -187,8 +187,9 @@ fn start_services(cfg: &mut Config, mode: Mode) -> Result<Vec<(OsString, OsStrin
 
 /// Collected files: never a stale copy from an earlier run.
 fn remove_collected(built: &mounts::Built) {
+    // A collected path may be a directory (a runner's report directory).
     for c in built.copy_out.iter().filter(|c| c.remove) {
-        let _ = std::fs::remove_file(&c.path);
+        let _ = hostfs::remove_tree(&c.path);
     }
 }
 
@@ -247,7 +248,7 @@ fn copy_out_all(built: &mounts::Built, evidence: &mut Evidence) {
             evidence.warnings.push(format!("copying {} out: {e}", c.path.display()));
         }
         if c.remove {
-            let _ = std::fs::remove_file(&c.path);
+            let _ = hostfs::remove_tree(&c.path);
         }
     }
 }
