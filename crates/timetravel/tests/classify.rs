@@ -99,7 +99,11 @@ fn verdicts_for_every_kind_of_test() {
     assert_eq!(ff.instant, "2027-01-01T00:00:00Z");
     assert_eq!(ff.label, "next New Year 2027 (UTC)");
     assert_eq!(ff.days_from_now, Some(40));
-    assert!(licence.zones.is_empty());
+    assert!(licence.failing_zones.is_empty());
+    // Fails from the New Year to the last probe: one open window.
+    assert_eq!(licence.failing_windows.len(), 1);
+    assert_eq!(licence.failing_windows[0].from.instant, "2027-01-01T00:00:00Z");
+    assert!(licence.failing_windows[0].passes_again.is_none());
     assert_eq!(licence.failing_instants[0].instant, "2027-01-01T00:00:00Z");
     assert!(licence.failing_instants.iter().any(|f| f.label.starts_with("2038")));
     assert!(licence.is_time_bomb());
@@ -111,7 +115,8 @@ fn verdicts_for_every_kind_of_test() {
 
     let k = find(&v, "kiritimati");
     assert_eq!(k.verdict, Verdict::ZoneDependent);
-    assert_eq!(k.zones, ["Pacific/Kiritimati"]);
+    assert_eq!(k.failing_zones, ["Pacific/Kiritimati"]);
+    assert_eq!(k.passing_zones.len(), DEFAULT_ZONES.len()); // the zone in effect + 5
     assert!(k.first_failure.is_none());
     assert!(k.is_time_bomb());
 
@@ -270,7 +275,7 @@ fn report_json_schema_and_renderings() {
     assert_eq!(report.time_bombs, 4);
 
     let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
-    assert_eq!(json["schema"], 1);
+    assert_eq!(json["schema"], 2);
     assert_eq!(json["command"], serde_json::json!(["./run.sh", "-q"]));
     assert_eq!(json["now"], NOW);
     assert_eq!(json["zone"], "Europe/Berlin");
@@ -297,7 +302,9 @@ fn report_json_schema_and_renderings() {
     );
     let k = tests.iter().find(|t| t["name"] == "kiritimati").unwrap();
     assert_eq!(k["verdict"], "zone-dependent");
-    assert_eq!(k["zones"], serde_json::json!(["Pacific/Kiritimati"]));
+    assert_eq!(k["failing_zones"], serde_json::json!(["Pacific/Kiritimati"]));
+    assert!(k.get("zones").is_none(), "schema 2 renamed `zones`: {k}");
+    assert_eq!(k["kind"], "test");
     assert_eq!(k["first_failure"], serde_json::Value::Null);
     let s = tests.iter().find(|t| t["name"] == "stable").unwrap();
     assert_eq!(s["verdict"], "stable");
@@ -307,7 +314,7 @@ fn report_json_schema_and_renderings() {
     let text = render_text(&report);
     assert!(text.contains("4 time bombs in 10 tests"), "{text}");
     assert!(text.contains(
-        "✗ licence — time-dependent: fails from 2027-01-01T00:00:00Z, next New Year 2027 (UTC), in 40 days"
+        "✗ licence — time-dependent: fails from 2027-01-01T00:00:00Z on — first failure next New Year 2027 (UTC), in 40 days"
     ), "{text}");
     assert!(
         text.contains(
