@@ -468,7 +468,12 @@ impl Plan {
             if !obs.is_empty() {
                 unreliable |= runs.iter().any(|r| r.unreliable && r.tests.contains_key(name));
             }
+            let unlisted = !runs.is_empty() && runs.iter().all(|r| !r.tests.contains_key(name));
             let mark = match obs.first() {
+                // A module's error entry or the command's exit status missing
+                // from a run that has per-test results: the module imported,
+                // the command gave results.
+                None if unlisted && kind != TestKind::Test => Mark::Passed,
                 None => Mark::NotRun,
                 Some(&f) if obs.iter().any(|&o| o != f) => Mark::Flaky,
                 Some(&f) if f != base_fail && obs.len() < 2 => Mark::Unconfirmed,
@@ -488,7 +493,6 @@ impl Plan {
             if target == self.baseline() {
                 now_mark = mark;
             }
-            let unlisted = !runs.is_empty() && runs.iter().all(|r| !r.tests.contains_key(name));
             if kind == TestKind::Test && unlisted {
                 let (cause, module) = not_run_cause(name, runs);
                 if cause != NotRunCause::Absent || listed_at_now {

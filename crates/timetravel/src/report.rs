@@ -253,8 +253,9 @@ fn list(items: &[String]) -> String {
     }
 }
 
-/// "at A and from B to C; passes between and again from D".
-fn windows_phrase(ws: &[FailingWindow]) -> String {
+/// The windows ("at A and from B to C") and what follows them ("; passes
+/// between and again from D", with `verb` for "passes").
+fn windows_phrase(ws: &[FailingWindow], verb: &str) -> (String, String) {
     let parts: Vec<String> = ws
         .iter()
         .map(|w| match (&w.passes_again, w.from == w.to) {
@@ -263,14 +264,13 @@ fn windows_phrase(ws: &[FailingWindow]) -> String {
             (Some(_), false) => format!("from {} to {}", w.from.instant, w.to.instant),
         })
         .collect();
-    let mut s = list(&parts);
-    match (ws.len() > 1, ws.last().and_then(|w| w.passes_again.as_ref())) {
-        (true, Some(again)) => s.push_str(&format!("; passes between and again from {}", again.instant)),
-        (true, None) => s.push_str("; passes between"),
-        (false, Some(again)) => s.push_str(&format!("; passes again from {}", again.instant)),
-        (false, None) => {}
-    }
-    s
+    let tail = match (ws.len() > 1, ws.last().and_then(|w| w.passes_again.as_ref())) {
+        (true, Some(again)) => format!("; {verb} between and again from {}", again.instant),
+        (true, None) => format!("; {verb} between"),
+        (false, Some(again)) => format!("; {verb} again from {}", again.instant),
+        (false, None) => String::new(),
+    };
+    (list(&parts), tail)
 }
 
 /// Where a test did not run, grouped by cause: "did not run at A and B (its
@@ -318,7 +318,13 @@ fn finding(t: &TestVerdict, zone: &str) -> String {
     };
     let mut s = match t.verdict {
         Verdict::TimeDependent => {
-            let mut s = format!("{subject} {}{its_tests}", windows_phrase(&t.failing_windows));
+            let verb = match t.kind {
+                TestKind::Test => "passes",
+                TestKind::Module => "imports",
+                TestKind::Command => "gives results",
+            };
+            let (at, tail) = windows_phrase(&t.failing_windows, verb);
+            let mut s = format!("{subject} {at}{its_tests}{tail}");
             if let Some(f) = &t.first_failure {
                 s.push_str(&format!(" — first failure {}, {}", f.label, when(f.days_from_now)));
             }
