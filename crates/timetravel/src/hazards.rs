@@ -121,20 +121,25 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
         push(plus(midnight, 1), format!("{what} (+1 s)"), Family::Midnight);
     }
 
-    // Every month boundary of the next 13 months, both sides, local:
-    // month-length assumptions, "last day of month" arithmetic, monthly
-    // partitions; 13 so that each calendar month's end is seen once and the
-    // first one twice.
+    // End of this month / start of the next, local: month-length
+    // assumptions, "last day of month" arithmetic, monthly partitions. The
+    // later month boundaries follow the New Year, so that one keeps its
+    // family.
     let this_month = local.date().first_of_month();
-    for k in 0..MONTH_BOUNDARIES {
+    let mut month_boundary = |k: i64| {
         let (Ok(ending), Ok(next_month)) =
             (this_month.checked_add(k.months()), this_month.checked_add((k + 1).months()))
         else {
-            continue;
+            return Vec::new();
         };
         let start = start_of(next_month, zone);
-        push(plus(start, -1), format!("end of {} (last second)", ending.strftime("%B %Y")), Family::MonthEnd);
-        push(start, format!("start of {} (first second)", next_month.strftime("%B %Y")), Family::MonthEnd);
+        vec![
+            (plus(start, -1), format!("end of {} (last second)", ending.strftime("%B %Y"))),
+            (start, format!("start of {} (first second)", next_month.strftime("%B %Y"))),
+        ]
+    };
+    for (at, label) in month_boundary(0) {
+        push(at, label, Family::MonthEnd);
     }
 
     // Next New Year, both sides, local and UTC: hard-coded years and expiry
@@ -149,6 +154,14 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
         };
         push(plus(start, -1), before, Family::NewYear);
         push(start, at, Family::NewYear);
+    }
+
+    // Every later month boundary of the next 13 months: each calendar
+    // month's end is seen once, this month's twice.
+    for k in 1..MONTH_BOUNDARIES {
+        for (at, label) in month_boundary(k) {
+            push(at, label, Family::MonthEnd);
+        }
     }
 
     // Next 29 February (see the module docs for which instant) and 1 March.
@@ -199,6 +212,7 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
     // Date hazards: any instant at which it is that day both locally and in
     // UTC will do, so an existing hazard is reused when one is; else the
     // first such instant.
+    let mut out = dedupe(out);
     for (day, label) in date_hazards {
         let same_day =
             |t: Timestamp| t.to_zoned(zone.clone()).date() == day && t.to_zoned(TimeZone::UTC).date() == day;

@@ -97,7 +97,7 @@ fn verdicts_for_every_kind_of_test() {
     assert_eq!(licence.now, Mark::Passed);
     let ff = licence.first_failure.as_ref().unwrap();
     assert_eq!(ff.instant, "2027-01-01T00:00:00Z");
-    assert_eq!(ff.label, "next New Year 2027 (UTC)");
+    assert_eq!(ff.label, "next New Year 2027 (UTC) / today +1 month = 2027-02-01");
     assert_eq!(ff.days_from_now, Some(40));
     assert!(licence.failing_zones.is_empty());
     // Fails from the New Year to the last probe: one open window.
@@ -187,7 +187,7 @@ fn confirmations_rerun_differing_targets_and_now() {
     assert_eq!(again[0].label, "now");
     assert!(again[0].tz.is_none());
     let labels: Vec<&str> = again.iter().map(|p| p.label.as_str()).collect();
-    assert!(labels.contains(&"next New Year 2027 (UTC)"));
+    assert!(labels.iter().any(|l| l.starts_with("next New Year 2027 (UTC)")));
     assert!(labels.contains(&"+1 year"));
     assert!(labels.contains(&"now in Pacific/Kiritimati"));
     // Nothing before the month end differs except for `fixed_later` (fails
@@ -296,7 +296,7 @@ fn report_json_schema_and_renderings() {
         licence["first_failure"],
         serde_json::json!({
             "instant": "2027-01-01T00:00:00Z",
-            "label": "next New Year 2027 (UTC)",
+            "label": "next New Year 2027 (UTC) / today +1 month = 2027-02-01",
             "days_from_now": 40
         })
     );
@@ -314,21 +314,23 @@ fn report_json_schema_and_renderings() {
     let text = render_text(&report);
     assert!(text.contains("4 time bombs in 10 tests"), "{text}");
     assert!(text.contains(
-        "✗ licence — time-dependent: fails from 2027-01-01T00:00:00Z on — first failure next New Year 2027 (UTC), in 40 days"
+        "✗ licence — time-dependent: fails from 2027-01-01T00:00:00Z on — first failure next New Year 2027 (UTC) \
+         / today +1 month = 2027-02-01, in 40 days"
     ), "{text}");
     assert!(
         text.contains(
-            "✗ 2027-01-01T00:00:00Z  Europe/Berlin        next New Year 2027 (UTC)   ← first failure"
+            "✗ 2027-01-01T00:00:00Z  Europe/Berlin        next New Year 2027 (UTC) / today +1 month = 2027-02-01   \
+             ← first failure"
         ),
         "{text}"
     );
-    assert!(text.contains("✗ kiritimati — zone-dependent: fails in Pacific/Kiritimati"));
+    assert!(text.contains("✗ kiritimati — zone-dependent: fails in Pacific/Kiritimati\n"), "{text}");
     assert!(text.contains("~ flaky_confirm — flaky: runs at the same instant disagreed: +1 year"));
     // stable, broken, skipped, and past_only (no `--at` in the past here).
     assert!(text.contains("4 stable tests"));
 
     let md = render_markdown(&report);
-    assert!(md.contains("| `licence` | time-dependent | `2027-01-01T00:00:00Z` | next New Year 2027 (UTC) | in 40 days |  |"), "{md}");
+    assert!(md.contains("| `licence` | time-dependent | `2027-01-01T00:00:00Z` | next New Year 2027 (UTC) / today +1 month = 2027-02-01 | in 40 days |  |"), "{md}");
     assert!(md.contains("| `kiritimati` | zone-dependent |  |  |  | Pacific/Kiritimati |"));
     assert!(md.contains("<details><summary><code>licence</code>"));
 }
