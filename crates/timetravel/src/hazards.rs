@@ -126,7 +126,7 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
     // later month boundaries follow the New Year, so that one keeps its
     // family.
     let this_month = local.date().first_of_month();
-    let mut month_boundary = |k: i64| {
+    let month_boundary = |k: i64| {
         let (Ok(ending), Ok(next_month)) =
             (this_month.checked_add(k.months()), this_month.checked_add((k + 1).months()))
         else {

@@ -276,7 +276,9 @@ fn windows_phrase(ws: &[FailingWindow], verb: &str) -> (String, String) {
 /// Where a test did not run, grouped by cause: "did not run at A and B (its
 /// module m failed to import)".
 fn not_run_phrase(t: &TestVerdict, zone: &str) -> String {
-    let mut groups: Vec<((NotRunCause, Option<String>), Vec<String>)> = Vec::new();
+    // (cause, module) → where.
+    type Group = ((NotRunCause, Option<String>), Vec<String>);
+    let mut groups: Vec<Group> = Vec::new();
     for n in &t.not_run {
         let at = if n.zone == zone { n.instant.clone() } else { format!("{} in {}", n.instant, n.zone) };
         let key = (n.cause, n.module.clone());
