@@ -362,30 +362,31 @@ impl Plan {
         self.targets().into_iter().filter_map(|t| self.probe(t, 1)).collect()
     }
 
-    /// Re-runs needed before anything is reported: every target at which some
-    /// test's outcome differed from its outcome at now, and — whenever there
-    /// is any such target — now itself, so a test that fails at now only
-    /// sometimes is caught as flaky. Empty when nothing differed.
+    /// Re-runs needed before anything is reported: for each test, the first
+    /// instant of every stretch of consecutive instant probes at which its
+    /// outcome differed from its outcome at now (one re-run confirms the
+    /// stretch, see [`Plan::classify`]), every zone at which it differed,
+    /// and — whenever there is any — now itself, so a test that fails at now
+    /// only sometimes is caught as flaky. Empty when nothing differed.
     pub fn confirmations(&self, first: &[ProbeResult]) -> Vec<Probe> {
         let by_target = group(first);
         let base = by_target.get(&self.baseline());
-        let mut differing: BTreeSet<Target> = BTreeSet::new();
-        for (&target, runs) in &by_target {
-            if target == self.baseline() {
-                continue;
+        let names: BTreeSet<&str> = first.iter().flat_map(|r| r.tests.keys().map(String::as_str)).collect();
+        let mut picked: BTreeSet<Target> = BTreeSet::new();
+        for name in names {
+            let base_fail = base_fails(base, name);
+            let differs =
+                |target: Target| {
+                    by_target.get(&target).into_iter().flatten().any(|r| {
+                        r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail)
+                    })
+                };
+            for stretch in self.stretches(&differs) {
+                picked.extend(stretch.first().copied());
             }
-            for run in runs {
-                for (name, &outcome) in &run.tests {
-                    let Some(fails) = observed(outcome) else {
-                        continue;
-                    };
-                    if fails != base_fails(base, name) {
-                        differing.insert(target);
-                    }
-                }
-            }
+            picked.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| differs(t)));
         }
-        if differing.is_empty() {
+        if picked.is_empty() {
             return Vec::new();
         }
         let next_attempt = |t: Target| {
@@ -393,9 +394,28 @@ impl Plan {
         };
         self.targets()
             .into_iter()
-            .filter(|t| *t == self.baseline() || differing.contains(t))
+            .filter(|t| *t == self.baseline() || picked.contains(t))
             .filter_map(|t| self.probe(t, next_attempt(t)))
             .collect()
+    }
+
+    /// Maximal runs of consecutive instant targets (in time order) for which
+    /// `differs` holds; now and any target where it does not hold end a run.
+    fn stretches(&self, differs: &dyn Fn(Target) -> bool) -> Vec<Vec<Target>> {
+        let mut out: Vec<Vec<Target>> = Vec::new();
+        let mut open = false;
+        for target in (0..self.hazards.len()).map(Target::Instant) {
+            if target != self.baseline() && differs(target) {
+                match out.last_mut() {
+                    Some(run) if open => run.push(target),
+                    _ => out.push(vec![target]),
+                }
+                open = true;
+            } else {
+                open = false;
+            }
+        }
+        out
     }
 
     /// Verdicts for every test seen in `results` (first pass and
@@ -408,11 +428,15 @@ impl Plan {
     ///   counts as not failing there (it did not exist or was skipped: if it
     ///   fails at some instant, that is the finding).
     /// - Any target whose runs disagree (including now) → `flaky`.
-    /// - Else a confirmed difference (≥ 2 runs agreeing, different from now)
-    ///   at some instant → `time-dependent`, with its failing windows and the
+    /// - Else a confirmed difference at some instant → `time-dependent`
+    ///   (confirmed: ≥ 2 runs agreeing, different from now, at that instant
+    ///   or at another of its stretch of consecutive differing instants —
+    ///   one re-run per stretch, so a failure that lasts costs one run to
+    ///   confirm, not one per probe), with its failing windows and the
     ///   earliest failing instant ≥ now as `first_failure` (or the earliest
     ///   overall if all are past).
-    /// - Else a confirmed difference under some zone → `zone-dependent`.
+    /// - Else a confirmed difference (≥ 2 runs agreeing) under some zone →
+    ///   `zone-dependent`.
     /// - Else, if it did not run at some probe → `partly-run`. A test did not
     ///   run at a probe when no run there lists it, and either it was listed
     ///   at now or the cause is known: a module that failed to import there
@@ -457,14 +481,39 @@ impl Plan {
         let mut timeline = Vec::new();
         let mut now_mark = Mark::NotRun;
 
+        let observations = |target: Target| -> Vec<bool> {
+            let runs = by_target.get(&target).map(Vec::as_slice).unwrap_or(&[]);
+            runs.iter().filter_map(|r| r.tests.get(name).copied().and_then(observed)).collect()
+        };
+        // A difference at an instant is confirmed when some probe of its
+        // stretch (as the first pass saw it, see `confirmations`) was run
+        // again with the same outcome.
+        let first_differs = |target: Target| {
+            by_target
+                .get(&target)
+                .into_iter()
+                .flatten()
+                .filter(|r| r.attempt == 1)
+                .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
+        };
+        let mut confirmed: BTreeSet<Target> = BTreeSet::new();
+        for stretch in self.stretches(&first_differs) {
+            let agreed = |t: &Target| {
+                let obs = observations(*t);
+                obs.len() >= 2 && obs.iter().all(|&f| f != base_fail)
+            };
+            if stretch.iter().any(agreed) {
+                confirmed.extend(stretch);
+            }
+        }
+
         // Timeline order: instants chronologically (hazards are sorted), then
         // zones in the order given.
         let order =
             (0..self.hazards.len()).map(Target::Instant).chain((0..self.zones.len()).map(Target::Zone));
         for target in order {
             let runs = by_target.get(&target).map(Vec::as_slice).unwrap_or(&[]);
-            let obs: Vec<bool> =
-                runs.iter().filter_map(|r| r.tests.get(name).copied().and_then(observed)).collect();
+            let obs = observations(target);
             if !obs.is_empty() {
                 unreliable |= runs.iter().any(|r| r.unreliable && r.tests.contains_key(name));
             }
@@ -476,7 +525,9 @@ impl Plan {
                 None if unlisted && kind != TestKind::Test => Mark::Passed,
                 None => Mark::NotRun,
                 Some(&f) if obs.iter().any(|&o| o != f) => Mark::Flaky,
-                Some(&f) if f != base_fail && obs.len() < 2 => Mark::Unconfirmed,
+                Some(&f) if f != base_fail && obs.len() < 2 && !confirmed.contains(&target) => {
+                    Mark::Unconfirmed
+                }
                 Some(&f) => {
                     if f {
                         Mark::Failed

@@ -190,12 +190,30 @@ fn confirmations_rerun_differing_targets_and_now() {
     assert!(labels.iter().any(|l| l.starts_with("next New Year 2027 (UTC)")));
     assert!(labels.contains(&"+1 year"));
     assert!(labels.contains(&"now in Pacific/Kiritimati"));
-    // Nothing before the month end differs except for `fixed_later` (fails
-    // at now): those instants are re-run too; a zone where all agree is not.
+    // A zone where all agree is not re-run.
     assert!(!labels.contains(&"now in Asia/Kolkata"));
-    // Every instant ≥ the New Year differs for `licence`.
+    // Every instant from the New Year on differs for `licence`, every one
+    // from December on for `fixed_later` (fails at now): one stretch each, so
+    // one re-run each (the stretch's first instant), not one per instant.
+    let instants: Vec<&str> = again.iter().filter(|p| p.tz.is_none()).map(|p| p.label.as_str()).collect();
+    assert_eq!(
+        instants,
+        [
+            "now",
+            "start of December 2026 (first second)",
+            "next New Year 2027 (UTC) / today +1 month = 2027-02-01",
+            "+1 year",
+            "2038 rollover (first second after)"
+        ]
+    );
     let after_ny = plan.hazards().iter().filter(|h| h.instant >= ts("2027-01-01T00:00:00Z")).count();
-    assert!(again.len() > after_ny);
+    assert!(after_ny > 30, "{after_ny}");
+    // And one re-run confirms its whole stretch.
+    let mut all = first.clone();
+    all.extend(run(&again, &suite));
+    let licence = find(&plan.classify(&all), "licence").clone();
+    assert_eq!(licence.failing_instants.len(), after_ny);
+    assert!(!licence.timeline.iter().any(|e| e.result == Mark::Unconfirmed));
 
     // Nothing differs: nothing to confirm.
     let boring: &Suite = &|_p| vec![("a", Outcome::Passed), ("b", Outcome::Failed)];
