@@ -362,9 +362,9 @@ impl Plan {
         self.targets().into_iter().filter_map(|t| self.probe(t, 1)).collect()
     }
 
-    /// Re-runs needed before anything is reported: for each test, the first
-    /// instant of every stretch of consecutive instant probes at which its
-    /// outcome differed from its outcome at now (one re-run confirms the
+    /// Re-runs needed before anything is reported: the fewest instants that
+    /// hit every test's every stretch of consecutive instant probes at which
+    /// its outcome differed from its outcome at now (one re-run confirms the
     /// stretch, see [`Plan::classify`]), every zone at which it differed,
     /// and — whenever there is any — now itself, so a test that fails at now
     /// only sometimes is caught as flaky. Empty when nothing differed.
@@ -373,6 +373,8 @@ impl Plan {
         let base = by_target.get(&self.baseline());
         let names: BTreeSet<&str> = first.iter().flat_map(|r| r.tests.keys().map(String::as_str)).collect();
         let mut picked: BTreeSet<Target> = BTreeSet::new();
+        // Every test's stretches, as (first, last) instant indices.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
         for name in names {
             let base_fail = base_fails(base, name);
             let differs =
@@ -382,9 +384,23 @@ impl Plan {
                     })
                 };
             for stretch in self.stretches(&differs) {
-                picked.extend(stretch.first().copied());
+                if let (Some(Target::Instant(a)), Some(Target::Instant(b))) =
+                    (stretch.first(), stretch.last())
+                {
+                    spans.push((*a, *b));
+                }
             }
             picked.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| differs(t)));
+        }
+        // The fewest instants that hit every stretch (interval stabbing:
+        // by last index, take the last instant of each stretch not yet hit).
+        spans.sort_by_key(|&(a, b)| (b, a));
+        let mut last: Option<usize> = None;
+        for (a, b) in spans {
+            if last.is_none_or(|l| l < a) {
+                picked.insert(Target::Instant(b));
+                last = Some(b);
+            }
         }
         if picked.is_empty() {
             return Vec::new();
