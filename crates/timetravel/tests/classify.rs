@@ -420,6 +420,10 @@ fn a_module_failing_to_import_is_a_finding_and_its_tests_did_not_run() {
     // None of the three counts as stable.
     assert!(!text.contains("stable test"), "{text}");
 
+    let md = render_markdown(&report);
+    assert!(md.contains("| `tests/test_dates.py::test_one` | partly-run |"), "{md}");
+    assert!(md.contains("module tests/test_dates.py fails to import"), "{md}");
+
     let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
     let t = json["tests"].as_array().unwrap();
     let one = t.iter().find(|t| t["name"] == "tests/test_dates.py::test_one").unwrap();
