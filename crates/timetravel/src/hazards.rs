@@ -16,6 +16,9 @@
 //!   from the local clock and code that takes it from UTC; for a zone at or
 //!   east of UTC it is 00:00:00Z, for a zone west of UTC it is local midnight.
 //!   The same rule gives the 1 March after it.
+//! - Date hazards ("today + 365 days is 29 February") hold for a whole day:
+//!   an existing hazard at which that day holds both locally and in UTC
+//!   carries the label; else the leap-day rule gives the instant.
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -190,13 +193,14 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
     // a month end (or the first after it), 29 February or 1 March.
     let leap = next_leap_day(now, zone);
     let horizon = leap.map(|(_, mar1)| mar1.to_zoned(TimeZone::UTC).date());
-    // (Placed after every instant hazard is known: see below.)
+    // They are placed once every other hazard is known (see below).
     let mut date_hazards = Vec::new();
     for (span, what) in
         [(1.month(), "+1 month"), (1.year(), "+1 year"), (30.days(), "+30 days"), (365.days(), "+365 days")]
     {
         date_hazards.extend(offset_crossings(local.date(), span, what, horizon));
     }
+
     // Signed 32-bit time_t overflow.
     push(Timestamp::from_second(Y2038_LAST).ok(), "2038 rollover (last second)".into(), Family::Y2038);
     push(
