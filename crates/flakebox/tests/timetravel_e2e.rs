@@ -1,6 +1,8 @@
-//! `flakebox timetravel` end to end on the time-bomb suite in
-//! examples/timebombs: each bomb found at the right first instant with the
-//! right label, the flaky test called flaky, a stable suite with no finding.
+//! `flakebox timetravel` end to end on the time-bomb suites in
+//! examples/timebombs*: each bomb found at the right first instant with the
+//! right label, the flaky test called flaky, a stable suite with no finding,
+//! a module that fails to import on the 31st (its tests not run there), and
+//! a doctest that fails when "today + 365 days" is 29 February.
 
 mod common;
 
@@ -8,7 +10,11 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 fn suite() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/timebombs")
+    examples("timebombs")
+}
+
+fn examples(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(dir)
 }
 
 fn pytest_available() {
@@ -23,15 +29,22 @@ fn pytest_available() {
 /// Run timetravel on the suite (optionally on some of its files) with a
 /// fixed now and zone; returns (exit code, the JSON report).
 fn timetravel(files: &[&str]) -> (Option<i32>, serde_json::Value) {
+    timetravel_in(&suite(), &[], files)
+}
+
+/// Run timetravel on the suite in `dir` with a fixed now (never the real
+/// date) and zone, `args` before `--`.
+fn timetravel_in(dir: &Path, args: &[&str], files: &[&str]) -> (Option<i32>, serde_json::Value) {
     pytest_available();
     let out = tempfile::tempdir().expect("tempdir");
     let junit = out.path().join("junit.xml");
     let mut cmd = std::process::Command::new(flakebox());
-    cmd.current_dir(suite())
+    cmd.current_dir(dir)
         .env("TZ", "Europe/Berlin")
         .env("JUNIT", &junit)
         .args(["timetravel", "--now", "2026-11-22T12:00:00Z", "--format", "json", "--junit"])
         .arg(&junit)
+        .args(args)
         .args(["--", "./run.sh"])
         .args(files);
     let o = cmd.output().expect("run flakebox timetravel");
@@ -79,7 +92,7 @@ fn time_bombs_are_found_with_first_instant_and_label() {
     }
     let zone = test(&report, "test_bombs.py::test_export_has_utc_offset");
     assert_eq!(zone["verdict"], "zone-dependent", "{zone}");
-    assert_eq!(zone["zones"], serde_json::json!(["Pacific/Kiritimati"]), "{zone}");
+    assert_eq!(zone["failing_zones"], serde_json::json!(["Pacific/Kiritimati"]), "{zone}");
     let flaky = test(&report, "test_flaky.py::test_sampled_batch_is_large_enough");
     assert_eq!(flaky["verdict"], "flaky", "randomness is not a time bomb: {flaky}");
     for name in [
@@ -109,4 +122,62 @@ fn bad_instants_and_zones_are_refused_by_name() {
     let o = run(Who::Root, d.path(), &["timetravel", "--zones", "UTC,Mars/Olympus", "--", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("Mars/Olympus"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_module_failing_to_import_on_the_31st_is_the_finding_and_its_tests_did_not_run() {
+    let (code, report) = timetravel_in(&examples("timebombs_31st"), &["--no-zones"], &[]);
+    assert_eq!(code, Some(20), "{report}");
+    assert_eq!(report["time_bombs"], 1, "only the module is a time bomb: {report}");
+    let tests = report["tests"].as_array().expect("tests");
+    let module = tests.iter().find(|t| t["kind"] == "module").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(module["module"], "test_invoices.py", "{module}");
+    assert_eq!(module["verdict"], "time-dependent", "{module}");
+    assert_eq!(module["tests_not_run"], 2, "{module}");
+    // 31 January (local), the first 31st followed by a shorter month; then
+    // it imports again: a window per 31st, not "fails from".
+    assert_eq!(module["first_failure"]["instant"], "2027-01-31T22:59:59Z", "{module}");
+    assert_eq!(module["first_failure"]["days_from_now"], 70, "{module}");
+    let windows = module["failing_windows"].as_array().expect("windows");
+    assert!(windows.len() >= 2, "{module}");
+    assert_eq!(windows[0]["from"]["instant"], "2027-01-31T22:59:59Z", "{module}");
+    assert_eq!(windows[0]["to"]["instant"], "2027-01-31T22:59:59Z", "{module}");
+    assert_eq!(windows[0]["passes_again"]["instant"], "2027-01-31T23:00:00Z", "{module}");
+
+    for (name, cause) in [
+        ("test_invoices.py::test_next_invoice_is_in_the_future", "import-failure"),
+        ("test_invoices.py::test_next_invoice_is_within_31_days", "import-failure"),
+        ("test_totals.py::test_total_of_lines", "other-import-failure"),
+    ] {
+        let t = test(&report, name);
+        assert_eq!(t["verdict"], "partly-run", "not stable: {t}");
+        let not_run = t["not_run"].as_array().expect("not_run");
+        let jan31 = not_run.iter().find(|n| n["instant"] == "2027-01-31T22:59:59Z");
+        let jan31 = jan31.unwrap_or_else(|| panic!("{name} not run on 31 January: {t}"));
+        assert_eq!(jan31["cause"], cause, "{t}");
+        assert_eq!(jan31["module"], "test_invoices.py", "{t}");
+        assert!(!not_run.iter().any(|n| n["instant"] == "2027-01-31T23:00:00Z"), "{t}");
+    }
+    assert!(!tests.iter().any(|t| t["verdict"] == "stable"), "{report}");
+}
+
+#[test]
+fn a_doctest_failing_when_today_plus_365_days_is_29_february_is_found_by_default() {
+    // No `--at`: the default probes must reach 1 March 2027.
+    let (code, report) = timetravel_in(&examples("timebombs_leapyear"), &["--no-zones"], &[]);
+    assert_eq!(code, Some(20), "{report}");
+    let tests = report["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), 1, "{report}");
+    let t = &tests[0];
+    assert!(t["name"].as_str().unwrap_or("").contains("licence_period"), "{t}");
+    assert_eq!(t["verdict"], "time-dependent", "{t}");
+    // 1 March 2027 in Berlin: from its first second (23:00Z the day before)
+    // to the offset-crossing probe at 00:00Z; 2 March passes again.
+    let windows = t["failing_windows"].as_array().expect("windows");
+    assert_eq!(windows.len(), 1, "{t}");
+    assert_eq!(windows[0]["from"]["instant"], "2027-02-28T23:00:00Z", "{t}");
+    assert_eq!(windows[0]["to"]["instant"], "2027-03-01T00:00:00Z", "{t}");
+    assert!(windows[0]["to"]["label"].as_str().unwrap_or("").contains("today +365 days = 2028-02-29"), "{t}");
+    assert_eq!(windows[0]["passes_again"]["instant"], "2027-03-02T00:00:00Z", "{t}");
+    assert_eq!(t["first_failure"]["days_from_now"], 99, "{t}");
 }

@@ -16,6 +16,9 @@
 //!   from the local clock and code that takes it from UTC; for a zone at or
 //!   east of UTC it is 00:00:00Z, for a zone west of UTC it is local midnight.
 //!   The same rule gives the 1 March after it.
+//! - Date hazards ("today + 365 days is 29 February") hold for a whole day:
+//!   an existing hazard at which that day holds both locally and in UTC
+//!   carries the label; else the leap-day rule gives the instant.
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -40,6 +43,9 @@ pub enum Family {
     Dst,
     /// now + 1 day / 1 year / 5 years / 10 years (calendar arithmetic, local).
     Offset,
+    /// A day on which today + 1 month, + 1 year, + 30 days or + 365 days
+    /// lands on a month end, the first of a month, 29 February or 1 March.
+    OffsetCrossing,
     /// 2038-01-19T03:14:07Z and 03:14:08Z (signed 32-bit `time_t`).
     Y2038,
     /// An instant the user asked for with `--at`.
@@ -56,6 +62,7 @@ impl Family {
             Family::LeapDay => "leap-day",
             Family::Dst => "dst",
             Family::Offset => "offset",
+            Family::OffsetCrossing => "offset-crossing",
             Family::Y2038 => "y2038",
             Family::Extra => "extra",
         }
@@ -117,17 +124,25 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
         push(plus(midnight, 1), format!("{what} (+1 s)"), Family::Midnight);
     }
 
-    // End of this month / start of the next, local: month-length assumptions,
-    // "last day of month" arithmetic, monthly partitions.
+    // End of this month / start of the next, local: month-length
+    // assumptions, "last day of month" arithmetic, monthly partitions. The
+    // later month boundaries follow the New Year, so that one keeps its
+    // family.
     let this_month = local.date().first_of_month();
-    if let Ok(next_month) = this_month.checked_add(1.month()) {
+    let month_boundary = |k: i64| {
+        let (Ok(ending), Ok(next_month)) =
+            (this_month.checked_add(k.months()), this_month.checked_add((k + 1).months()))
+        else {
+            return Vec::new();
+        };
         let start = start_of(next_month, zone);
-        push(
-            plus(start, -1),
-            format!("end of {} (last second)", this_month.strftime("%B %Y")),
-            Family::MonthEnd,
-        );
-        push(start, format!("start of {} (first second)", next_month.strftime("%B %Y")), Family::MonthEnd);
+        vec![
+            (plus(start, -1), format!("end of {} (last second)", ending.strftime("%B %Y"))),
+            (start, format!("start of {} (first second)", next_month.strftime("%B %Y"))),
+        ]
+    };
+    for (at, label) in month_boundary(0) {
+        push(at, label, Family::MonthEnd);
     }
 
     // Next New Year, both sides, local and UTC: hard-coded years and expiry
@@ -142,6 +157,14 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
         };
         push(plus(start, -1), before, Family::NewYear);
         push(start, at, Family::NewYear);
+    }
+
+    // Every later month boundary of the next 13 months: each calendar
+    // month's end is seen once, this month's twice.
+    for k in 1..MONTH_BOUNDARIES {
+        for (at, label) in month_boundary(k) {
+            push(at, label, Family::MonthEnd);
+        }
     }
 
     // Next 29 February (see the module docs for which instant) and 1 March.
@@ -166,6 +189,18 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
         push(local.checked_add(span).ok().map(|z| z.timestamp()), label.into(), Family::Offset);
     }
 
+    // Days on which "today + 1 month / 1 year / 30 days / 365 days" lands on
+    // a month end (or the first after it), 29 February or 1 March.
+    let leap = next_leap_day(now, zone);
+    let horizon = leap.map(|(_, mar1)| mar1.to_zoned(TimeZone::UTC).date());
+    // They are placed once every other hazard is known (see below).
+    let mut date_hazards = Vec::new();
+    for (span, what) in
+        [(1.month(), "+1 month"), (1.year(), "+1 year"), (30.days(), "+30 days"), (365.days(), "+365 days")]
+    {
+        date_hazards.extend(offset_crossings(local.date(), span, what, horizon));
+    }
+
     // Signed 32-bit time_t overflow.
     push(Timestamp::from_second(Y2038_LAST).ok(), "2038 rollover (last second)".into(), Family::Y2038);
     push(
@@ -178,7 +213,75 @@ pub fn hazards(now: Timestamp, zone: &TimeZone, zone_name: &str, extra: &[Timest
         push(Some(at), "--at".into(), Family::Extra);
     }
 
+    // Date hazards: any instant at which it is that day both locally and in
+    // UTC will do, so an existing hazard is reused when one is; else the
+    // first such instant.
+    let mut out = dedupe(out);
+    for (day, label) in date_hazards {
+        let same_day =
+            |t: Timestamp| t.to_zoned(zone.clone()).date() == day && t.to_zoned(TimeZone::UTC).date() == day;
+        if let Some(h) = out.iter_mut().find(|h| h.instant > now && same_day(h.instant)) {
+            if !h.label.split(" / ").any(|l| l == label) {
+                h.label.push_str(" / ");
+                h.label.push_str(&label);
+            }
+            continue;
+        }
+        if let Some(at) = both_start(day, zone).filter(|&t| t > now && same_day(t)) {
+            out.push(Hazard { instant: at, label, family: Family::OffsetCrossing });
+        }
+    }
     dedupe(out)
+}
+
+/// How many month boundaries ahead are probed.
+const MONTH_BOUNDARIES: i64 = 13;
+
+/// The days `d` after `today` (up to `horizon`, the 1 March after the next
+/// leap day) at which `d + span` is 29 February or 1 March of a leap year
+/// (`d = target − span`: for a calendar year from 28 February that is the
+/// day whose "+1 year" clamps), plus the next day at which `d + span` is the
+/// last day of a month and the day after it. Labelled with the date reached.
+fn offset_crossings(today: Date, span: jiff::Span, what: &str, horizon: Option<Date>) -> Vec<(Date, String)> {
+    let label = |d: Date| d.checked_add(span).ok().map(|to| (d, format!("today {what} = {to}")));
+    let mut out = Vec::new();
+    let ahead = |d: &Date| *d > today && horizon.is_none_or(|h| *d <= h);
+    // The leap years whose 29 February is within the horizon plus span.
+    let first = today.year();
+    for year in first..=first.saturating_add(5) {
+        let (Ok(feb29), Ok(mar1)) = (Date::new(year, 2, 29), Date::new(year, 3, 1)) else {
+            continue;
+        };
+        for target in [feb29, mar1] {
+            if let Some(d) = target.checked_sub(span).ok().filter(ahead) {
+                out.extend(label(d));
+            }
+        }
+    }
+    // The next month end reached (within two months of days: every span
+    // here reaches some month's last day within 31 days).
+    let mut d = today;
+    for _ in 0..62 {
+        let Ok(next) = d.tomorrow() else { break };
+        d = next;
+        let Ok(to) = d.checked_add(span) else { break };
+        if to.tomorrow().is_ok_and(|t| t.day() == 1) {
+            out.extend(label(d));
+            if let Ok(after) = d.tomorrow() {
+                out.extend(label(after));
+            }
+            break;
+        }
+    }
+    out.retain(|(d, _)| ahead(d));
+    out
+}
+
+/// The first instant at which it is `date` both in `zone` and in UTC.
+fn both_start(date: Date, zone: &TimeZone) -> Option<Timestamp> {
+    let local = start_of(date, zone)?;
+    let utc = start_of(date, &TimeZone::UTC)?;
+    Some(local.max(utc))
 }
 
 /// Sort by instant and merge hazards that share an instant. The sort is
@@ -216,11 +319,7 @@ fn plus(t: Option<Timestamp>, secs: i64) -> Option<Timestamp> {
 /// The next 29 February instant strictly after `now` and its 1 March, each
 /// the first instant at which that date holds both locally and in UTC.
 fn next_leap_day(now: Timestamp, zone: &TimeZone) -> Option<(Timestamp, Timestamp)> {
-    let both = |d: Date| -> Option<Timestamp> {
-        let local = start_of(d, zone)?;
-        let utc = start_of(d, &TimeZone::UTC)?;
-        Some(local.max(utc))
-    };
+    let both = |d: Date| both_start(d, zone);
     let first_year = now.to_zoned(zone.clone()).year().min(now.to_zoned(TimeZone::UTC).year());
     // Leap years are at most 8 years apart (e.g. 2096 → 2104).
     for year in first_year..=first_year.saturating_add(8) {

@@ -23,8 +23,8 @@ mod zones;
 
 pub use hazards::{days_between, dedupe, hazards, zone_in_effect, Family, Hazard, Y2038_LAST};
 pub use plan::{
-    FailingInstant, FirstFailure, Mark, Outcome, Plan, Probe, ProbeResult, Target, TestVerdict,
-    TimelineEntry, Verdict, COMMAND_TEST,
+    FailingInstant, FailingWindow, FirstFailure, Mark, NotRunAt, NotRunCause, Outcome, Plan, Probe,
+    ProbeResult, Target, TestKind, TestVerdict, TimelineEntry, Verdict, COMMAND_TEST,
 };
 pub use report::{
     render_markdown, render_text, ProbeKind, ProbeSummary, Report, RunSummary, EXIT_NO_TIME_BOMBS,

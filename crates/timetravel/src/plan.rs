@@ -84,6 +84,11 @@ impl ProbeResult {
         let outcome = if passed { Outcome::Passed } else { Outcome::Failed };
         Self::new(probe, BTreeMap::from([(COMMAND_TEST.to_string(), outcome)]))
     }
+
+    /// The run gave no per-test results: only [`COMMAND_TEST`].
+    pub fn whole_command(&self) -> bool {
+        self.tests.len() == 1 && self.tests.contains_key(COMMAND_TEST)
+    }
 }
 
 /// The planned probes for one timetravel pass.
@@ -107,7 +112,11 @@ pub enum Verdict {
     ZoneDependent,
     /// Two runs at the same instant and zone disagreed.
     Flaky,
-    /// Same outcome everywhere it was observed.
+    /// Same outcome wherever it ran, but it did not run at some probe (see
+    /// [`TestVerdict::not_run`]): not known to be stable there.
+    PartlyRun,
+    /// Same outcome at every probe, and it ran at every probe (or was
+    /// skipped there).
     Stable,
 }
 
@@ -117,6 +126,7 @@ impl Verdict {
             Verdict::TimeDependent => "time-dependent",
             Verdict::ZoneDependent => "zone-dependent",
             Verdict::Flaky => "flaky",
+            Verdict::PartlyRun => "partly-run",
             Verdict::Stable => "stable",
         }
     }
@@ -132,7 +142,8 @@ pub enum Mark {
     Flaky,
     /// Differs from now, but was run only once (no confirmation given).
     Unconfirmed,
-    /// Absent or skipped in every run here.
+    /// Absent or skipped in every run here (see [`TestVerdict::not_run`]
+    /// for why, when it matters).
     NotRun,
 }
 
@@ -147,11 +158,69 @@ pub struct FirstFailure {
     pub days_from_now: Option<i64>,
 }
 
-/// One instant where a test failed.
+/// One probed instant (an instant where a test failed, or a window's end).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FailingInstant {
     pub instant: String,
     pub label: String,
+}
+
+/// A stretch of consecutive instant probes at which a test failed, with no
+/// probe in between at which it passed (probes where it did not run neither
+/// extend nor break a window). The test may fail anywhere between `from` and
+/// `to`; probes only see their own instants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailingWindow {
+    /// The first failing probe of the window.
+    pub from: FailingInstant,
+    /// The last failing probe of the window (equal to `from` for one probe).
+    pub to: FailingInstant,
+    /// How many probes failed in it.
+    pub probes: usize,
+    /// The next probe after `to` at which the test passed again; `null`
+    /// when none did (the window reaches the last probed instant).
+    pub passes_again: Option<FailingInstant>,
+}
+
+/// What a test is: a test case, a module's collection (import) error, or the
+/// whole command judged by its exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestKind {
+    Test,
+    /// A runner's error entry for a module that failed to import (pytest
+    /// writes one, named after the module, when collecting it fails); while
+    /// it fails, the module's tests do not run.
+    Module,
+    /// [`COMMAND_TEST`]: the exit status, at probes without per-test results.
+    Command,
+}
+
+/// Why a test did not run at a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotRunCause {
+    /// Its own module failed to import there.
+    ImportFailure,
+    /// Another module failed to import there (pytest stops the whole session
+    /// at a collection error).
+    OtherImportFailure,
+    /// The run gave no per-test results (no JUnit file): only the exit
+    /// status is known.
+    NoResults,
+    /// The run's results do not list it.
+    Absent,
+}
+
+/// A probe at which a test did not run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotRunAt {
+    pub instant: String,
+    pub zone: String,
+    pub label: String,
+    pub cause: NotRunCause,
+    /// The module that failed to import, for the import-failure causes.
+    pub module: Option<String>,
 }
 
 /// One line of a test's timeline.
@@ -169,19 +238,33 @@ pub struct TimelineEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TestVerdict {
     pub name: String,
+    pub kind: TestKind,
+    /// For [`TestKind::Module`]: the module's path (`tests/test_x.py`).
+    pub module: Option<String>,
     pub verdict: Verdict,
     /// The outcome at now in the zone in effect ("passed", "failed",
     /// "flaky" or "not-run").
     pub now: Mark,
-    /// Set for time-dependent tests only.
+    /// Set for time-dependent tests only: the earliest failing instant ≥ now
+    /// (or the earliest overall if all are past).
     pub first_failure: Option<FirstFailure>,
-    /// Zones (clock at now) whose confirmed outcome differs from the outcome
-    /// at now, in probe order: where it fails, for a test that passes at now
-    /// (the usual case); where it passes, for one that fails at now. Empty
-    /// for stable tests.
-    pub zones: Vec<String>,
+    /// The failing windows over the instant probes, in order; empty for
+    /// stable tests.
+    pub failing_windows: Vec<FailingWindow>,
+    /// Zones where the test fails with the clock at now: the zone in effect
+    /// (the now probe) and the zone probes, in probe order. Empty for stable
+    /// tests.
+    pub failing_zones: Vec<String>,
+    /// Zones where it passes with the clock at now, likewise.
+    pub passing_zones: Vec<String>,
     /// Instants at which the test failed, in order; empty for stable tests.
     pub failing_instants: Vec<FailingInstant>,
+    /// Probes at which the test did not run (see [`NotRunCause`]).
+    pub not_run: Vec<NotRunAt>,
+    /// For a module ([`TestKind::Module`]) or the command
+    /// ([`TestKind::Command`]): how many tests did not run at the probes where
+    /// it failed.
+    pub tests_not_run: usize,
     /// Labels of the probes whose runs disagreed (why a test is flaky).
     pub flips: Vec<String>,
     /// Some run this finding rests on had binaries the shim cannot reach.
@@ -279,30 +362,47 @@ impl Plan {
         self.targets().into_iter().filter_map(|t| self.probe(t, 1)).collect()
     }
 
-    /// Re-runs needed before anything is reported: every target at which some
-    /// test's outcome differed from its outcome at now, and — whenever there
-    /// is any such target — now itself, so a test that fails at now only
-    /// sometimes is caught as flaky. Empty when nothing differed.
+    /// Re-runs needed before anything is reported: the fewest instants that
+    /// hit every test's every stretch of consecutive instant probes at which
+    /// its outcome differed from its outcome at now (one re-run confirms the
+    /// stretch, see [`Plan::classify`]), every zone at which it differed,
+    /// and — whenever there is any — now itself, so a test that fails at now
+    /// only sometimes is caught as flaky. Empty when nothing differed.
     pub fn confirmations(&self, first: &[ProbeResult]) -> Vec<Probe> {
         let by_target = group(first);
         let base = by_target.get(&self.baseline());
-        let mut differing: BTreeSet<Target> = BTreeSet::new();
-        for (&target, runs) in &by_target {
-            if target == self.baseline() {
-                continue;
-            }
-            for run in runs {
-                for (name, &outcome) in &run.tests {
-                    let Some(fails) = observed(outcome) else {
-                        continue;
-                    };
-                    if fails != base_fails(base, name) {
-                        differing.insert(target);
-                    }
+        let names: BTreeSet<&str> = first.iter().flat_map(|r| r.tests.keys().map(String::as_str)).collect();
+        let mut picked: BTreeSet<Target> = BTreeSet::new();
+        // Every test's stretches, as (first, last) instant indices.
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for name in names {
+            let base_fail = base_fails(base, name);
+            let differs =
+                |target: Target| {
+                    by_target.get(&target).into_iter().flatten().any(|r| {
+                        r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail)
+                    })
+                };
+            for stretch in self.stretches(&differs) {
+                if let (Some(Target::Instant(a)), Some(Target::Instant(b))) =
+                    (stretch.first(), stretch.last())
+                {
+                    spans.push((*a, *b));
                 }
             }
+            picked.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| differs(t)));
         }
-        if differing.is_empty() {
+        // The fewest instants that hit every stretch (interval stabbing:
+        // by last index, take the last instant of each stretch not yet hit).
+        spans.sort_by_key(|&(a, b)| (b, a));
+        let mut last: Option<usize> = None;
+        for (a, b) in spans {
+            if last.is_none_or(|l| l < a) {
+                picked.insert(Target::Instant(b));
+                last = Some(b);
+            }
+        }
+        if picked.is_empty() {
             return Vec::new();
         }
         let next_attempt = |t: Target| {
@@ -310,14 +410,33 @@ impl Plan {
         };
         self.targets()
             .into_iter()
-            .filter(|t| *t == self.baseline() || differing.contains(t))
+            .filter(|t| *t == self.baseline() || picked.contains(t))
             .filter_map(|t| self.probe(t, next_attempt(t)))
             .collect()
     }
 
+    /// Maximal runs of consecutive instant targets (in time order) for which
+    /// `differs` holds; now and any target where it does not hold end a run.
+    fn stretches(&self, differs: &dyn Fn(Target) -> bool) -> Vec<Vec<Target>> {
+        let mut out: Vec<Vec<Target>> = Vec::new();
+        let mut open = false;
+        for target in (0..self.hazards.len()).map(Target::Instant) {
+            if target != self.baseline() && differs(target) {
+                match out.last_mut() {
+                    Some(run) if open => run.push(target),
+                    _ => out.push(vec![target]),
+                }
+                open = true;
+            } else {
+                open = false;
+            }
+        }
+        out
+    }
+
     /// Verdicts for every test seen in `results` (first pass and
     /// confirmations together), ordered time-dependent (by first failure),
-    /// zone-dependent, flaky, stable, then by name.
+    /// zone-dependent, flaky, partly-run, stable, then by name.
     ///
     /// Rules, per test:
     /// - Only `passed`/`failed` are observations; skipped or absent is not.
@@ -325,36 +444,84 @@ impl Plan {
     ///   counts as not failing there (it did not exist or was skipped: if it
     ///   fails at some instant, that is the finding).
     /// - Any target whose runs disagree (including now) → `flaky`.
-    /// - Else a confirmed difference (≥ 2 runs agreeing, different from now)
-    ///   at some instant → `time-dependent`, with the earliest failing instant
-    ///   ≥ now as `first_failure` (or the earliest overall if all are past).
-    /// - Else a confirmed difference under some zone → `zone-dependent`.
+    /// - Else a confirmed difference at some instant → `time-dependent`
+    ///   (confirmed: ≥ 2 runs agreeing, different from now, at that instant
+    ///   or at another of its stretch of consecutive differing instants —
+    ///   one re-run per stretch, so a failure that lasts costs one run to
+    ///   confirm, not one per probe), with its failing windows and the
+    ///   earliest failing instant ≥ now as `first_failure` (or the earliest
+    ///   overall if all are past).
+    /// - Else a confirmed difference (≥ 2 runs agreeing) under some zone →
+    ///   `zone-dependent`.
+    /// - Else, if it did not run at some probe → `partly-run`. A test did not
+    ///   run at a probe when no run there lists it, and either it was listed
+    ///   at now or the cause is known: a module that failed to import there
+    ///   (a pytest collection error entry, see [`TestKind::Module`]) or a run
+    ///   without per-test results ([`COMMAND_TEST`] only).
     /// - Else `stable`. A difference seen once and never re-run
     ///   ("unconfirmed") is shown in the timeline but decides nothing.
     pub fn classify(&self, results: &[ProbeResult]) -> Vec<TestVerdict> {
         let by_target = group(results);
         let names: BTreeSet<&str> = results.iter().flat_map(|r| r.tests.keys().map(String::as_str)).collect();
+        let per_test = results.iter().any(|r| !r.whole_command());
+        let ctx = Context {
+            by_target: &by_target,
+            per_test,
+            tests: names.iter().copied().filter(|n| kind_of(n, per_test) == TestKind::Test).collect(),
+        };
         let mut out: Vec<(Option<Timestamp>, TestVerdict)> =
-            names.into_iter().map(|name| self.classify_one(name, &by_target)).collect();
+            names.into_iter().map(|name| self.classify_one(name, &ctx)).collect();
         out.sort_by(|(ta, a), (tb, b)| a.verdict.cmp(&b.verdict).then(ta.cmp(tb)).then(a.name.cmp(&b.name)));
         out.into_iter().map(|(_, v)| v).collect()
     }
 
-    fn classify_one(
-        &self,
-        name: &str,
-        by_target: &BTreeMap<Target, Vec<&ProbeResult>>,
-    ) -> (Option<Timestamp>, TestVerdict) {
+    fn classify_one(&self, name: &str, ctx: &Context<'_>) -> (Option<Timestamp>, TestVerdict) {
+        let by_target = ctx.by_target;
+        let kind = kind_of(name, ctx.per_test);
+        let module = match kind {
+            TestKind::Module => collection_module(name),
+            _ => None,
+        };
         let base = by_target.get(&self.baseline());
         let base_fail = base_fails(base, name);
+        let listed_at_now = base.into_iter().flatten().any(|r| r.tests.contains_key(name));
         let mut flips = Vec::new();
         let mut unreliable = false;
         let mut instant_diff = false;
         let mut zone_diff = false;
         let mut failing_instants: Vec<(Timestamp, String)> = Vec::new();
-        let mut zones = Vec::new();
+        // (instant, label, failed) for every instant probe with a decided mark.
+        let mut decided: Vec<(Timestamp, String, bool)> = Vec::new();
+        let (mut failing_zones, mut passing_zones) = (Vec::new(), Vec::new());
+        let mut not_run = Vec::new();
         let mut timeline = Vec::new();
         let mut now_mark = Mark::NotRun;
+
+        let observations = |target: Target| -> Vec<bool> {
+            let runs = by_target.get(&target).map(Vec::as_slice).unwrap_or(&[]);
+            runs.iter().filter_map(|r| r.tests.get(name).copied().and_then(observed)).collect()
+        };
+        // A difference at an instant is confirmed when some probe of its
+        // stretch (as the first pass saw it, see `confirmations`) was run
+        // again with the same outcome.
+        let first_differs = |target: Target| {
+            by_target
+                .get(&target)
+                .into_iter()
+                .flatten()
+                .filter(|r| r.attempt == 1)
+                .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
+        };
+        let mut confirmed: BTreeSet<Target> = BTreeSet::new();
+        for stretch in self.stretches(&first_differs) {
+            let agreed = |t: &Target| {
+                let obs = observations(*t);
+                obs.len() >= 2 && obs.iter().all(|&f| f != base_fail)
+            };
+            if stretch.iter().any(agreed) {
+                confirmed.extend(stretch);
+            }
+        }
 
         // Timeline order: instants chronologically (hazards are sorted), then
         // zones in the order given.
@@ -362,15 +529,21 @@ impl Plan {
             (0..self.hazards.len()).map(Target::Instant).chain((0..self.zones.len()).map(Target::Zone));
         for target in order {
             let runs = by_target.get(&target).map(Vec::as_slice).unwrap_or(&[]);
-            let obs: Vec<bool> =
-                runs.iter().filter_map(|r| r.tests.get(name).copied().and_then(observed)).collect();
+            let obs = observations(target);
             if !obs.is_empty() {
                 unreliable |= runs.iter().any(|r| r.unreliable && r.tests.contains_key(name));
             }
+            let unlisted = !runs.is_empty() && runs.iter().all(|r| !r.tests.contains_key(name));
             let mark = match obs.first() {
+                // A module's error entry or the command's exit status missing
+                // from a run that has per-test results: the module imported,
+                // the command gave results.
+                None if unlisted && kind != TestKind::Test => Mark::Passed,
                 None => Mark::NotRun,
                 Some(&f) if obs.iter().any(|&o| o != f) => Mark::Flaky,
-                Some(&f) if f != base_fail && obs.len() < 2 => Mark::Unconfirmed,
+                Some(&f) if f != base_fail && obs.len() < 2 && !confirmed.contains(&target) => {
+                    Mark::Unconfirmed
+                }
                 Some(&f) => {
                     if f {
                         Mark::Failed
@@ -387,23 +560,38 @@ impl Plan {
             if target == self.baseline() {
                 now_mark = mark;
             }
+            if kind == TestKind::Test && unlisted {
+                let (cause, module) = not_run_cause(name, runs);
+                if cause != NotRunCause::Absent || listed_at_now {
+                    not_run.push(NotRunAt {
+                        instant: instant.to_string(),
+                        zone: zone.clone(),
+                        label: label.clone(),
+                        cause,
+                        module,
+                    });
+                }
+            }
             match mark {
                 Mark::Flaky => flips.push(label.clone()),
                 Mark::Failed | Mark::Passed => {
                     let fails = mark == Mark::Failed;
                     let differs = fails != base_fail;
+                    if target == self.baseline() {
+                        // The now probe is the zone in effect at now.
+                        push_zone(if fails { &mut failing_zones } else { &mut passing_zones }, &zone);
+                    }
                     match target {
                         Target::Instant(_) => {
                             instant_diff |= differs;
+                            decided.push((instant, label.clone(), fails));
                             if fails {
                                 failing_instants.push((instant, label.clone()));
                             }
                         }
                         Target::Zone(_) => {
                             zone_diff |= differs;
-                            if differs {
-                                zones.push(zone.clone());
-                            }
+                            push_zone(if fails { &mut failing_zones } else { &mut passing_zones }, &zone);
                         }
                     }
                 }
@@ -418,6 +606,8 @@ impl Plan {
             Verdict::TimeDependent
         } else if zone_diff {
             Verdict::ZoneDependent
+        } else if !not_run.is_empty() {
+            Verdict::PartlyRun
         } else {
             Verdict::Stable
         };
@@ -436,15 +626,26 @@ impl Plan {
             label: label.clone(),
             days_from_now: if *t >= self.now { days_between(self.now, *t, &self.zone) } else { None },
         });
+        let tests_not_run = match (kind, &module) {
+            (TestKind::Module, Some(m)) => {
+                ctx.tests.iter().filter(|t| test_module(t) == Some(m.as_str())).count()
+            }
+            (TestKind::Command, _) => ctx.tests.len(),
+            _ => 0,
+        };
         // Stable tests carry no timeline (reports stay small), unless some
         // difference went unconfirmed: that should stay visible.
         let stable = verdict == Verdict::Stable && !timeline.iter().any(|e| e.result == Mark::Unconfirmed);
         let verdict_struct = TestVerdict {
             name: name.to_string(),
+            kind,
+            module,
             verdict,
             now: now_mark,
             first_failure,
-            zones: if stable { Vec::new() } else { zones },
+            failing_windows: if stable { Vec::new() } else { windows(&decided) },
+            failing_zones: if stable { Vec::new() } else { failing_zones },
+            passing_zones: if stable { Vec::new() } else { passing_zones },
             failing_instants: if stable {
                 Vec::new()
             } else {
@@ -453,11 +654,117 @@ impl Plan {
                     .map(|(t, label)| FailingInstant { instant: t.to_string(), label })
                     .collect()
             },
+            not_run,
+            tests_not_run,
             flips,
             unreliable,
             timeline: if stable { Vec::new() } else { timeline },
         };
         (first.map(|(t, _)| t), verdict_struct)
+    }
+}
+
+/// What every test's classification shares.
+struct Context<'a> {
+    by_target: &'a BTreeMap<Target, Vec<&'a ProbeResult>>,
+    /// Some run gave per-test results (else [`COMMAND_TEST`] is the test).
+    per_test: bool,
+    /// The names of real test cases ([`TestKind::Test`]).
+    tests: Vec<&'a str>,
+}
+
+fn push_zone(list: &mut Vec<String>, zone: &str) {
+    if !list.iter().any(|z| z == zone) {
+        list.push(zone.to_string());
+    }
+}
+
+/// Failing windows over the decided instant probes, in instant order.
+fn windows(decided: &[(Timestamp, String, bool)]) -> Vec<FailingWindow> {
+    let at =
+        |(t, label): (&Timestamp, &String)| FailingInstant { instant: t.to_string(), label: label.clone() };
+    let mut out: Vec<FailingWindow> = Vec::new();
+    let mut open = false;
+    for (t, label, fails) in decided {
+        match (fails, open, out.last_mut()) {
+            (true, true, Some(w)) => {
+                w.to = at((t, label));
+                w.probes += 1;
+            }
+            (true, _, _) => {
+                out.push(FailingWindow {
+                    from: at((t, label)),
+                    to: at((t, label)),
+                    probes: 1,
+                    passes_again: None,
+                });
+                open = true;
+            }
+            (false, true, Some(w)) => {
+                w.passes_again = Some(at((t, label)));
+                open = false;
+            }
+            (false, _, _) => {}
+        }
+    }
+    out
+}
+
+/// Whether `name` is a test case, a module's collection error entry, or the
+/// exit status standing in for a run without per-test results.
+fn kind_of(name: &str, per_test: bool) -> TestKind {
+    if name == COMMAND_TEST && per_test {
+        TestKind::Command
+    } else if name == COMMAND_TEST {
+        TestKind::Test
+    } else if collection_module(name).is_some() {
+        TestKind::Module
+    } else {
+        TestKind::Test
+    }
+}
+
+/// The module a pytest collection error entry stands for. pytest names the
+/// entry after the module, with no test part: `tests/test_x.py` in its
+/// terminal summary; in JUnit it has an empty `classname` and the dotted
+/// module as its name, which the JUnit reader names `pytest::tests.test_x`
+/// (the suite name standing in for the missing class).
+fn collection_module(name: &str) -> Option<String> {
+    let plain_path = |s: &str| !s.is_empty() && !s.contains("::") && !s.contains(char::is_whitespace);
+    if name.ends_with(".py") && plain_path(name) {
+        return Some(name.to_string());
+    }
+    let dotted = name.strip_prefix("pytest::")?;
+    let valid = plain_path(dotted)
+        && dotted
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    valid.then(|| format!("{}.py", dotted.replace('.', "/")))
+}
+
+/// The module of a pytest test id (`tests/test_x.py::test_y` →
+/// `tests/test_x.py`).
+fn test_module(name: &str) -> Option<&str> {
+    name.split_once("::").map(|(m, _)| m).filter(|m| m.ends_with(".py"))
+}
+
+/// Why `name` is missing from every run in `runs`, and the module that
+/// failed to import, if that is why.
+fn not_run_cause(name: &str, runs: &[&ProbeResult]) -> (NotRunCause, Option<String>) {
+    let failed: BTreeSet<String> = runs
+        .iter()
+        .flat_map(|r| r.tests.iter())
+        .filter(|(_, &o)| o == Outcome::Failed)
+        .filter_map(|(n, _)| collection_module(n))
+        .collect();
+    if let Some(own) = test_module(name).filter(|m| failed.contains(*m)) {
+        (NotRunCause::ImportFailure, Some(own.to_string()))
+    } else if let Some(other) = failed.first() {
+        (NotRunCause::OtherImportFailure, Some(other.clone()))
+    } else if runs.iter().all(|r| r.whole_command()) {
+        (NotRunCause::NoResults, None)
+    } else {
+        (NotRunCause::Absent, None)
     }
 }
 

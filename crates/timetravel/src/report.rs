@@ -1,10 +1,10 @@
-//! The timetravel report: JSON (schema 1), text and markdown.
+//! The timetravel report: JSON (schema 2), text and markdown.
 //!
-//! JSON schema 1 (more fields may be added; these keep their meaning):
+//! JSON schema 2 (more fields may be added; these keep their meaning):
 //!
 //! ```text
 //! {
-//!   "schema": 1,
+//!   "schema": 2,
 //!   "command": ["pytest", "-q"],
 //!   "now": "2026-11-22T12:00:00Z",          // the frozen "now" (RFC 3339, UTC)
 //!   "zone": "Europe/Berlin",                // the zone in effect
@@ -14,45 +14,76 @@
 //!       "zone": "Europe/Berlin",            // TZ of the run
 //!       "label": "next New Year 2027 (UTC)",
 //!       "family": "now" | "midnight" | "month-end" | "new-year" | "leap-day"
-//!               | "dst" | "offset" | "y2038" | "extra" | null,  // null for zones
+//!               | "dst" | "offset" | "offset-crossing" | "y2038" | "extra"
+//!               | null,                      // null for zones
 //!       "runs": [ { "attempt": 1, "passed": 9, "failed": 1, "skipped": 0,
 //!                   "unreliable": false } ]   // attempt 2 = confirmation
 //!   } ],
 //!   "tests": [ {
 //!       "name": "test_bombs.py::test_licence_is_valid",
-//!       "verdict": "time-dependent" | "zone-dependent" | "stable" | "flaky",
-//!       "now": "passed" | "failed" | "flaky" | "not-run",
+//!       "kind": "test" | "module" | "command",  // module: a collection (import)
+//!                                            // error entry; command: the exit
+//!                                            // status of a run without
+//!                                            // per-test results
+//!       "module": "tests/test_x.py" | null,  // for kind "module"
+//!       "verdict": "time-dependent" | "zone-dependent" | "flaky"
+//!                | "partly-run" | "stable",
+//!       "now": "passed" | "failed" | "flaky" | "unconfirmed" | "not-run",
 //!       "first_failure": { "instant": "...", "label": "...",
 //!                          "days_from_now": 40 | null } | null,
-//!       "zones": ["Pacific/Kiritimati"],     // zones where the outcome differs
-//!                                            // from now (where it fails, if it
-//!                                            // passes at now)
+//!       "failing_windows": [ {               // over the instant probes
+//!           "from": { "instant": "...", "label": "..." },  // first failing probe
+//!           "to": { "instant": "...", "label": "..." },    // last failing probe
+//!           "probes": 2,                     // failing probes in the window
+//!           "passes_again": { "instant": "...", "label": "..." } | null
+//!       } ],                                 // null: fails up to the last probe
+//!       "failing_zones": ["Pacific/Kiritimati"],  // zones where it fails, clock
+//!                                            // at now (the zone in effect too)
+//!       "passing_zones": ["UTC", "..."],     // zones where it passes, likewise
 //!       "failing_instants": [ { "instant": "...", "label": "..." } ],
+//!       "not_run": [ { "instant": "...", "zone": "...", "label": "...",
+//!                      "cause": "import-failure" | "other-import-failure"
+//!                             | "no-results" | "absent",
+//!                      "module": "tests/test_x.py" | null } ],
+//!       "tests_not_run": 2,                  // kind module/command: tests that
+//!                                            // did not run where it failed
 //!       "flips": ["now", "+1 year"],          // probes whose runs disagreed
 //!       "unreliable": false,
 //!       "timeline": [ { "instant": "...", "zone": "...", "label": "...",
 //!                       "result": "passed" | "failed" | "flaky"
 //!                               | "unconfirmed" | "not-run" } ]
 //!   } ],
-//!   "time_bombs": 1,     // tests time- or zone-dependent and not unreliable
+//!   "time_bombs": 1,     // tests (and modules) time- or zone-dependent, and
+//!                        // not unreliable
 //!   "warnings": ["..."]
 //! }
 //! ```
 //!
+//! Changes from schema 1: `zones` (where the outcome differed from now,
+//! which its name did not say) is replaced by `failing_zones` and
+//! `passing_zones`; `kind`, `module`, `failing_windows`, `not_run`,
+//! `tests_not_run` and the verdict `partly-run` are new (a test that did not
+//! run at some probe is no longer `stable`).
+//!
 //! `first_failure` is set only for time-dependent tests; `days_from_now`
 //! counts calendar days in the zone in effect and is null for instants
-//! before now. `timeline`, `zones`, `failing_instants` are empty for stable
-//! tests (`timeline` is kept when some difference went unconfirmed). Tests are ordered time-dependent (earliest first failure first),
-//! zone-dependent, flaky, stable, then by name.
+//! before now. `timeline`, `failing_windows`, `failing_zones`,
+//! `passing_zones`, `failing_instants` are empty for stable tests
+//! (`timeline` is kept when some difference went unconfirmed). Tests are
+//! ordered time-dependent (earliest first failure first), zone-dependent,
+//! flaky, partly-run, stable, then by name.
 
 use render::md_escape;
 use serde::Serialize;
 
 use crate::hazards::Family;
-use crate::plan::{Mark, Plan, ProbeResult, Target, TestVerdict, Verdict};
+use crate::plan::{
+    FailingWindow, Mark, NotRunCause, Plan, ProbeResult, Target, TestKind, TestVerdict, TimelineEntry,
+    Verdict,
+};
 
 /// The JSON schema version.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 /// Exit status when no test is time- or zone-dependent (flaky and stable
 /// tests alone do not make time bombs).
 pub const EXIT_NO_TIME_BOMBS: i32 = 0;
@@ -167,6 +198,24 @@ impl Report {
         serde_json::to_string_pretty(self)
     }
 
+    /// The timeline as shown: a zone-dependent test had the same outcome at
+    /// every instant, so its instants are one row ("every instant") and only
+    /// the zones are listed.
+    fn shown_timeline(&self, t: &TestVerdict) -> Vec<TimelineEntry> {
+        if t.verdict != Verdict::ZoneDependent {
+            return t.timeline.clone();
+        }
+        let instants = self.probes.iter().filter(|p| p.kind == ProbeKind::Instant).count();
+        let mut rows = vec![TimelineEntry {
+            instant: format!("every instant ({instants})"),
+            zone: self.zone.clone(),
+            label: "same outcome as at now".into(),
+            result: t.now,
+        }];
+        rows.extend(t.timeline.iter().skip(instants).cloned());
+        rows
+    }
+
     fn runs(&self) -> (usize, usize) {
         let all: usize = self.probes.iter().map(|p| p.runs.len()).sum();
         let reruns = self.probes.iter().flat_map(|p| &p.runs).filter(|r| r.attempt > 1).count();
@@ -197,32 +246,118 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `zones` lists where the outcome differs from now: failing for a test that
-/// passes at now, passing for one that fails there.
-fn zone_verb(t: &TestVerdict) -> &'static str {
-    if t.now == Mark::Failed {
-        "passes in"
-    } else {
-        "fails in"
+fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
-/// One line describing a non-stable test's finding.
-fn finding(t: &TestVerdict) -> String {
-    let mut s = match t.verdict {
-        Verdict::TimeDependent => match &t.first_failure {
-            Some(f) => format!("fails from {}, {}, {}", f.instant, f.label, when(f.days_from_now)),
-            None => "outcome depends on the instant".into(),
-        },
-        Verdict::ZoneDependent => format!("{} {}", zone_verb(t), t.zones.join(", ")),
-        Verdict::Flaky => format!("runs at the same instant disagreed: {}", t.flips.join(", ")),
-        Verdict::Stable => String::new(),
+/// The windows ("at A and from B to C") and what follows them ("; passes
+/// between and again from D", with `verb` for "passes").
+fn windows_phrase(ws: &[FailingWindow], verb: &str) -> (String, String) {
+    let parts: Vec<String> = ws
+        .iter()
+        .map(|w| match (&w.passes_again, w.from == w.to) {
+            (None, _) => format!("from {} on", w.from.instant),
+            (Some(_), true) => format!("at {}", w.from.instant),
+            (Some(_), false) => format!("from {} to {}", w.from.instant, w.to.instant),
+        })
+        .collect();
+    let tail = match (ws.len() > 1, ws.last().and_then(|w| w.passes_again.as_ref())) {
+        (true, Some(again)) => format!("; {verb} between and again from {}", again.instant),
+        (true, None) => format!("; {verb} between"),
+        (false, Some(again)) => format!("; {verb} again from {}", again.instant),
+        (false, None) => String::new(),
     };
-    if t.verdict == Verdict::TimeDependent && !t.zones.is_empty() {
-        s.push_str(&format!("; also {} {}", zone_verb(t), t.zones.join(", ")));
+    (list(&parts), tail)
+}
+
+/// Where a test did not run, grouped by cause: "did not run at A and B (its
+/// module m failed to import)".
+fn not_run_phrase(t: &TestVerdict, zone: &str) -> String {
+    // (cause, module) → where.
+    type Group = ((NotRunCause, Option<String>), Vec<String>);
+    let mut groups: Vec<Group> = Vec::new();
+    for n in &t.not_run {
+        let at = if n.zone == zone { n.instant.clone() } else { format!("{} in {}", n.instant, n.zone) };
+        let key = (n.cause, n.module.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(at),
+            None => groups.push((key, vec![at])),
+        }
+    }
+    let phrases: Vec<String> = groups
+        .into_iter()
+        .map(|((cause, module), at)| {
+            let module = module.unwrap_or_default();
+            let why = match cause {
+                NotRunCause::ImportFailure => format!("its module {module} failed to import"),
+                NotRunCause::OtherImportFailure => {
+                    format!("module {module} failed to import and the run stopped")
+                }
+                NotRunCause::NoResults => "the run gave no per-test results".into(),
+                NotRunCause::Absent => "not in the run's results".into(),
+            };
+            format!("did not run at {} ({why})", list(&at))
+        })
+        .collect();
+    phrases.join("; ")
+}
+
+/// One line describing a non-stable test's finding.
+fn finding(t: &TestVerdict, zone: &str) -> String {
+    let subject = match (t.kind, &t.module) {
+        (TestKind::Module, Some(m)) => format!("module {m} fails to import"),
+        (TestKind::Command, _) => "the command fails with no per-test results".into(),
+        _ => "fails".into(),
+    };
+    let its_tests = match t.kind {
+        TestKind::Module | TestKind::Command => {
+            format!(": its {} did not run there", plural(t.tests_not_run, "test", "tests"))
+        }
+        TestKind::Test => String::new(),
+    };
+    let mut s = match t.verdict {
+        Verdict::TimeDependent => {
+            let verb = match t.kind {
+                TestKind::Test => "passes",
+                TestKind::Module => "imports",
+                TestKind::Command => "gives results",
+            };
+            let (at, tail) = windows_phrase(&t.failing_windows, verb);
+            let mut s = format!("{subject} {at}{its_tests}{tail}");
+            if let Some(f) = &t.first_failure {
+                s.push_str(&format!(" — first failure {}, {}", f.label, when(f.days_from_now)));
+            }
+            s
+        }
+        Verdict::ZoneDependent => format!("{subject} in {}{its_tests}", list(&t.failing_zones)),
+        Verdict::Flaky => format!("runs at the same instant disagreed: {}", t.flips.join(", ")),
+        Verdict::PartlyRun | Verdict::Stable => String::new(),
+    };
+    match t.verdict {
+        Verdict::TimeDependent if t.now == Mark::Failed && !t.passing_zones.is_empty() => {
+            s.push_str(&format!("; passes in {}", list(&t.passing_zones)));
+        }
+        Verdict::TimeDependent if t.now != Mark::Failed && !t.failing_zones.is_empty() => {
+            s.push_str(&format!("; also fails in {}", list(&t.failing_zones)));
+        }
+        // Where it passes is worth a word only when that is the exception.
+        Verdict::ZoneDependent if t.now == Mark::Failed && !t.passing_zones.is_empty() => {
+            s.push_str(&format!("; passes in {}", list(&t.passing_zones)));
+        }
+        _ => {}
     }
     if t.now == Mark::Failed && t.verdict != Verdict::Flaky {
         s.push_str(" (already fails at now)");
+    }
+    if !t.not_run.is_empty() {
+        if !s.is_empty() {
+            s.push_str("; ");
+        }
+        s.push_str(&not_run_phrase(t, zone));
     }
     if t.unreliable {
         s.push_str(" [unreliable: the shim could not freeze every binary's clock]");
@@ -248,16 +383,20 @@ pub fn render_text(r: &Report) -> String {
     }
     for t in r.tests.iter().filter(|t| t.verdict != Verdict::Stable) {
         out.push('\n');
-        out.push_str(&format!(
-            "{} {} — {}: {}\n",
-            if t.verdict == Verdict::Flaky { "~" } else { "✗" },
-            t.name,
-            t.verdict.name(),
-            finding(t)
-        ));
+        let sym = match t.verdict {
+            Verdict::Flaky => "~",
+            Verdict::PartlyRun => "·",
+            _ => "✗",
+        };
+        out.push_str(&format!("{sym} {} — {}: {}\n", t.name, t.verdict.name(), finding(t, &r.zone)));
+        if t.verdict == Verdict::PartlyRun {
+            // Where it ran it agreed with now; the finding says where it did not run.
+            continue;
+        }
         let first = t.first_failure.as_ref().map(|f| (&f.instant, &f.label));
-        let width = t.timeline.iter().map(|e| e.zone.chars().count()).max().unwrap_or(0);
-        for e in &t.timeline {
+        let rows = r.shown_timeline(t);
+        let width = rows.iter().map(|e| e.zone.chars().count()).max().unwrap_or(0);
+        for e in rows {
             let marker = if first == Some((&e.instant, &e.label)) { "   ← first failure" } else { "" };
             out.push_str(&format!(
                 "    {} {}  {:<width$}  {}{}\n",
@@ -299,7 +438,7 @@ pub fn render_markdown(r: &Report) -> String {
     for w in &r.warnings {
         out.push_str(&format!("> **warning:** {}\n\n", md_escape(w)));
     }
-    out.push_str("| test | verdict | first failure | hazard | starts | zones |\n");
+    out.push_str("| test | verdict | first failure | hazard | starts | fails in zones |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     for t in &r.tests {
         let (instant, label, starts) = match &t.first_failure {
@@ -318,17 +457,17 @@ pub fn render_markdown(r: &Report) -> String {
             instant,
             label,
             starts,
-            md_escape(&t.zones.join(", ")),
+            md_escape(&t.failing_zones.join(", ")),
         ));
     }
     for t in r.tests.iter().filter(|t| !t.timeline.is_empty()) {
         out.push_str(&format!(
             "\n<details><summary><code>{}</code>: {}</summary>\n\n",
             md_escape(&t.name),
-            md_escape(&finding(t))
+            md_escape(&finding(t, &r.zone))
         ));
         out.push_str("| | instant | zone | hazard |\n|---|---|---|---|\n");
-        for e in &t.timeline {
+        for e in &r.shown_timeline(t) {
             out.push_str(&format!(
                 "| {} | `{}` | {} | {} |\n",
                 symbol(e.result),

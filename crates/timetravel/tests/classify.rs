@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use flakebox_timetravel::{
-    hazards, render_markdown, render_text, zone, Mark, Outcome, Plan, Probe, ProbeResult, TestVerdict,
-    Verdict, COMMAND_TEST, DEFAULT_ZONES, EXIT_NO_TIME_BOMBS, EXIT_TIME_BOMBS,
+    hazards, render_markdown, render_text, zone, Mark, NotRunCause, Outcome, Plan, Probe, ProbeResult,
+    TestKind, TestVerdict, Verdict, COMMAND_TEST, DEFAULT_ZONES, EXIT_NO_TIME_BOMBS, EXIT_TIME_BOMBS,
 };
 use jiff::Timestamp;
 
@@ -97,9 +97,13 @@ fn verdicts_for_every_kind_of_test() {
     assert_eq!(licence.now, Mark::Passed);
     let ff = licence.first_failure.as_ref().unwrap();
     assert_eq!(ff.instant, "2027-01-01T00:00:00Z");
-    assert_eq!(ff.label, "next New Year 2027 (UTC)");
+    assert_eq!(ff.label, "next New Year 2027 (UTC) / today +1 month = 2027-02-01");
     assert_eq!(ff.days_from_now, Some(40));
-    assert!(licence.zones.is_empty());
+    assert!(licence.failing_zones.is_empty());
+    // Fails from the New Year to the last probe: one open window.
+    assert_eq!(licence.failing_windows.len(), 1);
+    assert_eq!(licence.failing_windows[0].from.instant, "2027-01-01T00:00:00Z");
+    assert!(licence.failing_windows[0].passes_again.is_none());
     assert_eq!(licence.failing_instants[0].instant, "2027-01-01T00:00:00Z");
     assert!(licence.failing_instants.iter().any(|f| f.label.starts_with("2038")));
     assert!(licence.is_time_bomb());
@@ -111,7 +115,8 @@ fn verdicts_for_every_kind_of_test() {
 
     let k = find(&v, "kiritimati");
     assert_eq!(k.verdict, Verdict::ZoneDependent);
-    assert_eq!(k.zones, ["Pacific/Kiritimati"]);
+    assert_eq!(k.failing_zones, ["Pacific/Kiritimati"]);
+    assert_eq!(k.passing_zones.len(), DEFAULT_ZONES.len()); // the zone in effect + 5
     assert!(k.first_failure.is_none());
     assert!(k.is_time_bomb());
 
@@ -182,15 +187,25 @@ fn confirmations_rerun_differing_targets_and_now() {
     assert_eq!(again[0].label, "now");
     assert!(again[0].tz.is_none());
     let labels: Vec<&str> = again.iter().map(|p| p.label.as_str()).collect();
-    assert!(labels.contains(&"next New Year 2027 (UTC)"));
     assert!(labels.contains(&"+1 year"));
     assert!(labels.contains(&"now in Pacific/Kiritimati"));
-    // Nothing before the month end differs except for `fixed_later` (fails
-    // at now): those instants are re-run too; a zone where all agree is not.
+    // A zone where all agree is not re-run.
     assert!(!labels.contains(&"now in Asia/Kolkata"));
-    // Every instant ≥ the New Year differs for `licence`.
+    // Every instant from the New Year on differs for `licence`, every one
+    // from December on for `fixed_later` (fails at now), one for
+    // `flaky_confirm` (+1 year), those from 2038 on for `collection`: the
+    // fewest instants that hit every stretch are +1 year and the last
+    // instant, not one per differing instant.
+    let instants: Vec<&str> = again.iter().filter(|p| p.tz.is_none()).map(|p| p.label.as_str()).collect();
+    assert_eq!(instants, ["now", "+1 year", "2038 rollover (first second after)"]);
     let after_ny = plan.hazards().iter().filter(|h| h.instant >= ts("2027-01-01T00:00:00Z")).count();
-    assert!(again.len() > after_ny);
+    assert!(after_ny > 30, "{after_ny}");
+    // And one re-run confirms its whole stretch.
+    let mut all = first.clone();
+    all.extend(run(&again, &suite));
+    let licence = find(&plan.classify(&all), "licence").clone();
+    assert_eq!(licence.failing_instants.len(), after_ny);
+    assert!(!licence.timeline.iter().any(|e| e.result == Mark::Unconfirmed));
 
     // Nothing differs: nothing to confirm.
     let boring: &Suite = &|_p| vec![("a", Outcome::Passed), ("b", Outcome::Failed)];
@@ -270,7 +285,7 @@ fn report_json_schema_and_renderings() {
     assert_eq!(report.time_bombs, 4);
 
     let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
-    assert_eq!(json["schema"], 1);
+    assert_eq!(json["schema"], 2);
     assert_eq!(json["command"], serde_json::json!(["./run.sh", "-q"]));
     assert_eq!(json["now"], NOW);
     assert_eq!(json["zone"], "Europe/Berlin");
@@ -291,13 +306,15 @@ fn report_json_schema_and_renderings() {
         licence["first_failure"],
         serde_json::json!({
             "instant": "2027-01-01T00:00:00Z",
-            "label": "next New Year 2027 (UTC)",
+            "label": "next New Year 2027 (UTC) / today +1 month = 2027-02-01",
             "days_from_now": 40
         })
     );
     let k = tests.iter().find(|t| t["name"] == "kiritimati").unwrap();
     assert_eq!(k["verdict"], "zone-dependent");
-    assert_eq!(k["zones"], serde_json::json!(["Pacific/Kiritimati"]));
+    assert_eq!(k["failing_zones"], serde_json::json!(["Pacific/Kiritimati"]));
+    assert!(k.get("zones").is_none(), "schema 2 renamed `zones`: {k}");
+    assert_eq!(k["kind"], "test");
     assert_eq!(k["first_failure"], serde_json::Value::Null);
     let s = tests.iter().find(|t| t["name"] == "stable").unwrap();
     assert_eq!(s["verdict"], "stable");
@@ -307,21 +324,242 @@ fn report_json_schema_and_renderings() {
     let text = render_text(&report);
     assert!(text.contains("4 time bombs in 10 tests"), "{text}");
     assert!(text.contains(
-        "✗ licence — time-dependent: fails from 2027-01-01T00:00:00Z, next New Year 2027 (UTC), in 40 days"
+        "✗ licence — time-dependent: fails from 2027-01-01T00:00:00Z on — first failure next New Year 2027 (UTC) \
+         / today +1 month = 2027-02-01, in 40 days"
     ), "{text}");
     assert!(
         text.contains(
-            "✗ 2027-01-01T00:00:00Z  Europe/Berlin        next New Year 2027 (UTC)   ← first failure"
+            "✗ 2027-01-01T00:00:00Z  Europe/Berlin        next New Year 2027 (UTC) / today +1 month = 2027-02-01   \
+             ← first failure"
         ),
         "{text}"
     );
-    assert!(text.contains("✗ kiritimati — zone-dependent: fails in Pacific/Kiritimati"));
+    assert!(text.contains("✗ kiritimati — zone-dependent: fails in Pacific/Kiritimati\n"), "{text}");
     assert!(text.contains("~ flaky_confirm — flaky: runs at the same instant disagreed: +1 year"));
     // stable, broken, skipped, and past_only (no `--at` in the past here).
     assert!(text.contains("4 stable tests"));
 
     let md = render_markdown(&report);
-    assert!(md.contains("| `licence` | time-dependent | `2027-01-01T00:00:00Z` | next New Year 2027 (UTC) | in 40 days |  |"), "{md}");
+    assert!(md.contains("| `licence` | time-dependent | `2027-01-01T00:00:00Z` | next New Year 2027 (UTC) / today +1 month = 2027-02-01 | in 40 days |  |"), "{md}");
     assert!(md.contains("| `kiritimati` | zone-dependent |  |  |  | Pacific/Kiritimati |"));
     assert!(md.contains("<details><summary><code>licence</code>"));
+}
+
+/// pytest with a module that fails to import whenever it is the 31st in UTC:
+/// the collection error entry is the finding, the module's tests (and the
+/// rest of the session, which pytest stops) did not run there.
+fn import_suite(p: &Probe) -> Vec<(&'static str, Outcome)> {
+    use jiff::tz::TimeZone;
+    let day = p.instant.to_zoned(TimeZone::UTC).day();
+    if day == 31 {
+        return vec![("pytest::tests.test_dates", Outcome::Failed)];
+    }
+    vec![
+        ("tests/test_dates.py::test_one", Outcome::Passed),
+        ("tests/test_dates.py::test_two", Outcome::Passed),
+        ("tests/test_other.py::test_b", Outcome::Passed),
+    ]
+}
+
+#[test]
+fn a_module_failing_to_import_is_a_finding_and_its_tests_did_not_run() {
+    let plan = plan(&[]);
+    let results = full_pass(&plan, &import_suite);
+    let report = plan.report(&["pytest".into()], &results, Vec::new());
+    let v = &report.tests;
+
+    let m = find(v, "pytest::tests.test_dates");
+    assert_eq!(m.kind, TestKind::Module);
+    assert_eq!(m.module.as_deref(), Some("tests/test_dates.py"));
+    assert_eq!(m.verdict, Verdict::TimeDependent);
+    assert_eq!(m.tests_not_run, 2);
+    assert!(m.is_time_bomb());
+    // 31 December in UTC: Berlin's New Year (−1 s and first second) and the
+    // UTC New Year's last second; the UTC New Year passes again.
+    let w = &m.failing_windows[0];
+    assert_eq!(w.from.instant, "2026-12-31T22:59:59Z");
+    assert_eq!(w.to.instant, "2026-12-31T23:59:59Z");
+    assert_eq!(w.passes_again.as_ref().map(|p| p.instant.as_str()), Some("2027-01-01T00:00:00Z"));
+    assert_eq!(m.first_failure.as_ref().map(|f| f.instant.as_str()), Some("2026-12-31T22:59:59Z"));
+
+    for name in ["tests/test_dates.py::test_one", "tests/test_dates.py::test_two"] {
+        let t = find(v, name);
+        assert_eq!(t.verdict, Verdict::PartlyRun, "{name}");
+        assert!(!t.is_time_bomb());
+        assert!(!t.not_run.is_empty());
+        assert!(t
+            .not_run
+            .iter()
+            .all(|n| n.cause == NotRunCause::ImportFailure
+                && n.module.as_deref() == Some("tests/test_dates.py")));
+        assert!(t.not_run.iter().any(|n| n.instant == "2026-12-31T23:59:59Z"));
+        assert!(!t.not_run.iter().any(|n| n.instant == "2027-01-01T00:00:00Z"));
+    }
+    let b = find(v, "tests/test_other.py::test_b");
+    assert_eq!(b.verdict, Verdict::PartlyRun);
+    assert!(b.not_run.iter().all(|n| n.cause == NotRunCause::OtherImportFailure));
+    assert_eq!(report.time_bombs, 1);
+
+    let text = render_text(&report);
+    assert!(
+        text.contains(
+            "✗ pytest::tests.test_dates — time-dependent: module tests/test_dates.py fails to import from \
+             2026-12-31T22:59:59Z to 2026-12-31T23:59:59Z"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(": its 2 tests did not run there"), "{text}");
+    assert!(
+        text.contains(
+            "· tests/test_dates.py::test_one — partly-run: did not run at 2026-12-31T22:59:59Z, \
+             2026-12-31T23:00:00Z, 2026-12-31T23:59:59Z, "
+        ),
+        "{text}"
+    );
+    assert!(text.contains("(its module tests/test_dates.py failed to import)"), "{text}");
+    // None of the three counts as stable.
+    assert!(!text.contains("stable test"), "{text}");
+
+    let md = render_markdown(&report);
+    assert!(md.contains("| `tests/test_dates.py::test_one` | partly-run |"), "{md}");
+    assert!(md.contains("module tests/test_dates.py fails to import"), "{md}");
+
+    let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+    let t = json["tests"].as_array().unwrap();
+    let one = t.iter().find(|t| t["name"] == "tests/test_dates.py::test_one").unwrap();
+    assert_eq!(one["verdict"], "partly-run");
+    assert_eq!(one["not_run"][0]["cause"], "import-failure");
+    let m = t.iter().find(|t| t["kind"] == "module").unwrap();
+    assert_eq!(m["module"], "tests/test_dates.py");
+    assert_eq!(m["tests_not_run"], 2);
+}
+
+#[test]
+fn a_run_without_per_test_results_is_the_commands_finding() {
+    let plan = plan(&[]);
+    let no_junit_at = ts("2027-01-01T00:00:00Z");
+    let probe = |p: &Probe| {
+        if p.instant == no_junit_at {
+            ProbeResult::from_exit(p, false)
+        } else {
+            ProbeResult::new(
+                p,
+                BTreeMap::from([
+                    ("t.py::a".to_string(), Outcome::Passed),
+                    ("t.py::b".into(), Outcome::Passed),
+                ]),
+            )
+        }
+    };
+    let mut results: Vec<ProbeResult> = plan.probes().iter().map(probe).collect();
+    let again: Vec<ProbeResult> = plan.confirmations(&results).iter().map(probe).collect();
+    assert!(again.iter().any(|r| plan.probe(r.target, 1).is_some_and(|p| p.instant == no_junit_at)));
+    results.extend(again);
+    let report = plan.report(&["pytest".into()], &results, Vec::new());
+    let c = find(&report.tests, COMMAND_TEST);
+    assert_eq!(c.kind, TestKind::Command);
+    assert_eq!(c.verdict, Verdict::TimeDependent);
+    assert_eq!(c.tests_not_run, 2);
+    let a = find(&report.tests, "t.py::a");
+    assert_eq!(a.verdict, Verdict::PartlyRun);
+    assert_eq!(a.not_run.len(), 1);
+    assert_eq!(a.not_run[0].cause, NotRunCause::NoResults);
+    let text = render_text(&report);
+    assert!(
+        text.contains(
+            "✗ (command) — time-dependent: the command fails with no per-test results at 2027-01-01T00:00:00Z: \
+             its 2 tests did not run there; gives results again from "
+        ),
+        "{text}"
+    );
+    assert!(text.contains("its 2 tests did not run there"), "{text}");
+    assert!(text.contains("(the run gave no per-test results)"), "{text}");
+}
+
+#[test]
+fn failing_windows_end_where_the_test_passes_again() {
+    let plan = plan(&[]);
+    // Fails in the last second of each UTC year and on 29 February only.
+    let suite: &Suite = &|p| {
+        let ny = p.instant == ts("2026-12-31T23:59:59Z");
+        let leap = p.instant == ts("2028-02-29T00:00:00Z");
+        vec![("t", pass_if(!(ny || leap)))]
+    };
+    let results = full_pass(&plan, suite);
+    let report = plan.report(&["x".into()], &results, Vec::new());
+    let t = &report.tests[0];
+    assert_eq!(t.verdict, Verdict::TimeDependent);
+    let w: Vec<(&str, &str, Option<&str>)> = t
+        .failing_windows
+        .iter()
+        .map(|w| {
+            (
+                w.from.instant.as_str(),
+                w.to.instant.as_str(),
+                w.passes_again.as_ref().map(|p| p.instant.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        w,
+        [
+            ("2026-12-31T23:59:59Z", "2026-12-31T23:59:59Z", Some("2027-01-01T00:00:00Z")),
+            ("2028-02-29T00:00:00Z", "2028-02-29T00:00:00Z", Some(w_after_leap(&plan).as_str())),
+        ]
+    );
+    let ff = t.first_failure.as_ref().unwrap();
+    assert_eq!((ff.instant.as_str(), ff.days_from_now), ("2026-12-31T23:59:59Z", Some(40)));
+    let text = render_text(&report);
+    assert!(
+        text.contains(&format!(
+            "fails at 2026-12-31T23:59:59Z and at 2028-02-29T00:00:00Z; passes between and again from {}",
+            w_after_leap(&plan)
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("fails from"), "{text}");
+}
+
+/// The first probed instant after the leap day.
+fn w_after_leap(plan: &Plan) -> String {
+    let leap = ts("2028-02-29T00:00:00Z");
+    plan.hazards().iter().find(|h| h.instant > leap).map(|h| h.instant.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn a_test_failing_in_every_zone_but_one_is_shown_once_with_its_failing_zones() {
+    let plan = plan(&[]);
+    // Passes only in Los Angeles; the zone in effect (Berlin) fails at every
+    // instant.
+    let suite: &Suite = &|p| vec![("la_only", pass_if(p.tz.as_deref() == Some("America/Los_Angeles")))];
+    let results = full_pass(&plan, suite);
+    let report = plan.report(&["x".into()], &results, Vec::new());
+    let t = &report.tests[0];
+    assert_eq!(t.verdict, Verdict::ZoneDependent);
+    assert_eq!(t.now, Mark::Failed);
+    assert_eq!(
+        t.failing_zones,
+        [
+            "Europe/Berlin",
+            "UTC",
+            "Pacific/Pago_Pago",
+            "Pacific/Kiritimati",
+            "Asia/Kolkata",
+            "Australia/Lord_Howe"
+        ]
+    );
+    assert_eq!(t.passing_zones, ["America/Los_Angeles"]);
+    assert!(t.first_failure.is_none() && t.failing_windows.len() == 1);
+    let text = render_text(&report);
+    assert!(
+        text.contains(
+            "✗ la_only — zone-dependent: fails in Europe/Berlin, UTC, Pacific/Pago_Pago, Pacific/Kiritimati, \
+             Asia/Kolkata and Australia/Lord_Howe; passes in America/Los_Angeles (already fails at now)"
+        ),
+        "{text}"
+    );
+    // The instants are one row, not one per instant.
+    let n = plan.hazards().len();
+    assert!(text.contains(&format!("✗ every instant ({n})")), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("    ")).count(), 1 + DEFAULT_ZONES.len(), "{text}");
 }

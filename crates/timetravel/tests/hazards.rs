@@ -21,6 +21,15 @@ fn of(hz: &[Hazard], family: Family) -> Vec<(String, String)> {
     hz.iter().filter(|h| h.family == family).map(|h| (h.instant.to_string(), h.label.clone())).collect()
 }
 
+/// Like [`of`], with only the first label of each instant (the family's own;
+/// other hazards at the same instant add theirs after it).
+fn own(hz: &[Hazard], family: Family) -> Vec<(String, String)> {
+    of(hz, family)
+        .into_iter()
+        .map(|(t, l)| (t, l.split(" / ").next().unwrap_or_default().to_string()))
+        .collect()
+}
+
 const NOW: &str = "2026-11-22T12:00:00Z";
 
 #[test]
@@ -94,7 +103,7 @@ fn leap_day_is_first_instant_that_is_29_february_locally_and_in_utc() {
 fn year_end_both_sides_local_and_utc() {
     let hz = list(NOW, "Europe/Berlin");
     assert_eq!(
-        of(&hz, Family::NewYear),
+        own(&hz, Family::NewYear),
         vec![
             ("2026-12-31T22:59:59Z".into(), "next New Year 2027 in Europe/Berlin (−1 s)".into()),
             ("2026-12-31T23:00:00Z".into(), "next New Year 2027 in Europe/Berlin".into()),
@@ -107,12 +116,25 @@ fn year_end_both_sides_local_and_utc() {
 #[test]
 fn month_end_and_midnights() {
     let hz = list(NOW, "Europe/Berlin");
+    let month_ends = own(&hz, Family::MonthEnd);
     assert_eq!(
-        of(&hz, Family::MonthEnd),
-        vec![
+        month_ends[..2],
+        [
             ("2026-11-30T22:59:59Z".into(), "end of November 2026 (last second)".into()),
             ("2026-11-30T23:00:00Z".into(), "start of December 2026 (first second)".into()),
         ]
+    );
+    // Every month boundary of the next 13 months, both sides (December's is
+    // the New Year's: one instant each, the New Year's family first).
+    let ends: Vec<&Hazard> =
+        hz.iter().filter(|h| h.label.split(" / ").any(|l| l.starts_with("end of "))).collect();
+    assert_eq!(ends.len(), 13, "{ends:#?}");
+    assert_eq!(hz.iter().filter(|h| h.label.split(" / ").any(|l| l.starts_with("start of "))).count(), 13);
+    assert_eq!(at(&hz, "2027-11-30T22:59:59Z").label, "end of November 2027 (last second)");
+    assert_eq!(at(&hz, "2027-03-31T21:59:59Z").label, "end of March 2027 (last second)"); // CEST
+    assert_eq!(
+        at(&hz, "2026-12-31T22:59:59Z").label,
+        "next New Year 2027 in Europe/Berlin (−1 s) / end of December 2026 (last second) / today +1 month = 2027-01-31"
     );
     assert_eq!(
         of(&hz, Family::Midnight),
@@ -125,10 +147,9 @@ fn month_end_and_midnights() {
     );
     // In December the month end is the New Year: one instant, both labels.
     let hz = list("2026-12-10T12:00:00Z", "UTC");
-    assert_eq!(
-        at(&hz, "2026-12-31T23:59:59Z").label,
-        "end of December 2026 (last second) / next New Year 2027 (UTC, −1 s)"
-    );
+    assert!(at(&hz, "2026-12-31T23:59:59Z")
+        .label
+        .starts_with("end of December 2026 (last second) / next New Year 2027 (UTC, −1 s) / "));
     assert_eq!(at(&hz, "2026-12-31T23:59:59Z").family, Family::MonthEnd);
 }
 
@@ -204,4 +225,47 @@ fn default_zones_are_valid_and_bad_zones_are_named() {
     let zs = parse_zone_lists(&["utc,Asia/Kolkata", "UTC", "europe/berlin"]).unwrap();
     let names: Vec<&str> = zs.iter().map(|z| z.name.as_str()).collect();
     assert_eq!(names, ["UTC", "Asia/Kolkata", "Europe/Berlin"]);
+}
+
+#[test]
+fn days_on_which_a_year_or_a_month_from_today_crosses_29_february_or_a_month_end() {
+    // The case: "now + 1 year" lands next to 29 February 2028 from
+    // 2027-02-28 to 2027-03-01; a year ahead of 2026-11-22 that is within
+    // the horizon (up to the next leap day's 1 March).
+    let hz = list(NOW, "UTC");
+    let labels = |t: &str| at(&hz, t).label.split(" / ").map(str::to_string).collect::<Vec<_>>();
+    // 28 February 2027 + 1 year clamps to 28 February 2028: an existing
+    // hazard (the month end's last second) is that day, so it carries it.
+    assert!(labels("2027-02-28T23:59:59Z").contains(&"today +1 year = 2028-02-28".to_string()));
+    // 1 March 2027: +365 days is 29 February 2028, +1 year 1 March 2028;
+    // in UTC that day starts at the month boundary, which carries it.
+    let mar1 = labels("2027-03-01T00:00:00Z");
+    for l in ["today +365 days = 2028-02-29", "today +1 year = 2028-03-01"] {
+        assert!(mar1.contains(&l.to_string()), "{mar1:?}");
+    }
+    // + 30 days and + 1 month reach 29 February from January 2028.
+    assert_eq!(at(&hz, "2028-01-30T00:00:00Z").label, "today +30 days = 2028-02-29");
+    assert_eq!(at(&hz, "2028-01-29T00:00:00Z").label, "today +1 month = 2028-02-29");
+    assert_eq!(at(&hz, "2028-01-29T00:00:00Z").family, Family::OffsetCrossing);
+    // The next month end reached: 1 December + 30 days = 31 December.
+    assert!(labels("2026-12-01T00:00:00Z").contains(&"today +30 days = 2026-12-31".to_string()));
+
+    // West of UTC the day must hold in both: local midnight, not UTC's.
+    let hz = list(NOW, "America/Los_Angeles");
+    let h = hz.iter().find(|h| h.label.contains("today +365 days = 2028-02-29")).expect("found");
+    assert_eq!(h.instant, ts("2027-03-01T08:00:00Z"));
+
+    // Nothing past the horizon, nothing before now.
+    let hz = list(NOW, "Europe/Berlin");
+    let crossing: Vec<Timestamp> =
+        hz.iter().filter(|h| h.label.contains("today +")).map(|h| h.instant).collect();
+    assert!(crossing.iter().all(|&t| t > ts(NOW) && t <= ts("2028-03-01T00:00:00Z")), "{crossing:?}");
+}
+
+#[test]
+fn default_probe_count() {
+    // 2026-11-22: 23 instants in Berlin and 15 in UTC before the later
+    // month boundaries and the offset crossings; the README gives these.
+    assert_eq!(list(NOW, "Europe/Berlin").len(), 53);
+    assert_eq!(list(NOW, "UTC").len(), 43);
 }
