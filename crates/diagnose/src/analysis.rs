@@ -781,6 +781,13 @@ pub(crate) fn build_report(
     }
     tests.sort_by(|a, b| a.name.cmp(&b.name));
 
+    // Focused reruns: the runs are of the suspects together, not of the
+    // user's command, so the verdict is the tests' own, worst first.
+    let focused = engine.suspects.as_ref().is_some_and(|s| !s.is_empty());
+    if focused && !interrupted && !engine.records.is_empty() {
+        roll_up(&tests, &mut u.verdict, &mut u.outcome, &mut effects, &mut summary);
+    }
+
     let runs_total = engine.records.len() + engine.screen.len();
     let decided_runs: Vec<&RunRecord> = if engine.records.is_empty() {
         engine.screen.iter().collect()
@@ -838,4 +845,53 @@ pub(crate) fn build_report(
         warnings,
         screening,
     }
+}
+
+/// The verdict of a focused diagnosis from its tests' verdicts: environment
+/// if any test's flakiness comes from a factor (the factors: each one's
+/// strongest effect over the tests), else intrinsic, else undecided, else
+/// stable (failing if any test fails everywhere).
+fn roll_up(
+    tests: &[TestReport],
+    verdict: &mut Verdict,
+    outcome: &mut Option<StableOutcome>,
+    effects: &mut Vec<FactorEffect>,
+    summary: &mut String,
+) {
+    let count = |v: Verdict| tests.iter().filter(|t| t.verdict == v).count();
+    let (env, intr, undec) =
+        (count(Verdict::Environment), count(Verdict::Intrinsic), count(Verdict::Undecided));
+    let failing = tests.iter().filter(|t| t.outcome == Some(StableOutcome::Fail)).count();
+    let mut best: Vec<FactorEffect> = Vec::new();
+    for e in tests.iter().flat_map(|t| &t.factors) {
+        match best.iter_mut().find(|b| b.factor == e.factor) {
+            Some(b) if e.p_value < b.p_value => *b = e.clone(),
+            Some(_) => {}
+            None => best.push(e.clone()),
+        }
+    }
+    best.sort_by(|a, b| a.effect.cmp(&b.effect).then(a.p_value.total_cmp(&b.p_value)));
+    let parts: Vec<String> = [
+        (env, "from the environment"),
+        (intr, "intrinsically flaky"),
+        (undec, "undecided"),
+        (failing, "failing in every run"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    let together = std::mem::take(summary);
+    *summary = format!(
+        "per test: {}; the suspects run together: {together}",
+        if parts.is_empty() { "all stable".to_string() } else { parts.join(", ") }
+    );
+    (*verdict, *outcome) = match (env, intr, undec) {
+        (1.., _, _) => (Verdict::Environment, None),
+        (0, 1.., _) => (Verdict::Intrinsic, None),
+        (0, 0, 1..) => (Verdict::Undecided, None),
+        _ if failing > 0 => (Verdict::Stable, Some(StableOutcome::Fail)),
+        _ => (Verdict::Stable, Some(StableOutcome::Pass)),
+    };
+    *effects = if *verdict == Verdict::Environment { best } else { Vec::new() };
 }

@@ -139,6 +139,10 @@ fn focused_reruns_find_the_suspects_and_decide_on_fresh_runs() {
 
         let scratch = test(&rep, SCRATCH);
         assert_eq!(scratch.verdict, Verdict::Environment, "{ctx}");
+        // The runs are of the suspects together: the verdict is the tests'.
+        assert_eq!(rep.verdict, Verdict::Environment, "{ctx}: {}", rep.summary);
+        assert!(rep.summary.starts_with("per test: "), "{ctx}: {}", rep.summary);
+        assert!(rep.factors.iter().any(|f| f.factor == Factor::Fs && f.effect == Effect::Fixes), "{ctx}");
         assert_eq!((scratch.factors[0].factor, scratch.factors[0].effect), (Factor::Fs, Effect::Fixes));
         if want.contains(&CLOCK) {
             let clock = test(&rep, CLOCK);
