@@ -110,6 +110,7 @@ pub fn configure(cfg: &mut Config, args: &RunArgs, isolated: FactorSet, now: Sys
     };
     cfg.timeout = args.timeout.as_deref().map(duration::parse).transpose().map_err(anyhow::Error::msg)?;
     cfg.kill_after = duration::parse(&args.kill_after).map_err(anyhow::Error::msg)?;
+    cfg.cap_add = args.cap_add.clone();
     cfg.keep = args.keep.iter().map(|k| absolute(&cfg.cwd, k)).collect::<Result<_>>()?;
     for pair in args.collect.chunks(2) {
         if let [src, dest] = pair {

@@ -18,6 +18,7 @@
 //! because the supervisor was SIGKILLed (PR_SET_PDEATHSIG) — the kernel takes
 //! the processes and mounts with it.
 
+mod capabilities;
 mod error;
 pub mod evidence;
 mod exec;
@@ -32,6 +33,7 @@ pub mod scratch;
 mod spawn;
 mod user;
 
+pub use capabilities::{parse as parse_capability, Capability};
 pub use error::SandboxError;
 pub use evidence::{Evidence, FileChange, Leftover};
 pub use spawn::run;
@@ -142,6 +144,9 @@ pub struct Config {
     /// and file evidence is gathered: the caller may start its next run then.
     /// EOF instead means the sandbox ended without the command finishing.
     pub done_signal: Option<std::os::fd::OwnedFd>,
+    /// As root, capabilities the command keeps beyond the default set (see
+    /// the `capabilities` module), each with a warning in the evidence.
+    pub cap_add: Vec<Capability>,
 }
 
 impl Config {
@@ -165,6 +170,7 @@ impl Config {
             services: Vec::new(),
             start_gate: None,
             done_signal: None,
+            cap_add: Vec::new(),
         })
     }
 }
