@@ -214,11 +214,16 @@ pub fn net_events(trace: &[String]) -> Vec<String> {
 }
 
 /// An absolute path with symlinks resolved as far as it exists, so the
-/// sandbox binds the real location.
+/// sandbox binds the real location; but not a final symbolic link, which
+/// the sandbox refuses to keep (it would make whatever it names writable).
 fn absolute(cwd: &Path, p: &Path) -> Result<PathBuf> {
     let full = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
     let mut existing = full.as_path();
     let mut tail = Vec::new();
+    if let (true, Some(parent), Some(name)) = (full.is_symlink(), full.parent(), full.file_name()) {
+        tail.push(name.to_os_string());
+        existing = parent;
+    }
     loop {
         if let Ok(real) = std::fs::canonicalize(existing) {
             let mut out = real;

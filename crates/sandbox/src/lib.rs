@@ -23,6 +23,7 @@ mod error;
 pub mod evidence;
 mod exec;
 pub mod host;
+mod inherited;
 mod ipc;
 mod mount_plan;
 pub mod mountinfo;

@@ -370,6 +370,17 @@ fn bind(src: &Path, dst: &Path, depth: Depth, access: Access) -> Result<(), Stri
 /// Make the mount on `dst` and every mount below it read-only
 /// (mount_setattr, Linux 5.12; before it, the top mount only, with MS_REMOUNT).
 fn read_only_tree(dst: &Path) -> Result<(), String> {
+    let path = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes())
+        .map_err(|_| format!("{} contains a NUL byte", dst.display()))?;
+    match set_read_only(libc::AT_FDCWD, &path, libc::AT_RECURSIVE as libc::c_uint) {
+        Ok(()) => Ok(()),
+        Err(nix::Error::ENOSYS) => remount(dst, Access::ReadOnly),
+        Err(e) => Err(format!("making {} read-only: {}", dst.display(), e.desc())),
+    }
+}
+
+/// mount_setattr(dirfd, path, flags) setting MOUNT_ATTR_RDONLY.
+pub fn set_read_only(dirfd: libc::c_int, path: &std::ffi::CStr, flags: libc::c_uint) -> nix::Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -378,27 +389,22 @@ fn read_only_tree(dst: &Path) -> Result<(), String> {
         userns_fd: u64,
     }
     const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
-    let path = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes())
-        .map_err(|_| format!("{} contains a NUL byte", dst.display()))?;
     let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
     // SAFETY: mount_setattr reads the path and the attribute record we own.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
-            AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
     if r == 0 {
-        return Ok(());
-    }
-    match nix::Error::last() {
-        nix::Error::ENOSYS => remount(dst, Access::ReadOnly),
-        e => Err(format!("making {} read-only: {}", dst.display(), e.desc())),
+        Ok(())
+    } else {
+        Err(nix::Error::last())
     }
 }
 
