@@ -202,6 +202,26 @@ fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String>
                     bind(&old_path(src), &dst, Depth::Single, Access::ReadWrite)?;
                 }
             }
+            Op::DevTmpfs { at } => {
+                let dst = new_path(at);
+                let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+                mount(Some("tmpfs"), &dst, Some("tmpfs"), flags, Some("mode=755"))
+                    .ctx(|| format!("tmpfs on {}", at.display()))?;
+            }
+            Op::Mknod { at, major, minor } => {
+                let dst = new_path(at);
+                let dev = nix::sys::stat::makedev(u64::from(*major), u64::from(*minor));
+                nix::sys::stat::mknod(
+                    &dst,
+                    nix::sys::stat::SFlag::S_IFCHR,
+                    Mode::from_bits_truncate(0o666),
+                    dev,
+                )
+                .ctx(|| format!("mknod {}", at.display()))?;
+                // The umask took bits off.
+                fs::set_permissions(&dst, fs::Permissions::from_mode(0o666))
+                    .ctx(|| format!("chmod {}", at.display()))?;
+            }
             Op::Devpts { at } => devpts(at, built)?,
             Op::Rebind { at, access } => {
                 let p = new_path(at);
@@ -326,14 +346,16 @@ fn remount(p: &Path, access: Access) -> Result<(), String> {
         })
 }
 
-/// Hide `p`: /dev/null over a file, an empty read-only tmpfs over a directory.
+/// Hide `p`: /dev/null over a file (writes to it go nowhere), an empty
+/// read-only directory over a directory (bound: no new filesystem to set up
+/// and tear down).
 fn mask(p: &Path, node: Node) -> Result<(), String> {
     match node {
-        Node::File => bind(&old_path(Path::new("/dev/null")), p, Depth::Single, Access::ReadOnly),
+        Node::File => bind(&old_path(Path::new("/dev/null")), p, Depth::Single, Access::ReadWrite),
         Node::Dir => {
-            let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-            mount(Some("tmpfs"), p, Some("tmpfs"), flags, Some("mode=555"))
-                .ctx(|| format!("masking {}", p.display()))
+            let empty = Path::new(UP).join("empty");
+            mkdir(&empty, 0o555)?;
+            bind(&empty, p, Depth::Single, Access::ReadOnly)
         }
     }
 }

@@ -179,6 +179,8 @@ fn show(op: &Op) -> String {
             format!("overlay {} {}{chown}{} [{fallback}]", o.at.display(), o.options, t(&o.target))
         }
         Op::BindFile { src, at } => format!("bind {} on {}", src.display(), at.display()),
+        Op::DevTmpfs { at } => format!("devtmpfs {}", at.display()),
+        Op::Mknod { at, major, minor } => format!("mknod {} {major}:{minor}", at.display()),
         Op::Devpts { at } => format!("devpts {}", at.display()),
         Op::Rebind { at, access } => {
             format!("rebind {} {}", at.display(), if *access == Access::ReadOnly { "ro" } else { "rw" })
@@ -201,13 +203,16 @@ fn lines(s: &[&str]) -> Vec<String> {
     s.iter().map(|l| l.to_string()).collect()
 }
 
-/// The minimal /dev as root, on a host whose /dev has `null` and `tty` of
-/// [`DEV_NODES`] (the others are missing there).
+/// The minimal /dev as root.
 fn minimal_dev() -> Vec<String> {
     lines(&[
-        "tmpfs /dev 755",
-        "bind /dev/null single rw create-file",
-        "bind /dev/tty single rw create-file",
+        "devtmpfs /dev",
+        "mknod /dev/null 1:3",
+        "mknod /dev/zero 1:5",
+        "mknod /dev/full 1:7",
+        "mknod /dev/random 1:8",
+        "mknod /dev/urandom 1:9",
+        "mknod /dev/tty 5:0",
         "symlink /dev/fd -> /proc/self/fd",
         "symlink /dev/stdin -> /proc/self/fd/0",
         "symlink /dev/stdout -> /proc/self/fd/1",
