@@ -236,9 +236,9 @@ pub enum Op {
         src: PathBuf,
         at: PathBuf,
     },
-    /// A tmpfs on `at` where device nodes work (the command, without
-    /// CAP_MKNOD, cannot add any).
-    DevTmpfs {
+    /// A fresh directory on `at` where device nodes work (the command,
+    /// without CAP_MKNOD, cannot add any): one of the staging tmpfs, bound.
+    DevDir {
         at: PathBuf,
     },
     /// A character device node.
@@ -376,7 +376,7 @@ impl Planner<'_, '_> {
     /// into /proc, and the terminal as /dev/console.
     fn minimal_dev(&mut self) {
         let dev = Path::new("/dev");
-        self.ops.push(Op::DevTmpfs { at: dev.into() });
+        self.ops.push(Op::DevDir { at: dev.into() });
         for (name, major, minor) in DEV_NODES {
             self.ops.push(Op::Mknod { at: dev.join(name), major, minor });
         }

@@ -202,11 +202,16 @@ fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String>
                     bind(&old_path(src), &dst, Depth::Single, Access::ReadWrite)?;
                 }
             }
-            Op::DevTmpfs { at } => {
+            Op::DevDir { at } => {
+                // A directory of the staging tmpfs, not a filesystem of its
+                // own: a new superblock costs its set-up and its teardown.
+                let dir = Path::new(UP).join("dev");
+                mkdir(&dir, 0o755)?;
                 let dst = new_path(at);
-                let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-                mount(Some("tmpfs"), &dst, Some("tmpfs"), flags, Some("mode=755"))
-                    .ctx(|| format!("tmpfs on {}", at.display()))?;
+                bind(&dir, &dst, Depth::Single, Access::ReadWrite)?;
+                let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+                mount(None::<&str>, &dst, None::<&str>, flags, None::<&str>)
+                    .ctx(|| format!("allowing device nodes on {}", at.display()))?;
             }
             Op::Mknod { at, major, minor } => {
                 let dst = new_path(at);

@@ -179,7 +179,7 @@ fn show(op: &Op) -> String {
             format!("overlay {} {}{chown}{} [{fallback}]", o.at.display(), o.options, t(&o.target))
         }
         Op::BindFile { src, at } => format!("bind {} on {}", src.display(), at.display()),
-        Op::DevTmpfs { at } => format!("devtmpfs {}", at.display()),
+        Op::DevDir { at } => format!("devdir {}", at.display()),
         Op::Mknod { at, major, minor } => format!("mknod {} {major}:{minor}", at.display()),
         Op::Devpts { at } => format!("devpts {}", at.display()),
         Op::Rebind { at, access } => {
@@ -206,7 +206,7 @@ fn lines(s: &[&str]) -> Vec<String> {
 /// The minimal /dev as root.
 fn minimal_dev() -> Vec<String> {
     lines(&[
-        "devtmpfs /dev",
+        "devdir /dev",
         "mknod /dev/null 1:3",
         "mknod /dev/zero 1:5",
         "mknod /dev/full 1:7",
