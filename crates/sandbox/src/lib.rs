@@ -10,8 +10,12 @@
 //! - **PID 1** ([`pid1`]) builds the mount tree ([`mounts`] executes the
 //!   list of mount operations [`mount_plan`] computes, a pure function of
 //!   the config and the host's mount table), brings up loopback ([`net`]),
-//!   starts services, runs the command ([`exec`]), reaps zombies, kills what
-//!   the command left running and gathers evidence ([`evidence`]).
+//!   starts services, runs the command ([`exec`]; as root with the
+//!   capabilities [`capabilities`] keeps), reaps zombies, kills what the
+//!   command left running and gathers evidence ([`evidence`]).
+//!
+//! As root, before the clone, the supervisor also makes the read-only files
+//! the caller hands down impossible to reopen for writing ([`inherited`]).
 //!
 //! Nothing is created on the host: every scratch directory lives on a tmpfs
 //! inside the sandbox's own mount namespace, so when PID 1 dies — normally or
