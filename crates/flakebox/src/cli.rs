@@ -218,6 +218,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub keep: Vec<PathBuf>,
 
+    /// As root, give CMD back a capability the sandbox drops (CAP_SYS_TIME or
+    /// sys_time), with a warning: it then acts on the host's kernel. Repeatable.
+    #[arg(long, value_name = "CAP", value_parser = sandbox::parse_capability)]
+    pub cap_add: Vec<sandbox::Capability>,
+
     /// Stop CMD after this long: SIGTERM, then SIGKILL after --kill-after; exit 124.
     /// Examples: 30s, 5m, 1h30m, 250ms, 90 (seconds).
     #[arg(long, value_name = "DURATION")]

@@ -73,6 +73,12 @@ fn configure(
     };
     cfg.timeout = req.timeout;
     cfg.kill_after = req.kill_after;
+    cfg.cap_add = req
+        .cap_add
+        .iter()
+        .map(|c| sandbox::parse_capability(c))
+        .collect::<Result<_, _>>()
+        .map_err(RunsError::Invalid)?;
     for (k, v) in &req.env {
         set_env(cfg, k, v.clone());
     }
@@ -162,11 +168,16 @@ fn resolve_command(cfg: &Config) -> Option<PathBuf> {
 }
 
 /// An absolute path with symlinks resolved as far as it exists, so the
-/// sandbox binds the real location.
+/// sandbox binds the real location; but not a final symbolic link, which
+/// the sandbox refuses to keep (it would make whatever it names writable).
 fn absolute(cwd: &Path, p: &Path) -> Result<PathBuf, RunsError> {
     let full = if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
     let mut existing = full.as_path();
     let mut tail = Vec::new();
+    if let (true, Some(parent), Some(name)) = (full.is_symlink(), full.parent(), full.file_name()) {
+        tail.push(name.to_os_string());
+        existing = parent;
+    }
     loop {
         if let Ok(real) = std::fs::canonicalize(existing) {
             let mut out = real;

@@ -72,6 +72,10 @@ pub struct RunRequest {
     /// command starts: (name, contents), e.g. a test runner's tool config.
     #[serde(default)]
     pub files: Vec<(String, String)>,
+    /// As root, capabilities given back to the command (`--cap-add`), by
+    /// their canonical names (CAP_SYS_TIME).
+    #[serde(default)]
+    pub cap_add: Vec<String>,
 }
 
 /// PostgreSQL options (`--postgres-bin`, `--postgres-init`).
@@ -105,6 +109,7 @@ impl RunRequest {
             done_fd: None,
             verbose: false,
             files: Vec::new(),
+            cap_add: Vec::new(),
         }
     }
 

@@ -18,6 +18,8 @@ pub struct Prepared {
     cwd: CString,
     /// Make the command's process group the terminal's foreground group.
     take_terminal: bool,
+    /// Capabilities to drop before exec (as root).
+    caps: Option<crate::capabilities::Drop>,
 }
 
 fn cstring(bytes: &[u8], what: &str) -> Result<CString, String> {
@@ -29,6 +31,7 @@ pub fn prepare(
     env: &[(OsString, OsString)],
     cwd: &std::path::Path,
     take_terminal: bool,
+    caps: Option<crate::capabilities::Drop>,
 ) -> Result<Prepared, String> {
     let first = argv.first().ok_or("no command given")?;
     let cargv = argv.iter().map(|a| cstring(a.as_bytes(), "an argument")).collect::<Result<Vec<_>, _>>()?;
@@ -58,12 +61,14 @@ pub fn prepare(
         _envp: envp,
         cwd: cstring(cwd.as_os_str().as_bytes(), "the working directory")?,
         take_terminal,
+        caps,
     })
 }
 
 /// Error record sent by the child: (errno, stage, candidate index).
 const STAGE_CHDIR: i32 = 1;
 const STAGE_EXEC: i32 = 2;
+const STAGE_CAPS: i32 = 3;
 
 /// The child's stack: it only makes system calls before exec.
 const CHILD_STACK: usize = 64 << 10;
@@ -118,6 +123,13 @@ fn child(p: &Prepared, err_fd: RawFd) -> ! {
         if libc::chdir(p.cwd.as_ptr()) != 0 {
             report(err_fd, STAGE_CHDIR, 0);
         }
+        // After chdir, which may need the capabilities dropped here.
+        if let Some(caps) = &p.caps {
+            if let Err(errno) = caps.apply() {
+                *libc::__errno_location() = errno;
+                report(err_fd, STAGE_CAPS, 0);
+            }
+        }
         let mut denied: i32 = -1;
         let mut last_errno = libc::ENOENT;
         for (i, cand) in p.candidates.iter().enumerate() {
@@ -166,6 +178,9 @@ pub fn decode(p: &Prepared, bytes: &[u8]) -> Option<(i32, String)> {
     let err = nix::Error::from_raw(errno);
     if stage == STAGE_CHDIR {
         return Some((126, format!("cannot enter the working directory {:?}: {}", p.cwd, err.desc())));
+    }
+    if stage == STAGE_CAPS {
+        return Some((126, format!("cannot drop the command's capabilities: {}", err.desc())));
     }
     let name = p.argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
     let path = p

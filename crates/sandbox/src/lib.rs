@@ -10,18 +10,24 @@
 //! - **PID 1** ([`pid1`]) builds the mount tree ([`mounts`] executes the
 //!   list of mount operations [`mount_plan`] computes, a pure function of
 //!   the config and the host's mount table), brings up loopback ([`net`]),
-//!   starts services, runs the command ([`exec`]), reaps zombies, kills what
-//!   the command left running and gathers evidence ([`evidence`]).
+//!   starts services, runs the command ([`exec`]; as root with the
+//!   capabilities [`capabilities`] keeps), reaps zombies, kills what the
+//!   command left running and gathers evidence ([`evidence`]).
+//!
+//! As root, before the clone, the supervisor also makes the read-only files
+//! the caller hands down impossible to reopen for writing ([`inherited`]).
 //!
 //! Nothing is created on the host: every scratch directory lives on a tmpfs
 //! inside the sandbox's own mount namespace, so when PID 1 dies — normally or
 //! because the supervisor was SIGKILLed (PR_SET_PDEATHSIG) — the kernel takes
 //! the processes and mounts with it.
 
+mod capabilities;
 mod error;
 pub mod evidence;
 mod exec;
 pub mod host;
+mod inherited;
 mod ipc;
 mod mount_plan;
 pub mod mountinfo;
@@ -32,6 +38,7 @@ pub mod scratch;
 mod spawn;
 mod user;
 
+pub use capabilities::{parse as parse_capability, Capability};
 pub use error::SandboxError;
 pub use evidence::{Evidence, FileChange, Leftover, ServiceEvidence, TableRows};
 pub use spawn::run;
@@ -142,6 +149,9 @@ pub struct Config {
     /// and file evidence is gathered: the caller may start its next run then.
     /// EOF instead means the sandbox ended without the command finishing.
     pub done_signal: Option<std::os::fd::OwnedFd>,
+    /// As root, capabilities the command keeps beyond the default set (see
+    /// the `capabilities` module), each with a warning in the evidence.
+    pub cap_add: Vec<Capability>,
 }
 
 impl Config {
@@ -165,6 +175,7 @@ impl Config {
             services: Vec::new(),
             start_gate: None,
             done_signal: None,
+            cap_add: Vec::new(),
         })
     }
 }

@@ -17,10 +17,14 @@
 //! locked to us and overlayfs refuses a lower layer with one below it, so a
 //! directory on the way to a mount point is recreated entry by entry.
 //!
-//! Either way /proc is fresh (for the PID namespace); /sys and /dev are
-//! bound; /tmp, /var/tmp and /dev/shm are fresh tmpfs under `Fresh`;
-//! [`PRIVATE_DIR`] is its own tmpfs whenever it would otherwise land in an
-//! upper layer.
+//! Either way /proc is fresh (for the PID namespace); /tmp, /var/tmp and
+//! /dev/shm are fresh tmpfs under `Fresh`; [`PRIVATE_DIR`] is its own tmpfs
+//! whenever it would otherwise land in an upper layer. As root (no user
+//! namespace to confine the command's capabilities) /dev is a minimal one of
+//! our own (no disks, no /dev/kvm: see [`DEV_NODES`]), /sys is read-only and
+//! /proc's host-wide knobs are read-only or masked (see [`Planner::guard_proc`]);
+//! in a user namespace the kernel already refuses those writes, and /sys and
+//! /dev are the host's, bound.
 
 use crate::mountinfo::{self, Mount};
 use crate::{FsMode, PRIVATE_DIR};
@@ -35,6 +39,35 @@ pub const NEW: &str = "/new";
 pub const UP: &str = "/up";
 /// Directories that are fresh tmpfs under `FsMode::Fresh`.
 pub const FRESH_TMP: [&str; 3] = ["/tmp", "/var/tmp", "/dev/shm"];
+/// Device nodes of the minimal /dev: (name, major, minor), numbers the
+/// kernel fixes (Documentation/admin-guide/devices.txt). Made with mknod,
+/// cheaper than a bind mount each.
+pub const DEV_NODES: [(&str, u32, u32); 6] =
+    [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+/// The minimal /dev's links into /proc.
+const DEV_LINKS: [(&str, &str); 4] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+/// Host-wide /proc entries made read-only as root (as Docker does).
+const PROC_READ_ONLY: [&str; 5] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq"];
+/// Host-wide /proc files hidden (/dev/null over them) as root.
+const PROC_MASKED_FILES: [&str; 9] = [
+    "/proc/kcore",
+    "/proc/kallsyms",
+    "/proc/kmsg",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/mtrr",
+    "/proc/config.gz",
+];
+/// Host-wide /proc directories hidden (an empty read-only directory) as root.
+const PROC_MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/scsi", "/proc/asound"];
+
 /// Bound whole (or mounted fresh): nothing below them is planned.
 const WHOLE: [&str; 3] = ["/proc", "/sys", "/dev"];
 
@@ -74,6 +107,12 @@ pub struct Inputs<'a> {
     pub userns: bool,
     /// The host's mount table, as seen before the sandbox's first mount.
     pub mounts: &'a [Mount],
+    /// The sandbox has its own network namespace (its `net.*` sysctls are
+    /// its own).
+    pub own_net: bool,
+    /// The terminal on the command's standard input (a host path), shown as
+    /// /dev/console.
+    pub terminal: Option<&'a Path>,
 }
 
 /// How the new root is made.
@@ -192,6 +231,40 @@ pub enum Op {
         target: Target,
     },
     Overlay(Overlay),
+    /// Bind the host's `src` on `at` (a file, created) in the new root.
+    BindFile {
+        src: PathBuf,
+        at: PathBuf,
+    },
+    /// A fresh directory on `at` where device nodes work (the command,
+    /// without CAP_MKNOD, cannot add any): one of the staging tmpfs, bound.
+    DevDir {
+        at: PathBuf,
+    },
+    /// A character device node.
+    Mknod {
+        at: PathBuf,
+        major: u32,
+        minor: u32,
+    },
+    /// A new devpts instance on `at` (its own ptys, not the host's); when
+    /// the kernel refuses, the host's is bound instead.
+    Devpts {
+        at: PathBuf,
+    },
+    /// Mount what the new root already has at `at` on itself with `access`
+    /// (read-only, or writable again below a read-only one); skipped when
+    /// `at` does not exist (it depends on the kernel's configuration).
+    Rebind {
+        at: PathBuf,
+        access: Access,
+    },
+    /// Hide `at` of the new root: /dev/null over a file, an empty read-only
+    /// directory over a directory; skipped when it does not exist.
+    Mask {
+        at: PathBuf,
+        node: Node,
+    },
     /// A directory on our own tmpfs is its own copy-on-write layer (an empty
     /// host directory needs no lower one): its writes are evidence too.
     TrackWrites {
@@ -250,12 +323,15 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
         }
         p.visible_under_fresh_tmp()?;
     } else {
-        // /dev is the host's; its shared memory is not state we keep.
+        // Its shared memory is not state we keep.
         p.ops.push(Op::Tmpfs { at: "/dev/shm".into(), mode: 0o1777, target: Target::SkipUnlessDir });
     }
     p.keep();
     p.collect()?;
     p.ops.push(Op::Proc);
+    if !inputs.userns {
+        p.guard_proc();
+    }
     p.ops.push(Op::Mkdir { at: PRIVATE_DIR.into(), mode: 0o755 });
     if whole {
         // On the root overlay it would be in the upper layer, which persists
@@ -275,21 +351,66 @@ struct Planner<'a, 'b> {
 }
 
 impl Planner<'_, '_> {
-    /// The host's root filesystem as one overlay, with /dev and /sys bound
-    /// whole on it.
+    /// The host's root filesystem as one overlay (root only), with a
+    /// minimal /dev and a read-only /sys on it.
     fn root_overlay(&mut self) -> Result<(), String> {
         self.overlay(Path::new("/"), Target::Present, Fallback::Replan)?;
-        for dir in ["/dev", "/sys"] {
-            if matches!(self.host.stat(Path::new(dir)), Some(Kind::Dir { .. })) {
-                self.ops.push(Op::Bind {
-                    path: dir.into(),
-                    depth: Depth::Tree,
-                    access: Access::ReadWrite,
-                    target: Target::SkipUnlessDir,
-                });
-            }
+        if matches!(self.host.stat(Path::new("/dev")), Some(Kind::Dir { .. })) {
+            self.minimal_dev();
+        }
+        if matches!(self.host.stat(Path::new("/sys")), Some(Kind::Dir { .. })) {
+            self.sys(Target::SkipUnlessDir);
         }
         Ok(())
+    }
+
+    /// /sys, whole: read-only as root (sysfs knobs are host-wide), the
+    /// host's in a user namespace (where the kernel refuses the writes).
+    fn sys(&mut self, target: Target) {
+        let access = if self.inputs.userns { Access::ReadWrite } else { Access::ReadOnly };
+        self.ops.push(Op::Bind { path: "/sys".into(), depth: Depth::Tree, access, target });
+    }
+
+    /// A /dev of our own on the existing directory /dev: the harmless
+    /// device nodes, a new devpts instance, /dev/shm (a tmpfs later), links
+    /// into /proc, and the terminal as /dev/console.
+    fn minimal_dev(&mut self) {
+        let dev = Path::new("/dev");
+        self.ops.push(Op::DevDir { at: dev.into() });
+        for (name, major, minor) in DEV_NODES {
+            self.ops.push(Op::Mknod { at: dev.join(name), major, minor });
+        }
+        for (name, target) in DEV_LINKS {
+            self.ops.push(Op::Symlink { at: dev.join(name), target: target.into() });
+        }
+        self.ops.push(Op::Mkdir { at: dev.join("pts"), mode: 0o755 });
+        self.ops.push(Op::Devpts { at: dev.join("pts") });
+        self.ops.push(Op::Symlink { at: dev.join("ptmx"), target: "pts/ptmx".into() });
+        self.ops.push(Op::Mkdir { at: dev.join("shm"), mode: 0o1777 });
+        if let Some(tty) = self.inputs.terminal {
+            self.ops.push(Op::BindFile { src: tty.to_path_buf(), at: dev.join("console") });
+        }
+    }
+
+    /// As root, the host-wide knobs of the fresh /proc: /proc/sys read-only
+    /// but for what the sandbox's namespaces own and a test or PID 1 writes
+    /// (`net.*` in its own network namespace, `kernel.ns_last_pid`), the
+    /// other writable entries read-only, those that leak the host's kernel
+    /// memory or state hidden.
+    fn guard_proc(&mut self) {
+        for at in PROC_READ_ONLY {
+            self.ops.push(Op::Rebind { at: at.into(), access: Access::ReadOnly });
+        }
+        if self.inputs.own_net {
+            self.ops.push(Op::Rebind { at: "/proc/sys/net".into(), access: Access::ReadWrite });
+        }
+        self.ops.push(Op::Rebind { at: "/proc/sys/kernel/ns_last_pid".into(), access: Access::ReadWrite });
+        for at in PROC_MASKED_FILES {
+            self.ops.push(Op::Mask { at: at.into(), node: Node::File });
+        }
+        for at in PROC_MASKED_DIRS {
+            self.ops.push(Op::Mask { at: at.into(), node: Node::Dir });
+        }
     }
 
     /// Recreate the host directory `dir` (already made in the new root) entry
@@ -324,6 +445,10 @@ impl Planner<'_, '_> {
             let whole = at == Path::new("/sys") || at == Path::new("/dev");
             if at == Path::new("/proc") {
                 // Mounted fresh later.
+            } else if at == Path::new("/dev") && !userns {
+                self.minimal_dev();
+            } else if at == Path::new("/sys") {
+                self.sys(Target::Present);
             } else if whole || *fs == FsMode::Host {
                 self.ops.push(Op::Bind {
                     path: at,
@@ -441,7 +566,16 @@ impl Planner<'_, '_> {
     /// ends, into its nearest existing ancestor.
     fn keep(&mut self) {
         for path in self.inputs.keep {
-            if let Some(kind) = self.host.lstat(path) {
+            if let Some(Kind::Symlink { target }) = self.host.lstat(path) {
+                // A bind follows it: the file it names, anywhere on the
+                // host, would become writable.
+                self.ops.push(Op::Warn(format!(
+                    "--keep {}: a symbolic link (to {}) is not kept; its writes stay in the sandbox \
+                     (keep the path it points to instead)",
+                    path.display(),
+                    target.display()
+                )));
+            } else if let Some(kind) = self.host.lstat(path) {
                 let node = if matches!(kind, Kind::Dir { .. }) { Node::Dir } else { Node::File };
                 self.ops.push(Op::Bind {
                     path: path.clone(),

@@ -46,6 +46,7 @@ pub struct CopyOut {
 /// Build the root and pivot into it. Runs in PID 1, in the new namespaces.
 pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
     let host_mounts = mountinfo::read_own()?;
+    let terminal = terminal();
     stage()?;
     let inputs = Inputs {
         fs: &cfg.fs,
@@ -55,6 +56,8 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
         collect: &cfg.collect,
         userns,
         mounts: &host_mounts,
+        own_net: cfg.isolate_net,
+        terminal: terminal.as_deref(),
     };
     let mut built = Built { uppers: Vec::new(), copy_out: Vec::new(), warnings: Vec::new() };
     let root = Root::preferred(&inputs);
@@ -75,6 +78,15 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
     write_private_files(cfg)?;
     enter()?;
     Ok(built)
+}
+
+/// The terminal on standard input, as a host path (read before the pivot).
+fn terminal() -> Option<PathBuf> {
+    // SAFETY: isatty on a descriptor number; no memory involved.
+    if unsafe { libc::isatty(0) } != 1 {
+        return None;
+    }
+    fs::read_link("/proc/self/fd/0").ok().filter(|p| p.starts_with("/dev/"))
 }
 
 /// Make the mount tree private, mount the staging tmpfs and make it the root,
@@ -185,6 +197,49 @@ fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String>
                     }
                 }
             }
+            Op::BindFile { src, at } => {
+                if let Some(dst) = ready(at, Target::Create(Node::File), built)? {
+                    bind(&old_path(src), &dst, Depth::Single, Access::ReadWrite)?;
+                }
+            }
+            Op::DevDir { at } => {
+                // A directory of the staging tmpfs, not a filesystem of its
+                // own: a new superblock costs its set-up and its teardown.
+                let dir = Path::new(UP).join("dev");
+                mkdir(&dir, 0o755)?;
+                let dst = new_path(at);
+                bind(&dir, &dst, Depth::Single, Access::ReadWrite)?;
+                let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+                mount(None::<&str>, &dst, None::<&str>, flags, None::<&str>)
+                    .ctx(|| format!("allowing device nodes on {}", at.display()))?;
+            }
+            Op::Mknod { at, major, minor } => {
+                let dst = new_path(at);
+                let dev = nix::sys::stat::makedev(u64::from(*major), u64::from(*minor));
+                nix::sys::stat::mknod(
+                    &dst,
+                    nix::sys::stat::SFlag::S_IFCHR,
+                    Mode::from_bits_truncate(0o666),
+                    dev,
+                )
+                .ctx(|| format!("mknod {}", at.display()))?;
+                // The umask took bits off.
+                fs::set_permissions(&dst, fs::Permissions::from_mode(0o666))
+                    .ctx(|| format!("chmod {}", at.display()))?;
+            }
+            Op::Devpts { at } => devpts(at, built)?,
+            Op::Rebind { at, access } => {
+                let p = new_path(at);
+                if p.exists() {
+                    rebind(&p, *access)?;
+                }
+            }
+            Op::Mask { at, node } => {
+                let p = new_path(at);
+                if p.exists() {
+                    mask(&p, *node)?;
+                }
+            }
             Op::TrackWrites { at } => built.uppers.push((at.clone(), open_dir(&new_path(at))?)),
             Op::Proc => proc(built)?,
             Op::CopyOut(c) => built.copy_out.push(CopyOut {
@@ -265,6 +320,51 @@ fn proc(built: &mut Built) -> Result<(), String> {
     Ok(())
 }
 
+/// A new devpts instance (ptys of the sandbox's own, /dev/ptmx usable by
+/// all); the host's bound when the kernel refuses.
+fn devpts(at: &Path, built: &mut Built) -> Result<(), String> {
+    let dst = new_path(at);
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    let opts = "newinstance,ptmxmode=0666,mode=620";
+    if let Err(e) = mount(Some("devpts"), &dst, Some("devpts"), flags, Some(opts)) {
+        bind(&old_path(at), &dst, Depth::Tree, Access::ReadWrite)?;
+        built.warnings.push(format!("a new devpts could not be mounted ({}); the host's is shown", e.desc()));
+    }
+    Ok(())
+}
+
+/// Mount `p` (in the new root) on itself, read-only or writable again.
+fn rebind(p: &Path, access: Access) -> Result<(), String> {
+    mount(Some(p), p, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .ctx(|| format!("bind {} on itself", p.display()))?;
+    remount(p, access)
+}
+
+/// Remount the bind mount on `p` with `access`, keeping the flags the
+/// kernel locked on its source.
+fn remount(p: &Path, access: Access) -> Result<(), String> {
+    let kept = nix::sys::statvfs::statvfs(p).map(|s| locked_flags(s.flags())).unwrap_or(MsFlags::empty());
+    let ro = if access == Access::ReadOnly { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+    mount(None::<&str>, p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | ro | kept, None::<&str>)
+        .ctx(|| {
+            format!("remounting {} {}", p.display(), if ro.is_empty() { "writable" } else { "read-only" })
+        })
+}
+
+/// Hide `p`: /dev/null over a file (writes to it go nowhere), an empty
+/// read-only directory over a directory (bound: no new filesystem to set up
+/// and tear down).
+fn mask(p: &Path, node: Node) -> Result<(), String> {
+    match node {
+        Node::File => bind(&old_path(Path::new("/dev/null")), p, Depth::Single, Access::ReadWrite),
+        Node::Dir => {
+            let empty = Path::new(UP).join("empty");
+            mkdir(&empty, 0o555)?;
+            bind(&empty, p, Depth::Single, Access::ReadOnly)
+        }
+    }
+}
+
 fn mkdir<P: AsRef<Path>>(p: P, mode: u32) -> Result<(), String> {
     let p = p.as_ref();
     match nix::unistd::mkdir(p, Mode::from_bits_truncate(mode)) {
@@ -287,20 +387,52 @@ fn bind(src: &Path, dst: &Path, depth: Depth, access: Access) -> Result<(), Stri
     };
     mount(Some(src), dst, None::<&str>, flags, None::<&str>)
         .ctx(|| format!("bind {} on {}", src.display(), dst.display()))?;
-    if access == Access::ReadOnly {
-        // A remount must keep the flags the kernel locked on the source.
-        let kept =
-            nix::sys::statvfs::statvfs(dst).map(|s| locked_flags(s.flags())).unwrap_or(MsFlags::empty());
-        mount(
-            None::<&str>,
-            dst,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept,
-            None::<&str>,
-        )
-        .ctx(|| format!("making {} read-only", dst.display()))?;
+    match (access, depth) {
+        (Access::ReadWrite, _) => Ok(()),
+        (Access::ReadOnly, Depth::Single) => remount(dst, Access::ReadOnly),
+        (Access::ReadOnly, Depth::Tree) => read_only_tree(dst),
     }
-    Ok(())
+}
+
+/// Make the mount on `dst` and every mount below it read-only
+/// (mount_setattr, Linux 5.12; before it, the top mount only, with MS_REMOUNT).
+fn read_only_tree(dst: &Path) -> Result<(), String> {
+    let path = std::ffi::CString::new(dst.as_os_str().as_encoded_bytes())
+        .map_err(|_| format!("{} contains a NUL byte", dst.display()))?;
+    match set_read_only(libc::AT_FDCWD, &path, libc::AT_RECURSIVE as libc::c_uint) {
+        Ok(()) => Ok(()),
+        Err(nix::Error::ENOSYS) => remount(dst, Access::ReadOnly),
+        Err(e) => Err(format!("making {} read-only: {}", dst.display(), e.desc())),
+    }
+}
+
+/// mount_setattr(dirfd, path, flags) setting MOUNT_ATTR_RDONLY.
+pub fn set_read_only(dirfd: libc::c_int, path: &std::ffi::CStr, flags: libc::c_uint) -> nix::Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: mount_setattr reads the path and the attribute record we own.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            dirfd,
+            path.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(nix::Error::last())
+    }
 }
 
 fn locked_flags(f: nix::sys::statvfs::FsFlags) -> MsFlags {

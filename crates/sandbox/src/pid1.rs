@@ -4,7 +4,9 @@
 
 use crate::error::Context;
 use crate::evidence::{self, Evidence};
-use crate::{exec, ipc, mounts, net, Config, ServiceContext, Status, HOSTNAME, PRIVATE_DIR, TRACE_FILE};
+use crate::{
+    capabilities, exec, ipc, mounts, net, Config, ServiceContext, Status, HOSTNAME, PRIVATE_DIR, TRACE_FILE,
+};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -122,7 +124,8 @@ fn steps(
         return Err(Early::Cancelled);
     }
     randomize_next_pid();
-    let status = start_and_wait(cfg, &env, &sfd, mode.take_terminal);
+    let caps = command_capabilities(cfg, mode, evidence).map_err(Early::SetupFailed)?;
+    let status = start_and_wait(cfg, &env, &sfd, mode.take_terminal, caps);
     end_what_it_left(cfg, evidence);
     signal_done(cfg);
     question_and_stop_services(cfg, evidence);
@@ -274,10 +277,31 @@ fn stop_all(cfg: &mut Config) {
     }
 }
 
+/// As root, the capabilities the command keeps (in a user namespace the
+/// kernel already confines them to the sandbox's namespaces), with a
+/// warning for each one given back.
+fn command_capabilities(
+    cfg: &Config,
+    mode: Mode,
+    evidence: &mut Evidence,
+) -> Result<Option<capabilities::Drop>, String> {
+    if mode.userns {
+        return Ok(None);
+    }
+    evidence.warnings.extend(capabilities::warnings(cfg.isolate_net, &cfg.cap_add));
+    capabilities::Drop::new(capabilities::kept(cfg.isolate_net, &cfg.cap_add)).map(Some)
+}
+
 /// Start the command (taking the terminal when `take_terminal`, see [`Mode`])
 /// and forward signals to it until it exits, reaping every zombie.
-fn start_and_wait(cfg: &Config, env: &[(OsString, OsString)], sfd: &SignalFd, take_terminal: bool) -> Status {
-    let prepared = match exec::prepare(&cfg.argv, env, &cfg.cwd, take_terminal) {
+fn start_and_wait(
+    cfg: &Config,
+    env: &[(OsString, OsString)],
+    sfd: &SignalFd,
+    take_terminal: bool,
+    caps: Option<capabilities::Drop>,
+) -> Status {
+    let prepared = match exec::prepare(&cfg.argv, env, &cfg.cwd, take_terminal, caps) {
         Ok(p) => p,
         Err(e) => return Status::NotRun { code: 126, message: e },
     };

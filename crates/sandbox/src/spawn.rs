@@ -117,6 +117,9 @@ struct Ours {
 
 /// The supervisor's steps, in order.
 fn supervise(cfg: &mut Config, launch: &Launch, mask: &SigSet) -> Result<Outcome, SandboxError> {
+    // As root; rootless, the command is the caller's user and may write
+    // whatever the caller may.
+    let fd_warnings = if launch.mode.userns { Vec::new() } else { crate::inherited::reopen_read_only() };
     let (ours, theirs) = channels(cfg, launch)?;
     // Without a start gate, the timeout and the duration count from the clone.
     let cloned_at = Instant::now();
@@ -146,7 +149,9 @@ fn supervise(cfg: &mut Config, launch: &Launch, mask: &SigSet) -> Result<Outcome
     if let Some(m) = net_maker {
         m.join();
     }
-    watch.outcome(duration)
+    let mut outcome = watch.outcome(duration)?;
+    outcome.evidence.warnings.extend(fd_warnings);
+    Ok(outcome)
 }
 
 /// Pipes to PID 1 (and a socket pair for the network namespace): ours, and

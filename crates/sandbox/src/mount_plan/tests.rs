@@ -93,6 +93,8 @@ fn host_tree() -> Tree {
         "/proc/",
         "/sys/",
         "/dev/shm/",
+        "/dev/null",
+        "/dev/tty",
         "/vmlinuz",
     ])
 }
@@ -105,6 +107,8 @@ struct Case {
     collect: Vec<(PathBuf, PathBuf)>,
     userns: bool,
     mounts: Vec<Mount>,
+    own_net: bool,
+    terminal: Option<PathBuf>,
 }
 
 fn case(userns: bool) -> Case {
@@ -116,6 +120,8 @@ fn case(userns: bool) -> Case {
         collect: Vec::new(),
         userns,
         mounts: host_mounts(),
+        own_net: true,
+        terminal: None,
     }
 }
 
@@ -129,6 +135,8 @@ impl Case {
             collect: &self.collect,
             userns: self.userns,
             mounts: &self.mounts,
+            own_net: self.own_net,
+            terminal: self.terminal.as_deref(),
         }
     }
 
@@ -170,6 +178,14 @@ fn show(op: &Op) -> String {
             let chown = if o.chown { " chown" } else { "" };
             format!("overlay {} {}{chown}{} [{fallback}]", o.at.display(), o.options, t(&o.target))
         }
+        Op::BindFile { src, at } => format!("bind {} on {}", src.display(), at.display()),
+        Op::DevDir { at } => format!("devdir {}", at.display()),
+        Op::Mknod { at, major, minor } => format!("mknod {} {major}:{minor}", at.display()),
+        Op::Devpts { at } => format!("devpts {}", at.display()),
+        Op::Rebind { at, access } => {
+            format!("rebind {} {}", at.display(), if *access == Access::ReadOnly { "ro" } else { "rw" })
+        }
+        Op::Mask { at, node } => format!("mask {} {node:?}", at.display()),
         Op::TrackWrites { at } => format!("track {}", at.display()),
         Op::Proc => "proc".into(),
         Op::CopyOut(c) => format!(
@@ -187,24 +203,83 @@ fn lines(s: &[&str]) -> Vec<String> {
     s.iter().map(|l| l.to_string()).collect()
 }
 
+/// The minimal /dev as root.
+fn minimal_dev() -> Vec<String> {
+    lines(&[
+        "devdir /dev",
+        "mknod /dev/null 1:3",
+        "mknod /dev/zero 1:5",
+        "mknod /dev/full 1:7",
+        "mknod /dev/random 1:8",
+        "mknod /dev/urandom 1:9",
+        "mknod /dev/tty 5:0",
+        "symlink /dev/fd -> /proc/self/fd",
+        "symlink /dev/stdin -> /proc/self/fd/0",
+        "symlink /dev/stdout -> /proc/self/fd/1",
+        "symlink /dev/stderr -> /proc/self/fd/2",
+        "mkdir /dev/pts 755",
+        "devpts /dev/pts",
+        "symlink /dev/ptmx -> pts/ptmx",
+        "mkdir /dev/shm 1777",
+    ])
+}
+
+/// /proc's guards as root, with the sandbox's own network namespace.
+fn proc_guards() -> Vec<String> {
+    lines(&[
+        "proc",
+        "rebind /proc/sys ro",
+        "rebind /proc/sysrq-trigger ro",
+        "rebind /proc/bus ro",
+        "rebind /proc/fs ro",
+        "rebind /proc/irq ro",
+        "rebind /proc/sys/net rw",
+        "rebind /proc/sys/kernel/ns_last_pid rw",
+        "mask /proc/kcore File",
+        "mask /proc/kallsyms File",
+        "mask /proc/kmsg File",
+        "mask /proc/keys File",
+        "mask /proc/timer_list File",
+        "mask /proc/sched_debug File",
+        "mask /proc/latency_stats File",
+        "mask /proc/mtrr File",
+        "mask /proc/config.gz File",
+        "mask /proc/acpi Dir",
+        "mask /proc/scsi Dir",
+        "mask /proc/asound Dir",
+    ])
+}
+
+/// `parts` joined, each a list of lines.
+fn concat(parts: &[Vec<String>]) -> Vec<String> {
+    parts.concat()
+}
+
+/// The lines after "bind /sys ...": what a root plan mounts after /dev and /sys.
+fn after_sys(plan: &[String]) -> &[String] {
+    let at = plan.iter().position(|l| l.starts_with("bind /sys ")).expect("/sys is bound");
+    &plan[at + 1..]
+}
+
 #[test]
 fn root_one_overlay_of_root_then_the_other_filesystems_stacked_on_it() {
     let c = case(false);
     assert_eq!(
         c.plan(&host_tree()),
-        lines(&[
-            "overlay / lowerdir=/old,upperdir=/up/1/u,workdir=/up/1/w,index=off chown [else replan]",
-            "bind /dev tree rw if-dir",
-            "bind /sys tree rw if-dir",
-            // /proc, /sys and /dev are whole; /tmp/fuse is hidden by the fresh /tmp.
-            "overlay /home lowerdir=/old/home,upperdir=/up/2/u,workdir=/up/2/w,index=off chown warn-if-missing \
-             [else ro (ext4)]",
-            "tmpfs /tmp 1777 if-dir",
-            "tmpfs /var/tmp 1777 if-dir",
-            "tmpfs /dev/shm 1777 if-dir",
-            "proc",
-            "mkdir /.flakebox 755",
-            "tmpfs /.flakebox 755",
+        concat(&[
+            lines(&["overlay / lowerdir=/old,upperdir=/up/1/u,workdir=/up/1/w,index=off chown [else replan]"]),
+            minimal_dev(),
+            lines(&[
+                "bind /sys tree ro if-dir",
+                // /proc, /sys and /dev are whole; /tmp/fuse is hidden by the fresh /tmp.
+                "overlay /home lowerdir=/old/home,upperdir=/up/2/u,workdir=/up/2/w,index=off chown warn-if-missing \
+                 [else ro (ext4)]",
+                "tmpfs /tmp 1777 if-dir",
+                "tmpfs /var/tmp 1777 if-dir",
+                "tmpfs /dev/shm 1777 if-dir",
+            ]),
+            proc_guards(),
+            lines(&["mkdir /.flakebox 755", "tmpfs /.flakebox 755"]),
         ])
     );
 }
@@ -219,13 +294,10 @@ fn root_without_the_root_overlay_recreates_the_top_level_and_stacks_from_depth_t
             "overlay {at} lowerdir=/old{at},upperdir=/up/{n}/u,workdir=/up/{n}/w,index=off chown{target} [{fallback}]"
         )
     };
-    assert_eq!(
-        plan,
+    let expected = concat(&[
+        lines(&["tmpfs / 755", "symlink /bin -> usr/bin", "mkdir /dev 755"]),
+        minimal_dev(),
         vec![
-            "tmpfs / 755".to_string(),
-            "symlink /bin -> usr/bin".into(),
-            "mkdir /dev 755".into(),
-            "bind /dev tree rw".into(),
             "mkdir /etc 755".into(),
             o("/etc", 1, "fail", ""),
             // As root nothing is locked: /home is overlaid whole, /home/u stacked on it.
@@ -235,7 +307,7 @@ fn root_without_the_root_overlay_recreates_the_top_level_and_stacks_from_depth_t
             o("/mnt", 3, "fail", ""),
             "mkdir /proc 755".into(),
             "mkdir /sys 755".into(),
-            "bind /sys tree rw".into(),
+            "bind /sys tree ro".into(),
             "mkdir /tmp 1777".into(),
             "mkdir /usr 755".into(),
             o("/usr", 4, "fail", ""),
@@ -246,11 +318,12 @@ fn root_without_the_root_overlay_recreates_the_top_level_and_stacks_from_depth_t
             "tmpfs /tmp 1777 if-dir".into(),
             "tmpfs /var/tmp 1777 if-dir".into(),
             "tmpfs /dev/shm 1777 if-dir".into(),
-            "proc".into(),
-            // On our own tmpfs root, /.flakebox is in no upper layer.
-            "mkdir /.flakebox 755".into(),
-        ]
-    );
+        ],
+        proc_guards(),
+        // On our own tmpfs root, /.flakebox is in no upper layer.
+        lines(&["mkdir /.flakebox 755"]),
+    ]);
+    assert_eq!(plan, expected);
 }
 
 #[test]
@@ -372,7 +445,7 @@ fn nested_mounts_stack_parents_first_and_bind_what_overlayfs_should_not_stack_on
     ]);
     let host = tree(&["/dev/", "/sys/", "/srv/a/b/ro/", "/srv/bpf/", "/etc/resolv.conf"]);
     let plan = c.plan(&host);
-    let stacked: Vec<&String> = plan.iter().skip(3).take_while(|l| !l.starts_with("tmpfs")).collect();
+    let stacked: Vec<&String> = after_sys(&plan).iter().take_while(|l| !l.starts_with("tmpfs")).collect();
     assert_eq!(
         stacked,
         [
@@ -404,7 +477,7 @@ fn a_filesystem_overlayfs_cannot_stack_on_is_read_only_with_a_warning() {
     c.mounts = table(&[("/", "ext4", "rw"), ("/srv", "ext4", "rw")]);
     let plan = c.plan(&tree(&["/dev/", "/sys/", "/srv/x/a/", "/srv/y/b/"]));
     assert_eq!(
-        plan[3..5],
+        after_sys(&plan)[..2],
         [
             "bind /srv single ro warn-if-missing",
             "warn /srv (ext4) cannot be copy-on-write (no state directory lies outside /srv); it is read-only in \
@@ -426,11 +499,13 @@ fn persistent_state_keeps_tmp_and_puts_each_upper_layer_outside_its_lower() {
     let plan = c.plan(&host_tree());
     assert_eq!(
         plan,
-        lines(&[
+        concat(&[
+            lines(&[
             "overlay / lowerdir=/old,upperdir=/old/tmp/st/%2F/upper,workdir=/old/tmp/st/%2F/work,index=off chown \
-             [else replan]",
-            "bind /dev tree rw if-dir",
-            "bind /sys tree rw if-dir",
+             [else replan]"]),
+            minimal_dev(),
+            lines(&[
+            "bind /sys tree ro if-dir",
             // /tmp/st lies inside /tmp: its layers go to the other state directory.
             "overlay /tmp lowerdir=/old/tmp,upperdir=/old/var/tmp/st/%2Ftmp/upper,\
              workdir=/old/var/tmp/st/%2Ftmp/work,index=off chown warn-if-missing [else ro (tmpfs)]",
@@ -438,10 +513,10 @@ fn persistent_state_keeps_tmp_and_puts_each_upper_layer_outside_its_lower() {
              workdir=/old/tmp/st/%2Fhome/work,index=off chown warn-if-missing [else ro (ext4)]",
             // No fresh /tmp: its writes are state; /dev/shm is not.
             "tmpfs /dev/shm 1777 if-dir",
-            "proc",
+            ]),
+            proc_guards(),
             // The root overlay's upper layer persists: /.flakebox must not be in it.
-            "mkdir /.flakebox 755",
-            "tmpfs /.flakebox 755",
+            lines(&["mkdir /.flakebox 755", "tmpfs /.flakebox 755"]),
         ])
     );
     // Rootless, per directory, with the same state layout.
@@ -474,9 +549,11 @@ fn host_mode_binds_every_top_level_entry_through() {
             "bind /usr tree rw",
             "bind /vmlinuz single ro create-file",
             "tmpfs /dev/shm 1777 if-dir",
-            "proc",
-            "mkdir /.flakebox 755",
         ])
+        .into_iter()
+        .chain(proc_guards())
+        .chain(lines(&["mkdir /.flakebox 755"]))
+        .collect::<Vec<_>>()
     );
 }
 
@@ -499,4 +576,45 @@ fn paths_join_under_a_base() {
 fn encodes_and_escapes() {
     assert_eq!(encode(Path::new("/home/a%b")), "%2Fhome%2Fa%25b");
     assert_eq!(escape(Path::new("/a,b:c")), "/a\\,b\\:c");
+}
+
+#[test]
+fn as_root_dev_is_minimal_sys_read_only_and_proc_guarded_rootless_they_are_the_hosts() {
+    let mut c = case(false);
+    c.fs = FsMode::Host;
+    c.keep = Vec::new();
+    let host = tree(&["/dev/null", "/dev/tty", "/dev/vda", "/dev/kvm", "/sys/", "/proc/"]);
+    c.terminal = Some("/dev/pts/3".into());
+    let plan = c.plan(&host);
+    // No disk, no kvm; the terminal is the console.
+    assert!(plan.iter().all(|l| !l.contains("vda") && !l.contains("kvm")), "{plan:#?}");
+    assert!(plan.contains(&"bind /dev/pts/3 on /dev/console".to_string()), "{plan:#?}");
+    assert!(plan.contains(&"bind /sys tree ro".to_string()), "{plan:#?}");
+    // Without its own network namespace, net.* is the host's: read-only.
+    c.own_net = false;
+    let plan = c.plan(&host);
+    assert!(plan.contains(&"rebind /proc/sys ro".to_string()), "{plan:#?}");
+    assert!(!plan.iter().any(|l| l.starts_with("rebind /proc/sys/net")), "{plan:#?}");
+    assert!(plan.contains(&"rebind /proc/sys/kernel/ns_last_pid rw".to_string()), "{plan:#?}");
+    // Rootless: the kernel already refuses these writes; /dev and /sys are bound.
+    c.userns = true;
+    let plan = c.plan(&host);
+    assert!(plan.contains(&"bind /dev tree rw".to_string()), "{plan:#?}");
+    assert!(plan.contains(&"bind /sys tree rw".to_string()), "{plan:#?}");
+    assert!(!plan
+        .iter()
+        .any(|l| l.starts_with("rebind") || l.starts_with("mask") || l.starts_with("devpts")));
+}
+
+#[test]
+fn a_keep_path_that_is_a_symbolic_link_is_not_bound() {
+    let mut c = case(false);
+    c.keep = vec!["/home/u/proj/out".into()];
+    let plan = c.plan(&tree(&["/home/u/proj/out -> /etc", "/etc/passwd"]));
+    assert!(!plan.iter().any(|l| l.starts_with("bind /home/u/proj/out")), "{plan:#?}");
+    assert!(
+        plan.iter()
+            .any(|l| l.starts_with("warn --keep /home/u/proj/out: a symbolic link (to /etc) is not kept")),
+        "{plan:#?}"
+    );
 }

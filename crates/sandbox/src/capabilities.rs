@@ -1,0 +1,220 @@
+//! The command's capabilities as root: an allow-list, decided here before
+//! the command is started and applied in its process between fork and exec
+//! with raw `prctl`/`capset` calls (async-signal-safe).
+//!
+//! As root flakebox uses no user namespace, so a capability left to the
+//! command acts on the host's kernel wherever the resource is not
+//! namespaced. The kept set is what a test legitimately uses and what stays
+//! inside the sandbox's namespaces (the files it writes are copy-on-write,
+//! its processes are in its own PID namespace); everything else is dropped
+//! from the effective, permitted, inheritable, ambient and bounding sets, so
+//! neither a setuid binary nor file capabilities can bring it back. Notably:
+//! - CAP_SYS_ADMIN: in the initial user namespace it reaches swapon, quotas,
+//!   keyctl, sethostname is harmless but a remount of our read-only /sys and
+//!   /proc masks is not; dropped.
+//! - CAP_NET_ADMIN and CAP_NET_RAW: scoped to the network namespace, so kept
+//!   when the sandbox has its own (a test may add a veth or a qdisc) and
+//!   dropped with `--share net`.
+//! - CAP_SYS_PTRACE: would let the command trace PID 1, which keeps every
+//!   capability and holds descriptors of the host; dropped.
+//! - CAP_DAC_READ_SEARCH: `open_by_handle_at` opens any file of a mounted
+//!   filesystem by handle, past the copy-on-write layer; dropped.
+//! - CAP_MKNOD: a device node on the root overlay would reach the host's
+//!   disks; dropped.
+
+pub use caps::Capability;
+use Capability::*;
+
+/// Kept in every case.
+const KEPT: [Capability; 12] = [
+    CAP_CHOWN,
+    CAP_DAC_OVERRIDE,
+    CAP_FOWNER,
+    CAP_FSETID,
+    CAP_KILL,
+    CAP_SETGID,
+    CAP_SETUID,
+    CAP_SETPCAP,
+    CAP_SETFCAP,
+    CAP_NET_BIND_SERVICE,
+    CAP_SYS_CHROOT,
+    CAP_AUDIT_WRITE,
+];
+
+/// Kept only when the sandbox has its own network namespace.
+const KEPT_WITH_OWN_NET: [Capability; 2] = [CAP_NET_ADMIN, CAP_NET_RAW];
+
+/// A capability by name: `CAP_SYS_TIME`, `sys_time` and `SYS_TIME` are the
+/// same. A bad name is an error naming it and listing the valid ones.
+pub fn parse(name: &str) -> Result<Capability, String> {
+    caps::to_canonical(name.trim()).parse::<Capability>().map_err(|_| {
+        let mut valid: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+        valid.sort();
+        format!(
+            "unknown capability {name:?}; valid names (the CAP_ prefix and case are optional): {}",
+            valid.join(", ")
+        )
+    })
+}
+
+/// The capabilities the command keeps, as a bit mask (bit N: capability N).
+pub fn kept(own_net: bool, add: &[Capability]) -> u64 {
+    let base = KEPT.iter().chain(if own_net { KEPT_WITH_OWN_NET.iter() } else { [].iter() });
+    base.chain(add).fold(0, |m, c| m | c.bitmask())
+}
+
+/// The warning for each capability given back with `--cap-add` that the
+/// command would not have had otherwise.
+pub fn warnings(own_net: bool, add: &[Capability]) -> Vec<String> {
+    let base = kept(own_net, &[]);
+    let mut out: Vec<String> = Vec::new();
+    for c in add {
+        let w = format!("--cap-add {c}: the command may use it on the host's kernel, outside the sandbox");
+        if base & c.bitmask() == 0 && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// What the command's process applies before exec, computed before the fork.
+#[derive(Debug, Clone, Copy)]
+pub struct Drop {
+    /// Kept capabilities, limited to what this process holds (capset cannot
+    /// raise one).
+    keep: u64,
+}
+
+/// `capset`/`capget`'s header and data (linux/capability.h, version 3).
+#[repr(C)]
+struct Header {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Data {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const VERSION_3: u32 = 0x2008_0522;
+
+impl Drop {
+    /// The drop for a command that keeps `keep` (see [`kept`]).
+    pub fn new(keep: u64) -> Result<Drop, String> {
+        let mut data = [Data::default(); 2];
+        let mut hdr = Header { version: VERSION_3, pid: 0 };
+        // SAFETY: capget fills the two data records we own.
+        if unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) } != 0 {
+            return Err(format!("capget: {}", std::io::Error::last_os_error()));
+        }
+        let permitted = u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32);
+        Ok(Drop { keep: keep & permitted })
+    }
+
+    /// In the command's process, before exec: drop everything not kept from
+    /// the bounding set (needs CAP_SETPCAP, so first), clear the ambient set,
+    /// then set effective = permitted = kept and inheritable empty. Returns
+    /// the errno of the first call that failed. Only system calls on memory
+    /// this process already has: async-signal-safe.
+    pub fn apply(&self) -> Result<(), i32> {
+        // SAFETY: prctl and capset with scalar arguments and records on our stack.
+        unsafe {
+            for cap in 0..64u64 {
+                if self.keep & (1 << cap) != 0 {
+                    continue;
+                }
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) != 0 {
+                    let errno = *libc::__errno_location();
+                    if errno == libc::EINVAL {
+                        break; // past the last capability this kernel knows
+                    }
+                    return Err(errno);
+                }
+            }
+            if libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0)
+                != 0
+            {
+                return Err(*libc::__errno_location());
+            }
+            let mut hdr = Header { version: VERSION_3, pid: 0 };
+            let data = [
+                Data { effective: self.keep as u32, permitted: self.keep as u32, inheritable: 0 },
+                Data {
+                    effective: (self.keep >> 32) as u32,
+                    permitted: (self.keep >> 32) as u32,
+                    inheritable: 0,
+                },
+            ];
+            if libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) != 0 {
+                return Err(*libc::__errno_location());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_in_every_spelling_and_a_bad_one_lists_the_valid() {
+        for n in ["CAP_SYS_TIME", "sys_time", "SYS_TIME", "cap_sys_time"] {
+            assert_eq!(parse(n), Ok(CAP_SYS_TIME), "{n}");
+        }
+        let e = parse("sys_tyme").unwrap_err();
+        assert!(
+            e.contains("\"sys_tyme\"") && e.contains("CAP_SYS_TIME") && e.contains("CAP_NET_ADMIN"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn host_reaching_capabilities_are_not_kept() {
+        for own_net in [true, false] {
+            let k = kept(own_net, &[]);
+            for c in [
+                CAP_SYS_TIME,
+                CAP_SYS_MODULE,
+                CAP_SYS_BOOT,
+                CAP_SYS_RAWIO,
+                CAP_SYSLOG,
+                CAP_WAKE_ALARM,
+                CAP_MAC_ADMIN,
+                CAP_MAC_OVERRIDE,
+                CAP_BPF,
+                CAP_PERFMON,
+                CAP_SYS_ADMIN,
+                CAP_SYS_PTRACE,
+                CAP_DAC_READ_SEARCH,
+                CAP_MKNOD,
+            ] {
+                assert_eq!(k & c.bitmask(), 0, "{c} kept (own net: {own_net})");
+            }
+            assert_ne!(k & CAP_CHOWN.bitmask(), 0);
+            assert_ne!(k & CAP_SETUID.bitmask(), 0);
+        }
+    }
+
+    #[test]
+    fn net_admin_only_in_an_own_network_namespace() {
+        assert_ne!(kept(true, &[]) & CAP_NET_ADMIN.bitmask(), 0);
+        assert_eq!(kept(false, &[]) & CAP_NET_ADMIN.bitmask(), 0);
+        assert_eq!(kept(false, &[]) & CAP_NET_RAW.bitmask(), 0);
+    }
+
+    #[test]
+    fn cap_add_gives_one_back_with_one_warning() {
+        let add = [CAP_SYS_TIME, CAP_SYS_TIME, CAP_CHOWN];
+        assert_ne!(kept(true, &add) & CAP_SYS_TIME.bitmask(), 0);
+        let w = warnings(true, &add);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("CAP_SYS_TIME"), "{w:?}");
+        assert!(warnings(true, &[CAP_NET_ADMIN]).is_empty());
+        assert_eq!(warnings(false, &[CAP_NET_ADMIN]).len(), 1);
+    }
+}
