@@ -221,23 +221,11 @@ pub(crate) fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{detect, Detection, Order};
-    use std::path::Path;
-
-    fn adapter(cmd: &str) -> Adapter {
-        let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-        match detect(&argv, Path::new("/p")) {
-            Detection::Detected(a) => a,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::test_support::{adapter, invocation};
+    use crate::Order;
 
     fn inv(sel: Option<&[&str]>) -> Invocation {
-        Invocation {
-            selection: sel.map(|s| s.iter().map(|i| TestId::new(*i)).collect()),
-            order: Order::AsCommand,
-            results_dir: "/r".into(),
-        }
+        invocation(sel, Order::AsCommand)
     }
 
     #[test]

@@ -292,24 +292,8 @@ pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{detect, Detection, ResultFile};
-    use std::path::Path;
-
-    fn adapter(cmd: &str) -> Adapter {
-        let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-        match detect(&argv, Path::new("/p")) {
-            Detection::Detected(a) => a,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    fn inv(sel: Option<&[&str]>, order: Order) -> Invocation {
-        Invocation {
-            selection: sel.map(|s| s.iter().map(|i| TestId::new(*i)).collect()),
-            order,
-            results_dir: "/r".into(),
-        }
-    }
+    use crate::test_support::{adapter, invocation as inv};
+    use crate::ResultFile;
 
     #[test]
     fn plans_jest() {

@@ -57,6 +57,8 @@ mod jvm;
 mod nextest;
 mod pytest;
 mod rspec;
+#[cfg(test)]
+mod test_support;
 
 pub use collect::collect_on_host;
 pub use detect::detect;

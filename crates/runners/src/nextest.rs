@@ -139,16 +139,8 @@ pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{detect, Detection, Order, Outcome, ResultFile};
-    use std::path::Path;
-
-    fn adapter(cmd: &str) -> Adapter {
-        let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-        match detect(&argv, Path::new("/p")) {
-            Detection::Detected(a) => a,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::test_support::adapter;
+    use crate::{Order, Outcome, ResultFile};
 
     #[test]
     fn plans_a_tool_config_and_a_filterset() {

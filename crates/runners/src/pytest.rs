@@ -138,16 +138,8 @@ pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{detect, Detection, Outcome, ResultFile, TestId};
-    use std::path::Path;
-
-    fn adapter(cmd: &str) -> Adapter {
-        let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-        match detect(&argv, Path::new("/p")) {
-            Detection::Detected(a) => a,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::test_support::adapter;
+    use crate::{Outcome, ResultFile, TestId};
 
     #[test]
     fn plans_private_junit_selection_and_order() {
