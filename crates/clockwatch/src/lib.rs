@@ -1,0 +1,137 @@
+//! A fake wall clock for programs LD_PRELOAD cannot reach (static, Go, musl).
+//!
+//! Design (issue 14, option b): the command is started under a seccomp filter
+//! ([`filter`]) that sends REALTIME-family reads and absolute REALTIME sleeps to a
+//! supervisor by `SECCOMP_RET_USER_NOTIF`, and lets MONOTONIC, BOOTTIME and CPU
+//! clocks through in the kernel. The supervisor follows the tree with ptrace
+//! ([`tracer`]): at each exec of a program the shim cannot reach it hides the vDSO
+//! ([`auxv`]), so the program's clock reads become system calls, which [`notify`]
+//! answers from the same [`clock::ShimClock`] the shim is given ([`fake`]).
+//! Dynamically linked programs keep their vDSO and the shim's fast path.
+//!
+//! Use: [`handover`] before fork; in the child [`Prepared::install`] then exec; in a
+//! process that has no other children (its `waitpid(-1)` must see only tracees),
+//! [`Supervisor::run`].
+
+pub mod auxv;
+mod child;
+mod error;
+pub mod fake;
+pub mod filter;
+pub mod notify;
+pub mod tracer;
+
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::sync::{Arc, Mutex};
+
+pub use child::Prepared;
+pub use error::ClockwatchError;
+pub use filter::Routes;
+pub use tracer::{needs_watch, RootExit};
+
+/// What the supervisor answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub clock: clock::ShimClock,
+    pub routes: Routes,
+}
+
+/// The supervisor's end of the handover socket.
+pub struct Supervisor {
+    sock: OwnedFd,
+}
+
+/// A socket pair for the listener handover: the child's half (with the filter) and
+/// the supervisor's.
+pub fn handover(routes: &Routes) -> Result<(Prepared, Supervisor), ClockwatchError> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    if r != 0 {
+        return Err(ClockwatchError::last("socketpair"));
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((Prepared::new(routes, a), Supervisor { sock: b }))
+}
+
+impl Supervisor {
+    /// Receives the listener from the child, attaches to it, lets it exec, and
+    /// answers its tree until no traced process is left. Returns the root's exit.
+    pub fn run(self, opts: &Options, warn: &mut dyn FnMut(String)) -> Result<Option<RootExit>, ClockwatchError> {
+        let (pid, listener) = recv_fd(self.sock.as_raw_fd())?;
+        tracer::seize(pid)?;
+        let go = [child::GO];
+        // SAFETY: writes one byte from a valid buffer.
+        if unsafe { libc::write(self.sock.as_raw_fd(), go.as_ptr().cast(), 1) } != 1 {
+            return Err(ClockwatchError::last("handover write"));
+        }
+        let clock = Arc::new(fake::FakeClock::new(opts.clock, fake::FakeClock::host_tai_offset()));
+        let hidden: notify::Hidden = Arc::new(Mutex::new(Default::default()));
+        let h = hidden.clone();
+        std::thread::Builder::new()
+            .name("clockwatch-notify".into())
+            .spawn(move || notify::serve(listener, clock, h))
+            .map_err(|source| ClockwatchError::Sys { what: "spawn the notification thread", source })?;
+        Ok(tracer::follow(pid, &hidden, warn))
+    }
+}
+
+fn recv_fd(sock: RawFd) -> Result<(i32, OwnedFd), ClockwatchError> {
+    let mut data = [0u8; 4];
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut cbuf = [0u64; 4];
+    // SAFETY: msghdr is plain data; recvmsg fills at most the buffers given.
+    let fd = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+        if n < 0 {
+            return Err(ClockwatchError::last("receive the seccomp listener"));
+        }
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if n != 4 || c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
+            return Err(ClockwatchError::NoListener);
+        }
+        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>())
+    };
+    // SAFETY: the kernel just installed fd in our table for us.
+    Ok((i32::from_ne_bytes(data), unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Runs `argv` (PATH searched) under the mechanism and returns its wait status.
+/// The calling process becomes the supervisor: it must have no other children.
+pub fn run_command(opts: &Options, argv: &[OsString], warn: &mut dyn FnMut(String)) -> Result<i32, ClockwatchError> {
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.clone().into_vec()).map_err(|_| ClockwatchError::Sys { what: "argument with a NUL byte", source: std::io::ErrorKind::InvalidInput.into() }))
+        .collect::<Result<_, _>>()?;
+    let Some(first) = args.first() else {
+        return Err(ClockwatchError::Sys { what: "empty command", source: std::io::ErrorKind::InvalidInput.into() });
+    };
+    let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let (prepared, sup) = handover(&opts.routes)?;
+    // SAFETY: the child only makes async-signal-safe calls before execvp/_exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(ClockwatchError::last("fork"));
+    }
+    if pid == 0 {
+        // SAFETY: in the child, right after fork.
+        unsafe {
+            if prepared.install().is_ok() {
+                libc::execvp(first.as_ptr(), ptrs.as_ptr());
+            }
+            libc::_exit(127);
+        }
+    }
+    drop(prepared);
+    let exit = sup.run(opts, warn)?;
+    Ok(exit.map(|e| e.status).unwrap_or(0))
+}
