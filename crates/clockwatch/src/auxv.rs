@@ -29,7 +29,7 @@ pub enum Found {
 pub fn find(words: &[u64], tag: u64) -> Found {
     let Some(&argc) = words.first() else { return Found::NeedMore };
     let mut i = 1 + argc as usize + 1; // argv and its NULL
-    // envp up to its NULL
+                                       // envp up to its NULL
     loop {
         match words.get(i) {
             None => return Found::NeedMore,
@@ -52,7 +52,10 @@ pub fn find(words: &[u64], tag: u64) -> Found {
 fn stack_pointer(pid: i32) -> Result<u64, ClockwatchError> {
     // SAFETY: user_regs_struct is plain data; all-zero is a valid value.
     let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
-    let mut iov = libc::iovec { iov_base: (&raw mut regs).cast(), iov_len: std::mem::size_of::<libc::user_regs_struct>() };
+    let mut iov = libc::iovec {
+        iov_base: (&raw mut regs).cast(),
+        iov_len: std::mem::size_of::<libc::user_regs_struct>(),
+    };
     // SAFETY: GETREGSET writes at most iov_len bytes into regs; pid is our stopped tracee.
     let r = unsafe { libc::ptrace(libc::PTRACE_GETREGSET, pid, libc::NT_PRSTATUS as usize, &raw mut iov) };
     if r != 0 {
@@ -75,7 +78,10 @@ pub fn hide_vdso(pid: i32) -> Result<bool, ClockwatchError> {
     loop {
         let mut buf = vec![0u8; len];
         let n = read_upto(&mem, &mut buf, sp).map_err(mem_err)?;
-        let words: Vec<u64> = buf[..n - n % 8].chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default())).collect();
+        let words: Vec<u64> = buf[..n - n % 8]
+            .chunks_exact(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
+            .collect();
         match find(&words, AT_SYSINFO_EHDR) {
             Found::At(i) => {
                 mem.write_all_at(&AT_IGNORE.to_ne_bytes(), sp + 8 * i as u64).map_err(mem_err)?;

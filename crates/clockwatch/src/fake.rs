@@ -43,7 +43,11 @@ impl FakeClock {
             ShimMode::Frozen => instant,
             ShimMode::Ticking => real + instant - (c.origin_sec as i128 * NS + c.origin_nsec as i128),
             ShimMode::Step => {
-                let n = if advance { self.reads.fetch_add(1, Ordering::Relaxed) } else { self.reads.load(Ordering::Relaxed) };
+                let n = if advance {
+                    self.reads.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    self.reads.load(Ordering::Relaxed)
+                };
                 instant + n as i128 * c.step_ns as i128
             }
         };
@@ -82,7 +86,14 @@ mod tests {
     use super::*;
 
     fn clock(mode: ShimMode, step_ns: u64) -> ShimClock {
-        ShimClock { mode, instant_sec: 1_709_251_198, instant_nsec: 5, step_ns, origin_sec: 1_800_000_000, origin_nsec: 0 }
+        ShimClock {
+            mode,
+            instant_sec: 1_709_251_198,
+            instant_nsec: 5,
+            step_ns,
+            origin_sec: 1_800_000_000,
+            origin_nsec: 0,
+        }
     }
     const REAL: Nanos = 1_800_000_010 * NS;
     const INSTANT: Nanos = 1_709_251_198 * NS + 5;

@@ -14,7 +14,8 @@ pub const REALTIME_FAMILY: [u32; 4] = [
 ];
 
 /// Clocks `clock_nanosleep` accepts among those (COARSE is EINVAL there: left to the kernel).
-const SLEEP_FAMILY: [u32; 3] = [libc::CLOCK_REALTIME as u32, libc::CLOCK_REALTIME_ALARM as u32, libc::CLOCK_TAI as u32];
+const SLEEP_FAMILY: [u32; 3] =
+    [libc::CLOCK_REALTIME as u32, libc::CLOCK_REALTIME_ALARM as u32, libc::CLOCK_TAI as u32];
 
 /// The architecture the filter is for: its audit id and system call numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,7 +219,14 @@ mod tests {
         for c in REALTIME_FAMILY {
             assert_eq!(eval(&p, a.audit, a.clock_gettime, [c as u64, 0, 0, 0, 0, 0]), NOTIF, "clock {c}");
         }
-        for c in [libc::CLOCK_MONOTONIC, libc::CLOCK_MONOTONIC_RAW, libc::CLOCK_BOOTTIME, libc::CLOCK_PROCESS_CPUTIME_ID, libc::CLOCK_THREAD_CPUTIME_ID, libc::CLOCK_MONOTONIC_COARSE] {
+        for c in [
+            libc::CLOCK_MONOTONIC,
+            libc::CLOCK_MONOTONIC_RAW,
+            libc::CLOCK_BOOTTIME,
+            libc::CLOCK_PROCESS_CPUTIME_ID,
+            libc::CLOCK_THREAD_CPUTIME_ID,
+            libc::CLOCK_MONOTONIC_COARSE,
+        ] {
             assert_eq!(eval(&p, a.audit, a.clock_gettime, [c as u64, 0, 0, 0, 0, 0]), ALLOW, "clock {c}");
         }
         // A CPU clock of another process: a negative id, never a REALTIME one.
@@ -242,7 +250,8 @@ mod tests {
         let a = Arch::native();
         let p = program(&a, &Routes::default());
         let abs = libc::TIMER_ABSTIME as u64;
-        let sleep = |clk: i32, flags: u64| eval(&p, a.audit, a.clock_nanosleep, [clk as u64, flags, 0, 0, 0, 0]);
+        let sleep =
+            |clk: i32, flags: u64| eval(&p, a.audit, a.clock_nanosleep, [clk as u64, flags, 0, 0, 0, 0]);
         assert_eq!(sleep(libc::CLOCK_REALTIME, abs), NOTIF);
         assert_eq!(sleep(libc::CLOCK_TAI, abs), NOTIF);
         assert_eq!(sleep(libc::CLOCK_REALTIME_ALARM, abs), NOTIF);
@@ -270,7 +279,10 @@ mod tests {
         let p = program(&Arch::native(), &Routes::default());
         for (i, ins) in p.iter().enumerate() {
             if ins.code & 0x07 == 0x05 {
-                assert!(i + 1 + (ins.jt as usize) < p.len() && i + 1 + (ins.jf as usize) < p.len(), "insn {i}");
+                assert!(
+                    i + 1 + (ins.jt as usize) < p.len() && i + 1 + (ins.jf as usize) < p.len(),
+                    "insn {i}"
+                );
             }
         }
         assert_eq!(p.last().map(|i| i.code), Some(RET_K));

@@ -48,7 +48,9 @@ pub struct Supervisor {
 pub fn handover(routes: &Routes) -> Result<(Prepared, Supervisor), ClockwatchError> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: fds is a valid out-array of two ints.
-    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+    let r = unsafe {
+        libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+    };
     if r != 0 {
         return Err(ClockwatchError::last("socketpair"));
     }
@@ -60,7 +62,11 @@ pub fn handover(routes: &Routes) -> Result<(Prepared, Supervisor), ClockwatchErr
 impl Supervisor {
     /// Receives the listener from the child, attaches to it, lets it exec, and
     /// answers its tree until no traced process is left. Returns the root's exit.
-    pub fn run(self, opts: &Options, warn: &mut dyn FnMut(String)) -> Result<Option<RootExit>, ClockwatchError> {
+    pub fn run(
+        self,
+        opts: &Options,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Option<RootExit>, ClockwatchError> {
         let (pid, listener) = recv_fd(self.sock.as_raw_fd())?;
         tracer::seize(pid)?;
         let go = [child::GO];
@@ -106,13 +112,25 @@ fn recv_fd(sock: RawFd) -> Result<(i32, OwnedFd), ClockwatchError> {
 
 /// Runs `argv` (PATH searched) under the mechanism and returns its wait status.
 /// The calling process becomes the supervisor: it must have no other children.
-pub fn run_command(opts: &Options, argv: &[OsString], warn: &mut dyn FnMut(String)) -> Result<i32, ClockwatchError> {
+pub fn run_command(
+    opts: &Options,
+    argv: &[OsString],
+    warn: &mut dyn FnMut(String),
+) -> Result<i32, ClockwatchError> {
     let args: Vec<CString> = argv
         .iter()
-        .map(|a| CString::new(a.clone().into_vec()).map_err(|_| ClockwatchError::Sys { what: "argument with a NUL byte", source: std::io::ErrorKind::InvalidInput.into() }))
+        .map(|a| {
+            CString::new(a.clone().into_vec()).map_err(|_| ClockwatchError::Sys {
+                what: "argument with a NUL byte",
+                source: std::io::ErrorKind::InvalidInput.into(),
+            })
+        })
         .collect::<Result<_, _>>()?;
     let Some(first) = args.first() else {
-        return Err(ClockwatchError::Sys { what: "empty command", source: std::io::ErrorKind::InvalidInput.into() });
+        return Err(ClockwatchError::Sys {
+            what: "empty command",
+            source: std::io::ErrorKind::InvalidInput.into(),
+        });
     };
     let mut ptrs: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());

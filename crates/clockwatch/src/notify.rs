@@ -89,7 +89,11 @@ fn respond(fd: RawFd, id: u64, a: Answer) {
 
 /// The caller's memory, opened before the validity check (see the module docs).
 fn open_mem(fd: RawFd, req: &libc::seccomp_notif) -> Result<File, Answer> {
-    let mem = File::options().read(true).write(true).open(format!("/proc/{}/mem", req.pid)).map_err(|_| Answer::Gone)?;
+    let mem = File::options()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/{}/mem", req.pid))
+        .map_err(|_| Answer::Gone)?;
     if !id_valid(fd, req.id) {
         return Err(Answer::Gone);
     }

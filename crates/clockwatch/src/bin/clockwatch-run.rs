@@ -11,7 +11,9 @@ fn main() -> ExitCode {
         eprintln!("usage: clockwatch-run --time SPEC -- CMD [ARG...]");
         ExitCode::from(2)
     };
-    let (Some(flag), Some(spec), Some(dash)) = (args.first(), args.get(1), args.get(2)) else { return usage() };
+    let (Some(flag), Some(spec), Some(dash)) = (args.first(), args.get(1), args.get(2)) else {
+        return usage();
+    };
     if flag != "--time" || dash != "--" || args.len() < 4 {
         return usage();
     }
@@ -22,7 +24,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opts = flakebox_clockwatch::Options { clock: spec.resolve(SystemTime::now()), routes: Default::default() };
+    let opts =
+        flakebox_clockwatch::Options { clock: spec.resolve(SystemTime::now()), routes: Default::default() };
     match flakebox_clockwatch::run_command(&opts, &args[3..], &mut |w| eprintln!("{w}")) {
         Ok(status) if libc::WIFEXITED(status) => ExitCode::from(libc::WEXITSTATUS(status) as u8),
         Ok(status) => ExitCode::from(128u8.wrapping_add(libc::WTERMSIG(status) as u8)),

@@ -22,6 +22,7 @@ func main() {
 	cancel()
 	fmt.Printf("elapsed_ms %d\n", time.Since(start).Milliseconds())
 	fmt.Printf("after_wall %d\n", time.Now().Unix())
+	fmt.Printf("end_ns %d\n", time.Now().UnixNano())
 	if len(os.Args) > 1 {
 		out, err := exec.Command(os.Args[1], os.Args[2:]...).Output()
 		if err != nil {
