@@ -19,12 +19,13 @@ mod error;
 pub mod fake;
 pub mod filter;
 pub mod notify;
+pub mod tracees;
 pub mod tracer;
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use child::Prepared;
 pub use error::ClockwatchError;
@@ -75,13 +76,14 @@ impl Supervisor {
             return Err(ClockwatchError::last("handover write"));
         }
         let clock = Arc::new(fake::FakeClock::new(opts.clock, fake::FakeClock::host_tai_offset()));
-        let hidden: notify::Hidden = Arc::new(Mutex::new(Default::default()));
-        let h = hidden.clone();
+        let tracees = Arc::new(tracees::Tracees::default());
+        tracees.add(pid, false);
+        let t = tracees.clone();
         std::thread::Builder::new()
             .name("clockwatch-notify".into())
-            .spawn(move || notify::serve(listener, clock, h))
+            .spawn(move || notify::serve(listener, clock, t))
             .map_err(|source| ClockwatchError::Sys { what: "spawn the notification thread", source })?;
-        Ok(tracer::follow(pid, &hidden, warn))
+        Ok(tracer::follow(pid, &tracees, warn))
     }
 }
 

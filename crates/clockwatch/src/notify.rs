@@ -1,24 +1,23 @@
 //! The supervisor's answering side: receives seccomp user notifications and
 //! answers wall-clock reads with the fake clock, written into the caller's memory.
 //!
-//! Every answer opens the caller's `/proc/TID/mem` first and only then checks that
-//! the notification is still valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`): a valid id
+//! Every answer takes the caller's `/proc/TID/mem` (see [`crate::tracees`]) first
+//! and only then checks that the notification is still valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`): a valid id
 //! means the caller is still blocked in the call, so the open file is its memory
 //! and not that of a process that reused its pid.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fake::{real_now, split, FakeClock, Nanos};
 use crate::filter::Arch;
+use crate::tracees::Tracees;
 
-/// Thread ids whose program had its vDSO hidden (the shim does not reach it).
-/// Their absolute deadlines are converted here; a shim process converts its own.
-pub type Hidden = Arc<Mutex<HashSet<i32>>>;
+/// SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (linux/seccomp.h).
+const SYNC_WAKE_UP: u64 = 1;
 
 /// How one notification is answered.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,8 +33,15 @@ enum Answer {
 }
 
 /// Serves notifications on `listener` until it fails (the last filtered process exited).
-pub fn serve(listener: OwnedFd, clock: Arc<FakeClock>, hidden: Hidden) {
+/// Absolute deadlines are converted only for threads whose vDSO was hidden: a
+/// process the shim reaches has converted its own.
+pub fn serve(listener: OwnedFd, clock: Arc<FakeClock>, tracees: Arc<Tracees>) {
     let arch = Arch::native();
+    // The caller and this thread hand the CPU to each other directly (Linux 6.6+;
+    // older kernels refuse the flag and keep the ordinary wakeups).
+    let mut flags: u64 = SYNC_WAKE_UP;
+    // SAFETY: SET_FLAGS reads one u64.
+    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, &raw mut flags) };
     let listener = Arc::new(listener);
     loop {
         // SAFETY: seccomp_notif is plain data; all-zero is what RECV requires.
@@ -51,12 +57,11 @@ pub fn serve(listener: OwnedFd, clock: Arc<FakeClock>, hidden: Hidden) {
         }
         let nr = req.data.nr as u32;
         if nr == arch.clock_nanosleep {
-            let sleeper = hidden.lock().map(|h| h.contains(&(req.pid as i32))).unwrap_or(false);
-            if sleeper {
-                let (l, c) = (listener.clone(), clock.clone());
+            if tracees.is_hidden(req.pid as i32) {
+                let (l, c, t) = (listener.clone(), clock.clone(), tracees.clone());
                 // The wait may be long: one thread per sleeping caller.
                 std::thread::spawn(move || {
-                    let a = abs_sleep(l.as_raw_fd(), &c, &req);
+                    let a = abs_sleep(l.as_raw_fd(), &c, &t, &req);
                     respond(l.as_raw_fd(), req.id, a);
                 });
                 continue;
@@ -64,7 +69,7 @@ pub fn serve(listener: OwnedFd, clock: Arc<FakeClock>, hidden: Hidden) {
             respond(listener.as_raw_fd(), req.id, Answer::Continue);
             continue;
         }
-        let a = read_clock(listener.as_raw_fd(), &clock, &arch, &req);
+        let a = read_clock(listener.as_raw_fd(), &clock, &tracees, &arch, &req);
         respond(listener.as_raw_fd(), req.id, a);
     }
 }
@@ -88,12 +93,8 @@ fn respond(fd: RawFd, id: u64, a: Answer) {
 }
 
 /// The caller's memory, opened before the validity check (see the module docs).
-fn open_mem(fd: RawFd, req: &libc::seccomp_notif) -> Result<File, Answer> {
-    let mem = File::options()
-        .read(true)
-        .write(true)
-        .open(format!("/proc/{}/mem", req.pid))
-        .map_err(|_| Answer::Gone)?;
+fn open_mem(fd: RawFd, tracees: &Tracees, req: &libc::seccomp_notif) -> Result<Arc<File>, Answer> {
+    let mem = tracees.mem(req.pid as i32).map_err(|_| Answer::Gone)?;
     if !id_valid(fd, req.id) {
         return Err(Answer::Gone);
     }
@@ -115,7 +116,13 @@ fn timespec_bytes(t: Nanos) -> [u8; 16] {
     b
 }
 
-fn read_clock(fd: RawFd, clock: &FakeClock, arch: &Arch, req: &libc::seccomp_notif) -> Answer {
+fn read_clock(
+    fd: RawFd,
+    clock: &FakeClock,
+    tracees: &Tracees,
+    arch: &Arch,
+    req: &libc::seccomp_notif,
+) -> Answer {
     let Some(real) = real_now(libc::CLOCK_REALTIME) else { return Answer::Continue };
     let args = req.data.args;
     let nr = req.data.nr as u32;
@@ -124,7 +131,7 @@ fn read_clock(fd: RawFd, clock: &FakeClock, arch: &Arch, req: &libc::seccomp_not
             if args[1] == 0 {
                 return Err(Answer::Errno(libc::EFAULT));
             }
-            let mem = open_mem(fd, req)?;
+            let mem = open_mem(fd, tracees, req)?;
             write(&mem, args[1], &timespec_bytes(clock.now(args[0] as i32, real, true)))?;
             Ok(Answer::Value(0))
         } else if nr == arch.gettimeofday {
@@ -132,7 +139,7 @@ fn read_clock(fd: RawFd, clock: &FakeClock, arch: &Arch, req: &libc::seccomp_not
             if args[0] == 0 && args[1] == 0 {
                 return Ok(Answer::Value(0));
             }
-            let mem = open_mem(fd, req)?;
+            let mem = open_mem(fd, tracees, req)?;
             if args[0] != 0 {
                 let (s, n) = split(now);
                 let mut b = [0u8; 16];
@@ -148,7 +155,7 @@ fn read_clock(fd: RawFd, clock: &FakeClock, arch: &Arch, req: &libc::seccomp_not
         } else if Some(nr) == arch.time {
             let (s, _) = split(clock.now(libc::CLOCK_REALTIME, real, true));
             if args[0] != 0 {
-                let mem = open_mem(fd, req)?;
+                let mem = open_mem(fd, tracees, req)?;
                 write(&mem, args[0], &s.to_ne_bytes())?;
             } else if !id_valid(fd, req.id) {
                 return Err(Answer::Gone);
@@ -165,11 +172,11 @@ fn read_clock(fd: RawFd, clock: &FakeClock, arch: &Arch, req: &libc::seccomp_not
 /// the converted real deadline, checking that the caller is still waiting, then
 /// returns 0 to it. A signal to the caller interrupts its call; the kernel restarts
 /// it with the same absolute deadline as a new notification.
-fn abs_sleep(fd: RawFd, clock: &FakeClock, req: &libc::seccomp_notif) -> Answer {
+fn abs_sleep(fd: RawFd, clock: &FakeClock, tracees: &Tracees, req: &libc::seccomp_notif) -> Answer {
     let clk = req.data.args[0] as i32;
     let mut b = [0u8; 16];
     let deadline = {
-        let Ok(mem) = open_mem(fd, req) else { return Answer::Gone };
+        let Ok(mem) = open_mem(fd, tracees, req) else { return Answer::Gone };
         if mem.read_exact_at(&mut b, req.data.args[2]).is_err() {
             return Answer::Errno(libc::EFAULT);
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use clock::reach::Reach;
 
-use crate::notify::Hidden;
+use crate::tracees::Tracees;
 use crate::ClockwatchError;
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
@@ -70,18 +70,8 @@ pub struct RootExit {
 
 /// Follows the tree until no tracee is left; warnings (a program whose vDSO could
 /// not be hidden) go to `warn`.
-pub fn follow(root: i32, hidden: &Hidden, warn: &mut dyn FnMut(String)) -> Option<RootExit> {
+pub fn follow(root: i32, tracees: &Tracees, warn: &mut dyn FnMut(String)) -> Option<RootExit> {
     let mut root_exit = None;
-    let set = |tid: i32, on: bool| {
-        if let Ok(mut h) = hidden.lock() {
-            if on {
-                h.insert(tid);
-            } else {
-                h.remove(&tid);
-            }
-        }
-    };
-    let is_hidden = |tid: i32| hidden.lock().map(|h| h.contains(&tid)).unwrap_or(false);
     let mut known = std::collections::HashSet::from([root]);
     loop {
         let mut status = 0;
@@ -94,7 +84,7 @@ pub fn follow(root: i32, hidden: &Hidden, warn: &mut dyn FnMut(String)) -> Optio
             return root_exit;
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            set(pid, false);
+            tracees.remove(pid);
             known.remove(&pid);
             if pid == root {
                 root_exit = Some(RootExit { status });
@@ -108,14 +98,14 @@ pub fn follow(root: i32, hidden: &Hidden, warn: &mut dyn FnMut(String)) -> Optio
             // A new thread or process whose creator's event may not have come yet.
             if let Some((tgid, ppid)) = tgid_ppid(pid) {
                 let from = if tgid != pid { tgid } else { ppid };
-                set(pid, is_hidden(from));
+                tracees.add(pid, tracees.is_hidden(from));
             }
         }
         let sig = libc::WSTOPSIG(status);
         match status >> 16 {
             libc::PTRACE_EVENT_EXEC => {
                 if let Some(old) = event_msg(pid).filter(|o| *o != pid) {
-                    set(old, false);
+                    tracees.remove(old);
                     known.remove(&old);
                 }
                 let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
@@ -133,13 +123,13 @@ pub fn follow(root: i32, hidden: &Hidden, warn: &mut dyn FnMut(String)) -> Optio
                         )),
                     }
                 }
-                set(pid, on);
+                tracees.exec(pid, on);
                 cont(pid, libc::PTRACE_CONT, 0);
             }
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
                 if let Some(child) = event_msg(pid) {
                     if known.insert(child) {
-                        set(child, is_hidden(pid));
+                        tracees.add(child, tracees.is_hidden(pid));
                     }
                 }
                 cont(pid, libc::PTRACE_CONT, 0);
