@@ -26,8 +26,8 @@ impl Prepared {
     }
 
     /// In the child after fork: sets no_new_privs, installs the filter with a
-    /// listener, sends the listener and this pid to the supervisor and blocks until
-    /// the supervisor has attached. Returns the errno of the step that failed.
+    /// listener, names the supervisor as its ptracer, sends it the listener and
+    /// this pid and blocks until it has attached. Returns the errno of the step that failed.
     ///
     /// # Safety
     /// Call only in a freshly forked child, right before exec.
@@ -48,6 +48,14 @@ impl Prepared {
             if fd < 0 {
                 return Err(errno());
             }
+            // The supervisor is not our ancestor: let it attach under Yama's
+            // ptrace_scope=1 (a no-op without Yama).
+            let mut sup = [0u8; 4];
+            if libc::read(self.sock.as_raw_fd(), sup.as_mut_ptr().cast(), 4) != 4 {
+                libc::close(fd as RawFd);
+                return Err(libc::ECHILD);
+            }
+            libc::prctl(libc::PR_SET_PTRACER, i32::from_ne_bytes(sup) as libc::c_ulong, 0, 0, 0);
             let r = send_fd(self.sock.as_raw_fd(), fd as RawFd, libc::getpid());
             libc::close(fd as RawFd);
             r?;

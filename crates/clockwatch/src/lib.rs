@@ -68,6 +68,11 @@ impl Supervisor {
         opts: &Options,
         warn: &mut dyn FnMut(String),
     ) -> Result<Option<RootExit>, ClockwatchError> {
+        let me = std::process::id().to_ne_bytes();
+        // SAFETY: writes four bytes from a valid buffer.
+        if unsafe { libc::write(self.sock.as_raw_fd(), me.as_ptr().cast(), 4) } != 4 {
+            return Err(ClockwatchError::last("handover write"));
+        }
         let (pid, listener) = recv_fd(self.sock.as_raw_fd())?;
         tracer::seize(pid)?;
         let go = [child::GO];
@@ -85,6 +90,107 @@ impl Supervisor {
             .map_err(|source| ClockwatchError::Sys { what: "spawn the notification thread", source })?;
         Ok(tracer::follow(pid, &tracees, warn))
     }
+}
+
+/// Forks the supervisor as its own process and returns its pid. Call from a
+/// single-threaded process (the sandbox's PID 1): the child allocates and starts
+/// threads. Its `waitpid(-1)` sees only tracees, since it has no children.
+pub fn spawn_supervisor(sup: Supervisor, opts: &Options) -> Result<i32, ClockwatchError> {
+    // SAFETY: the caller is single-threaded, so the child may do anything.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(ClockwatchError::last("fork the clock supervisor"));
+    }
+    if pid == 0 {
+        let code = match sup.run(opts, &mut |w| eprintln!("{w}")) {
+            Ok(_) => 0,
+            Err(e) => {
+                eprintln!("flakebox: warning: clock supervisor: {e}; the clock of static and Go programs is NOT frozen");
+                1
+            }
+        };
+        // SAFETY: ends the forked supervisor without running the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(pid)
+}
+
+/// Whether this host can run the mechanism, checked in a throwaway child: seccomp
+/// user notification (Linux 5.0+, not blocked by a container profile) and ptrace
+/// of a sibling (Yama's ptrace_scope at most 1). Returns why not.
+pub fn probe() -> Result<(), String> {
+    let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").ok();
+    if let Some(level) = yama.as_deref().map(str::trim).filter(|l| *l == "2" || *l == "3") {
+        return Err(format!(
+            "ptrace is restricted (kernel.yama.ptrace_scope = {level}); set it to 1: sysctl kernel.yama.ptrace_scope=1"
+        ));
+    }
+    let prog = filter::program(&filter::Arch::native(), &Routes::default());
+    let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr().cast_mut() };
+    let (mut res, mut hold) = ([0 as RawFd; 2], [0 as RawFd; 2]);
+    // SAFETY: out-arrays of two ints.
+    if unsafe {
+        libc::pipe2(res.as_mut_ptr(), libc::O_CLOEXEC) != 0
+            || libc::pipe2(hold.as_mut_ptr(), libc::O_CLOEXEC) != 0
+    } {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the child only makes system calls on data prepared before fork.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls only, then _exit.
+        unsafe {
+            let mut errno: i32 = 0;
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                    &raw const fprog,
+                ) < 0
+            {
+                errno = *libc::__errno_location();
+            }
+            libc::write(res[1], (&raw const errno).cast(), 4);
+            let mut b = 0u8;
+            libc::read(hold[0], (&raw mut b).cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing our copies of the child's ends and reading into a local.
+    let (errno, n) = unsafe {
+        libc::close(res[1]);
+        libc::close(hold[0]);
+        let mut errno: i32 = 0;
+        let n = if pid > 0 { libc::read(res[0], (&raw mut errno).cast(), 4) } else { -1 };
+        libc::close(res[0]);
+        (errno, n)
+    };
+    let seized = if pid > 0 && n == 4 {
+        // SAFETY: attach to and release our own blocked child.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0usize, 0usize) };
+        (r == 0).then_some(()).ok_or_else(std::io::Error::last_os_error)
+    } else {
+        Err(std::io::Error::last_os_error())
+    };
+    // SAFETY: end the probe child (detaches the tracer too) and reap it.
+    unsafe {
+        libc::close(hold[1]);
+        if pid > 0 {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+        }
+    }
+    if n != 4 {
+        return Err("could not run the probe process".into());
+    }
+    if errno != 0 {
+        return Err(format!(
+            "seccomp user notification is unavailable ({}); it needs Linux 5.0+ and, in a container, a seccomp profile that allows seccomp(2)",
+            std::io::Error::from_raw_os_error(errno)
+        ));
+    }
+    seized.map_err(|e| format!("ptrace is refused ({e}); in a container allow it (docker: --cap-add SYS_PTRACE, or a seccomp profile that allows ptrace)"))
 }
 
 fn recv_fd(sock: RawFd) -> Result<(i32, OwnedFd), ClockwatchError> {

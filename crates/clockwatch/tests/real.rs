@@ -219,3 +219,8 @@ fn a_go_program_and_its_python_child_through_the_shim_agree() {
         assert_eq!(get(&m, "child", 0), INSTANT * 1_000_000_000, "{m:?}");
     }
 }
+
+#[test]
+fn this_host_passes_the_probe() {
+    assert_eq!(flakebox_clockwatch::probe(), Ok(()));
+}
