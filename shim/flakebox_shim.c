@@ -11,6 +11,9 @@
  *   FLAKEBOX_TIME_ORIGIN_NSEC clock read the instant (unset: this process's start),
  *                             so that every process of a tree shares one timeline
  *   FLAKEBOX_TRACE            path of a trace file to append events to
+ *   FLAKEBOX_CLOCKWATCH       1: a supervisor fakes the clock of programs this shim
+ *                             cannot reach (crates/clockwatch), so exec'ing one
+ *                             is not warned about
  *
  * Only the REALTIME family is faked (REALTIME, REALTIME_COARSE, REALTIME_ALARM,
  * TAI).  MONOTONIC, BOOTTIME and CPU clocks are never touched: freezing them hangs
@@ -108,6 +111,7 @@ static long g_off_nsec;
 static uint64_t g_step_ns;
 static int64_t g_tai_off;    /* TAI - UTC, whole seconds, for frozen/step TAI */
 static _Atomic uint64_t g_step_n;
+static int g_watched;        /* FLAKEBOX_CLOCKWATCH=1 */
 
 static char g_trace_path[4096];
 static char g_shim_path[4096];
@@ -1164,7 +1168,7 @@ static void check_reach(const char *path)
 		l_esc(&l, path);
 		l_emit(&l);
 	}
-	if (g_mode == M_OFF || path == NULL)
+	if (g_mode == M_OFF || g_watched || path == NULL)
 		return;
 	char why[600];
 	reach_reason(path, why, sizeof why, 0);
@@ -1545,6 +1549,8 @@ static void save_env(void)
 
 static void configure_time(void)
 {
+	const char *watched = getenv("FLAKEBOX_CLOCKWATCH");
+	g_watched = watched && strcmp(watched, "1") == 0;
 	const char *mode = getenv("FLAKEBOX_TIME_MODE");
 	if (!mode || !*mode)
 		return;

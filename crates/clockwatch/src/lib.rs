@@ -103,7 +103,8 @@ pub fn spawn_supervisor(sup: Supervisor, opts: &Options) -> Result<i32, Clockwat
     }
     if pid == 0 {
         let code = match sup.run(opts, &mut |w| eprintln!("{w}")) {
-            Ok(_) => 0,
+            // The command failed before exec (not found...): PID 1 reports that.
+            Ok(_) | Err(ClockwatchError::NoListener) => 0,
             Err(e) => {
                 eprintln!("flakebox: warning: clock supervisor: {e}; the clock of static and Go programs is NOT frozen");
                 1

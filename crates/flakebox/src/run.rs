@@ -142,10 +142,26 @@ pub fn configure(cfg: &mut Config, args: &RunArgs, isolated: FactorSet, now: Sys
             instant: c.instant_rfc3339(),
             replay: c.replay_spec(),
         });
-        // Say so when the clock cannot reach the command (static, Go, setuid).
+        // Programs the shim cannot reach (static, Go, musl), the command or any
+        // program it execs, get the clock from the clockwatch supervisor.
+        let watch = clockwatch::probe();
+        if watch.is_ok() {
+            cfg.clock_watch = Some(clockwatch::Options { clock: c, routes: Default::default() });
+            set_env(cfg, clock::ENV_CLOCKWATCH, OsString::from("1"));
+        }
         if let Some(path) = &command_path {
             if let Ok(reach) = clock::reach::inspect(path) {
-                plan.warnings.extend(reach.warning(path));
+                match (&watch, reach.reason()) {
+                    (Ok(()), Some(why)) if clockwatch::needs_watch(&reach) => plan.warnings.push(format!(
+                        "flakebox: note: {}: {why}; its clock IS frozen, through the clockwatch supervisor: \
+                         each wall-clock read is a system call answered by it (~10 us instead of ~30 ns)",
+                        path.display()
+                    )),
+                    (Err(e), Some(_)) => {
+                        plan.warnings.extend(reach.warning(path).map(|w| format!("{w} ({e})")))
+                    }
+                    _ => plan.warnings.extend(reach.warning(path)),
+                }
             }
         }
     }

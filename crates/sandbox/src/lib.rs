@@ -142,6 +142,10 @@ pub struct Config {
     /// and file evidence is gathered: the caller may start its next run then.
     /// EOF instead means the sandbox ended without the command finishing.
     pub done_signal: Option<std::os::fd::OwnedFd>,
+    /// The fake clock for programs the shim cannot reach: PID 1 starts the
+    /// clockwatch supervisor and the command under its filter (see the
+    /// clockwatch crate). `None`: the shim alone.
+    pub clock_watch: Option<clockwatch::Options>,
 }
 
 impl Config {
@@ -165,6 +169,7 @@ impl Config {
             services: Vec::new(),
             start_gate: None,
             done_signal: None,
+            clock_watch: None,
         })
     }
 }
