@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 
 pub use civil::{civil_from_days, days_from_civil};
 pub use spec::{
-    format_duration, Anchor, ShimClock, ShimMode, TimeSpec, TimeSpecError, UnixTime, ENV_CLOCKWATCH, ENV_TIME_MODE,
-    ENV_TIME_NSEC, ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC, ENV_TIME_SEC, ENV_TIME_STEP_NS, ENV_TRACE,
-    TIME_SPEC_HELP,
+    format_duration, Anchor, ShimClock, ShimMode, TimeSpec, TimeSpecError, UnixTime, ENV_CLOCKWATCH,
+    ENV_TIME_MODE, ENV_TIME_NSEC, ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC, ENV_TIME_SEC, ENV_TIME_STEP_NS,
+    ENV_TRACE, TIME_SPEC_HELP,
 };
 
 /// The shim shared object, compiled from `shim/` by build.rs.
