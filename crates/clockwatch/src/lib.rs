@@ -102,6 +102,15 @@ pub fn spawn_supervisor(sup: Supervisor, opts: &Options) -> Result<i32, Clockwat
         return Err(ClockwatchError::last("fork the clock supervisor"));
     }
     if pid == 0 {
+        // Hold none of the caller's descriptors (pipes whose EOF it waits for).
+        let keep = sup.sock.as_raw_fd() as libc::c_uint;
+        // SAFETY: closes descriptors of this fresh child only.
+        unsafe {
+            if keep > 3 {
+                libc::close_range(3, keep - 1, 0);
+            }
+            libc::close_range(keep + 1, libc::c_uint::MAX, 0);
+        }
         let code = match sup.run(opts, &mut |w| eprintln!("{w}")) {
             // The command failed before exec (not found...): PID 1 reports that.
             Ok(_) | Err(ClockwatchError::NoListener) => 0,

@@ -299,11 +299,8 @@ fn start_and_wait_inner(
         Ok(p) => p,
         Err(e) => return Status::NotRun { code: 126, message: e },
     };
-    let (err_r, err_w) = match ipc::pipe() {
-        Ok(p) => p,
-        Err(e) => return Status::NotRun { code: 126, message: format!("pipe: {}", e.desc()) },
-    };
-    // The clock supervisor first: the command blocks before exec until it has attached.
+    // The clock supervisor first, before any descriptor it must not hold (the
+    // exec error pipe): the command blocks before exec until it has attached.
     let watch = match &cfg.clock_watch {
         Some(opts) => match clockwatch::handover(&opts.routes)
             .and_then(|(child, sup)| Ok((child, clockwatch::spawn_supervisor(sup, opts)?)))
@@ -315,6 +312,10 @@ fn start_and_wait_inner(
             Err(e) => return Status::NotRun { code: 126, message: format!("clock supervisor: {e}") },
         },
         None => None,
+    };
+    let (err_r, err_w) = match ipc::pipe() {
+        Ok(p) => p,
+        Err(e) => return Status::NotRun { code: 126, message: format!("pipe: {}", e.desc()) },
     };
     let cmd = exec::spawn(&prepared, watch.as_ref().map(|w| &w.0), err_w.as_raw_fd());
     // The child has exec'd or failed: our copy of its handover end goes, so a
