@@ -9,6 +9,7 @@
 #endif
 
 int g_mode;
+int g_watched;
 int64_t g_sec;
 long g_nsec;
 int64_t g_off_sec;

@@ -37,6 +37,8 @@ static void warn_config(const char *what)
 
 void configure_time(void)
 {
+	const char *watched = getenv("FLAKEBOX_CLOCKWATCH");
+	g_watched = watched && strcmp(watched, "1") == 0;
 	const char *mode = getenv("FLAKEBOX_TIME_MODE");
 	if (!mode || !*mode)
 		return;

@@ -225,7 +225,7 @@ void check_reach(const char *path)
 		l_esc(&l, path);
 		l_emit(&l);
 	}
-	if (g_mode == M_OFF || path == NULL)
+	if (g_mode == M_OFF || g_watched || path == NULL)
 		return;
 	int saved = errno;
 	struct reach r;

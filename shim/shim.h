@@ -23,6 +23,9 @@
  *   FLAKEBOX_TIME_ORIGIN_NSEC clock read the instant (unset: this process's start),
  *                             so that every process of a tree shares one timeline
  *   FLAKEBOX_TRACE            path of a trace file to append events to
+ *   FLAKEBOX_CLOCKWATCH       1: a supervisor fakes the clock of programs this shim
+ *                             cannot reach (crates/clockwatch), so exec'ing one
+ *                             is not warned about
  *   FLAKEBOX_SEED             decimal 64-bit seed of OS randomness (unset: the kernel's)
  *   FLAKEBOX_RAND_ID          set by the shim at exec: this image's stream (entropy.c)
  *
@@ -218,6 +221,7 @@ enum { M_OFF = 0, M_FROZEN = 1, M_TICK = 2, M_STEP = 3 };
 
 /* Written only by the constructor, before main and before any other thread. */
 extern int g_mode;
+extern int g_watched; /* FLAKEBOX_CLOCKWATCH=1 */
 extern int64_t g_sec;     /* frozen instant / step base */
 extern long g_nsec;
 extern int64_t g_off_sec; /* ticking: fake = real + off, off_nsec in [0, 1e9) */

@@ -169,6 +169,9 @@ pub const ENV_TIME_NSEC: &str = "FLAKEBOX_TIME_NSEC";
 pub const ENV_TIME_STEP_NS: &str = "FLAKEBOX_TIME_STEP_NS";
 pub const ENV_TIME_ORIGIN_SEC: &str = "FLAKEBOX_TIME_ORIGIN_SEC";
 pub const ENV_TIME_ORIGIN_NSEC: &str = "FLAKEBOX_TIME_ORIGIN_NSEC";
+/// `1` when the clockwatch supervisor fakes the clock of programs the shim cannot
+/// reach: the shim then does not warn when one is exec'd.
+pub const ENV_CLOCKWATCH: &str = "FLAKEBOX_CLOCKWATCH";
 /// Path of the trace file the shim appends events to (see [`crate::trace`]).
 pub const ENV_TRACE: &str = "FLAKEBOX_TRACE";
 

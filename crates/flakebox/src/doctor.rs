@@ -105,6 +105,23 @@ fn checks() -> Vec<Check> {
         }
     }
     out.push(shim_check());
+    out.push(match clockwatch::probe() {
+        Ok(()) => Check::new(
+            "clock for static and Go programs",
+            Level::Pass,
+            "seccomp user notification and ptrace work: the supervisor freezes what the shim cannot reach",
+            None,
+        ),
+        Err(why) => Check::new(
+            "clock for static and Go programs",
+            Level::Warn,
+            format!("static, Go and musl programs will read the real clock: {why}"),
+            Some(
+                "run on Linux 5.5+ with ptrace and seccomp(2) allowed (the fix above names what blocks them)"
+                    .into(),
+            ),
+        ),
+    });
     out.push(match throwaway_pg::find_binaries(None) {
         Ok(b) => Check::new("PostgreSQL", Level::Pass, format!("{} in {}", b.version, b.bindir.display()), None),
         Err(e) => Check::new(

@@ -11,7 +11,9 @@ fn doctor_passes_on_this_host_and_names_each_check() {
         let o = run(who, d.path(), &["doctor"]);
         let out = stdout(&o);
         assert_eq!(o.status.code(), Some(0), "{who:?}: {out}{}", stderr(&o));
-        for check in ["namespaces", "overlay mounts", "clock shim", "PostgreSQL"] {
+        for check in
+            ["namespaces", "overlay mounts", "clock shim", "clock for static and Go programs", "PostgreSQL"]
+        {
             let line = out
                 .lines()
                 .find(|l| l.contains(check))

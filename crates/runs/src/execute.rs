@@ -123,10 +123,27 @@ fn configure(
             instant: c.instant_rfc3339(),
             replay: c.replay_spec(),
         });
-        // Say so when the clock cannot reach the command (static, Go, setuid).
+        // Programs the shim cannot reach (static, Go, musl), the command or
+        // any program it execs, get the clock from the clockwatch supervisor.
+        let watch = clockwatch::probe();
+        if watch.is_ok() {
+            cfg.clock_watch = Some(clockwatch::Options { clock: c, routes: Default::default() });
+            set_env(cfg, OsStr::new(clock::ENV_CLOCKWATCH), OsString::from("1"));
+        }
+        // Say how the command's clock is reached, or that it is not.
         if let Some(path) = &command_path {
             if let Ok(reach) = clock::reach::inspect(path) {
-                warnings.extend(reach.warning(path).map(Warning::ClockNotFrozen));
+                match (&watch, reach.warning(path)) {
+                    (Ok(()), Some(w)) if clockwatch::needs_watch(&reach) => {
+                        warnings.push(Warning::ClockWatched { binary: w.binary, reason: w.reason })
+                    }
+                    (Err(e), Some(mut w)) => {
+                        w.reason =
+                            format!("{} (and the clockwatch supervisor cannot work here: {e})", w.reason);
+                        warnings.push(Warning::ClockNotFrozen(w));
+                    }
+                    (_, w) => warnings.extend(w.map(Warning::ClockNotFrozen)),
+                }
             }
         }
     }

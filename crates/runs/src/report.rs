@@ -47,6 +47,9 @@ pub struct TimeInfo {
 pub enum Warning {
     /// The shim cannot reach the command's binary: its clock is not frozen.
     ClockNotFrozen(NotFrozen),
+    /// The shim cannot reach the command's binary, but the clockwatch
+    /// supervisor does: its clock is frozen, at a system call per read.
+    ClockWatched { binary: std::path::PathBuf, reason: String },
     /// The sandbox could not do or vouch for something.
     Sandbox { message: String },
 }
@@ -55,6 +58,12 @@ impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Warning::ClockNotFrozen(w) => w.fmt(f),
+            Warning::ClockWatched { binary, reason } => write!(
+                f,
+                "flakebox: note: {}: {reason}; its clock IS frozen, through the clockwatch supervisor: \
+                 each wall-clock read is a system call answered by it (microseconds instead of nanoseconds)",
+                binary.display()
+            ),
             Warning::Sandbox { message } => f.write_str(message),
         }
     }

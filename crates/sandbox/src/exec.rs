@@ -69,6 +69,7 @@ pub fn prepare(
 const STAGE_CHDIR: i32 = 1;
 const STAGE_EXEC: i32 = 2;
 const STAGE_CAPS: i32 = 3;
+const STAGE_CLOCK: i32 = 4;
 
 /// The child's stack: it only makes system calls before exec.
 const CHILD_STACK: usize = 64 << 10;
@@ -78,7 +79,11 @@ const CHILD_STACK: usize = 64 << 10;
 /// that neither process pays for copying and then faulting in this one's
 /// page tables (a plain fork of PID 1 costs ~0.3 ms). We resume once the
 /// child has exec'd or failed; a failure is on `err_fd`.
-pub fn spawn(p: &Prepared, err_fd: RawFd) -> nix::Result<nix::unistd::Pid> {
+pub fn spawn(
+    p: &Prepared,
+    watch: Option<&clockwatch::Prepared>,
+    err_fd: RawFd,
+) -> nix::Result<nix::unistd::Pid> {
     use nix::sched::CloneFlags;
     let mut stack = vec![0u8; CHILD_STACK];
     // SAFETY: the child runs on its own stack and, sharing our memory, only
@@ -88,7 +93,7 @@ pub fn spawn(p: &Prepared, err_fd: RawFd) -> nix::Result<nix::unistd::Pid> {
     // signals through a signalfd), and the child resets dispositions first.
     unsafe {
         nix::sched::clone(
-            Box::new(|| child(p, err_fd)),
+            Box::new(|| child(p, watch, err_fd)),
             &mut stack,
             CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
             Some(libc::SIGCHLD),
@@ -98,7 +103,7 @@ pub fn spawn(p: &Prepared, err_fd: RawFd) -> nix::Result<nix::unistd::Pid> {
 
 /// In the child: set up the process and exec. Never returns.
 /// Only async-signal-safe calls from here on.
-fn child(p: &Prepared, err_fd: RawFd) -> ! {
+fn child(p: &Prepared, watch: Option<&clockwatch::Prepared>, err_fd: RawFd) -> ! {
     // SAFETY: raw syscalls on memory prepared before fork; no allocation.
     unsafe {
         libc::setpgid(0, 0);
@@ -128,6 +133,13 @@ fn child(p: &Prepared, err_fd: RawFd) -> ! {
             if let Err(errno) = caps.apply() {
                 *libc::__errno_location() = errno;
                 report(err_fd, STAGE_CAPS, 0);
+            }
+        }
+        // Last before exec: the filter, and the supervisor attached.
+        if let Some(w) = watch {
+            if let Err(errno) = w.install() {
+                *libc::__errno_location() = errno;
+                report(err_fd, STAGE_CLOCK, 0);
             }
         }
         let mut denied: i32 = -1;
@@ -176,6 +188,9 @@ pub fn decode(p: &Prepared, bytes: &[u8]) -> Option<(i32, String)> {
     let word = |i: usize| i32::from_ne_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let (errno, stage, index) = (word(0), word(4), word(8));
     let err = nix::Error::from_raw(errno);
+    if stage == STAGE_CLOCK {
+        return Some((126, format!("cannot start the clock supervisor's filter: {}", err.desc())));
+    }
     if stage == STAGE_CHDIR {
         return Some((126, format!("cannot enter the working directory {:?}: {}", p.cwd, err.desc())));
     }

@@ -152,6 +152,10 @@ pub struct Config {
     /// As root, capabilities the command keeps beyond the default set (see
     /// the `capabilities` module), each with a warning in the evidence.
     pub cap_add: Vec<Capability>,
+    /// The fake clock for programs the shim cannot reach: PID 1 starts the
+    /// clockwatch supervisor and the command under its filter (see the
+    /// clockwatch crate). `None`: the shim alone.
+    pub clock_watch: Option<clockwatch::Options>,
 }
 
 impl Config {
@@ -176,6 +180,7 @@ impl Config {
             start_gate: None,
             done_signal: None,
             cap_add: Vec::new(),
+            clock_watch: None,
         })
     }
 }

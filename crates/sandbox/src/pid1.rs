@@ -125,8 +125,8 @@ fn steps(
     }
     randomize_next_pid();
     let caps = command_capabilities(cfg, mode, evidence).map_err(Early::SetupFailed)?;
-    let status = start_and_wait(cfg, &env, &sfd, mode.take_terminal, caps);
-    end_what_it_left(cfg, evidence);
+    let (status, helpers) = start_and_wait(cfg, &env, &sfd, mode.take_terminal, caps);
+    end_what_it_left(cfg, &helpers, evidence);
     signal_done(cfg);
     question_and_stop_services(cfg, evidence);
     gather_files(&built, evidence);
@@ -204,8 +204,9 @@ fn wait_for_start(start: Option<File>) -> bool {
 }
 
 /// List and kill what the command left running (not the services').
-fn end_what_it_left(cfg: &Config, evidence: &mut Evidence) {
-    let service_pids: Vec<i32> = cfg.services.iter().flat_map(|s| s.pids()).collect();
+fn end_what_it_left(cfg: &Config, helpers: &[i32], evidence: &mut Evidence) {
+    let service_pids: Vec<i32> =
+        cfg.services.iter().flat_map(|s| s.pids()).chain(helpers.iter().copied()).collect();
     evidence.leftover_processes = evidence::processes(&service_pids);
     kill_leftovers(evidence.leftover_processes.clone(), &service_pids);
 }
@@ -293,23 +294,55 @@ fn command_capabilities(
 }
 
 /// Start the command (taking the terminal when `take_terminal`, see [`Mode`])
-/// and forward signals to it until it exits, reaping every zombie.
+/// and forward signals to it until it exits, reaping every zombie. Also
+/// returns PID 1's helpers (the clock supervisor), which are not leftovers.
 fn start_and_wait(
     cfg: &Config,
     env: &[(OsString, OsString)],
     sfd: &SignalFd,
     take_terminal: bool,
     caps: Option<capabilities::Drop>,
+) -> (Status, Vec<i32>) {
+    let mut helpers = Vec::new();
+    let status = start_and_wait_inner(cfg, env, sfd, take_terminal, caps, &mut helpers);
+    (status, helpers)
+}
+
+fn start_and_wait_inner(
+    cfg: &Config,
+    env: &[(OsString, OsString)],
+    sfd: &SignalFd,
+    take_terminal: bool,
+    caps: Option<capabilities::Drop>,
+    helpers: &mut Vec<i32>,
 ) -> Status {
     let prepared = match exec::prepare(&cfg.argv, env, &cfg.cwd, take_terminal, caps) {
         Ok(p) => p,
         Err(e) => return Status::NotRun { code: 126, message: e },
     };
+    // The clock supervisor first, before any descriptor it must not hold (the
+    // exec error pipe): the command blocks before exec until it has attached.
+    let watch = match &cfg.clock_watch {
+        Some(opts) => match clockwatch::handover(&opts.routes)
+            .and_then(|(child, sup)| Ok((child, clockwatch::spawn_supervisor(sup, opts)?)))
+        {
+            Ok(w) => {
+                helpers.push(w.1);
+                Some(w)
+            }
+            Err(e) => return Status::NotRun { code: 126, message: format!("clock supervisor: {e}") },
+        },
+        None => None,
+    };
     let (err_r, err_w) = match ipc::pipe() {
         Ok(p) => p,
         Err(e) => return Status::NotRun { code: 126, message: format!("pipe: {}", e.desc()) },
     };
-    let cmd = match exec::spawn(&prepared, err_w.as_raw_fd()) {
+    let cmd = exec::spawn(&prepared, watch.as_ref().map(|w| &w.0), err_w.as_raw_fd());
+    // The child has exec'd or failed: our copy of its handover end goes, so a
+    // supervisor still waiting for a listener sees EOF.
+    drop(watch);
+    let cmd = match cmd {
         Ok(pid) => pid,
         Err(e) => return Status::NotRun { code: 126, message: format!("clone: {}", e.desc()) },
     };

@@ -1,0 +1,148 @@
+//! The ptrace side: follows the command's process tree (forks, clones, execs) and,
+//! at every exec of a program the shim cannot reach, hides the vDSO. Other stops
+//! are passed through: signals re-injected, group stops kept (PTRACE_LISTEN).
+
+use std::path::Path;
+
+use clock::reach::Reach;
+
+use crate::tracees::Tracees;
+use crate::ClockwatchError;
+
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
+    | libc::PTRACE_O_TRACEFORK
+    | libc::PTRACE_O_TRACEVFORK
+    | libc::PTRACE_O_TRACECLONE
+    // If the supervisor dies, the tree dies with it rather than reading the real clock.
+    | libc::PTRACE_O_EXITKILL;
+
+/// Whether a program needs its vDSO hidden: the shim cannot reach it and the reason
+/// is its linking (setuid and file-capability programs run without privileges under
+/// the filter's no_new_privs, so the shim reaches them after all).
+pub fn needs_watch(reach: &Reach) -> bool {
+    match reach {
+        Reach::Static | Reach::Go | Reach::Musl => true,
+        Reach::Script { interpreter_reach, .. } => needs_watch(interpreter_reach),
+        Reach::Dynamic | Reach::Setuid | Reach::FileCaps | Reach::NotElf => false,
+    }
+}
+
+/// Attaches to `pid` (stopped or blocked before its exec).
+pub fn seize(pid: i32) -> Result<(), ClockwatchError> {
+    // SAFETY: plain ptrace request; the kernel checks permissions.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0usize, OPTIONS as usize) };
+    if r != 0 {
+        return Err(ClockwatchError::PtraceRefused { pid, source: std::io::Error::last_os_error() });
+    }
+    Ok(())
+}
+
+fn cont(pid: i32, request: libc::c_uint, sig: i32) {
+    // SAFETY: resumes a stopped tracee; ESRCH (it was killed meanwhile) is harmless.
+    unsafe { libc::ptrace(request, pid, 0usize, sig as usize) };
+}
+
+fn event_msg(pid: i32) -> Option<i32> {
+    let mut msg: libc::c_ulong = 0;
+    // SAFETY: GETEVENTMSG writes one c_ulong.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0usize, &raw mut msg) };
+    (r == 0).then_some(msg as i32)
+}
+
+/// `Tgid` and `PPid` of a thread, from /proc.
+fn tgid_ppid(tid: i32) -> Option<(i32, i32)> {
+    let s = std::fs::read(format!("/proc/{tid}/status")).ok()?;
+    let field = |name: &[u8]| {
+        s.split(|b| *b == b'\n')
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<i32>().ok())
+    };
+    Some((field(b"Tgid:")?, field(b"PPid:")?))
+}
+
+/// What the tracer saw happen to the root process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootExit {
+    /// The raw wait status.
+    pub status: i32,
+}
+
+/// Follows the tree until no tracee is left; warnings (a program whose vDSO could
+/// not be hidden) go to `warn`.
+pub fn follow(root: i32, tracees: &Tracees, warn: &mut dyn FnMut(String)) -> Option<RootExit> {
+    let mut root_exit = None;
+    let mut known = std::collections::HashSet::from([root]);
+    loop {
+        let mut status = 0;
+        // SAFETY: waits for any tracee (or child); status is a valid out-pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL) };
+        if pid < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return root_exit;
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            tracees.remove(pid);
+            known.remove(&pid);
+            if pid == root {
+                root_exit = Some(RootExit { status });
+            }
+            continue;
+        }
+        if !libc::WIFSTOPPED(status) {
+            continue;
+        }
+        if known.insert(pid) {
+            // A new thread or process whose creator's event may not have come yet.
+            if let Some((tgid, ppid)) = tgid_ppid(pid) {
+                let from = if tgid != pid { tgid } else { ppid };
+                tracees.add(pid, tracees.is_hidden(from));
+            }
+        }
+        let sig = libc::WSTOPSIG(status);
+        match status >> 16 {
+            libc::PTRACE_EVENT_EXEC => {
+                if let Some(old) = event_msg(pid).filter(|o| *o != pid) {
+                    tracees.remove(old);
+                    known.remove(&old);
+                }
+                let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+                let watch = exe
+                    .as_deref()
+                    .and_then(|_| clock::reach::inspect(Path::new(&format!("/proc/{pid}/exe"))).ok())
+                    .is_some_and(|r| needs_watch(&r));
+                let mut on = false;
+                if watch {
+                    match crate::auxv::hide_vdso(pid) {
+                        Ok(_) => on = true,
+                        Err(e) => warn(format!(
+                            "flakebox: warning: {}: cannot hide its vDSO ({e}); its clock is NOT frozen",
+                            exe.as_deref().unwrap_or(Path::new("?")).display()
+                        )),
+                    }
+                }
+                tracees.exec(pid, on);
+                cont(pid, libc::PTRACE_CONT, 0);
+            }
+            libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
+                if let Some(child) = event_msg(pid) {
+                    if known.insert(child) {
+                        tracees.add(child, tracees.is_hidden(pid));
+                    }
+                }
+                cont(pid, libc::PTRACE_CONT, 0);
+            }
+            libc::PTRACE_EVENT_STOP => {
+                if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) {
+                    cont(pid, libc::PTRACE_LISTEN, 0);
+                } else {
+                    cont(pid, libc::PTRACE_CONT, 0);
+                }
+            }
+            // A signal on its way to the tracee: deliver it.
+            _ => cont(pid, libc::PTRACE_CONT, sig),
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The mechanism on real processes: static glibc, musl and Go programs run under
+//! `clockwatch-run`, as root and as nobody.
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const SPEC: &str = "2024-02-29T23:59:58Z";
+const INSTANT: i64 = 1_709_251_198;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Root,
+    Nobody,
+}
+const BOTH: [Who; 2] = [Who::Root, Who::Nobody];
+
+struct Progs {
+    _dir: tempfile::TempDir,
+    run: PathBuf,
+    glibc: PathBuf,
+    musl: PathBuf,
+    interrupt: PathBuf,
+    go: PathBuf,
+    shim: PathBuf,
+}
+
+fn tool(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start ({e}); CI installs golang-go and musl-tools"));
+    assert!(out.status.success(), "{what} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The programs, built once into a directory every user can read.
+fn progs() -> &'static Progs {
+    static P: OnceLock<Progs> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("clockwatch-test-").tempdir().expect("tempdir");
+        let d = dir.path();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/progs");
+        let c = |compiler: &str, out: &str, file: &str| {
+            let o = d.join(out);
+            tool(
+                Command::new(compiler)
+                    .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+                    .arg(&o)
+                    .arg(src.join(file)),
+                compiler,
+            );
+            o
+        };
+        let glibc = c("gcc", "static", "clocks.c");
+        let musl = c("musl-gcc", "musl", "clocks.c");
+        let interrupt = c("gcc", "interrupt", "interrupt.c");
+        let go = d.join("gonow");
+        tool(
+            Command::new("go")
+                .args(["build", "-o"])
+                .arg(&go)
+                .arg(src.join("gonow.go"))
+                .env("GOCACHE", d.join("gocache"))
+                .env("GO111MODULE", "off")
+                .env("CGO_ENABLED", "0"),
+            "go build",
+        );
+        let run = d.join("clockwatch-run");
+        std::fs::copy(env!("CARGO_BIN_EXE_clockwatch-run"), &run).expect("copy clockwatch-run");
+        let shim = clock::install(d).expect("install the shim");
+        Progs { _dir: dir, run, glibc, musl, interrupt, go, shim }
+    })
+}
+
+fn run(who: Who, spec: &str, argv: &[&Path], env: &[(String, String)]) -> Output {
+    let p = progs();
+    let mut c = match who {
+        Who::Root => Command::new(&p.run),
+        Who::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]).arg(&p.run);
+            c
+        }
+    };
+    c.args(["--time", spec, "--"]).args(argv).envs(env.iter().cloned()).current_dir("/");
+    let out = c.output().expect("spawn clockwatch-run");
+    assert!(
+        out.status.success(),
+        "{who:?} {argv:?}: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `key v1 v2...` lines; a key seen again (a descendant's output) gets a `#N` suffix.
+fn lines(out: &Output) -> HashMap<String, Vec<i64>> {
+    let mut m = HashMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut it = l.split_whitespace();
+        let Some(k) = it.next() else { continue };
+        let v: Vec<i64> = it.filter_map(|x| x.parse().ok()).collect();
+        let mut key = k.to_string();
+        let mut n = 1;
+        while m.contains_key(&key) {
+            n += 1;
+            key = format!("{k}#{n}");
+        }
+        m.insert(key, v);
+    }
+    m
+}
+
+fn get(m: &HashMap<String, Vec<i64>>, k: &str, i: usize) -> i64 {
+    m.get(k).and_then(|v| v.get(i)).copied().unwrap_or_else(|| panic!("no {k}[{i}] in {m:?}"))
+}
+
+fn assert_c_frozen(m: &HashMap<String, Vec<i64>>, suffix: &str) {
+    let k = |s: &str| format!("{s}{suffix}");
+    assert_eq!(get(m, &k("clock_gettime"), 0), INSTANT, "{m:?}");
+    assert_eq!(get(m, &k("clock_gettime"), 1), 0);
+    assert_eq!(get(m, &k("coarse"), 0), INSTANT);
+    assert_eq!(get(m, &k("gettimeofday"), 0), INSTANT);
+    assert_eq!(get(m, &k("time"), 0), INSTANT);
+    assert_eq!(get(m, &k("monotonic_advances"), 0), 1, "MONOTONIC must keep running");
+    // fake_now + 0.2 s waits 0.2 s of real time, measured on MONOTONIC.
+    let ms = get(m, &k("abs_sleep_ms"), 0);
+    assert_eq!(get(m, &k("abs_sleep_ms"), 1), 0, "clock_nanosleep result");
+    assert!((195..20_000).contains(&ms), "absolute sleep took {ms} ms");
+}
+
+#[test]
+fn static_glibc_and_musl_read_the_frozen_instant_and_sleep_on_real_time() {
+    let p = progs();
+    for who in BOTH {
+        for bin in [&p.glibc, &p.musl] {
+            let m = lines(&run(who, SPEC, &[bin], &[]));
+            assert_c_frozen(&m, "");
+        }
+    }
+}
+
+#[test]
+fn descendants_inherit_the_filter_and_get_their_vdso_hidden() {
+    let p = progs();
+    for who in BOTH {
+        // The program forks and execs itself: the second block is the descendant's.
+        let m = lines(&run(who, SPEC, &[&p.glibc, Path::new("again")], &[]));
+        assert_c_frozen(&m, "");
+        assert_c_frozen(&m, "#2");
+    }
+}
+
+#[test]
+fn an_interrupted_absolute_sleep_is_abandoned_and_the_next_one_answered() {
+    for who in BOTH {
+        let m = lines(&run(who, SPEC, &[&progs().interrupt], &[]));
+        // The caller left the call (EINTR): the supervisor finds the notification
+        // invalid and drops its answer instead of writing to whatever has the pid now.
+        assert_eq!(get(&m, "interrupted", 0), 1, "{m:?}");
+        assert!(get(&m, "interrupted", 1) < 20_000);
+        assert_eq!(get(&m, "completed", 0), 0);
+        assert!((195..20_000).contains(&get(&m, "completed", 1)), "{m:?}");
+    }
+}
+
+#[test]
+fn go_reads_the_frozen_instant_and_its_timers_fire_on_real_time() {
+    for who in BOTH {
+        let m = lines(&run(who, SPEC, &[&progs().go], &[]));
+        assert_eq!(get(&m, "now", 0), INSTANT, "{m:?}");
+        assert_eq!(get(&m, "now2", 0), INSTANT * 1_000_000_000);
+        assert_eq!(get(&m, "after_wall", 0), INSTANT);
+        assert_eq!(get(&m, "end_ns", 0), INSTANT * 1_000_000_000);
+        // Sleep, After, Timer and WithTimeout of 50 ms each, one after the other:
+        // measured on Go's monotonic clock, which the filter leaves alone.
+        let ms = get(&m, "elapsed_ms", 0);
+        assert!((195..20_000).contains(&ms), "Go timers took {ms} ms");
+    }
+}
+
+#[test]
+fn go_ticking_and_step_modes() {
+    let go = &progs().go;
+    let m = lines(&run(Who::Root, &format!("{SPEC}~tick"), &[go], &[]));
+    let (start, end) = (get(&m, "now2", 0), get(&m, "end_ns", 0));
+    assert!((INSTANT * 1_000_000_000..(INSTANT + 60) * 1_000_000_000).contains(&start), "{m:?}");
+    assert!(end - start >= 195_000_000 && end - start < 20_000_000_000, "ticking moved {} ns", end - start);
+
+    let m = lines(&run(Who::Root, &format!("{SPEC}~step=1ms"), &[go], &[]));
+    let base = INSTANT * 1_000_000_000;
+    let (a, b) = (get(&m, "now2", 0), get(&m, "end_ns", 0));
+    assert_eq!(get(&m, "now", 0), INSTANT);
+    // Every read moves the clock one step, whatever the real time did.
+    assert!(a > base && b > a, "{m:?}");
+    assert_eq!((a - base) % 1_000_000, 0);
+    assert_eq!((b - base) % 1_000_000, 0);
+    assert!(b - base < 1_000_000_000, "a handful of reads, not real time: {}", b - base);
+}
+
+#[test]
+fn a_go_program_and_its_python_child_through_the_shim_agree() {
+    let p = progs();
+    let clock: clock::TimeSpec = SPEC.parse().expect("spec");
+    let mut env = clock.resolve(std::time::SystemTime::now()).env();
+    env.push(("LD_PRELOAD".into(), p.shim.display().to_string()));
+    for who in BOTH {
+        let python = Path::new("/usr/bin/python3");
+        let out = run(
+            who,
+            SPEC,
+            &[&p.go, python, Path::new("-c"), Path::new("import time; print(time.time_ns())")],
+            &env,
+        );
+        let m = lines(&out);
+        assert_eq!(get(&m, "now2", 0), INSTANT * 1_000_000_000);
+        assert_eq!(get(&m, "child", 0), INSTANT * 1_000_000_000, "{m:?}");
+    }
+}
+
+#[test]
+fn this_host_passes_the_probe() {
+    assert_eq!(flakebox_clockwatch::probe(), Ok(()));
+}
