@@ -257,6 +257,26 @@ fn runner_none_probes_the_command_as_a_whole_and_a_named_runner_is_forced_on_a_s
 }
 
 #[test]
+fn a_runner_that_writes_no_results_is_a_warning_and_the_probe_is_judged_by_its_exit_status() {
+    let d = scratch(Who::Root);
+    let args = ["timetravel", "--now", "2026-11-22T12:00:00Z", "--no-zones", "--no-instants"];
+    let args: Vec<&str> =
+        args.iter().copied().chain(["--format", "json", "--runner", "pytest", "--", "true"]).collect();
+    let o = run(Who::Root, d.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    assert_eq!(report["tests"][0]["name"], "(command)", "{report}");
+    let warnings = report["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("no per-test results")
+                && w.contains("pytest did not write its --junitxml file"))),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_doctest_failing_when_today_plus_365_days_is_29_february_is_found_by_default() {
     // No `--at`: the default probes must reach 1 March 2027.
     let (code, report) = timetravel_in(&examples("timebombs_leapyear"), &["--no-zones"], &[]);
