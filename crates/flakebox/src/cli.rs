@@ -42,10 +42,11 @@ hazard computed from now and the zone in effect — local and UTC midnight ±1 s
 month, New Year, the next 29 February, the next DST switches, +1 day/year/5/10 years, the 2038 \
 rollover — and, with the clock at now, under far-apart time zones. A result that differs from \
 now is re-run at the same point before it is reported, so a flaky test is called flaky, not \
-time-dependent. With --junit, every test case gets its own finding, with the first instant it \
+time-dependent. For a test runner flakebox recognises (pytest, cargo test, go test, jest, ...; \
+see --runner), or with --junit, every test case gets its own finding, with the first instant it \
 fails at and how many days from today that is.\n\n\
 Exit status: 0 no time bomb, 20 time bombs found, 2 usage error, 125 flakebox failed.",
-    after_help = "Examples:\n  flakebox timetravel -- ./run_tests.sh\n  flakebox timetravel --junit report.xml -- pytest -q --junitxml=report.xml\n  flakebox timetravel --at 2030-01-01T00:00:00Z --zones UTC,Asia/Tokyo -- cargo test\n\nProbes run in parallel, --jobs at a time (default: the number of CPUs: each probe is one\nfull run of the suite, so more would only queue for CPU)."
+    after_help = "Examples:\n  flakebox timetravel -- pytest -q\n  flakebox timetravel -- go test ./...\n  flakebox timetravel --junit report.xml -- ./run_tests.sh\n  flakebox timetravel --at 2030-01-01T00:00:00Z --zones UTC,Asia/Tokyo -- cargo test\n\nProbes run in parallel, --jobs at a time (default: the number of CPUs: each probe is one\nfull run of the suite, so more would only queue for CPU)."
 )]
 pub struct TimetravelArgs {
     /// Also probe this RFC 3339 instant (repeatable).
@@ -64,9 +65,17 @@ pub struct TimetravelArgs {
     #[arg(long)]
     pub no_instants: bool,
 
-    /// The JUnit XML file CMD writes, for per-test findings.
+    /// The JUnit XML file CMD writes, for per-test findings. Not needed for a
+    /// test runner flakebox recognises (see --runner).
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
+
+    /// The test runner CMD starts: auto (recognise it: pytest, cargo test, a
+    /// libtest binary, cargo nextest, go test, jest, vitest, rspec, mvn,
+    /// gradle), none (probe CMD as a whole), or one of those names. With a
+    /// runner, every test gets its own finding with no wiring.
+    #[arg(long, value_name = "NAME", default_value = "auto")]
+    pub runner: String,
 
     /// Pretend now is this RFC 3339 instant (hazards are computed from it).
     #[arg(long, value_name = "INSTANT")]

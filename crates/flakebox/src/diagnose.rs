@@ -2,11 +2,12 @@
 //! until the engine (crate `diagnose`) can attribute its flakiness.
 
 use crate::cli::{DiagnoseArgs, OutputFormat};
+use crate::test_runner;
 use anyhow::{bail, Context, Result};
 use diagnose::{Options, Progress};
 use factors::{Factor, FactorSet};
-use runners::{Detection, RunnerChoice, RunnerKind};
-use runs::{AdapterCommand, DiagnoseRunner, PgOptions, RunCommand, RunRequest, Runs, UserCommand, Workspace};
+use runners::{Detection, RunnerKind};
+use runs::{DiagnoseRunner, PgOptions, RunRequest, Runs, Workspace};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -47,26 +48,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     // own start would still differ from run to run.
     let clock = spec.resolve(SystemTime::now());
     let cwd = std::env::current_dir().context("reading the working directory")?;
-    let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
-    let choice: RunnerChoice = args.runner.parse().map_err(|e| anyhow::anyhow!("--runner: {e}"))?;
     let argv: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-    // `--junit` is the user's own wiring: it wins over recognising the runner
-    // unless --runner names one.
-    let detection = match (&junit, choice) {
-        (Some(_), RunnerChoice::Auto) => Detection::NotATestRunner,
-        _ => runners::choose(choice, &argv, &cwd),
-    };
-    let adapter = match detection {
-        Detection::Detected(a) => Some(a),
-        Detection::Unsure { reason } => {
-            if args.format == OutputFormat::Text {
-                eprintln!("flakebox: note: {reason}; diagnosing the command as a whole (--runner NAME names its test runner)");
-            }
-            None
-        }
-        Detection::NotATestRunner => None,
-    };
-    let focus = adapter.as_ref().is_some_and(|a| a.capabilities().can_select);
+    let chosen = test_runner::choose(&args.runner, args.junit.as_deref(), &args.command, &cwd)?;
+    if let (Some(note), OutputFormat::Text) = (chosen.unsure_note("diagnosing"), args.format) {
+        eprintln!("flakebox: {note}");
+    }
+    let adapter = chosen.adapter.as_ref();
+    let focus = adapter.is_some_and(|a| a.capabilities().can_select);
     let opts = Options {
         factors,
         max_runs: args.max_runs,
@@ -93,12 +81,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     if let Some(note) = note {
         eprintln!("flakebox: note: {note}");
     }
-    let runner_kind = adapter.as_ref().map(|a| a.kind);
-    let command: Box<dyn RunCommand> = match adapter {
-        Some(a) => Box::new(AdapterCommand::new(a)),
-        None => Box::new(UserCommand { argv: args.command.clone(), junit: junit.clone() }),
-    };
-    let runs = Runs::new(command.as_ref(), base, &work);
+    let runner_kind = adapter.map(|a| a.kind);
+    let runs = Runs::new(chosen.command.as_ref(), base, &work);
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
     if args.format == OutputFormat::Text {
         eprintln!(

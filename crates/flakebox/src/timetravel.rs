@@ -3,10 +3,11 @@
 //! whose outcome depends on the date or the zone (crate `timetravel`).
 
 use crate::cli::{OutputFormat, TimetravelArgs};
+use crate::test_runner;
 use anyhow::{bail, Context, Result};
-use diagnose::RunSpec;
+use diagnose::{junit, JunitFile, RunSpec, TestCase};
 use factors::{Factor, FactorSet};
-use runs::{RunRequest, Runs, UserCommand, Workspace};
+use runs::{RunRequest, Runs, Workspace};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use timetravel::{Outcome, Plan, Probe, ProbeResult};
@@ -43,13 +44,12 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     };
     let plan = Plan::new(now, &zone, &zone_name, hazards, zones);
     let cwd = std::env::current_dir().context("reading the working directory")?;
-    let junit = args.junit.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
+    let chosen = test_runner::choose(&args.runner, args.junit.as_deref(), &args.command, &cwd)?;
     let mut base = RunRequest::new(Vec::new());
     base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
     // Every probe has a fresh filesystem: no state to keep, no tmpfs for it.
     let (work, _) = Workspace::new("flakebox-timetravel-", false).context("creating a scratch dir")?;
-    let command = UserCommand { argv: args.command.clone(), junit };
-    let runs = Runs::new(&command, base, &work);
+    let runs = Runs::new(chosen.command.as_ref(), base, &work);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
@@ -66,6 +66,15 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
             zone_name,
             jobs
         );
+        if let Some(note) = chosen.unsure_note("probing") {
+            eprintln!("flakebox: {note}");
+        }
+        if let Some(a) = &chosen.adapter {
+            eprintln!(
+                "flakebox: test runner: {} (per-test results; --runner none probes the command as a whole)",
+                a.kind
+            );
+        }
     }
     let runner = ProbeRunner { runs: &runs, format: args.format };
     let mut warnings = Vec::new();
@@ -130,28 +139,93 @@ impl ProbeRunner<'_> {
             bail!("{}", done.result.flakebox_error().unwrap_or_default());
         };
         let passed = done.result.exit_code == 0;
-        let tests = done
-            .junit
-            .first()
-            .and_then(|j| j.contents.as_ref().ok())
-            .and_then(|xml| diagnose::parse_junit(xml).ok())
-            .map(|cases| {
-                let mut map = BTreeMap::new();
-                for c in cases {
-                    let o = match c.outcome {
-                        diagnose::Outcome::Passed => Outcome::Passed,
-                        diagnose::Outcome::Skipped => Outcome::Skipped,
-                        _ => Outcome::Failed,
-                    };
-                    map.insert(c.name, o);
-                }
-                map
-            });
-        let mut result = match tests {
-            Some(map) if !map.is_empty() => ProbeResult::new(probe, map),
-            _ => ProbeResult::from_exit(probe, passed),
+        let (tests, mut warnings) = probe_tests(&done.junit, done.tests);
+        let mut result = match tests.is_empty() {
+            false => ProbeResult::new(probe, tests),
+            true => ProbeResult::from_exit(probe, passed),
         };
         result.unreliable = rep.clock_not_frozen();
-        Ok((result, rep.evidence.warnings.clone()))
+        warnings.extend(rep.evidence.warnings.iter().cloned());
+        Ok((result, warnings))
+    }
+}
+
+/// A probe's per-test outcomes, from what its run gave: the JUnit files
+/// (`--junit`) and the tests a runner adapter read, as the diagnose engine
+/// merges them (a retried test counts by its first attempt). With none, the
+/// probe is judged by its exit status; a results file that could not be
+/// read is a warning, worded the same at every probe so it shows once.
+fn probe_tests(junit: &[JunitFile], tests: Vec<TestCase>) -> (BTreeMap<String, Outcome>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut cases = Vec::new();
+    for f in junit {
+        let read = f.contents.clone().and_then(|xml| junit::parse_raw(&xml).map_err(|e| e.to_string()));
+        match read {
+            Ok(mut c) => cases.append(&mut c),
+            Err(e) => warnings.push(format!(
+                "no per-test results from {} at some probes, judged by their exit status: {e}",
+                f.path
+            )),
+        }
+    }
+    cases.extend(tests);
+    let map = junit::disambiguate(cases)
+        .into_iter()
+        .map(|c| {
+            let o = match c.first_attempt_failed() {
+                Some(true) => Outcome::Failed,
+                Some(false) => Outcome::Passed,
+                None => Outcome::Skipped,
+            };
+            (c.name, o)
+        })
+        .collect();
+    (map, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diagnose::Outcome as Case;
+
+    fn case(name: &str, outcome: Case, flaky_reruns: u32) -> TestCase {
+        TestCase { name: name.into(), outcome, flaky_reruns }
+    }
+
+    #[test]
+    fn adapter_results_are_the_probe_s_tests_and_a_retry_counts_by_its_first_attempt() {
+        let tests = vec![
+            case("t.py::ok", Case::Passed, 0),
+            case("t.py::bad", Case::Error, 0),
+            case("t.py::retried", Case::Passed, 1),
+            case("t.py::skip", Case::Skipped, 0),
+            case("t.py", Case::Error, 0),
+        ];
+        let (map, warnings) = probe_tests(&[], tests);
+        let want = [
+            ("t.py", Outcome::Failed),
+            ("t.py::bad", Outcome::Failed),
+            ("t.py::ok", Outcome::Passed),
+            ("t.py::retried", Outcome::Failed),
+            ("t.py::skip", Outcome::Skipped),
+        ];
+        assert_eq!(map, want.into_iter().map(|(n, o)| (n.to_string(), o)).collect());
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn junit_files_are_merged_and_an_unreadable_one_is_a_warning_that_reads_the_same_at_every_probe() {
+        let xml = r#"<testsuite name="pytest"><testcase classname="t" name="a" file="t.py"/>
+            <testcase classname="t" name="a" file="t.py"><failure/></testcase></testsuite>"#;
+        let missing = |p: &str| JunitFile { path: p.into(), contents: Err("not written".into()) };
+        let files = [JunitFile { path: "/w/r.xml".into(), contents: Ok(xml.into()) }, missing("/w/s.xml")];
+        let (map, warnings) = probe_tests(&files, Vec::new());
+        let want = [("t.py::a", Outcome::Passed), ("t.py::a#2", Outcome::Failed)];
+        assert_eq!(map, want.into_iter().map(|(n, o)| (n.to_string(), o)).collect());
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("/w/s.xml") && warnings[0].contains("not written"), "{warnings:?}");
+        assert_eq!(probe_tests(&[missing("/w/s.xml")], Vec::new()).1, warnings);
+        let (map, _) = probe_tests(&[JunitFile { path: "x".into(), contents: Ok("<html/>".into()) }], vec![]);
+        assert!(map.is_empty(), "judged by the exit status");
     }
 }

@@ -2,7 +2,10 @@
 //! examples/timebombs*: each bomb found at the right first instant with the
 //! right label, the flaky test called flaky, a stable suite with no finding,
 //! a module that fails to import on the 31st (its tests not run there), and
-//! a doctest that fails when "today + 365 days" is 29 February.
+//! a doctest that fails when "today + 365 days" is 29 February. The suites
+//! run both through run.sh with `--junit` and as the plain pytest command
+//! with no wiring (per-test results from the runner layer); `--runner none`
+//! probes the command as a whole.
 
 mod common;
 
@@ -53,6 +56,38 @@ fn timetravel_in(dir: &Path, args: &[&str], files: &[&str]) -> (Option<i32>, ser
     (o.status.code(), report)
 }
 
+/// The command run.sh runs, as a user would type it in the suite's
+/// directory: no `--junitxml`, so per-test results come from the runner
+/// layer alone.
+fn pytest_command() -> Vec<&'static str> {
+    vec!["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+}
+
+/// Run timetravel on `cmd` in `dir` with no `--junit`, a fixed now and
+/// zone, `args` before `--`; returns (exit code, the report on stdout,
+/// stderr).
+fn timetravel_cmd(dir: &Path, args: &[&str], cmd: &[&str]) -> (Option<i32>, String, String) {
+    pytest_available();
+    let o = std::process::Command::new(flakebox())
+        .current_dir(dir)
+        .env("TZ", "Europe/Berlin")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(["timetravel", "--now", "2026-11-22T12:00:00Z"])
+        .args(args)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .expect("run flakebox timetravel");
+    (o.status.code(), stdout(&o), stderr(&o))
+}
+
+fn json_report(dir: &Path, args: &[&str], cmd: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let args: Vec<&str> = ["--format", "json"].iter().chain(args).copied().collect();
+    let (code, out, err) = timetravel_cmd(dir, &args, cmd);
+    let report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("JSON on stdout ({e}): {out}\n{err}"));
+    (code, report)
+}
+
 fn test<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["tests"]
         .as_array()
@@ -63,6 +98,18 @@ fn test<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
 #[test]
 fn time_bombs_are_found_with_first_instant_and_label() {
     let (code, report) = timetravel(&[]);
+    assert_time_bombs(code, &report);
+}
+
+#[test]
+fn time_bombs_are_found_with_no_junit_wiring_through_the_runner_layer() {
+    let (code, report) = json_report(&suite(), &[], &pytest_command());
+    assert_time_bombs(code, &report);
+    assert_eq!(report["tests"].as_array().map(Vec::len), Some(9), "every test has a finding: {report}");
+}
+
+/// The findings on the timebombs suite, however its per-test results came.
+fn assert_time_bombs(code: Option<i32>, report: &serde_json::Value) {
     assert_eq!(code, Some(20), "time bombs found: {report}");
     assert_eq!(report["time_bombs"], 6, "{report}");
     let bombs = [
@@ -83,23 +130,23 @@ fn time_bombs_are_found_with_first_instant_and_label() {
         ("test_bombs.py::test_record_header_is_five_bytes", "2038-01-19T03:14:08Z", "2038", 4076),
     ];
     for (name, instant, label, days) in bombs {
-        let t = test(&report, name);
+        let t = test(report, name);
         assert_eq!(t["verdict"], "time-dependent", "{name}: {t}");
         let first = &t["first_failure"];
         assert_eq!(first["instant"], instant, "{name}: {t}");
         assert!(first["label"].as_str().unwrap_or("").contains(label), "{name}: {t}");
         assert_eq!(first["days_from_now"], days, "{name}: {t}");
     }
-    let zone = test(&report, "test_bombs.py::test_export_has_utc_offset");
+    let zone = test(report, "test_bombs.py::test_export_has_utc_offset");
     assert_eq!(zone["verdict"], "zone-dependent", "{zone}");
     assert_eq!(zone["failing_zones"], serde_json::json!(["Pacific/Kiritimati"]), "{zone}");
-    let flaky = test(&report, "test_flaky.py::test_sampled_batch_is_large_enough");
+    let flaky = test(report, "test_flaky.py::test_sampled_batch_is_large_enough");
     assert_eq!(flaky["verdict"], "flaky", "randomness is not a time bomb: {flaky}");
     for name in [
         "test_stable.py::test_add_months_clamps_to_month_end",
         "test_stable.py::test_elapsed_time_uses_aware_utc",
     ] {
-        assert_eq!(test(&report, name)["verdict"], "stable", "{name}");
+        assert_eq!(test(report, name)["verdict"], "stable", "{name}");
     }
 }
 
@@ -127,6 +174,17 @@ fn bad_instants_and_zones_are_refused_by_name() {
 #[test]
 fn a_module_failing_to_import_on_the_31st_is_the_finding_and_its_tests_did_not_run() {
     let (code, report) = timetravel_in(&examples("timebombs_31st"), &["--no-zones"], &[]);
+    assert_import_failure_on_the_31st(code, &report);
+}
+
+#[test]
+fn a_module_failing_to_import_on_the_31st_is_found_with_no_junit_wiring() {
+    let (code, report) = json_report(&examples("timebombs_31st"), &["--no-zones"], &pytest_command());
+    assert_import_failure_on_the_31st(code, &report);
+}
+
+/// The findings on the timebombs_31st suite, however its per-test results came.
+fn assert_import_failure_on_the_31st(code: Option<i32>, report: &serde_json::Value) {
     assert_eq!(code, Some(20), "{report}");
     assert_eq!(report["time_bombs"], 1, "only the module is a time bomb: {report}");
     let tests = report["tests"].as_array().expect("tests");
@@ -149,7 +207,7 @@ fn a_module_failing_to_import_on_the_31st_is_the_finding_and_its_tests_did_not_r
         ("test_invoices.py::test_next_invoice_is_within_31_days", "import-failure"),
         ("test_totals.py::test_total_of_lines", "other-import-failure"),
     ] {
-        let t = test(&report, name);
+        let t = test(report, name);
         assert_eq!(t["verdict"], "partly-run", "not stable: {t}");
         let not_run = t["not_run"].as_array().expect("not_run");
         let jan31 = not_run.iter().find(|n| n["instant"] == "2027-01-31T22:59:59Z");
@@ -159,6 +217,63 @@ fn a_module_failing_to_import_on_the_31st_is_the_finding_and_its_tests_did_not_r
         assert!(!not_run.iter().any(|n| n["instant"] == "2027-01-31T23:00:00Z"), "{t}");
     }
     assert!(!tests.iter().any(|t| t["verdict"] == "stable"), "{report}");
+}
+
+#[test]
+fn runner_none_probes_the_command_as_a_whole_and_a_named_runner_is_forced_on_a_script() {
+    // Now and one probe at New Year, when test_licence_is_valid fails.
+    let at = ["--no-zones", "--no-instants", "--at", "2027-01-01T00:00:00Z"];
+    let cmd: Vec<&str> = pytest_command().into_iter().chain(["test_bombs.py"]).collect();
+    let none: Vec<&str> = at.iter().copied().chain(["--runner", "none"]).collect();
+    let (code, report) = json_report(&suite(), &none, &cmd);
+    assert_eq!(code, Some(20), "{report}");
+    let tests = report["tests"].as_array().expect("tests");
+    assert_eq!(tests.len(), 1, "one finding, the command's: {report}");
+    assert_eq!(tests[0]["name"], "(command)", "{report}");
+    assert_eq!(tests[0]["verdict"], "time-dependent", "{report}");
+    assert_eq!(tests[0]["first_failure"]["instant"], "2027-01-01T00:00:00Z", "{report}");
+
+    // run.sh is a script: unsure, so the command as a whole, and said so.
+    let (code, out, err) = timetravel_cmd(&suite(), &at, &["./run.sh", "test_bombs.py"]);
+    assert_eq!(code, Some(20), "{out}\n{err}");
+    assert!(err.contains("probing the command as a whole (--runner NAME names its test runner)"), "{err}");
+    assert!(!err.contains("test runner: pytest"), "{err}");
+
+    // --runner pytest on the script: its options appended, per-test results.
+    let forced: Vec<&str> = at.iter().copied().chain(["--runner", "pytest"]).collect();
+    let (code, report) = json_report(&suite(), &forced, &["./run.sh", "test_bombs.py"]);
+    assert_eq!(code, Some(20), "{report}");
+    assert_eq!(report["tests"].as_array().map(Vec::len), Some(6), "{report}");
+    let t = test(&report, "test_bombs.py::test_licence_is_valid");
+    assert_eq!(t["verdict"], "time-dependent", "{t}");
+    assert_eq!(t["first_failure"]["instant"], "2027-01-01T00:00:00Z", "{t}");
+
+    // The runner is named on stderr, and a runner flakebox does not know is refused by name.
+    let (_, _, err) = timetravel_cmd(&suite(), &at, &cmd);
+    assert!(err.contains("test runner: pytest (per-test results; --runner none"), "{err}");
+    let (code, _, err) = timetravel_cmd(&suite(), &["--runner", "nose"], &cmd);
+    assert_eq!(code, Some(125), "{err}");
+    assert!(err.contains("--runner: unknown test runner `nose`"), "{err}");
+}
+
+#[test]
+fn a_runner_that_writes_no_results_is_a_warning_and_the_probe_is_judged_by_its_exit_status() {
+    let d = scratch(Who::Root);
+    let args = ["timetravel", "--now", "2026-11-22T12:00:00Z", "--no-zones", "--no-instants"];
+    let args: Vec<&str> =
+        args.iter().copied().chain(["--format", "json", "--runner", "pytest", "--", "true"]).collect();
+    let o = run(Who::Root, d.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+    assert_eq!(report["tests"][0]["name"], "(command)", "{report}");
+    let warnings = report["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("no per-test results")
+                && w.contains("pytest did not write its --junitxml file"))),
+        "{report}"
+    );
 }
 
 #[test]

@@ -216,6 +216,13 @@ fn case_name(name: &str, classname: &str, file: &str, suite: Option<&str>) -> St
     if is_pytest && !classname.is_empty() {
         return pytest_node_id(classname, file, name);
     }
+    // A module that failed to import: no class, the dotted module as its
+    // name; xunit1's `file` gives its node id, the module's path.
+    if let Some(module) = file.strip_suffix(".py") {
+        if classname.is_empty() && module.replace(['/', '\\'], ".") == name {
+            return file.to_string();
+        }
+    }
     if !classname.is_empty() && classname != name {
         return format!("{classname}::{name}");
     }
@@ -365,6 +372,18 @@ mod tests {
             "tests/test_x.py::TestY::test_z"
         );
         assert_eq!(pytest_node_id("test_x", "", "t"), "test_x.py::t");
+    }
+
+    #[test]
+    fn a_pytest_collection_error_is_named_after_its_module() {
+        // As pytest 9 writes it with junit_family=xunit1.
+        let xml = r#"<testsuites name="pytest tests"><testsuite name="pytest">
+            <testcase classname="" name="tests.test_broken" file="tests/test_broken.py" time="0.000">
+              <error message="collection failure">ValueError: boom</error></testcase>
+            <testcase classname="" name="other" file="tests/test_broken.py"/>
+            </testsuite></testsuites>"#;
+        let names: Vec<String> = parse_junit(xml).unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["tests/test_broken.py", "tests/test_broken.py::other"]);
     }
 
     #[test]
