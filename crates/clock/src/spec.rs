@@ -293,6 +293,13 @@ struct Parser<'a> {
     spec: &'a str,
 }
 
+/// An RFC 3339 instant as every flag that takes one reads it (`--time`'s
+/// instants, timetravel's `--at` and `--now`): one grammar, one set of
+/// messages naming the bad field.
+pub fn parse_instant(s: &str) -> Result<UnixTime, TimeSpecError> {
+    Parser { spec: s }.rfc3339(s)
+}
+
 impl Parser<'_> {
     fn err(&self, part: &str, reason: impl Into<String>) -> TimeSpecError {
         TimeSpecError { spec: self.spec.to_string(), part: part.to_string(), reason: reason.into() }
@@ -586,6 +593,19 @@ mod tests {
         assert_eq!(parse("+2w"), TimeSpec::Ticking(Anchor::FromNow { nanos: 336 * h }));
         assert_eq!(parse("-1d~frozen"), TimeSpec::Frozen(Anchor::FromNow { nanos: -24 * h }));
         assert_eq!(parse("+5us"), TimeSpec::Ticking(Anchor::FromNow { nanos: 5_000 }));
+    }
+
+    #[test]
+    fn instants_alone_share_the_time_spec_grammar() {
+        let at = |s: &str| parse_instant(s).map(|t| (t.sec, t.nsec));
+        assert_eq!(at("2024-02-29T23:59:58.25Z"), Ok((1_709_251_198, 250_000_000)));
+        assert_eq!(at("2024-03-01T00:59:58+01:00"), Ok((1_709_251_198, 0)));
+        assert_eq!(at("2027-01-01"), Ok((1_798_761_600, 0)));
+        // What is a time spec but not an instant is refused, naming the part.
+        for (bad, part) in [("now", "now"), ("+3d", "+3d"), ("2024-02-30T00:00:00Z", "30")] {
+            let e = parse_instant(bad).expect_err(bad);
+            assert_eq!(e.part, part, "{bad}: {e}");
+        }
     }
 
     #[test]

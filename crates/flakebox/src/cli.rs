@@ -49,7 +49,8 @@ Exit status: 0 no time bomb, 20 time bombs found, 2 usage error, 125 flakebox fa
     after_help = "Examples:\n  flakebox timetravel -- pytest -q\n  flakebox timetravel -- go test ./...\n  flakebox timetravel --junit report.xml -- ./run_tests.sh\n  flakebox timetravel --at 2030-01-01T00:00:00Z --zones UTC,Asia/Tokyo -- cargo test\n\nProbes run in parallel, --jobs at a time (default: the number of CPUs: each probe is one\nfull run of the suite, so more would only queue for CPU)."
 )]
 pub struct TimetravelArgs {
-    /// Also probe this RFC 3339 instant (repeatable).
+    /// Also probe this instant (repeatable): RFC 3339 (2027-01-01T00:00:00Z),
+    /// or a date alone for its midnight UTC, as `run --time` reads instants.
     #[arg(long, value_name = "INSTANT")]
     pub at: Vec<String>,
 
@@ -77,7 +78,8 @@ pub struct TimetravelArgs {
     #[arg(long, value_name = "NAME", default_value = "auto")]
     pub runner: String,
 
-    /// Pretend now is this RFC 3339 instant (hazards are computed from it).
+    /// Pretend now is this instant (hazards are computed from it); the same
+    /// grammar as --at.
     #[arg(long, value_name = "INSTANT")]
     pub now: Option<String>,
 

@@ -13,10 +13,17 @@ use std::io::IsTerminal;
 use timetravel::{Outcome, Plan, Probe, ProbeResult};
 
 pub fn main(args: TimetravelArgs) -> Result<i32> {
+    // The same instant grammar as `run --time`.
     let parse_instant = |s: &str, flag: &str| -> Result<jiff::Timestamp> {
-        s.parse::<jiff::Timestamp>().map_err(|e| {
-            anyhow::anyhow!("{flag} {s:?} is not an RFC 3339 instant (e.g. 2027-01-01T00:00:00Z): {e}")
-        })
+        let t = clock::parse_instant(s).map_err(|e| {
+            anyhow::anyhow!(
+                "{flag} {s:?} is not an RFC 3339 instant: {:?}: {} (e.g. 2027-01-01T00:00:00Z)",
+                e.part,
+                e.reason
+            )
+        })?;
+        jiff::Timestamp::new(t.sec, t.nsec as i32)
+            .map_err(|e| anyhow::anyhow!("{flag} {s:?}: out of the supported range: {e}"))
     };
     let now = match &args.now {
         Some(s) => parse_instant(s, "--now")?,
