@@ -1,4 +1,4 @@
-//! Human-checkable evidence per factor, assembled from the runs' Evidence.
+//! Human-checkable evidence per factor, assembled from the runs' observations ([`crate::RunObservations`]).
 
 use crate::Engine;
 use factors::{Factor, FactorSet};

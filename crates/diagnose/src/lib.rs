@@ -92,7 +92,7 @@ pub use report::{
     Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
     StableOutcome, Status, StopReason, TestReport, Verdict,
 };
-pub use runner::{Evidence, JunitFile, RunOutcome, RunSpec, Runner, RunnerError};
+pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
 
 /// Default maximum runs per condition. With 4 factors a baseline failing
 /// 10% of the time needs ~70 rounds to show 7 failures against a clean
@@ -300,7 +300,7 @@ pub(crate) struct RunRecord {
     pub timed_out: bool,
     pub duration: Duration,
     pub started_at: std::time::SystemTime,
-    pub evidence: Evidence,
+    pub evidence: RunObservations,
     /// Test name → first attempt failed (`None`: skipped); and reruns.
     pub tests: HashMap<String, (Option<bool>, u32)>,
 }

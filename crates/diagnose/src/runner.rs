@@ -96,7 +96,7 @@ pub struct RunOutcome {
     pub junit: Vec<JunitFile>,
     /// What the sandbox saw the command do.
     #[serde(default)]
-    pub evidence: Evidence,
+    pub evidence: RunObservations,
     /// The run was stopped at its time limit (it counts as a failure, and
     /// is counted and reported as a timeout besides).
     #[serde(default)]
@@ -121,7 +121,7 @@ impl RunOutcome {
             duration: Duration::ZERO,
             started_at: SystemTime::UNIX_EPOCH,
             junit: Vec::new(),
-            evidence: Evidence::default(),
+            evidence: RunObservations::default(),
             timed_out: false,
             tests: Vec::new(),
         }
@@ -141,7 +141,7 @@ pub struct JunitFile {
 /// Observations the sandbox made during one run. Strings are shown to the
 /// user as they are, so they should be self-explanatory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
+pub struct RunObservations {
     /// Files written outside the tmp directories (paths).
     #[serde(default)]
     pub files_written: Vec<String>,

@@ -193,7 +193,7 @@ fn state_pollution_is_fixed_by_fs_with_file_evidence() {
     // Writes a marker file outside tmp and fails when it is already there.
     let mut marker: HashMap<FactorSet, bool> = HashMap::new();
     let mut r = |iso: FactorSet, _| {
-        let mut ev = Evidence::default();
+        let mut ev = RunObservations::default();
         let passed = if iso.contains(Factor::Fs) {
             true
         } else {
@@ -224,10 +224,10 @@ fn time_of_day_flakiness_is_fixed_by_time_with_correlation_evidence() {
         let started_at = UNIX_EPOCH + Duration::from_secs(now);
         let frozen = iso.contains(Factor::Time);
         let passed = frozen || now % 60 < 45;
-        let evidence = Evidence {
+        let evidence = RunObservations {
             frozen_instant: frozen.then(|| "2024-05-01T10:00:10Z".to_string()),
             clock_reads: frozen.then_some(3),
-            ..Evidence::default()
+            ..RunObservations::default()
         };
         Ok(RunOutcome {
             started_at,
@@ -252,7 +252,7 @@ fn time_of_day_flakiness_is_fixed_by_time_with_correlation_evidence() {
 fn net_evidence_shows_connects_with_and_without_network() {
     let mut rng = fastrand::Rng::with_seed(8);
     let mut r = |iso: FactorSet, _| {
-        let mut ev = Evidence::default();
+        let mut ev = RunObservations::default();
         let passed = if iso.contains(Factor::Net) {
             ev.net_events.push("resolve example.com failed".into());
             true // the test skips its network part when offline
@@ -281,9 +281,9 @@ fn db_rows_left_behind_are_evidence() {
         let n = runs_seen.entry(iso).or_insert(0);
         *n += 1;
         let fresh = iso.contains(Factor::Db);
-        let evidence = Evidence {
+        let evidence = RunObservations {
             db_tables: if fresh { vec![("users".into(), 3)] } else { vec![] },
-            ..Evidence::default()
+            ..RunObservations::default()
         };
         Ok(RunOutcome { evidence, ..RunOutcome::new(fresh || *n == 1) })
     };

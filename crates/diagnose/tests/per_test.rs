@@ -135,7 +135,7 @@ fn net_report() -> Report {
     let mut rng = fastrand::Rng::with_seed(4);
     let mut runner = |iso: FactorSet, _| {
         let passed = iso.contains(Factor::Net) || rng.f64() < 0.6;
-        let mut ev = Evidence::default();
+        let mut ev = RunObservations::default();
         ev.net_events.push(format!(
             "connect 93.184.216.34:443 {}",
             if iso.contains(Factor::Net) { "failed ENETUNREACH" } else { "ok" }

@@ -124,7 +124,7 @@ impl RunReport {
     }
 
     /// The diagnose engine's evidence.
-    pub fn diagnose_evidence(&self) -> diagnose::Evidence {
+    pub fn diagnose_evidence(&self) -> diagnose::RunObservations {
         let ev = &self.evidence;
         let files_written = ev
             .files_written
@@ -146,7 +146,7 @@ impl RunReport {
             })
             .map(|t| (t.table.clone(), t.rows))
             .collect();
-        diagnose::Evidence {
+        diagnose::RunObservations {
             files_written,
             leftover_processes,
             net_events: self.net_events.clone(),
