@@ -145,11 +145,22 @@ pub fn probe() -> Result<(), String> {
     } {
         return Err(format!("pipe: {}", std::io::Error::last_os_error()));
     }
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: the child only makes system calls on data prepared before fork.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: async-signal-safe calls only, then _exit.
         unsafe {
+            // Only the parent may hold the write end of `hold` (EOF there
+            // ends the child) and the read end of `res`; and if the parent
+            // is killed mid-probe, the child goes with it.
+            libc::close(hold[1]);
+            libc::close(res[0]);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            if libc::getppid() != parent {
+                libc::_exit(0);
+            }
             let mut errno: i32 = 0;
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
                 || libc::syscall(
