@@ -62,6 +62,7 @@ pub fn main(cfg: &mut Config, mode: Mode, ch: Channels) -> ! {
     let Channels { go, start, net, report } = ch;
     die_with_supervisor();
     wait_for_go(go);
+    leave_if_supervisor_gone(&report);
     let rep = run(cfg, mode, start, net);
     let json = serde_json::to_vec(&rep).unwrap_or_default();
     let _ = ipc::write_all(&report, &json);
@@ -78,6 +79,21 @@ pub fn main(cfg: &mut Config, mode: Mode, ch: Channels) -> ! {
 fn die_with_supervisor() {
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+}
+
+/// The supervisor may have written "go" and died before our
+/// PR_SET_PDEATHSIG took effect (in our PID namespace getppid() says 0, so it
+/// cannot tell): it holds the report pipe's read end for the whole run, so a
+/// write end with no reader means it is gone. Checked after the prctl, any
+/// later death kills us.
+fn leave_if_supervisor_gone(report: &File) {
+    let mut pfd = libc::pollfd { fd: report.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    // SAFETY: poll on one pollfd we own, without waiting.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if n == 1 && pfd.revents & libc::POLLERR != 0 {
+        // SAFETY: leaving the child at once.
+        unsafe { libc::_exit(1) };
+    }
 }
 
 /// Wait until the supervisor has written our id maps; leave at once on EOF.
