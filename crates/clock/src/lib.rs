@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 pub use civil::{civil_from_days, days_from_civil};
 pub use duration::{format_duration, parse_duration, DurationError, DurationErrorKind};
 pub use spec::{
-    Anchor, ShimClock, ShimMode, TimeSpec, TimeSpecError, UnixTime, ENV_TIME_MODE, ENV_TIME_NSEC,
-    ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC, ENV_TIME_SEC, ENV_TIME_STEP_NS, ENV_TRACE, TIME_SPEC_HELP,
+    Anchor, ShimClock, ShimMode, TimeSpec, TimeSpecError, UnixTime, ENV_RAND_ID, ENV_SEED, ENV_TIME_MODE,
+    ENV_TIME_NSEC, ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC, ENV_TIME_SEC, ENV_TIME_STEP_NS, ENV_TRACE,
+    TIME_SPEC_HELP,
 };
 
 /// The shim shared object, compiled from `shim/` by build.rs.

@@ -152,6 +152,10 @@ pub struct Config {
     /// As root, capabilities the command keeps beyond the default set (see
     /// the `capabilities` module), each with a warning in the evidence.
     pub cap_add: Vec<Capability>,
+    /// The run's entropy seed: the command's starting pid is derived from it
+    /// and its addresses are not randomized (bash seeds `$RANDOM` with its
+    /// pid and a stack address). `None`: a random pid, ASLR as the host's.
+    pub entropy_seed: Option<u64>,
 }
 
 impl Config {
@@ -176,6 +180,7 @@ impl Config {
             start_gate: None,
             done_signal: None,
             cap_add: Vec::new(),
+            entropy_seed: None,
         })
     }
 }
