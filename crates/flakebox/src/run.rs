@@ -14,7 +14,8 @@ pub fn main(args: RunArgs) -> Result<i32> {
         Some(fd) => RunRequest::read_from_fd(fd)?,
         None => request(&args)?,
     };
-    let res = execute(&req);
+    // A parent (diagnose, timetravel) says how to replay in its own terms.
+    let res = execute(&req, args.request_fd.is_none());
     // A parent reads why from there, not from our output.
     if let (Err(e), Some(path)) = (&res, &req.error_file) {
         let _ = std::fs::write(path, format!("flakebox: {e:#}"));
@@ -22,7 +23,7 @@ pub fn main(args: RunArgs) -> Result<i32> {
     res
 }
 
-fn execute(req: &RunRequest) -> Result<i32> {
+fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
     let prepared = runs::prepare(req, SystemTime::now())?;
     if let (true, Some((version, dir, built))) = (req.verbose, &prepared.postgres_template) {
         let how = if *built { "built" } else { "cached" };
@@ -54,8 +55,6 @@ fn execute(req: &RunRequest) -> Result<i32> {
         }
     };
     report(req, &outcome)?;
-    // A parent (diagnose, timetravel) says how to replay in its own terms.
-    let own_command_line = req.error_file.is_none();
     if outcome.status.exit_code() != 0 && own_command_line {
         let replay = replay_line(req, time.as_ref().map(|t| t.replay.as_str()), rand.map(|r| r.seed));
         if let Some(line) = replay {
