@@ -114,7 +114,9 @@ Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 u
     after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\""
 )]
 pub struct DiagnoseArgs {
-    /// Factors to test: net, fs, time, db (default: all; db when PostgreSQL is installed).
+    /// Factors to test: net, fs, time, db, rand (default: net, fs, time, and db when
+    /// PostgreSQL is installed; rand only when named: every rand-isolated run then
+    /// uses one entropy seed, derived from --seed and printed apart from it).
     #[arg(long, value_name = "LIST")]
     pub factors: Option<String>,
 
@@ -134,7 +136,8 @@ pub struct DiagnoseArgs {
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
 
-    /// Seed for the shuffling (printed in the report, for replay).
+    /// Seed for the shuffling (printed in the report, for replay); rand-isolated
+    /// runs use an entropy seed derived from it (a different number, also printed).
     #[arg(long)]
     pub seed: Option<u64>,
 

@@ -90,6 +90,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     base.time = Some(clock.replay_spec());
     base.postgres = pg;
     base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
+    // One seed for every rand-isolated run, so randomness-caused flakiness stabilizes.
+    base.seed = factors.contains(Factor::Rand).then(|| diagnose::entropy_seed(opts.seed));
     let (work, note) = Workspace::new("flakebox-diagnose-", true)?;
     if let Some(note) = note {
         eprintln!("flakebox: note: {note}");

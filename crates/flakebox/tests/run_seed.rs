@@ -300,3 +300,40 @@ fn a_seed_with_rand_shared_is_refused_naming_both() {
     };
     assert_ne!(real(0), real(1));
 }
+
+/// `diagnose --factors rand`: every rand-isolated run uses one entropy seed
+/// (derived from the shuffle seed, not equal to it), so a command that fails
+/// at random is steady there and the verdict names rand; `run --seed` with
+/// that seed gives the outcome the rand-isolated runs had.
+#[test]
+fn diagnose_with_rand_runs_every_isolated_run_under_one_seed() {
+    require("python3");
+    let who = Who::Root;
+    let d = scratch(who);
+    write(d.path(), "coin.py", "import os, sys\nsys.exit(os.urandom(1)[0] & 1)\n");
+    let o = run(
+        who,
+        d.path(),
+        &["diagnose", "--format", "json", "--seed", "7", "--factors", "rand", "--", "python3", "coin.py"],
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(&o), stderr(&o)));
+    assert_eq!(r["seed"], 7, "{r}");
+    let entropy = r["entropy_seed"].as_u64().unwrap_or_else(|| panic!("no entropy_seed: {r}"));
+    assert_ne!(entropy, 7);
+    assert_eq!(r["verdict"], "environment", "{r}");
+    assert_eq!(r["factors"][0]["factor"], "rand", "{r}");
+    let rand_cond = r["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "rand"))
+        .unwrap_or_else(|| panic!("no rand condition: {r}"));
+    let failed = rand_cond["failed"].as_u64().expect("failed");
+    let runs = rand_cond["runs"].as_u64().expect("runs");
+    assert!(failed == 0 || failed == runs, "rand-isolated runs disagree: {rand_cond}");
+    let evidence = r["factors"][0]["evidence"].to_string();
+    assert!(evidence.contains(&format!("flakebox run --seed {entropy}")), "{evidence}");
+
+    let seed = entropy.to_string();
+    let replay = run(who, d.path(), &["run", "--seed", &seed, "--", "python3", "coin.py"]);
+    assert_eq!(replay.status.code(), Some(if failed == 0 { 0 } else { 1 }), "{}", stderr(&replay));
+}

@@ -157,6 +157,7 @@ impl RunReport {
             net_events: self.net_events.clone(),
             db_tables,
             frozen_instant: self.time.as_ref().map(|t| t.instant.clone()),
+            entropy_seed: self.rand.map(|r| r.seed),
             clock_reads: None,
             warnings: ev.warnings.clone(),
         }
