@@ -23,8 +23,8 @@ pub use civil::{civil_from_days, days_from_civil};
 pub use duration::{format_duration, parse_duration, DurationError, DurationErrorKind};
 pub use spec::{
     parse_instant, Anchor, ShimClock, ShimMode, TimeSpec, TimeSpecError, UnixTime, ENV_CLOCKWATCH,
-    ENV_TIME_MODE, ENV_TIME_NSEC, ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC, ENV_TIME_SEC, ENV_TIME_STEP_NS,
-    ENV_TRACE, TIME_SPEC_HELP,
+    ENV_RAND_ID, ENV_SEED, ENV_TIME_MODE, ENV_TIME_NSEC, ENV_TIME_ORIGIN_NSEC, ENV_TIME_ORIGIN_SEC,
+    ENV_TIME_SEC, ENV_TIME_STEP_NS, ENV_TRACE, TIME_SPEC_HELP,
 };
 
 /// The shim shared object, compiled from `shim/` by build.rs.

@@ -174,6 +174,10 @@ pub const ENV_TIME_ORIGIN_NSEC: &str = "FLAKEBOX_TIME_ORIGIN_NSEC";
 pub const ENV_CLOCKWATCH: &str = "FLAKEBOX_CLOCKWATCH";
 /// Path of the trace file the shim appends events to (see [`crate::trace`]).
 pub const ENV_TRACE: &str = "FLAKEBOX_TRACE";
+/// The seed of OS randomness (decimal u64); unset, the shim passes it through.
+pub const ENV_SEED: &str = "FLAKEBOX_SEED";
+/// Set by the shim at exec: the new image's place in the process tree.
+pub const ENV_RAND_ID: &str = "FLAKEBOX_RAND_ID";
 
 impl ShimClock {
     pub fn instant(&self) -> UnixTime {

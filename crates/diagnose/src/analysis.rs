@@ -803,6 +803,7 @@ pub(crate) fn build_report(
         };
     let frozen_instant =
         engine.records.iter().chain(&engine.screen).find_map(|r| r.evidence.frozen_instant.clone());
+    let entropy_seed = engine.records.iter().chain(&engine.screen).find_map(|r| r.evidence.entropy_seed);
     let mut warnings: Vec<String> = engine
         .warning_order
         .iter()
@@ -836,6 +837,7 @@ pub(crate) fn build_report(
         alpha: opts.alpha,
         method: if engine.fixed { "fisher".into() } else { "sequential-sign".into() },
         seed: opts.seed,
+        entropy_seed,
         stopped,
         rounds,
         runs_total,

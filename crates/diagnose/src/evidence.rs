@@ -16,6 +16,7 @@ pub(crate) fn for_factor(engine: &Engine, factor: Factor, fails: &[Option<bool>]
         Factor::Fs => fs(engine, base, iso, fails),
         Factor::Time => time(engine, base, iso, fails),
         Factor::Db => db(engine, factor, fails),
+        Factor::Rand => rand(engine, iso, fails),
     });
     out
 }
@@ -205,6 +206,23 @@ fn db(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Vec<String> {
         ));
     }
     out
+}
+
+fn rand(engine: &Engine, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
+    let iso_runs = runs_of(engine, iso, fails);
+    let mut seeds: Vec<u64> =
+        iso_runs.iter().filter_map(|&i| engine.records[i].evidence.entropy_seed).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let f = iso_runs.iter().filter(|&&i| failed(fails, i)).count();
+    match seeds.as_slice() {
+        [] => Vec::new(),
+        [one] => vec![format!(
+            "randomness from seed {one} in every rand-isolated run: {f} of {} failed (replay with `flakebox run --seed {one}`)",
+            iso_runs.len()
+        )],
+        many => vec![format!("randomness from {} different seeds (expected one)", many.len())],
+    }
 }
 
 fn time(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {

@@ -256,6 +256,16 @@ pub struct Condition {
 
 /// The conditions for these factors: baseline, each alone, then all
 /// together (omitted when only one factor: it would repeat that one).
+/// The seed of OS randomness for every rand-isolated run of the diagnosis
+/// whose shuffle seed is `seed`: derived from it, so one number replays the
+/// diagnosis, but a different number, so the two are not confused.
+pub fn entropy_seed(seed: u64) -> u64 {
+    let mut z = seed ^ 0x656e_7472_6f70_7921; // "entropy!"
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 pub fn plan(factors: FactorSet) -> Vec<Condition> {
     let mut v = vec![Condition { isolate: FactorSet::EMPTY, name: "baseline".into() }];
     for f in factors.iter() {
@@ -270,7 +280,7 @@ pub fn plan(factors: FactorSet) -> Vec<Condition> {
 fn validate(o: &Options) -> Result<(), DiagnoseError> {
     let bad = |m: String| Err(DiagnoseError::InvalidOptions(m));
     if o.factors.is_empty() {
-        return bad("no factors to compare: choose at least one of net, fs, time, db".into());
+        return bad("no factors to compare: choose at least one of net, fs, time, db, rand".into());
     }
     if !(o.alpha > 0.0 && o.alpha < 1.0) {
         return bad(format!("alpha must be between 0 and 1, got {}", o.alpha));
@@ -629,5 +639,14 @@ mod tests {
     fn screening_is_baseline_with_one_all_isolated_run_second() {
         assert_eq!(super::screening_schedule(3, 5), [(0, 0), (5, 0), (0, 1), (0, 2)]);
         assert_eq!(super::screening_schedule(1, 2), [(0, 0), (2, 0)]);
+    }
+
+    #[test]
+    fn the_entropy_seed_follows_the_shuffle_seed_but_is_another_number() {
+        for seed in [0, 1, 42, u64::MAX] {
+            assert_eq!(super::entropy_seed(seed), super::entropy_seed(seed));
+            assert_ne!(super::entropy_seed(seed), seed);
+        }
+        assert_ne!(super::entropy_seed(1), super::entropy_seed(2));
     }
 }

@@ -271,7 +271,12 @@ pub struct Report {
     pub alpha: f64,
     /// "sequential-sign" (adaptive) or "fisher" (`--runs N`).
     pub method: String,
+    /// Orders the runs (the shuffle); not the entropy seed.
     pub seed: u64,
+    /// The seed of OS randomness every rand-isolated run used (`flakebox
+    /// run --seed`), derived from `seed` but not the same number.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub entropy_seed: Option<u64>,
     pub stopped: StopReason,
     /// Completed rounds (each round runs every condition once).
     pub rounds: usize,
@@ -516,6 +521,10 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     );
     if let Some(i) = &report.frozen_instant {
         let _ = writeln!(out, "{}", pal.dim(&format!("frozen instant: {i}")));
+    }
+    if let Some(s) = report.entropy_seed {
+        let line = format!("entropy seed of rand-isolated runs: {s} (replay with `flakebox run --seed {s}`; not the shuffle seed)");
+        let _ = writeln!(out, "{}", pal.dim(&line));
     }
     for w in &report.warnings {
         let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));

@@ -159,6 +159,9 @@ pub struct RunObservations {
     /// The instant the clock was frozen at (ISO 8601), under time isolation.
     #[serde(default)]
     pub frozen_instant: Option<String>,
+    /// The seed of the run's OS randomness, under rand isolation (`run --seed`).
+    #[serde(default)]
+    pub entropy_seed: Option<u64>,
     /// How many times the command read the (frozen) wall clock.
     #[serde(default)]
     pub clock_reads: Option<u64>,

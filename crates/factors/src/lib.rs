@@ -1,4 +1,4 @@
-//! The four environment factors flakebox can isolate, and sets of them.
+//! The five environment factors flakebox can isolate, and sets of them.
 //!
 //! This is the one place the factor model lives: `run --share`, `diagnose
 //! --factors`, the sandbox configuration and the JSON report all speak it.
@@ -19,11 +19,14 @@ pub enum Factor {
     Time,
     /// The database: isolated means a throwaway PostgreSQL.
     Db,
+    /// Operating-system randomness: isolated means served by the shim from
+    /// a seed (`run --seed`), so a run can be replayed.
+    Rand,
 }
 
 impl Factor {
     /// Every factor, in report order.
-    pub const ALL: [Factor; 4] = [Factor::Net, Factor::Fs, Factor::Time, Factor::Db];
+    pub const ALL: [Factor; 5] = [Factor::Net, Factor::Fs, Factor::Time, Factor::Db, Factor::Rand];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +34,7 @@ impl Factor {
             Factor::Fs => "fs",
             Factor::Time => "time",
             Factor::Db => "db",
+            Factor::Rand => "rand",
         }
     }
 
@@ -45,9 +49,9 @@ impl fmt::Display for Factor {
     }
 }
 
-/// A factor name that is not one of the four.
+/// A factor name that is not one of the five.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown factor `{0}`: expected one of net, fs, time, db (comma-separated, e.g. `net,time`)")]
+#[error("unknown factor `{0}`: expected one of net, fs, time, db, rand (comma-separated, e.g. `net,time`)")]
 pub struct UnknownFactor(pub String);
 
 impl FromStr for Factor {
@@ -58,6 +62,7 @@ impl FromStr for Factor {
             "fs" | "filesystem" => Ok(Factor::Fs),
             "time" | "clock" => Ok(Factor::Time),
             "db" | "database" | "postgres" => Ok(Factor::Db),
+            "rand" | "random" | "entropy" => Ok(Factor::Rand),
             _ => Err(UnknownFactor(s.trim().to_string())),
         }
     }
@@ -176,6 +181,14 @@ mod tests {
     }
 
     #[test]
+    fn parses_rand_and_its_aliases() {
+        for name in ["rand", "random", "entropy"] {
+            assert_eq!(name.parse::<Factor>(), Ok(Factor::Rand));
+        }
+        assert_eq!(Factor::Rand.to_string(), "rand");
+    }
+
+    #[test]
     fn names_the_bad_factor() {
         let e = FactorSet::parse_lists(&["net,dns"]).unwrap_err();
         assert_eq!(e, UnknownFactor("dns".into()));
@@ -185,7 +198,8 @@ mod tests {
     #[test]
     fn set_algebra() {
         let all = FactorSet::all();
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 5);
+        assert!(all.contains(Factor::Rand));
         let s = all.without(Factor::Db);
         assert!(!s.contains(Factor::Db) && s.contains(Factor::Net));
         assert_eq!(FactorSet::only(Factor::Time).with(Factor::Net).len(), 2);

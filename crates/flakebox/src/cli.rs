@@ -125,7 +125,9 @@ Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 u
     after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\""
 )]
 pub struct DiagnoseArgs {
-    /// Factors to test: net, fs, time, db (default: all; db when PostgreSQL is installed).
+    /// Factors to test: net, fs, time, db, rand (default: net, fs, time, and db when
+    /// PostgreSQL is installed; rand only when named: every rand-isolated run then
+    /// uses one entropy seed, derived from --seed and printed apart from it).
     #[arg(long, value_name = "LIST")]
     pub factors: Option<String>,
 
@@ -145,7 +147,8 @@ pub struct DiagnoseArgs {
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
 
-    /// Seed for the shuffling (printed in the report, for replay).
+    /// Seed for the shuffling (printed in the report, for replay); rand-isolated
+    /// runs use an entropy seed derived from it (a different number, also printed).
     #[arg(long)]
     pub seed: Option<u64>,
 
@@ -214,15 +217,22 @@ fn parse_alpha(s: &str) -> Result<f64, String> {
     long_about = "Run CMD in new mount, PID, network, UTS and IPC namespaces (and a user namespace \
 when not root). The network is loopback only; /tmp, /var/tmp and /dev/shm are fresh; every other \
 write lands in a throwaway copy-on-write layer, so the host is unchanged afterwards; the wall \
-clock is frozen. Processes CMD leaves running are killed and reported.\n\n\
+clock is frozen; OS randomness comes from a seed (fresh each run unless --seed), and a failing \
+run prints the line that replays it. Processes CMD leaves running are killed and reported.\n\n\
 Exit status: CMD's own; 128+N if it died of signal N; 127 not found; 126 not executable; \
 124 timed out; 125 flakebox itself failed (the cause is printed).",
     after_help = "Examples:\n  flakebox run -- pytest -q\n  flakebox run --keep junit.xml -- pytest --junitxml=junit.xml\n  flakebox run --share net,fs -- ./integration.sh\n  flakebox run --timeout 5m -- make test\n  flakebox run --postgres --postgres-init db/schema.sql -- cargo test\n\nAs a test runner:\n  .cargo/config.toml:  [target.x86_64-unknown-linux-gnu] runner = [\"flakebox\", \"run\", \"--\"]\n  go test -exec 'flakebox run --' ./...\n  bazel test --run_under='flakebox run --' //..."
 )]
 pub struct RunArgs {
-    /// Leave these factors unisolated: net, fs, time, db (comma-separated or repeated).
+    /// Leave these factors unisolated: net, fs, time, db, rand (comma-separated or repeated).
     #[arg(long, value_name = "LIST")]
     pub share: Vec<String>,
+
+    /// The seed of CMD's OS randomness (getrandom, /dev/urandom, arc4random, and
+    /// what runtimes draw from them; bash's $RANDOM through the starting pid).
+    /// Default: a fresh seed per run, printed with -v, in --report and on failure.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 
     /// Let writes to PATH reach the host (JUnit files, coverage, artifacts). Repeatable.
     /// An existing path is bound through; a new one is copied out when CMD ends.

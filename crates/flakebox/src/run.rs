@@ -5,7 +5,7 @@
 use crate::cli::RunArgs;
 use anyhow::{bail, Result};
 use factors::{Factor, FactorSet};
-use runs::{PgOptions, RunReport, RunRequest};
+use runs::{PgOptions, RunReport, RunRequest, Warning};
 use sandbox::{Outcome, Status};
 use std::time::SystemTime;
 
@@ -14,7 +14,8 @@ pub fn main(args: RunArgs) -> Result<i32> {
         Some(fd) => RunRequest::read_from_fd(fd)?,
         None => request(&args)?,
     };
-    let res = execute(&req);
+    // A parent (diagnose, timetravel) says how to replay in its own terms.
+    let res = execute(&req, args.request_fd.is_none());
     // A parent reads why from there, not from our output.
     if let (Err(e), Some(path)) = (&res, &req.error_file) {
         let _ = std::fs::write(path, format!("flakebox: {e:#}"));
@@ -22,19 +23,27 @@ pub fn main(args: RunArgs) -> Result<i32> {
     res
 }
 
-fn execute(req: &RunRequest) -> Result<i32> {
+fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
     let prepared = runs::prepare(req, SystemTime::now())?;
     if let (true, Some((version, dir, built))) = (req.verbose, &prepared.postgres_template) {
         let how = if *built { "built" } else { "cached" };
         eprintln!("flakebox: PostgreSQL {version} template {how} at {}", dir.display());
     }
-    for w in &prepared.warnings {
+    // What the seed does not reach matters when the seed is read: with -v,
+    // or with the replay line of a failure.
+    let (seed_warnings, other_warnings): (Vec<&Warning>, Vec<&Warning>) =
+        prepared.warnings.iter().partition(|w| matches!(w, Warning::NotSeeded(_)));
+    for w in other_warnings {
         eprintln!("{w}");
     }
     if let (true, Some(t)) = (req.verbose, &prepared.time) {
         eprintln!("flakebox: clock {} at {} (replay with --time {})", t.mode, t.instant, t.replay);
     }
-    let (time, warnings) = (prepared.time.clone(), prepared.warnings.clone());
+    if let (true, Some(r)) = (req.verbose, &prepared.rand) {
+        eprintln!("flakebox: randomness from seed {} (replay with --seed {})", r.seed, r.seed);
+        seed_warnings.iter().for_each(|w| eprintln!("{w}"));
+    }
+    let (time, rand, warnings) = (prepared.time.clone(), prepared.rand, prepared.warnings.clone());
     let outcome = match sandbox::run(prepared.config) {
         Ok(o) => o,
         Err(e) => {
@@ -46,8 +55,17 @@ fn execute(req: &RunRequest) -> Result<i32> {
         }
     };
     report(req, &outcome)?;
+    if outcome.status.exit_code() != 0 && own_command_line {
+        let replay = replay_line(req, time.as_ref().map(|t| t.replay.as_str()), rand.map(|r| r.seed));
+        if let Some(line) = replay {
+            if !req.verbose {
+                seed_warnings.iter().for_each(|w| eprintln!("{w}"));
+            }
+            eprintln!("replay: {line}");
+        }
+    }
     if let Some(path) = &req.report {
-        let rep = RunReport::new(&req.command, req.isolate, time, &warnings, &outcome);
+        let rep = RunReport::new(&req.command, req.isolate, time, rand, &warnings, &outcome);
         runs::write_report(path, &rep)?;
     }
     Ok(outcome.status.exit_code())
@@ -66,6 +84,10 @@ fn request(args: &RunArgs) -> Result<RunRequest> {
     req.isolate = isolated;
     req.keep = args.keep.clone();
     req.time = args.time.clone();
+    if args.seed.is_some() && shared.contains(Factor::Rand) {
+        bail!("--seed fixes the randomness but --share rand keeps the real one; drop one of them");
+    }
+    req.seed = args.seed;
     req.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
     req.kill_after = clock::parse_duration(&args.kill_after)?;
     req.postgres = PgOptions { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
@@ -74,6 +96,35 @@ fn request(args: &RunArgs) -> Result<RunRequest> {
     req.verbose = args.verbose;
     req.cap_add = args.cap_add.iter().map(|c| c.to_string()).collect();
     Ok(req)
+}
+
+/// The `flakebox run` line that replays this run's clock and randomness
+/// (the factors as isolated, the seed, the frozen instant), or `None` when
+/// neither was controlled: nothing to replay.
+fn replay_line(req: &RunRequest, time: Option<&str>, seed: Option<u64>) -> Option<String> {
+    if time.is_none() && seed.is_none() {
+        return None;
+    }
+    let mut args: Vec<String> = vec!["flakebox".into(), "run".into()];
+    let shared: FactorSet =
+        Factor::ALL.into_iter().filter(|f| *f != Factor::Db && !req.isolate.contains(*f)).collect();
+    if !shared.is_empty() {
+        args.extend(["--share".into(), shared.to_string()]);
+    }
+    if req.isolate.contains(Factor::Db) {
+        args.push("--postgres".into());
+    }
+    if let Some(seed) = seed {
+        args.extend(["--seed".into(), seed.to_string()]);
+    }
+    if let Some(time) = time {
+        args.extend(["--time".into(), time.to_string()]);
+    }
+    args.push("--".into());
+    let mut line = render::shell_line(&args);
+    line.push(' ');
+    line.push_str(&render::shell_line(&req.command));
+    Some(line)
 }
 
 /// What the run did, on stderr.
@@ -107,4 +158,34 @@ fn report(req: &RunRequest, outcome: &Outcome) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(isolate: FactorSet) -> RunRequest {
+        let mut r = RunRequest::new(vec![
+            "python3".into(),
+            "-c".into(),
+            "import random; print(random.random())".into(),
+        ]);
+        r.isolate = isolate;
+        r
+    }
+
+    #[test]
+    fn the_replay_line_names_the_seed_the_instant_and_the_shared_factors() {
+        let all = FactorSet::all().without(Factor::Db);
+        let line = replay_line(&req(all), Some("2024-02-29T23:59:58Z"), Some(42)).expect("a line");
+        assert_eq!(
+            line,
+            "flakebox run --seed 42 --time 2024-02-29T23:59:58Z -- python3 -c 'import random; print(random.random())'"
+        );
+        let no_time = replay_line(&req(all.without(Factor::Time)), None, Some(7)).expect("a line");
+        assert!(no_time.starts_with("flakebox run --share time --seed 7 -- "), "{no_time}");
+        let pg = replay_line(&req(FactorSet::all().without(Factor::Rand)), Some("x"), None).expect("a line");
+        assert!(pg.starts_with("flakebox run --share rand --postgres --time x -- "), "{pg}");
+        assert_eq!(replay_line(&req(FactorSet::only(Factor::Net)), None, None), None);
+    }
 }

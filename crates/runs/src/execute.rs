@@ -3,7 +3,7 @@
 
 use crate::error::{io, RunsError};
 use crate::postgres::PgService;
-use crate::report::{TimeInfo, Warning};
+use crate::report::{RandInfo, TimeInfo, Warning};
 use crate::request::RunRequest;
 use factors::Factor;
 use sandbox::{Config, FsMode, PrivateFile, PRIVATE_DIR, TRACE_FILE};
@@ -18,6 +18,8 @@ pub struct Prepared {
     pub config: Config,
     /// The clock the command will see, when time is isolated.
     pub time: Option<TimeInfo>,
+    /// The seed of its OS randomness, when rand is isolated.
+    pub rand: Option<RandInfo>,
     /// Warnings known before the run (print them before it starts).
     pub warnings: Vec<Warning>,
     /// The PostgreSQL template, when db is isolated: (version, directory, built now).
@@ -29,7 +31,7 @@ pub struct Prepared {
 pub fn prepare(req: &RunRequest, now: SystemTime) -> Result<Prepared, RunsError> {
     let mut cfg = Config::new(req.command.clone())
         .map_err(|source| RunsError::SandboxContext { context: "preparing the sandbox".into(), source })?;
-    let (time, warnings) = configure(&mut cfg, req, now)?;
+    let Inputs { time, rand, warnings } = configure(&mut cfg, req, now)?;
     let mut postgres_template = None;
     if req.isolate.contains(Factor::Db) {
         let mut pg = PgService::prepare(req.postgres.bin.as_deref(), req.postgres.init.as_deref())?;
@@ -44,7 +46,7 @@ pub fn prepare(req: &RunRequest, now: SystemTime) -> Result<Prepared, RunsError>
     }
     cfg.start_gate = req.start_gate.map(|fd| inherited_fd("the start gate", fd)).transpose()?;
     cfg.done_signal = req.done_fd.map(|fd| inherited_fd("the done signal", fd)).transpose()?;
-    Ok(Prepared { config: cfg, time, warnings, postgres_template })
+    Ok(Prepared { config: cfg, time, rand, warnings, postgres_template })
 }
 
 /// A descriptor number this process inherited, checked to be open.
@@ -58,12 +60,24 @@ pub(crate) fn inherited_fd(what: &str, fd: i32) -> Result<OwnedFd, RunsError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// OpenSSL (Node's own copy too: Math.random and crypto are seeded from it)
+/// mixes the CPU's timestamp counter into its generator and may draw from
+/// RDRAND, neither of which the shim can serve; this mask hides both CPU
+/// features from it (`~` clears bits: 4 TSC, 62 RDRAND), leaving only the
+/// OS sources the shim serves. A value the user set is left alone.
+const OPENSSL_IA32CAP: &str = "OPENSSL_ia32cap";
+const OPENSSL_NO_TSC_NO_RDRAND: &str = "~0x4000000000000010";
+
+/// The inputs from outside the command that the run controls, and what it
+/// cannot.
+struct Inputs {
+    time: Option<TimeInfo>,
+    rand: Option<RandInfo>,
+    warnings: Vec<Warning>,
+}
+
 /// Fill a sandbox config from the request.
-fn configure(
-    cfg: &mut Config,
-    req: &RunRequest,
-    now: SystemTime,
-) -> Result<(Option<TimeInfo>, Vec<Warning>), RunsError> {
+fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inputs, RunsError> {
     let isolated = req.isolate;
     cfg.isolate_net = isolated.contains(Factor::Net);
     cfg.fs = match (isolated.contains(Factor::Fs), &req.state_dirs) {
@@ -91,13 +105,33 @@ fn configure(
             "--time was given but time is shared (--share time); drop one of them".into(),
         ));
     }
+    if req.seed.is_some() && !isolated.contains(Factor::Rand) {
+        return Err(RunsError::Invalid(
+            "--seed was given but rand is shared (--share rand); drop one of them".into(),
+        ));
+    }
     // The command itself stays visible even if it lives under /tmp.
     let command_path = resolve_command(cfg);
     if let Some(dir) = command_path.as_deref().and_then(|p| std::fs::canonicalize(p).ok()) {
         cfg.visible.extend(dir.parent().map(Path::to_path_buf));
     }
-    if isolated.contains(Factor::Time) || req.trace {
+    if isolated.contains(Factor::Time) || isolated.contains(Factor::Rand) || req.trace {
         install_shim(cfg);
+    }
+    // A seed in flakebox's own environment is not this run's.
+    cfg.env.retain(|(k, _)| k != clock::ENV_SEED && k != clock::ENV_RAND_ID);
+    let mut rand = None;
+    if isolated.contains(Factor::Rand) {
+        let seed = match req.seed {
+            Some(seed) => seed,
+            None => fresh_seed()?,
+        };
+        set_env(cfg, OsStr::new(clock::ENV_SEED), OsString::from(seed.to_string()));
+        cfg.entropy_seed = Some(seed);
+        if !cfg.env.iter().any(|(k, _)| k == OPENSSL_IA32CAP) {
+            set_env(cfg, OsStr::new(OPENSSL_IA32CAP), OsString::from(OPENSSL_NO_TSC_NO_RDRAND));
+        }
+        rand = Some(RandInfo { seed });
     }
     for (name, contents) in &req.files {
         cfg.private_files.push(PrivateFile {
@@ -107,6 +141,9 @@ fn configure(
         });
     }
     let (mut time, mut warnings) = (None, Vec::new());
+    if let (Some(_), Some(path)) = (&rand, &command_path) {
+        warnings.extend(crate::rand_reach::warnings(path, !isolated.contains(Factor::Time)));
+    }
     if isolated.contains(Factor::Time) {
         let spec: clock::TimeSpec = match &req.time {
             Some(s) => {
@@ -147,7 +184,19 @@ fn configure(
             }
         }
     }
-    Ok((time, warnings))
+    Ok(Inputs { time, rand, warnings })
+}
+
+/// A seed from the kernel: without `--seed`, every run's randomness differs,
+/// as it would outside flakebox, but is recorded for replay.
+fn fresh_seed() -> Result<u64, RunsError> {
+    let mut buf = [0u8; 8];
+    // SAFETY: getrandom fills the buffer we own, at most its length.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n != 8 {
+        return Err(io("drawing a seed from the kernel")(std::io::Error::last_os_error()));
+    }
+    Ok(u64::from_ne_bytes(buf))
 }
 
 /// Put the shim and an empty trace log into the sandbox's private directory

@@ -12,6 +12,7 @@ mod command;
 mod error;
 mod execute;
 mod postgres;
+mod rand_reach;
 mod report;
 mod request;
 mod runner;
@@ -22,7 +23,8 @@ pub use command::{AdapterCommand, Collected, CommandPlan, RunCommand, RunResults
 pub use error::{chain, RunsError};
 pub use execute::{prepare, write_report, Prepared};
 pub use postgres::{cache_root, PgService};
-pub use report::{net_events, RunReport, TimeInfo, Warning};
+pub use rand_reach::NotSeeded;
+pub use report::{net_events, RandInfo, RunReport, TimeInfo, Warning};
 pub use request::{PgOptions, RunRequest, REQUEST_FD_FLAG};
 pub use runner::{parallel, DiagnoseRunner, Finished, PlannedRun, Runs, Started};
 pub use workspace::{remove_tree, Workspace};

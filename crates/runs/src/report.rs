@@ -21,6 +21,9 @@ pub struct RunReport {
     pub duration_ms: u64,
     /// The clock the command saw, when time was isolated.
     pub time: Option<TimeInfo>,
+    /// The seed of the command's OS randomness, when rand was isolated.
+    #[serde(default)]
+    pub rand: Option<RandInfo>,
     /// Connects and name lookups from the shim's trace, one line each:
     /// "connect 1.2.3.4:443 failed ENETUNREACH", "resolve example.com ok".
     pub net_events: Vec<String>,
@@ -41,6 +44,12 @@ pub struct TimeInfo {
     pub replay: String,
 }
 
+/// The run's entropy seed: pass it to `--seed` to replay the randomness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RandInfo {
+    pub seed: u64,
+}
+
 /// Something that was not as asked but did not stop the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -50,6 +59,8 @@ pub enum Warning {
     /// The shim cannot reach the command's binary, but the clockwatch
     /// supervisor does: its clock is frozen, at a system call per read.
     ClockWatched { binary: std::path::PathBuf, reason: String },
+    /// A program whose randomness does not follow the run's seed.
+    NotSeeded(crate::NotSeeded),
     /// The sandbox could not do or vouch for something.
     Sandbox { message: String },
 }
@@ -64,6 +75,7 @@ impl std::fmt::Display for Warning {
                  each wall-clock read is a system call answered by it (microseconds instead of nanoseconds)",
                 binary.display()
             ),
+            Warning::NotSeeded(w) => w.fmt(f),
             Warning::Sandbox { message } => f.write_str(message),
         }
     }
@@ -76,6 +88,7 @@ impl RunReport {
         command: &[std::ffi::OsString],
         isolated: FactorSet,
         time: Option<TimeInfo>,
+        rand: Option<RandInfo>,
         warnings: &[Warning],
         outcome: &sandbox::Outcome,
     ) -> Self {
@@ -92,6 +105,7 @@ impl RunReport {
             status: outcome.status.clone(),
             duration_ms: u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX),
             time,
+            rand,
             net_events: net_events(&outcome.evidence.trace),
             evidence,
             warning_details: details,
@@ -152,6 +166,7 @@ impl RunReport {
             net_events: self.net_events.clone(),
             db_tables,
             frozen_instant: self.time.as_ref().map(|t| t.instant.clone()),
+            entropy_seed: self.rand.map(|r| r.seed),
             clock_reads: None,
             warnings: ev.warnings.clone(),
         }
@@ -225,6 +240,7 @@ mod tests {
             &["./t.sh".into()],
             FactorSet::all(),
             Some(time),
+            Some(RandInfo { seed: u64::MAX }),
             std::slice::from_ref(&not_frozen),
             &outcome(vec!["1\tconnect\tinet:93.184.216.34:443\tENETUNREACH".into()]),
         );
@@ -244,6 +260,7 @@ mod tests {
             serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}]}]])
         );
         assert_eq!(json["duration_ms"], 1234);
+        assert_eq!(json["rand"], serde_json::json!({"seed": u64::MAX}));
         assert_eq!(json["net_events"], serde_json::json!(["connect 93.184.216.34:443 failed ENETUNREACH"]));
         assert!(back.clock_not_frozen());
 
@@ -257,11 +274,12 @@ mod tests {
 
     #[test]
     fn the_clock_is_unreliable_after_a_warning_or_a_traced_warn() {
-        let none = RunReport::new(&[], FactorSet::all(), None, &[], &outcome(Vec::new()));
+        let none = RunReport::new(&[], FactorSet::all(), None, None, &[], &outcome(Vec::new()));
         assert!(!none.clock_not_frozen(), "a sandbox warning is not about the clock");
         let traced = RunReport::new(
             &[],
             FactorSet::all(),
+            None,
             None,
             &[],
             &outcome(vec!["12\twarn\t/w/static: statically linked; its clock is NOT frozen".into()]),

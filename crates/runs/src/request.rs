@@ -36,6 +36,10 @@ pub struct RunRequest {
     /// clock at the run's start.
     #[serde(default)]
     pub time: Option<String>,
+    /// The seed of the command's OS randomness (`--seed`), when rand is
+    /// isolated; `None` picks a fresh one for this run.
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// Load the shim to trace connects, lookups and execs even when the
     /// clock is shared.
     #[serde(default)]
@@ -88,7 +92,7 @@ pub struct PgOptions {
 }
 
 impl RunRequest {
-    /// Every factor but db isolated, default grace period, nothing else.
+    /// Every factor but db isolated, a fresh seed, default grace period, nothing else.
     pub fn new(command: Vec<OsString>) -> Self {
         RunRequest {
             command,
@@ -98,6 +102,7 @@ impl RunRequest {
             collect: Vec::new(),
             state_dirs: None,
             time: None,
+            seed: None,
             trace: false,
             timeout: None,
             kill_after: Duration::from_secs(5),
@@ -145,6 +150,7 @@ mod tests {
         r.collect.push(("/w/junit.xml".into(), "/tmp/x/junit-1.xml".into()));
         r.state_dirs = Some(["/tmp/a".into(), "/var/tmp/b".into()]);
         r.time = Some("2024-02-29T23:59:58Z".into());
+        r.seed = Some(u64::MAX);
         r.timeout = Some(Duration::from_millis(1500));
         r.postgres.bin = Some("/usr/lib/postgresql/16/bin".into());
         (r.start_gate, r.done_fd) = (Some(5), Some(7));

@@ -71,6 +71,9 @@ impl<'a> Runs<'a> {
         if !spec.isolate.contains(Factor::Time) {
             req.time = None;
         }
+        if !spec.isolate.contains(Factor::Rand) {
+            req.seed = None;
+        }
         req.state_dirs = match spec.isolate.contains(Factor::Fs) {
             true => None,
             false => Some(self.work.state_dirs(spec.isolate, spec.screening)?),

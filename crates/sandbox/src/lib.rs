@@ -156,6 +156,10 @@ pub struct Config {
     /// clockwatch supervisor and the command under its filter (see the
     /// clockwatch crate). `None`: the shim alone.
     pub clock_watch: Option<clockwatch::Options>,
+    /// The run's entropy seed: the command's starting pid is derived from it
+    /// and its addresses are not randomized (bash seeds `$RANDOM` with its
+    /// pid and a stack address). `None`: a random pid, ASLR as the host's.
+    pub entropy_seed: Option<u64>,
 }
 
 impl Config {
@@ -181,6 +185,7 @@ impl Config {
             done_signal: None,
             cap_add: Vec::new(),
             clock_watch: None,
+            entropy_seed: None,
         })
     }
 }

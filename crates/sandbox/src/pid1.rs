@@ -139,7 +139,10 @@ fn steps(
         stop_all(cfg);
         return Err(Early::Cancelled);
     }
-    randomize_next_pid();
+    randomize_next_pid(cfg.entropy_seed);
+    if cfg.entropy_seed.is_some() {
+        fixed_addresses();
+    }
     let caps = command_capabilities(cfg, mode, evidence).map_err(Early::SetupFailed)?;
     let (status, helpers) = start_and_wait(cfg, &env, &sfd, mode.take_terminal, caps);
     end_what_it_left(cfg, &helpers, evidence);
@@ -277,15 +280,44 @@ fn copy_out_all(built: &mounts::Built, evidence: &mut Evidence) {
 /// always be 2; with the clock frozen too, anything seeded from time and pid
 /// (bash's $RANDOM, srand(time ^ getpid), temporary names) would repeat
 /// exactly from run to run and hide randomness that real hosts have.
-fn randomize_next_pid() {
-    let mut buf = [0u8; 2];
-    // SAFETY: getrandom fills the buffer we own.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n == 2 {
-        let pid = 300 + u16::from_ne_bytes(buf) as u32 % 30000;
-        // Needs CAP_SYS_ADMIN over the PID namespace, which PID 1 has.
-        let _ = std::fs::write("/proc/sys/kernel/ns_last_pid", pid.to_string());
+fn randomize_next_pid(seed: Option<u64>) {
+    let x = match seed {
+        Some(seed) => seed,
+        None => {
+            let mut buf = [0u8; 8];
+            // SAFETY: getrandom fills the buffer we own.
+            let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n != 8 {
+                return;
+            }
+            u64::from_ne_bytes(buf)
+        }
+    };
+    // Needs CAP_SYS_ADMIN over the PID namespace, which PID 1 has.
+    let _ = std::fs::write("/proc/sys/kernel/ns_last_pid", last_pid_before_command(x).to_string());
+}
+
+/// Turn off address space randomization for what PID 1 executes from now
+/// on (the command and its descendants; services were started before).
+fn fixed_addresses() {
+    // SAFETY: personality only changes this process's execution domain;
+    // 0xffffffff queries it.
+    unsafe {
+        let current = libc::personality(0xffff_ffff);
+        if current != -1 {
+            libc::personality((current as libc::c_ulong) | libc::ADDR_NO_RANDOMIZE as libc::c_ulong);
+        }
     }
+}
+
+/// The pid written to `ns_last_pid` (the command gets the next one), from a
+/// random number or a seed: mixed, so nearby seeds start far apart.
+fn last_pid_before_command(x: u64) -> u32 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    300 + (z % 30000) as u32
 }
 
 fn stop_all(cfg: &mut Config) {
@@ -477,4 +509,17 @@ fn copy_out(c: &mounts::CopyOut) -> Result<(), String> {
     hostfs::copy_tree(&c.path, &dest, &opts)
         .map(drop)
         .map_err(|e| format!("copying out {}: {e}", c.path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_pid_before_command;
+
+    #[test]
+    fn a_seed_gives_one_starting_pid_and_seeds_spread() {
+        assert_eq!(last_pid_before_command(42), last_pid_before_command(42));
+        let pids: std::collections::BTreeSet<u32> = (0..100).map(last_pid_before_command).collect();
+        assert!(pids.len() > 95, "nearby seeds share pids: {}", pids.len());
+        assert!(pids.iter().all(|p| (300..30300).contains(p)));
+    }
 }
