@@ -315,14 +315,15 @@ fn supervisor_sigkill_leaves_nothing_behind() {
 
 #[test]
 fn signals_are_forwarded_to_the_command() {
+    // Blocked, then waited for: a signal that arrives between "ready" and
+    // the wait is not lost (signal.pause() would miss it and hang).
     let script = r#"
 import signal, sys
-def on(sig, frame):
-    print("got", signal.Signals(sig).name, flush=True); sys.exit(40 + sig)
-for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-    signal.signal(s, on)
+sigs = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2}
+signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
 print("ready", flush=True)
-signal.pause()
+sig = signal.sigwait(sigs)
+print("got", signal.Signals(sig).name, flush=True); sys.exit(40 + sig)
 "#;
     for who in BOTH {
         for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
