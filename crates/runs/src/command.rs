@@ -260,7 +260,63 @@ impl AdapterCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diagnose::Outcome;
     use factors::FactorSet;
+
+    const SUREFIRE: &str = r#"<testsuite name="ex.ATest" tests="2">
+        <testcase name="one" classname="ex.ATest" time="0.2"/>
+        <testcase name="two" classname="ex.ATest" time="0.0"><skipped/></testcase></testsuite>"#;
+
+    /// A Maven adapter and a report directory as the sandbox copies it out.
+    fn surefire_copy(dir: &Path) -> (AdapterCommand, Collected) {
+        let copy = dir.join("result-1-0");
+        std::fs::create_dir(&copy).expect("copy dir");
+        std::fs::write(copy.join("TEST-ex.ATest.xml"), SUREFIRE).expect("xml");
+        std::fs::write(copy.join("ex.ATest.txt"), "summary").expect("txt");
+        let argv: Vec<String> = vec!["mvn".into(), "test".into()];
+        let runners::Detection::Detected(a) = runners::detect(&argv, Path::new("/project")) else {
+            panic!("mvn test is Maven")
+        };
+        let inside = Path::new("/project/target/surefire-reports");
+        (AdapterCommand::new(a), Collected::read(inside, &copy))
+    }
+
+    #[test]
+    fn a_collected_report_directory_is_read_from_its_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cmd, collected) = surefire_copy(dir.path());
+        let inside = Path::new("/project/target/surefire-reports");
+        assert_eq!(
+            collected.contents,
+            Ok(Contents::Dir(vec![
+                (inside.join("TEST-ex.ATest.xml"), SUREFIRE.to_string()),
+                (inside.join("ex.ATest.txt"), "summary".to_string()),
+            ])),
+            "named as the command saw them"
+        );
+        let read = cmd.results(&RunSpec::suite(FactorSet::default(), 0), vec![collected], None);
+        let got: Vec<(&str, Outcome)> = read.tests.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
+        assert_eq!(got, vec![("ex.ATest#one", Outcome::Passed), ("ex.ATest#two", Outcome::Skipped)]);
+        assert!(read.junit.is_empty());
+        let missing = Collected::read(Path::new("/w/j.xml"), &dir.path().join("never"));
+        assert!(missing.contents.is_err_and(|e| e.contains("/w/j.xml was not written by this run")));
+    }
+
+    #[test]
+    fn a_skipped_test_the_selection_left_out_is_no_result() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cmd, collected) = surefire_copy(dir.path());
+        let spec = |tests: &[&str]| RunSpec {
+            tests: Some(tests.iter().map(|t| t.to_string()).collect()),
+            ..RunSpec::suite(FactorSet::default(), 1)
+        };
+        let names = |spec: &RunSpec| -> Vec<String> {
+            cmd.results(spec, vec![collected.clone()], None).tests.into_iter().map(|t| t.name).collect()
+        };
+        assert_eq!(names(&spec(&["ex.ATest#one"])), vec!["ex.ATest#one"]);
+        // Selected and skipped (an `@Disabled` test): a result.
+        assert_eq!(names(&spec(&["ex.ATest#one", "ex.ATest#two"])), vec!["ex.ATest#one", "ex.ATest#two"]);
+    }
 
     #[test]
     fn the_user_command_is_run_unchanged_and_its_junit_read() {
