@@ -38,8 +38,10 @@ use std::time::{Duration, Instant};
 /// Rounds per condition: the fewest that decide the marker test (see the
 /// header).
 const MAX_RUNS: &str = "6";
-/// Screening runs (5 baseline, 1 fs isolated) and focused rounds of 2 runs.
-const MOST_RUNS: usize = 6 + 6 * 2;
+/// Screening runs: 5 baseline, 1 fs isolated.
+const SCREEN_RUNS: usize = 6;
+/// The screening and at most 6 focused rounds of 2 runs.
+const MOST_RUNS: usize = SCREEN_RUNS + 6 * 2;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -177,6 +179,11 @@ fn check(name: &str, who: Who, cwd: &Path, state_in: &Path, cmd: &[&str], want: 
             t.factors[0].evidence
         );
         assert!(!t.fails_only_in_suite, "{tctx}");
+        // Selected through the runner in every focused round, by the id
+        // its results gave it (the id round-trips).
+        for c in &t.conditions {
+            assert_eq!(c.runs, r.rounds, "{} ran in every round: {tctx}", c.name);
+        }
     }
     if let Some(id) = want.stable {
         let t = test(r, id, &ctx);
@@ -187,6 +194,15 @@ fn check(name: &str, who: Who, cwd: &Path, state_in: &Path, cmd: &[&str], want: 
             describe(t)
         );
         assert!(t.max_failure_rate_95.is_some(), "a stable pass says what it rules out: {}", describe(t));
+        // Not a suspect: its counts are the screening's alone (a runner that
+        // ignored the selection would have run it in the focused rounds).
+        let counted: usize = t.conditions.iter().map(|c| c.runs).sum();
+        assert_eq!(
+            (counted, t.screening.map(|s| s.runs)),
+            (SCREEN_RUNS, Some(SCREEN_RUNS)),
+            "{}",
+            describe(t)
+        );
     }
     if let Some(id) = want.fails {
         let t = test(r, id, &ctx);
