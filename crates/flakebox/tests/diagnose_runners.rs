@@ -33,6 +33,7 @@ use factors::Factor;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// Rounds per condition: the fewest that decide the marker test (see the
@@ -53,17 +54,38 @@ fn example(name: &str) -> PathBuf {
 
 /// Fail (never skip) when a runner's toolchain is missing: CI installs it.
 fn require(tool: &str, args: &[&str], install: &str) {
-    let ok = Command::new(tool)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    require_as(Who::Root, tool, args, install);
+}
+
+/// As [`require`], for `who`: nobody needs a toolchain it can reach (one
+/// installed under root's home is not).
+fn require_as(who: Who, tool: &str, args: &[&str], install: &str) {
+    let mut c = match who {
+        Who::Root => Command::new(tool),
+        Who::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", tool]);
+            c.env("PATH", nobody_path());
+            c
+        }
+    };
+    let ok = c.args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     assert!(
         ok,
-        "`{tool} {}` failed: this test needs {tool} ({install}; .ci/run installs it)",
+        "`{tool} {}` failed as {who:?}: this test needs {tool} ({install}; .ci/run installs it)",
         args.join(" ")
     );
+}
+
+/// This process's PATH without the directories nobody cannot search (a
+/// toolchain under root's home, e.g. pyenv's shims in /root): what an
+/// unprivileged user's PATH would hold.
+fn nobody_path() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let searchable = |dir: &Path| {
+        dir.ancestors().all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+    };
+    path.split(':').filter(|d| !d.is_empty() && searchable(Path::new(d))).collect::<Vec<_>>().join(":")
 }
 
 /// Jest and Vitest run from the example's own node_modules (`npm ci`).
@@ -86,6 +108,24 @@ fn state_dir(who: Who, inside: &Path) -> tempfile::TempDir {
         std::os::unix::fs::chown(d.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
     }
     d
+}
+
+/// A diagnosis as nobody runs alone: its sandbox (in a user namespace)
+/// recreates the host's mount points under /tmp one by one, and one that a
+/// concurrent diagnosis unmounts meanwhile (its private scratch tmpfs) fails
+/// the set-up. Diagnoses as root share.
+static ALONE: RwLock<()> = RwLock::new(());
+
+enum Guard {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+fn turn(who: Who) -> Guard {
+    match who {
+        Who::Root => Guard::Shared(ALONE.read().unwrap_or_else(|e| e.into_inner())),
+        Who::Nobody => Guard::Alone(ALONE.write().unwrap_or_else(|e| e.into_inner())),
+    }
 }
 
 /// Where root's state directories go: the build's own scratch space.
@@ -114,9 +154,14 @@ fn diagnose(who: Who, cwd: &Path, state: &Path, cmd: &[&str]) -> Diagnosed {
     args.extend_from_slice(cmd);
     let mut c = command(who, cwd, &args);
     c.env("FLAKEBOX_EXAMPLE_STATE", state);
+    if who == Who::Nobody {
+        c.env("PATH", nobody_path());
+    }
+    let guard = turn(who);
     let started = Instant::now();
     let output = c.output().expect("spawn flakebox diagnose");
     let wall = started.elapsed();
+    drop(guard);
     let report: Report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "{cmd:?}: stdout is not one JSON report ({e}); exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -282,7 +327,7 @@ fn pytest_per_test_verdicts_without_wiring() {
 
 #[test]
 fn pytest_per_test_verdicts_as_nobody() {
-    require("python3", &["-m", "pytest", "--version"], "pip install pytest");
+    require_as(Who::Nobody, "python3", &["-m", "pytest", "--version"], "pip install pytest, for every user");
     let _ = flakebox();
     let project = nobody_project("pytest");
     check(
@@ -365,7 +410,7 @@ fn go_test_per_test_verdicts_without_wiring() {
 
 #[test]
 fn go_test_per_test_verdicts_as_nobody() {
-    require("go", &["version"], "apt-get install golang-go");
+    require_as(Who::Nobody, "go", &["version"], "apt-get install golang-go");
     let _ = flakebox();
     let project = nobody_project("go");
     check("go test", Who::Nobody, project.path(), project.path(), &["go", "test", "./..."], &go_want());
@@ -445,7 +490,10 @@ fn junit_never_written_stops_with_the_runner_flag() {
         &["diagnose", "--factors", "fs", "--junit", junit, "--", "python3", "-m", "pytest"],
     );
     c.env("FLAKEBOX_EXAMPLE_STATE", state.path());
-    let o = c.output().expect("spawn flakebox");
+    let o = {
+        let _turn = turn(Who::Root);
+        c.output().expect("spawn flakebox")
+    };
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(diagnose::exit::RUNNER_FAILED), "{err}");
     assert!(stdout(&o).is_empty(), "no report: {}", stdout(&o));
@@ -460,6 +508,7 @@ fn junit_never_written_stops_with_the_runner_flag() {
 fn runner_results_missing_stops_with_what_to_try() {
     require("python3", &["-m", "pytest", "--version"], "pip install pytest");
     let dir = example("pytest");
+    let _turn = turn(Who::Root);
     let o = command(
         Who::Root,
         &dir,
