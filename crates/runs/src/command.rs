@@ -219,7 +219,7 @@ impl RunCommand for AdapterCommand {
             match c.contents {
                 Ok(Contents::File(contents)) => files.push(runners::ResultFile { path: c.path, contents }),
                 // A report directory: its JUnit files, as this run wrote them
-                // (the sandbox empties the directory before the run starts).
+                // (the sandbox removes the directory before the run starts).
                 Ok(Contents::Dir(dir)) => files.extend(
                     dir.into_iter()
                         .filter(|(p, _)| is_xml(p))
