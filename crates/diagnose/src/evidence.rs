@@ -126,8 +126,7 @@ fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<S
             *e = (*e).min(r.round);
         }
     }
-    let mut files: Vec<(&str, usize)> = first.into_iter().collect();
-    files.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)));
+    let files = rank_written(first.into_iter().collect());
     for (path, r0) in files.iter().take(MAX_LINES) {
         let later: Vec<usize> =
             base_runs.iter().copied().filter(|&i| engine.records[i].round > *r0).collect();
@@ -162,6 +161,23 @@ fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<S
         event_lines("left running", &all, fails, |i| engine.records[i].evidence.leftover_processes.clone());
     out.extend(procs);
     out
+}
+
+/// Files baseline wrote, `(path, first round)`, in the order to show them:
+/// earliest round first, and within a round the files written alone before
+/// those written in bulk under one directory (a build or package cache
+/// writes hundreds in one go; the state a test leaves is a file or two), so
+/// the few lines shown name the likely culprit.
+fn rank_written(mut files: Vec<(&str, usize)>) -> Vec<(&str, usize)> {
+    // Two levels up: caches fan out into subdirectories (go-build/ab/…).
+    let area = |p: &str| std::path::Path::new(p).parent().and_then(|d| d.parent()).map(|d| d.to_path_buf());
+    let mut bulk: BTreeMap<(usize, Option<std::path::PathBuf>), usize> = BTreeMap::new();
+    for (p, r0) in &files {
+        *bulk.entry((*r0, area(p))).or_insert(0) += 1;
+    }
+    let size = |p: &str, r0: usize| bulk.get(&(r0, area(p))).copied().unwrap_or(0);
+    files.sort_by(|a, b| a.1.cmp(&b.1).then(size(a.0, a.1).cmp(&size(b.0, b.1))).then(a.0.cmp(b.0)));
+    files
 }
 
 fn db(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Vec<String> {
@@ -344,6 +360,18 @@ pub(crate) fn time_of_day(samples: &[(u64, bool)]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_written_alone_is_shown_before_a_cache_written_in_bulk() {
+        let mut files: Vec<(String, usize)> =
+            (0..20).map(|i| (format!("/root/.cache/go-build/{i:02x}/{i}-a"), 0)).collect();
+        files.push(("/srv/state/app.marker".into(), 0));
+        files.push(("/srv/later.txt".into(), 3));
+        let ranked = super::rank_written(files.iter().map(|(p, r)| (p.as_str(), *r)).collect());
+        assert_eq!(ranked[0], ("/srv/state/app.marker", 0));
+        assert_eq!(ranked[ranked.len() - 1], ("/srv/later.txt", 3), "earliest round first");
+        assert_eq!(ranked.len(), 22);
+    }
 
     #[test]
     fn time_of_day_pattern() {

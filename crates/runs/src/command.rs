@@ -36,12 +36,22 @@ pub struct RunResults {
     pub tests: Vec<TestCase>,
 }
 
-/// A file [`CommandPlan::collect`] named, after the run.
+/// A path [`CommandPlan::collect`] named, after the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collected {
     pub path: PathBuf,
-    /// Its text, or why there is none (the run did not write it).
-    pub contents: Result<String, String>,
+    /// What the run left there, or why there is nothing (it did not write it).
+    pub contents: Result<Contents, String>,
+}
+
+/// What a run wrote at a collected path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contents {
+    /// A file's text.
+    File(String),
+    /// A directory (a runner's report directory): the text of each file
+    /// directly in it, by its path as the command saw it, in name order.
+    Dir(Vec<(PathBuf, String)>),
 }
 
 /// Maps each run to its command and reads its per-test results.
@@ -51,16 +61,62 @@ pub trait RunCommand: Send + Sync {
 
     /// The run's per-test results, from the collected files (in the plan's
     /// order) and, when the plan asked for it, the command's output. The
-    /// default takes each file as JUnit XML.
+    /// default takes each file (and each `*.xml` file of a directory) as
+    /// JUnit XML.
     fn results(&self, _spec: &RunSpec, collected: Vec<Collected>, _output: Option<String>) -> RunResults {
-        RunResults { junit: collected.into_iter().map(Collected::into_junit).collect(), tests: Vec::new() }
+        RunResults {
+            junit: collected.into_iter().flat_map(Collected::into_junit).collect(),
+            tests: Vec::new(),
+        }
     }
 }
 
 impl Collected {
-    fn into_junit(self) -> JunitFile {
-        JunitFile { path: self.path.display().to_string(), contents: self.contents }
+    fn into_junit(self) -> Vec<JunitFile> {
+        let path = self.path.display().to_string();
+        match self.contents {
+            Ok(Contents::File(text)) => vec![JunitFile { path, contents: Ok(text) }],
+            Ok(Contents::Dir(files)) => files
+                .into_iter()
+                .filter(|(p, _)| is_xml(p))
+                .map(|(p, text)| JunitFile { path: p.display().to_string(), contents: Ok(text) })
+                .collect(),
+            Err(e) => vec![JunitFile { path, contents: Err(e) }],
+        }
     }
+
+    /// Read what the sandbox copied out for `path` to `copy`.
+    pub fn read(path: &Path, copy: &Path) -> Collected {
+        let contents = match std::fs::read_dir(copy) {
+            Ok(entries) => {
+                let mut names: Vec<std::ffi::OsString> =
+                    entries.filter_map(Result::ok).map(|e| e.file_name()).collect();
+                names.sort();
+                Ok(Contents::Dir(
+                    names
+                        .into_iter()
+                        .filter_map(|n| Some((path.join(&n), std::fs::read_to_string(copy.join(&n)).ok()?)))
+                        .collect(),
+                ))
+            }
+            Err(_) => std::fs::read_to_string(copy)
+                .map(Contents::File)
+                .map_err(|e| format!("{} was not written by this run: {e}", path.display())),
+        };
+        Collected { path: path.to_path_buf(), contents }
+    }
+}
+
+/// A test the run's selection left out that the runner reports as skipped
+/// (Jest and Vitest filter by name within a file): it did not run, so it is
+/// no result of this run. One that ran anyway is kept.
+fn filtered_out(spec: &RunSpec, r: &runners::TestResult) -> bool {
+    r.outcome == runners::Outcome::Skipped
+        && spec.tests.as_ref().is_some_and(|sel| !sel.iter().any(|t| t.as_str() == r.id.as_str()))
+}
+
+fn is_xml(p: &Path) -> bool {
+    p.extension().is_some_and(|x| x == "xml")
 }
 
 /// The user's command, unchanged whatever the spec's test selection, and
@@ -161,8 +217,14 @@ impl RunCommand for AdapterCommand {
         let mut files = Vec::new();
         for c in collected {
             match c.contents {
-                Ok(contents) => files.push(runners::ResultFile { path: c.path, contents }),
-                Err(_) if c.path.is_dir() => files.extend(junit_files_in(&c.path)),
+                Ok(Contents::File(contents)) => files.push(runners::ResultFile { path: c.path, contents }),
+                // A report directory: its JUnit files, as this run wrote them
+                // (the sandbox removes the directory before the run starts).
+                Ok(Contents::Dir(dir)) => files.extend(
+                    dir.into_iter()
+                        .filter(|(p, _)| is_xml(p))
+                        .map(|(path, contents)| runners::ResultFile { path, contents }),
+                ),
                 Err(_) => {}
             }
         }
@@ -171,6 +233,7 @@ impl RunCommand for AdapterCommand {
                 junit: Vec::new(),
                 tests: results
                     .into_iter()
+                    .filter(|r| !filtered_out(spec, r))
                     .map(|r| TestCase { name: r.id.0, outcome: r.outcome, flaky_reruns: r.flaky_reruns })
                     .collect(),
             },
@@ -194,26 +257,66 @@ impl AdapterCommand {
     }
 }
 
-/// The `*.xml` files in a directory carried out of the sandbox.
-fn junit_files_in(dir: &Path) -> Vec<runners::ResultFile> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|path| Some(runners::ResultFile { contents: std::fs::read_to_string(&path).ok()?, path }))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diagnose::Outcome;
     use factors::FactorSet;
+
+    const SUREFIRE: &str = r#"<testsuite name="ex.ATest" tests="2">
+        <testcase name="one" classname="ex.ATest" time="0.2"/>
+        <testcase name="two" classname="ex.ATest" time="0.0"><skipped/></testcase></testsuite>"#;
+
+    /// A Maven adapter and a report directory as the sandbox copies it out.
+    fn surefire_copy(dir: &Path) -> (AdapterCommand, Collected) {
+        let copy = dir.join("result-1-0");
+        std::fs::create_dir(&copy).expect("copy dir");
+        std::fs::write(copy.join("TEST-ex.ATest.xml"), SUREFIRE).expect("xml");
+        std::fs::write(copy.join("ex.ATest.txt"), "summary").expect("txt");
+        let argv: Vec<String> = vec!["mvn".into(), "test".into()];
+        let runners::Detection::Detected(a) = runners::detect(&argv, Path::new("/project")) else {
+            panic!("mvn test is Maven")
+        };
+        let inside = Path::new("/project/target/surefire-reports");
+        (AdapterCommand::new(a), Collected::read(inside, &copy))
+    }
+
+    #[test]
+    fn a_collected_report_directory_is_read_from_its_copy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cmd, collected) = surefire_copy(dir.path());
+        let inside = Path::new("/project/target/surefire-reports");
+        assert_eq!(
+            collected.contents,
+            Ok(Contents::Dir(vec![
+                (inside.join("TEST-ex.ATest.xml"), SUREFIRE.to_string()),
+                (inside.join("ex.ATest.txt"), "summary".to_string()),
+            ])),
+            "named as the command saw them"
+        );
+        let read = cmd.results(&RunSpec::suite(FactorSet::default(), 0), vec![collected], None);
+        let got: Vec<(&str, Outcome)> = read.tests.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
+        assert_eq!(got, vec![("ex.ATest#one", Outcome::Passed), ("ex.ATest#two", Outcome::Skipped)]);
+        assert!(read.junit.is_empty());
+        let missing = Collected::read(Path::new("/w/j.xml"), &dir.path().join("never"));
+        assert!(missing.contents.is_err_and(|e| e.contains("/w/j.xml was not written by this run")));
+    }
+
+    #[test]
+    fn a_skipped_test_the_selection_left_out_is_no_result() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cmd, collected) = surefire_copy(dir.path());
+        let spec = |tests: &[&str]| RunSpec {
+            tests: Some(tests.iter().map(|t| t.to_string()).collect()),
+            ..RunSpec::suite(FactorSet::default(), 1)
+        };
+        let names = |spec: &RunSpec| -> Vec<String> {
+            cmd.results(spec, vec![collected.clone()], None).tests.into_iter().map(|t| t.name).collect()
+        };
+        assert_eq!(names(&spec(&["ex.ATest#one"])), vec!["ex.ATest#one"]);
+        // Selected and skipped (an `@Disabled` test): a result.
+        assert_eq!(names(&spec(&["ex.ATest#one", "ex.ATest#two"])), vec!["ex.ATest#one", "ex.ATest#two"]);
+    }
 
     #[test]
     fn the_user_command_is_run_unchanged_and_its_junit_read() {
@@ -231,7 +334,10 @@ mod tests {
         assert!(plan.env.is_empty());
         let read = cmd.results(
             &spec,
-            vec![Collected { path: "/w/report.xml".into(), contents: Ok("<testsuite/>".into()) }],
+            vec![Collected {
+                path: "/w/report.xml".into(),
+                contents: Ok(Contents::File("<testsuite/>".into())),
+            }],
             None,
         );
         assert_eq!(

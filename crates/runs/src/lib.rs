@@ -19,7 +19,7 @@ mod runner;
 mod workspace;
 
 pub use child::{run, spawn, Child, ChildFiles, ChildResult};
-pub use command::{AdapterCommand, Collected, CommandPlan, RunCommand, RunResults, UserCommand};
+pub use command::{AdapterCommand, Collected, CommandPlan, Contents, RunCommand, RunResults, UserCommand};
 pub use error::{chain, RunsError};
 pub use execute::{prepare, write_report, Prepared};
 pub use postgres::{cache_root, PgService};

@@ -110,16 +110,7 @@ impl<'a> Runs<'a> {
         let result = child.wait();
         let output = output
             .then(|| String::from_utf8_lossy(&std::fs::read(&files.log).unwrap_or_default()).into_owned());
-        let collected = collect
-            .iter()
-            .map(|(path, copy)| Collected {
-                path: path.clone(),
-                contents: std::fs::read_to_string(copy).map_err(|e| match copy.is_dir() {
-                    true => copy.display().to_string(),
-                    false => format!("{} was not written by this run: {e}", path.display()),
-                }),
-            })
-            .collect();
+        let collected = collect.iter().map(|(path, copy)| Collected::read(path, copy)).collect();
         let RunResults { junit, tests } = self.command.results(&spec, collected, output);
         for f in [&files.report, &files.log, &files.error].into_iter().chain(collect.iter().map(|(_, c)| c)) {
             let _ = hostfs::remove_tree(f);
