@@ -47,7 +47,7 @@ impl Chosen {
     /// command instead ("diagnosing", "probing").
     pub fn unsure_note(&self, doing: &str) -> Option<String> {
         self.unsure.as_ref().map(|reason| {
-            format!("note: {reason}; {doing} the command as a whole (--runner NAME names its test runner)")
+            format!("note: {doing} the command as a whole: {reason}")
         })
     }
 }
