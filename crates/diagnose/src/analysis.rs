@@ -786,6 +786,9 @@ pub(crate) fn build_report(
     let focused = engine.suspects.as_ref().is_some_and(|s| !s.is_empty());
     if focused && !interrupted && !engine.records.is_empty() {
         roll_up(&tests, &mut u.verdict, &mut u.outcome, &mut effects, &mut summary);
+        // A factor with an effect on some test is reported by that effect,
+        // not by what it did to the suspects run together.
+        u.factors.retain(|a| !effects.iter().any(|e| e.factor == a.factor));
     }
 
     let runs_total = engine.records.len() + engine.screen.len();

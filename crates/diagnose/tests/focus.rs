@@ -143,6 +143,7 @@ fn focused_reruns_find_the_suspects_and_decide_on_fresh_runs() {
         assert_eq!(rep.verdict, Verdict::Environment, "{ctx}: {}", rep.summary);
         assert!(rep.summary.starts_with("per test: "), "{ctx}: {}", rep.summary);
         assert!(rep.factors.iter().any(|f| f.factor == Factor::Fs && f.effect == Effect::Fixes), "{ctx}");
+        assert!(rep.analysis.iter().all(|a| a.factor != Factor::Fs), "{ctx}: fs is reported by its effect");
         assert_eq!((scratch.factors[0].factor, scratch.factors[0].effect), (Factor::Fs, Effect::Fixes));
         if want.contains(&CLOCK) {
             let clock = test(&rep, CLOCK);
