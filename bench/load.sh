@@ -13,7 +13,9 @@
 #   RUNS=20 PG_RUNS=4 bench/load.sh
 #
 # Leaks are counted as differences from the state before the load, so
-# another flakebox on the same machine at the same time can show up as one.
+# another program on the same machine at the same time can show up as one
+# (temp dirs of `diagnose`, `timetravel` and flakebox's tests are ignored:
+# this script does not run them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-50}
@@ -32,7 +34,10 @@ export XDG_CACHE_HOME=$WORK/cache
 mkdir -p "$XDG_CACHE_HOME"
 
 snapshot() { # $1: name
-    ls -d /tmp/flakebox-* /var/tmp/flakebox-* 2>/dev/null | sort >"$WORK/$1.tmp"
+    # `flakebox run` makes no temp dir on the host: any new entry counts,
+    # but those of the commands this script does not run (another user's).
+    find /tmp /var/tmp /dev/shm -mindepth 1 -maxdepth 1 2>/dev/null |
+        grep -v -e '/flakebox-diagnose-' -e '/flakebox-timetravel-' -e '/flakebox-test-' | sort >"$WORK/$1.tmp"
     sort /proc/mounts >"$WORK/$1.mounts"
     pgrep -x postgres | sort >"$WORK/$1.pg"
 }
