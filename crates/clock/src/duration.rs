@@ -47,7 +47,8 @@ pub enum DurationErrorKind {
 
 /// A command-line duration that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration `{input}`: {} (examples: 30, 30s, 250ms, 5m, 1h30m)", self.why())]
+// Control characters are escaped so that the message stays one line.
+#[error("invalid duration `{}`: {} (examples: 30, 30s, 250ms, 5m, 1h30m)", .input.escape_debug(), self.why())]
 pub struct DurationError {
     pub input: String,
     pub kind: DurationErrorKind,
@@ -57,10 +58,12 @@ impl DurationError {
     fn why(&self) -> String {
         match &self.kind {
             DurationErrorKind::Empty => "empty".into(),
-            DurationErrorKind::ExpectedNumber { at } => format!("expected a number at `{at}`"),
+            DurationErrorKind::ExpectedNumber { at } => {
+                format!("expected a number at `{}`", at.escape_debug())
+            }
             DurationErrorKind::MissingUnit { .. } => "a unit is missing after a number".into(),
             DurationErrorKind::UnknownUnit { unit } => {
-                format!("unknown unit `{unit}`; use w, d, h, m, s, ms, us or ns")
+                format!("unknown unit `{}`; use w, d, h, m, s, ms, us or ns", unit.escape_debug())
             }
             DurationErrorKind::Negative => "must be a non-negative number".into(),
             DurationErrorKind::TooLarge => "too large".into(),
@@ -173,6 +176,17 @@ pub fn format_duration(ns: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the property tests (crates/flakebox/tests/parsers.rs): a
+    /// control character in the input broke the message over two lines.
+    #[test]
+    fn errors_stay_on_one_line() {
+        for s in ["en0fN\nNaN", ".5n\r", "1\nx"] {
+            let msg = parse_duration(s).unwrap_err().to_string();
+            assert!(!msg.contains(['\n', '\r']), "{msg}");
+            assert!(msg.contains(&format!("`{}`", s.escape_debug())), "{msg}");
+        }
+    }
 
     #[test]
     fn parses_units_and_plain_seconds() {

@@ -51,7 +51,10 @@ impl fmt::Display for Factor {
 
 /// A factor name that is not one of the five.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown factor `{0}`: expected one of net, fs, time, db, rand (comma-separated, e.g. `net,time`)")]
+#[error(
+    "unknown factor `{}`: expected one of net, fs, time, db, rand (comma-separated, e.g. `net,time`)",
+    .0.escape_debug()
+)]
 pub struct UnknownFactor(pub String);
 
 impl FromStr for Factor {
@@ -193,6 +196,15 @@ mod tests {
         let e = FactorSet::parse_lists(&["net,dns"]).unwrap_err();
         assert_eq!(e, UnknownFactor("dns".into()));
         assert!(e.to_string().contains("`dns`"));
+    }
+
+    /// Found by the property tests (crates/flakebox/tests/parsers.rs): a
+    /// control character in the input broke the message over two lines.
+    #[test]
+    fn errors_stay_on_one_line() {
+        let e = FactorSet::parse_lists(&["net,d\nb"]).unwrap_err();
+        assert_eq!(e, UnknownFactor("d\nb".into()));
+        assert!(e.to_string().starts_with("unknown factor `d\\nb`:"), "{e}");
     }
 
     #[test]

@@ -46,9 +46,7 @@ impl Chosen {
     /// The note for an unsure detection; `doing` is what happens to the
     /// command instead ("diagnosing", "probing").
     pub fn unsure_note(&self, doing: &str) -> Option<String> {
-        self.unsure.as_ref().map(|reason| {
-            format!("note: {doing} the command as a whole: {reason}")
-        })
+        self.unsure.as_ref().map(|reason| format!("note: {doing} the command as a whole: {reason}"))
     }
 }
 

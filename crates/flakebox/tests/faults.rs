@@ -2,6 +2,9 @@
 //! output going away, and flakebox killed at random points of a run. Each
 //! checks that nothing is left behind (process, mount, temporary directory).
 //! (A command that ignores SIGTERM under --timeout: run_sandbox.rs.)
+//!
+//! `FLAKEBOX_FAULT_TRIALS=100` runs the long mode of the SIGKILL trials
+//! (default: 3 per command and user).
 
 mod common;
 
@@ -9,6 +12,13 @@ use common::*;
 use std::io::BufRead;
 use std::process::Stdio;
 use std::time::Duration;
+
+/// One test at a time: each compares the host's mounts and temporary
+/// directories before and after, which a test beside it would change.
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Temporary directories flakebox might leave in /tmp and /var/tmp.
 fn flakebox_temp_dirs() -> Vec<String> {
@@ -31,6 +41,7 @@ fn flakebox_temp_dirs() -> Vec<String> {
 
 #[test]
 fn a_command_that_closes_its_stdout_or_loses_its_reader() {
+    let _one = exclusive();
     for who in BOTH {
         let d = scratch(who);
         // Closed by the command: its writes fail, flakebox reports its status.
@@ -66,6 +77,7 @@ fn a_command_that_closes_its_stdout_or_loses_its_reader() {
 
 #[test]
 fn sigkill_at_random_points_of_run_leaves_nothing() {
+    let _one = exclusive();
     // A bounded number of trials in the default run; the kill lands
     // anywhere from before the namespaces exist to the command running.
     const TRIALS: usize = 6;
@@ -97,4 +109,148 @@ fn sigkill_at_random_points_of_run_leaves_nothing() {
     let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert_eq!(mounts_before, mounts_after, "no mount appeared on the host");
     assert_eq!(flakebox_temp_dirs(), temp_before, "no temporary directory left");
+}
+
+/// Trials per command of the SIGKILL tests: a small sample by default,
+/// `FLAKEBOX_FAULT_TRIALS=100` for the long mode.
+fn kill_trials() -> usize {
+    std::env::var("FLAKEBOX_FAULT_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(3)
+}
+
+/// Host processes named `postgres`.
+fn postgres_processes() -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").filter_map(Result::ok) {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == "postgres") {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// SIGKILL `flakebox ARGS(marker)` after a random delay below `max_delay`,
+/// [`kill_trials`] times as each user, and check that nothing is left: no
+/// process with the marker on its command line, no new PostgreSQL server,
+/// no mount, no temporary directory (one named by `scratch_prefixes`, or a
+/// template build directory).
+fn sigkill_trials(args: impl Fn(&str) -> Vec<String>, scratch_prefixes: &[&str], max_delay: Duration) {
+    let _one = exclusive();
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    for who in BOTH {
+        for trial in 0..kill_trials() {
+            let d = scratch(who);
+            let marker = unique_number();
+            let args = args(&marker);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let pg_before = postgres_processes();
+            let temp_before_trial = flakebox_temp_dirs();
+            let mut child = command(who, d.path(), &args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            // The fault's timing is the point of the trial, not a wait for something.
+            std::thread::sleep(Duration::from_micros(fastrand::u64(0..max_delay.as_micros() as u64)));
+            // SAFETY: kill(2) on our own child (setpriv execs into flakebox).
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGKILL) };
+            child.wait().expect("wait");
+            for _ in 0..2 {
+                let alive = wait_gone(&processes_with(&marker), Duration::from_secs(30));
+                assert!(alive.is_empty(), "{who:?} {args:?} trial {trial}: processes survived: {alive:?}");
+            }
+            let new_pg: Vec<u32> =
+                postgres_processes().into_iter().filter(|p| !pg_before.contains(p)).collect();
+            let alive = wait_gone(&new_pg, Duration::from_secs(30));
+            assert!(alive.is_empty(), "{who:?} {args:?} trial {trial}: PostgreSQL survived: {alive:?}");
+            // Only the directories this command makes: on a shared machine,
+            // other flakebox processes make theirs meanwhile. A template build
+            // directory names the process that made it.
+            let build = format!("/flakebox-pg-build-{}-", child.id());
+            let ours = |t: &String| t.contains(&build) || scratch_prefixes.iter().any(|p| t.contains(p));
+            let left: Vec<String> = flakebox_temp_dirs()
+                .into_iter()
+                .filter(|t| !temp_before_trial.contains(t) && ours(t))
+                .collect();
+            assert!(left.is_empty(), "{who:?} {args:?} trial {trial}: left {left:?}");
+        }
+    }
+    let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert_eq!(mounts_before, mounts_after, "no mount appeared on the host");
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn sigkill_at_random_points_of_run_postgres_leaves_nothing() {
+    // From before the server starts to the command talking to it.
+    sigkill_trials(
+        |m| {
+            strings(&[
+                "run",
+                "--postgres",
+                "--",
+                "sh",
+                "-c",
+                "psql -XAtq \"$DATABASE_URL\" -c 'create table t(x int)'; exec sleep \"$0\"",
+                m,
+            ])
+        },
+        &[],
+        Duration::from_secs(4),
+    );
+}
+
+#[test]
+#[ignore = "known leak: a SIGKILLed diagnose leaves its scratch dirs /tmp/flakebox-diagnose-* and /var/tmp/flakebox-diagnose-*"]
+fn sigkill_at_random_points_of_diagnose_leaves_nothing() {
+    // Within the first runs of the diagnosis, or its setup.
+    sigkill_trials(
+        |m| {
+            strings(&[
+                "diagnose",
+                "--factors",
+                "net,fs,time",
+                "--runs",
+                "3",
+                "--",
+                "sh",
+                "-c",
+                "sleep 0.1",
+                m,
+            ])
+        },
+        &["/flakebox-diagnose-"],
+        Duration::from_secs(3),
+    );
+}
+
+#[test]
+#[ignore = "known leak: a SIGKILLed timetravel leaves its scratch dirs /tmp/flakebox-timetravel-* and /var/tmp/flakebox-timetravel-*"]
+fn sigkill_at_random_points_of_timetravel_leaves_nothing() {
+    sigkill_trials(
+        |m| strings(&["timetravel", "--", "sh", "-c", "sleep 0.1", m]),
+        &["/flakebox-timetravel-"],
+        Duration::from_secs(3),
+    );
+}
+
+#[test]
+fn a_command_that_forks_ten_thousand_processes_leaves_none() {
+    let _one = exclusive();
+    // Bounded: the sandbox's PID namespace ends with the command, and
+    // --timeout ends the command if forking takes too long.
+    let who = Who::Root;
+    let d = scratch(who);
+    let marker = unique_number();
+    let script = "i=0; while [ $i -lt 10000 ]; do sleep \"$0\" & i=$((i+1)); done; \
+                  ls /proc | grep -c '^[0-9]'";
+    let o = run(who, d.path(), &["run", "--timeout", "5m", "--", "sh", "-c", script, &marker]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let seen: u32 = stdout(&o).trim().parse().expect("a process count");
+    assert!(seen > 10_000, "only {seen} processes ran in the sandbox");
+    let alive = wait_gone(&processes_with(&marker), Duration::from_secs(60));
+    assert!(alive.is_empty(), "{} of the 10,000 processes survived", alive.len());
 }

@@ -57,6 +57,53 @@ pub enum JunitError {
     Xml(String),
     #[error("not a JUnit report: root element is <{0}>, expected <testsuites> or <testsuite>")]
     NotJunit(String),
+    /// The XML parser recurses per level: a deeper document would overflow
+    /// the stack, and no real report comes near.
+    #[error("elements nested more than {MAX_DEPTH} levels deep (at byte {0}); a JUnit report is a few levels deep")]
+    TooDeep(usize),
+}
+
+/// The deepest element nesting read (see [`JunitError::TooDeep`]).
+pub const MAX_DEPTH: usize = 256;
+
+/// Where `xml` first nests elements deeper than [`MAX_DEPTH`], if it does.
+/// Markup that cannot hold elements (comments, CDATA, processing
+/// instructions, a DOCTYPE) is skipped; in well-formed XML, text and
+/// attribute values cannot hold a `<`.
+fn too_deep_at(xml: &str) -> Option<usize> {
+    let b = xml.as_bytes();
+    let skip_to = |from: usize, end: &str| xml[from..].find(end).map_or(b.len(), |i| from + i + end.len());
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &xml[i..];
+        if rest.starts_with("<!--") {
+            i = skip_to(i, "-->");
+        } else if rest.starts_with("<![CDATA[") {
+            i = skip_to(i, "]]>");
+        } else if rest.starts_with("<?") {
+            i = skip_to(i, "?>");
+        } else if rest.starts_with("<!") {
+            i = skip_to(i, ">");
+        } else if rest.starts_with("</") {
+            depth = depth.saturating_sub(1);
+            i += 2;
+        } else {
+            let end = skip_to(i, ">");
+            if !xml[i..end].ends_with("/>") {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            i = end;
+        }
+    }
+    None
 }
 
 /// Parse one JUnit XML document into its test cases (in document order,
@@ -112,6 +159,9 @@ pub fn parse_cases(xml: &str) -> Result<Vec<JunitCase>, JunitError> {
         allow_dtd: true,
         ..Default::default()
     };
+    if let Some(at) = too_deep_at(xml) {
+        return Err(JunitError::TooDeep(at));
+    }
     let doc =
         roxmltree::Document::parse_with_options(xml, opts).map_err(|e| JunitError::Xml(e.to_string()))?;
     let root = doc.root_element();
@@ -120,7 +170,7 @@ pub fn parse_cases(xml: &str) -> Result<Vec<JunitCase>, JunitError> {
         return Err(JunitError::NotJunit(root_name.to_string()));
     }
     let mut raw = Vec::new();
-    collect(root, None, &mut raw);
+    collect(root, &mut raw);
     Ok(raw)
 }
 
@@ -141,13 +191,23 @@ pub fn disambiguate(cases: Vec<TestCase>) -> Vec<TestCase> {
         .collect()
 }
 
-fn collect(node: roxmltree::Node<'_, '_>, suite: Option<&str>, out: &mut Vec<JunitCase>) {
-    for child in node.children().filter(|n| n.is_element()) {
+/// Every `<testcase>` under `root`'s suites, in document order, with the name
+/// of the nearest named suite around it. A loop with its own stack, not
+/// recursion: a document nested thousands of suites deep must not overflow
+/// the thread's stack.
+fn collect(root: roxmltree::Node<'_, '_>, out: &mut Vec<JunitCase>) {
+    let mut stack = vec![(root.children(), None::<&str>)];
+    while let Some((children, suite)) = stack.last_mut() {
+        let suite = *suite;
+        let Some(child) = children.next() else {
+            stack.pop();
+            continue;
+        };
+        if !child.is_element() {
+            continue;
+        }
         match child.tag_name().name() {
-            "testsuite" | "testsuites" => {
-                let name = child.attribute("name").or(suite);
-                collect(child, name, out);
-            }
+            "testsuite" | "testsuites" => stack.push((child.children(), child.attribute("name").or(suite))),
             "testcase" => out.push(test_case(child, suite)),
             _ => {}
         }
@@ -392,5 +452,40 @@ mod tests {
         assert!(matches!(parse_junit("<testsuite><testcase"), Err(JunitError::Xml(_))));
         assert_eq!(parse_junit("<html/>"), Err(JunitError::NotJunit("html".into())));
         assert_eq!(parse_junit("<testsuites/>"), Ok(vec![]));
+    }
+
+    /// Found by the property tests (crates/flakebox/tests/parsers.rs): suites
+    /// nested a few thousand deep overflowed a test thread's stack.
+    #[test]
+    fn deeply_nested_suites_do_not_overflow_the_stack() {
+        let depth = 20_000;
+        let xml = format!(
+            "<testsuite name=\"outer\">{}<testcase name=\"deep\"/>{}</testsuite>",
+            "<testsuite>".repeat(depth),
+            "</testsuite>".repeat(depth)
+        );
+        // A small stack: the parser recursed per level and overflowed.
+        let small_stack = std::thread::Builder::new().stack_size(256 * 1024);
+        let parsed = small_stack.spawn(move || parse_cases(&xml)).map(|t| t.join());
+        match parsed {
+            Ok(Ok(Err(e))) => {
+                assert_eq!(
+                    e,
+                    JunitError::TooDeep(
+                        "<testsuite name=\"outer\">".len() + (MAX_DEPTH - 1) * "<testsuite>".len()
+                    )
+                );
+                assert!(!e.to_string().contains('\n'), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Comments and CDATA do not count; a real nesting within the limit parses.
+        let xml = format!(
+            "<testsuites>{}<testcase name=\"t\"><system-out><![CDATA[{}]]></system-out></testcase>{}</testsuites>",
+            "<testsuite><!-- <a> -->".repeat(MAX_DEPTH - 3),
+            "<div>".repeat(1000),
+            "</testsuite>".repeat(MAX_DEPTH - 3)
+        );
+        assert_eq!(parse_cases(&xml).map(|c| c.len()), Ok(1));
     }
 }

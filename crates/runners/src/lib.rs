@@ -356,7 +356,7 @@ pub struct TestResult {
 /// Errors: bad input named, with what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum RunnersError {
-    #[error("unknown test runner `{value}`: valid names are {valid}")]
+    #[error("unknown test runner `{}`: valid names are {valid}", .value.escape_debug())]
     UnknownRunner { value: String, valid: String },
     #[error("{runner} cannot {what}")]
     Unsupported { runner: RunnerKind, what: String },
@@ -546,6 +546,14 @@ pub(crate) fn secs(s: f64) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the property tests (crates/flakebox/tests/parsers.rs): a
+    /// control character in the name broke the message over two lines.
+    #[test]
+    fn bad_runner_names_stay_on_one_line() {
+        let err = "je \re \r".parse::<RunnerChoice>().unwrap_err().to_string();
+        assert!(err.starts_with("unknown test runner `je \\re \\r`:"), "{err}");
+    }
 
     #[test]
     fn runner_names_round_trip_and_bad_names_are_named() {
