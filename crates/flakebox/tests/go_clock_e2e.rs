@@ -121,11 +121,11 @@ fn timetravel_finds_the_new_year_bomb_in_a_go_suite() {
 /// reads, a second apart, see an odd second) and passes in every run with the
 /// clock frozen on an even second, so every round is discordant and the
 /// verdict is certain once the sequential sign test can reach alpha: all
-/// rounds one way after D rounds has p ≈ 2^-D (plus the small share the
-/// non-extreme paths take), and `fixes` gets 2/3 of 0.05, so D = 6 (1/64)
-/// decides and D = 5 (1/32 and more) would be borderline. `TestOddSecond`
-/// also matches the -run pattern: a single read, flaky at real time; frozen
-/// on an even second it passes too.
+/// rounds one way after D rounds gives 2^-D (plus the small share of the
+/// non-extreme paths), reported over `fixes`' 2/3 share of alpha: D = 6
+/// gives 0.023 < 0.05, while D = 5 (0.047) is too close to count on.
+/// `TestOddSecond` also matches the -run pattern: a single read, flaky at
+/// real time; frozen on an even second it passes too.
 #[test]
 fn diagnose_attributes_the_odd_second_go_test_to_time() {
     for who in BOTH {
