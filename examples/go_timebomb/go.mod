@@ -1,0 +1,3 @@
+module example.com/flakebox/gotimebomb
+
+go 1.19
