@@ -186,7 +186,11 @@ fn describe(t: &TestReport) -> String {
 /// Diagnose `cmd` and check every verdict `want` names, the screening, the
 /// run count and that the marker never reached the host.
 fn check(name: &str, who: Who, cwd: &Path, state_in: &Path, cmd: &[&str], want: &Want) -> Report {
-    let state = state_dir(who, state_in);
+    // Fs isolation gives /tmp, /var/tmp and /dev/shm fresh: a state
+    // directory there (a checkout under /tmp) is kept only inside the
+    // working directory, which stays visible.
+    let under_tmp = ["/tmp", "/var/tmp", "/dev/shm"].iter().any(|t| state_in.starts_with(t));
+    let state = state_dir(who, if under_tmp { cwd } else { state_in });
     let d = diagnose(who, cwd, state.path(), cmd);
     let r = &d.report;
     let ctx = format!(
