@@ -12,11 +12,8 @@ root=$(dirname "$here")
 mb=${1:-64}
 cd "$root"
 . bench/lib.sh
-rel=$(release_dir)
 
-cargo build --release -q -p flakebox-clock
-shim=$(ls -t "$rel"/build/flakebox-clock-*/out/libflakebox_shim.so 2>/dev/null | head -n1 || true)
-[ -n "$shim" ] || { echo "entropy.sh: libflakebox_shim.so not found under $rel/build" >&2; exit 1; }
+shim=$(built_shim entropy.sh)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

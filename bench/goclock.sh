@@ -16,10 +16,8 @@ cd "$root"
 rel=$(release_dir)
 
 cargo build --release -q -p flakebox-clockwatch --bin clockwatch-run
-cargo build --release -q -p flakebox-clock
 run="$rel/clockwatch-run"
-shim=$(ls -t "$rel"/build/flakebox-clock-*/out/libflakebox_shim.so 2>/dev/null | head -n1 || true)
-[ -n "$shim" ] || { echo "goclock.sh: libflakebox_shim.so not found under $rel/build" >&2; exit 1; }
+shim=$(built_shim goclock.sh)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

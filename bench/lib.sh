@@ -8,3 +8,14 @@ release_dir() {
     case $target in /*) ;; *) target=$PWD/$target ;; esac
     echo "$target/$(rustc -vV | sed -n 's/^host: //p')/release"
 }
+
+# built_shim NAME: build the clock crate in release and print the path of the
+# shim it embeds (the newest build script output); NAME is the calling script,
+# for the error message.
+built_shim() {
+    cargo build --release -q -p flakebox-clock
+    local shim
+    shim=$(ls -t "$(release_dir)"/build/flakebox-clock-*/out/libflakebox_shim.so 2>/dev/null | head -n1 || true)
+    [ -n "$shim" ] || { echo "$1: libflakebox_shim.so not found under $(release_dir)/build" >&2; return 1; }
+    echo "$shim"
+}
