@@ -77,12 +77,33 @@ fn order(ran: &common::Ran) -> Vec<String> {
 /// Vitest's JSON lists tests as defined; its verbose reporter (the user's,
 /// kept beside the JSON one) prints them as they finish.
 fn vitest_order(ran: &common::Ran) -> Vec<String> {
-    ran.output
+    // Vitest colours its output whenever CI is set, terminal or not.
+    let plain = strip_ansi(&ran.output);
+    plain
         .lines()
         .filter_map(|l| l.trim_start().strip_prefix("✓ ").or_else(|| l.trim_start().strip_prefix("× ")))
         .filter_map(|l| l.strip_prefix("suite.test.js > suite > "))
         .map(|l| format!("suite.test.js › suite › {}", l.rsplit_once(' ').map_or(l, |(name, _ms)| name)))
         .collect()
+}
+
+/// The text without its ANSI escape sequences (ESC [ ... letter).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for e in chars.by_ref() {
+                if e.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn shuffle(a: runners::Adapter, order: fn(&common::Ran) -> Vec<String>) {
