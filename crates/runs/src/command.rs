@@ -167,12 +167,6 @@ impl AdapterCommand {
             results_dir: self.results_dir.clone(),
         }
     }
-
-    /// What a run's results look like when the runner wrote none: the path
-    /// (for messages) and the source.
-    fn source(&self, spec: &RunSpec) -> Option<runners::ResultSource> {
-        self.adapter.plan(&self.invocation(spec)).ok().map(|p| p.results)
-    }
 }
 
 impl RunCommand for AdapterCommand {
@@ -209,9 +203,11 @@ impl RunCommand for AdapterCommand {
     }
 
     fn results(&self, spec: &RunSpec, collected: Vec<Collected>, output: Option<String>) -> RunResults {
-        let source = self.source(spec);
+        // Named for messages before `collected` is consumed: the plan's
+        // result paths are what was collected.
+        let what = self.describe(&collected);
         let missing = |reason: String| RunResults {
-            junit: vec![JunitFile { path: self.describe(source.as_ref()), contents: Err(reason) }],
+            junit: vec![JunitFile { path: what.clone(), contents: Err(reason) }],
             tests: Vec::new(),
         };
         let mut files = Vec::new();
@@ -243,17 +239,15 @@ impl RunCommand for AdapterCommand {
 }
 
 impl AdapterCommand {
-    fn describe(&self, source: Option<&runners::ResultSource>) -> String {
-        match source {
-            Some(runners::ResultSource::File(p)) => {
-                format!("{} ({}'s results)", p.display(), self.adapter.kind)
-            }
-            Some(runners::ResultSource::JunitDirs(d)) => {
-                let dirs: Vec<String> = d.iter().map(|p| p.display().to_string()).collect();
-                format!("{} ({}'s JUnit reports)", dirs.join(", "), self.adapter.kind)
-            }
-            _ => format!("{}'s per-test output", self.adapter.kind),
+    /// The results a run should have given, for messages: the files or
+    /// report directories collected, else the runner's output.
+    fn describe(&self, collected: &[Collected]) -> String {
+        let kind = self.adapter.kind;
+        if collected.is_empty() {
+            return format!("{kind}'s per-test output");
         }
+        let paths: Vec<String> = collected.iter().map(|c| c.path.display().to_string()).collect();
+        format!("{} ({kind}'s results)", paths.join(", "))
     }
 }
 
