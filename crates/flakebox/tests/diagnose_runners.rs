@@ -481,6 +481,18 @@ fn maven_per_test_verdicts_without_wiring() {
     check("maven", Who::Root, &example("maven"), target_tmp(), &["mvn", "test"], &w);
 }
 
+#[test]
+fn gradle_per_test_verdicts_without_wiring() {
+    require("gradle", &["--version"], "apt-get install gradle junit4");
+    let w = want(
+        "example.SuiteTest#leavesMarker",
+        "flakebox-runners-gradle.marker",
+        "example.SuiteTest#stable",
+        "example.SuiteTest#plainFails",
+    );
+    check("gradle", Who::Root, &example("gradle"), target_tmp(), &["gradle", "test"], &w);
+}
+
 // ---------------------------------------------------------------------------
 // results that are never written
 
