@@ -469,27 +469,27 @@ fn rspec_per_test_verdicts_without_wiring() {
     check("rspec", Who::Root, &example("rspec"), target_tmp(), &["rspec"], &w);
 }
 
+/// The Maven and Gradle suites have the same classes and methods.
+fn jvm_want(marker_file: &'static str) -> Want<'static> {
+    want(
+        "example.SuiteTest#leavesMarker",
+        marker_file,
+        "example.SuiteTest#stable",
+        "example.SuiteTest#plainFails",
+    )
+}
+
 #[test]
 fn maven_per_test_verdicts_without_wiring() {
     require("mvn", &["--version"], "apt-get install maven and Debian's Maven plugin packages");
-    let w = want(
-        "example.SuiteTest#leavesMarker",
-        "flakebox-runners-maven.marker",
-        "example.SuiteTest#stable",
-        "example.SuiteTest#plainFails",
-    );
+    let w = jvm_want("flakebox-runners-maven.marker");
     check("maven", Who::Root, &example("maven"), target_tmp(), &["mvn", "test"], &w);
 }
 
 #[test]
 fn gradle_per_test_verdicts_without_wiring() {
     require("gradle", &["--version"], "apt-get install gradle junit4");
-    let w = want(
-        "example.SuiteTest#leavesMarker",
-        "flakebox-runners-gradle.marker",
-        "example.SuiteTest#stable",
-        "example.SuiteTest#plainFails",
-    );
+    let w = jvm_want("flakebox-runners-gradle.marker");
     check("gradle", Who::Root, &example("gradle"), target_tmp(), &["gradle", "test"], &w);
 }
 
