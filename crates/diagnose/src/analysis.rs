@@ -675,6 +675,7 @@ fn screened_test(engine: &Engine, name: &str, interrupted: bool) -> TestReport {
         summary,
         screening: Some(all),
         fails_only_in_suite: false,
+        replay: None,
         max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
             .then(|| stats::never_failed_bound(all.runs))
             .flatten(),
@@ -768,6 +769,7 @@ pub(crate) fn build_report(
             summary: tsummary,
             screening,
             fails_only_in_suite,
+            replay: None,
             max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
                 .then(|| stats::never_failed_bound(counted.runs))
                 .flatten(),
@@ -849,7 +851,36 @@ pub(crate) fn build_report(
         frozen_instant,
         warnings,
         screening,
+        runs: run_summaries(engine),
     }
+}
+
+/// Every run for the report's `runs`, screening runs first.
+fn run_summaries(engine: &Engine) -> Vec<RunSummary> {
+    let summary = |r: &RunRecord, screening: bool| {
+        let mut failed: Vec<&String> =
+            r.tests.iter().filter(|(_, (f, _))| *f == Some(true)).map(|(n, _)| n).collect();
+        failed.sort();
+        let cond = &engine.conds[r.cond];
+        RunSummary {
+            round: r.round,
+            condition: cond.name.clone(),
+            isolate: cond.isolate,
+            screening,
+            passed: r.passed,
+            timed_out: r.timed_out,
+            seconds: r.duration.as_secs_f64(),
+            failed_tests_total: failed.len(),
+            failed_tests: failed.into_iter().take(crate::report::RUN_FAILED_TESTS_SHOWN).cloned().collect(),
+            evidence: r.evidence.summary_lines(),
+        }
+    };
+    engine
+        .screen
+        .iter()
+        .map(|r| summary(r, true))
+        .chain(engine.records.iter().map(|r| summary(r, false)))
+        .collect()
 }
 
 /// The verdict of a focused diagnosis from its tests' verdicts: environment

@@ -75,6 +75,8 @@
 //! ever, so each pair stays exchangeable under the null.
 
 pub use runners::junit;
+pub mod html;
+pub mod junit_out;
 pub mod report;
 pub mod runner;
 pub mod stats;
@@ -86,11 +88,13 @@ use factors::{Factor, FactorSet};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+pub use html::render_html;
 pub use junit::{parse_junit, JunitError, Outcome, TestCase};
+pub use junit_out::render_junit;
 pub use report::{
     render_json, render_markdown, render_markdown_with, render_text, render_text_with, ConditionReport,
-    Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
-    StableOutcome, Status, StopReason, TestReport, Verdict,
+    Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, RunSummary,
+    Screening, StableOutcome, Status, StopReason, TestReport, Verdict,
 };
 pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
 

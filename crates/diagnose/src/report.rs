@@ -207,6 +207,10 @@ pub struct TestReport {
     /// those runs rule out at 95% (`1 − 0.05^(1/runs)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_failure_rate_95: Option<f64>,
+    /// Additive: a command that runs this test alone under flakebox, in the
+    /// runner's own syntax (set by the caller that knows the runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
 }
 
 /// The screening phase of focused reruns (additive).
@@ -291,7 +295,43 @@ pub struct Report {
     /// Additive: focused reruns' screening (absent without focus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screening: Option<Screening>,
+    /// Additive: every run, in the order it ran (screening runs first):
+    /// what the HTML report's run grid draws.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunSummary>,
 }
+
+/// One run of a diagnosis (additive `runs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Its round (screening runs count their own, from 0).
+    pub round: usize,
+    /// The condition's name ("baseline", "net", ..., "all") and factors.
+    pub condition: String,
+    pub isolate: FactorSet,
+    /// A whole-suite run of the screening of focused reruns (it only chose
+    /// the suspects).
+    #[serde(default)]
+    pub screening: bool,
+    pub passed: bool,
+    #[serde(default)]
+    pub timed_out: bool,
+    pub seconds: f64,
+    /// The tests whose first attempt failed (at most [`RUN_FAILED_TESTS_SHOWN`]),
+    /// and how many failed in all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_tests: Vec<String>,
+    #[serde(default)]
+    pub failed_tests_total: usize,
+    /// What the run left or touched, one line each (files written, processes
+    /// left running, network and database events, sandbox warnings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+/// Failing tests named per run in `runs` (a run of a broken suite can fail
+/// thousands).
+pub const RUN_FAILED_TESTS_SHOWN: usize = 20;
 
 impl Report {
     /// The exit code for this report (see [`crate::exit`]).
@@ -305,7 +345,7 @@ fn effect_list(factors: &[FactorEffect]) -> Vec<String> {
     factors.iter().map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value))).collect()
 }
 
-fn fmt_p(p: f64) -> String {
+pub(crate) fn fmt_p(p: f64) -> String {
     if p < 0.0001 {
         format!("{p:.1e}")
     } else {
@@ -313,7 +353,7 @@ fn fmt_p(p: f64) -> String {
     }
 }
 
-fn pct(x: f64) -> String {
+pub(crate) fn pct(x: f64) -> String {
     let v = x * 100.0;
     if v > 0.0 && v < 1.0 {
         format!("{v:.1}%")
@@ -351,7 +391,7 @@ impl Palette {
     }
 }
 
-fn verdict_label(v: Verdict, outcome: Option<StableOutcome>) -> String {
+pub(crate) fn verdict_label(v: Verdict, outcome: Option<StableOutcome>) -> String {
     match (v, outcome) {
         (Verdict::Stable, Some(StableOutcome::Pass)) => "stable (pass)".into(),
         (Verdict::Stable, Some(StableOutcome::Fail)) => "stable (fail)".into(),
@@ -533,7 +573,7 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
 }
 
 /// What the screening of focused reruns did, in one sentence.
-fn screening_line(report: &Report) -> Option<String> {
+pub(crate) fn screening_line(report: &Report) -> Option<String> {
     let s = report.screening.as_ref()?;
     Some(if s.incomplete {
         format!("focused reruns: interrupted during the screening ({} whole-suite runs)", s.runs)
@@ -549,7 +589,7 @@ fn screening_line(report: &Report) -> Option<String> {
 }
 
 /// The top-level label: an interrupted diagnosis says so.
-fn report_label(report: &Report) -> String {
+pub(crate) fn report_label(report: &Report) -> String {
     if report.stopped == StopReason::Interrupted {
         "undecided (interrupted)".into()
     } else {
@@ -565,14 +605,14 @@ fn is_quiet(t: &TestReport) -> bool {
 
 /// The tests to show one by one (strongest verdicts first), and the stable
 /// ones summed up in one line.
-fn split_tests(report: &Report) -> (Vec<&TestReport>, Vec<&TestReport>) {
+pub(crate) fn split_tests(report: &Report) -> (Vec<&TestReport>, Vec<&TestReport>) {
     let (mut shown, stable): (Vec<&TestReport>, Vec<&TestReport>) =
         report.tests.iter().partition(|t| !is_quiet(t));
     shown.sort_by_key(|t| (verdict_rank(t.verdict), t.fails_only_in_suite, t.name.clone()));
     (shown, stable)
 }
 
-fn test_label(t: &TestReport) -> String {
+pub(crate) fn test_label(t: &TestReport) -> String {
     if t.fails_only_in_suite {
         "fails only in the whole suite".into()
     } else {
@@ -580,14 +620,14 @@ fn test_label(t: &TestReport) -> String {
     }
 }
 
-fn counts_text(c: &Counts) -> String {
+pub(crate) fn counts_text(c: &Counts) -> String {
     let t = if c.timed_out > 0 { format!(", {} timed out", c.timed_out) } else { String::new() };
     format!("{}/{}{t}", c.failed, c.runs)
 }
 
 /// A shown test's lines: each effect with its counts and evidence, or the
 /// summary.
-fn test_details(t: &TestReport) -> Vec<String> {
+pub(crate) fn test_details(t: &TestReport) -> Vec<String> {
     let mut v = Vec::new();
     if t.factors.is_empty() {
         v.push(t.summary.clone());
@@ -610,7 +650,7 @@ fn test_details(t: &TestReport) -> Vec<String> {
 }
 
 /// "2,093 tests stable: passed all 6 runs; …" for the tests not shown.
-fn stable_line(stable: &[&TestReport]) -> Option<String> {
+pub(crate) fn stable_line(stable: &[&TestReport]) -> Option<String> {
     if stable.is_empty() {
         return None;
     }
@@ -636,7 +676,7 @@ fn stable_line(stable: &[&TestReport]) -> Option<String> {
 }
 
 /// 2093 → "2,093".
-fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -657,7 +697,7 @@ fn verdict_rank(v: Verdict) -> u8 {
     }
 }
 
-fn stop_text(s: StopReason) -> &'static str {
+pub(crate) fn stop_text(s: StopReason) -> &'static str {
     match s {
         StopReason::Decided => "stopped: decided",
         StopReason::MaxRuns => "stopped: max runs reached",

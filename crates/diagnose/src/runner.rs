@@ -170,3 +170,53 @@ pub struct RunObservations {
     #[serde(default)]
     pub warnings: Vec<String>,
 }
+
+impl RunObservations {
+    /// What the run left or touched, one line each, for a reader of one
+    /// run (the HTML report's grid cell): a few of each kind, with counts.
+    pub fn summary_lines(&self) -> Vec<String> {
+        const SHOWN: usize = 3;
+        fn some(what: &str, items: &[String]) -> Option<String> {
+            if items.is_empty() {
+                return None;
+            }
+            let shown = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+            let more = items.len().saturating_sub(SHOWN);
+            Some(if more > 0 {
+                format!("{what}: {shown} (+{more} more)")
+            } else {
+                format!("{what}: {shown}")
+            })
+        }
+        let tables: Vec<String> = self.db_tables.iter().map(|(t, n)| format!("{t} ({n} rows)")).collect();
+        [
+            some("wrote", &self.files_written),
+            some("left running", &self.leftover_processes),
+            some("network", &self.net_events),
+            some("rows left in", &tables),
+            some("warning", &self.warnings),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::RunObservations;
+
+    #[test]
+    fn summary_lines_name_a_few_of_each_kind_with_the_rest_counted() {
+        let o = RunObservations {
+            files_written: (1..=5).map(|i| format!("/home/u/f{i}")).collect(),
+            db_tables: vec![("users".into(), 2)],
+            ..RunObservations::default()
+        };
+        assert_eq!(
+            o.summary_lines(),
+            ["wrote: /home/u/f1, /home/u/f2, /home/u/f3 (+2 more)", "rows left in: users (2 rows)"]
+        );
+        assert!(RunObservations::default().summary_lines().is_empty());
+    }
+}

@@ -328,3 +328,34 @@ fn a_results_file_the_first_run_does_not_write_stops_the_diagnosis() {
     };
     assert!(e.to_string().contains("with --junitxml=r.xml"), "{e}");
 }
+
+/// The HTML page and the JUnit XML of a focused diagnosis: one grid cell a
+/// run, the verdict and the factors at the top, the injected tests first;
+/// in JUnit (read back by the project's own reader) the environment-caused
+/// tests fail with the cause and a stable test passes.
+#[test]
+fn html_and_junit_renderings_of_a_focused_diagnosis() {
+    let mut suite = Suite::new(1);
+    let rep = diagnose(&["pytest".into()], &focus_opts(1), &mut suite, &mut |_| {}).expect("diagnosis");
+    assert_eq!(rep.runs.len(), rep.runs_total);
+    assert_eq!(rep.runs.iter().filter(|r| r.screening).count(), DEFAULT_SCREEN_RUNS + 1);
+
+    let html = render_html(&rep);
+    assert_eq!(html.matches("<td class=\"run ").count(), rep.runs_total, "one cell a run");
+    assert!(html.contains(&format!("<span id=\"verdict\"><span class=\"badge {}\">", rep.verdict.name())));
+    let scratch = html.find(SCRATCH).expect("the scratch test is shown");
+    let stable = html.find("<details>").expect("stable tests collapsed");
+    assert!(scratch < stable, "not-stable tests come before the stable ones");
+    assert!(html.contains(&format!("<li>{}</li>", name(0))), "a stable test is listed in the collapsed part");
+    for fetch in ["<script", "<link", "src=", "url("] {
+        assert!(!html.contains(fetch), "{fetch} fetches something");
+    }
+
+    let xml = render_junit(&rep).expect("junit");
+    let cases = junit::parse_cases(&xml).expect("our own reader parses it");
+    assert_eq!(cases.len(), rep.tests.len());
+    let case = |n: &str| cases.iter().find(|c| c.name == n).unwrap_or_else(|| panic!("no case {n}"));
+    assert_eq!(case(SCRATCH).outcome, Outcome::Failed);
+    assert!(case(SCRATCH).message.as_deref().is_some_and(|m| m.contains("fs fixes (p = ")), "{xml}");
+    assert_eq!(case(&name(7)).outcome, Outcome::Passed);
+}

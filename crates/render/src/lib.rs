@@ -4,6 +4,9 @@
 //! - [`md_escape`]: text inside a markdown table cell or a one-line item.
 //! - [`shell_line`]: a command line a user can paste into a POSIX shell to
 //!   replay a run (quoting by the `shell-words` crate).
+//! - [`html`]: the pieces of the self-contained HTML reports.
+
+pub mod html;
 
 use std::ffi::OsStr;
 
