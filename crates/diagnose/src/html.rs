@@ -16,7 +16,7 @@ pub fn render_html(report: &Report) -> String {
     let _ = writeln!(
         b,
         "<p>verdict: <span id=\"verdict\">{}</span></p>\n<p class=\"summary\">{}</p>",
-        badge(report.verdict.name(), &report_label(report)),
+        badge(verdict_class(report.verdict, report.outcome), &report_label(report)),
         escape(&report.summary)
     );
     if let Some(s) = screening_line(report) {
@@ -29,32 +29,64 @@ pub fn render_html(report: &Report) -> String {
     page(&format!("flakebox diagnose: {} — {cmd}", report_label(report)), &b)
 }
 
-fn factor_section(report: &Report) -> String {
-    if report.analysis.is_empty() {
-        return String::new();
+/// The badge colour: a stable failure is a failure.
+fn verdict_class(v: Verdict, outcome: Option<StableOutcome>) -> &'static str {
+    match (v, outcome) {
+        (Verdict::Stable, Some(StableOutcome::Fail)) => "fail",
+        (v, _) => v.name(),
     }
-    let mut rows: Vec<&FactorAnalysis> = report.analysis.iter().collect();
-    // Effects first, as the text report lists them.
-    rows.sort_by_key(|a| a.status.effect().is_none());
-    let rows: Vec<Vec<String>> = rows
+}
+
+fn factor_section(report: &Report) -> String {
+    let evidence_cell = |evidence: &[String]| -> String {
+        evidence.iter().take(3).map(|e| format!("<div>{}</div>", escape(e))).collect()
+    };
+    let row = |factor: &str, status: &str, p: f64, b: &Counts, i: &Counts, change: String, ev: String| {
+        vec![
+            format!("<span class=\"factor\">{}</span>", escape(factor)),
+            format!("<span class=\"status\">{}</span>", escape(status)),
+            escape(&fmt_p(p)),
+            escape(&counts_text(b)),
+            escape(&counts_text(i)),
+            escape(&change),
+            ev,
+        ]
+    };
+    // The effects first (with focused reruns, those on some test: the
+    // analysis of the suspects run together leaves them out), then the rest.
+    let mut rows: Vec<Vec<String>> = report
+        .factors
         .iter()
-        .map(|a| {
-            let evidence = a.evidence.iter().take(3).map(|e| format!("<div>{}</div>", escape(e))).collect();
-            let ruled_out = match (a.status, a.change_ruled_out) {
-                (Status::None, Some(c)) => format!("± {} ruled out", pct(c)),
-                _ => String::new(),
-            };
-            vec![
-                format!("<span class=\"factor\">{}</span>", escape(a.factor.name())),
-                format!("<span class=\"status\">{}</span>", escape(a.status.name())),
-                escape(&fmt_p(a.p_value)),
-                escape(&counts_text(&a.baseline)),
-                escape(&counts_text(&a.isolated)),
-                escape(&ruled_out),
-                evidence,
-            ]
+        .map(|f| {
+            row(
+                f.factor.name(),
+                f.effect.name(),
+                f.p_value,
+                &f.baseline,
+                &f.isolated,
+                String::new(),
+                evidence_cell(&f.evidence),
+            )
         })
         .collect();
+    for a in report.analysis.iter().filter(|a| !report.factors.iter().any(|f| f.factor == a.factor)) {
+        let change = match (a.status, a.change_ruled_out) {
+            (Status::None, Some(c)) => format!("± {} ruled out", pct(c)),
+            _ => String::new(),
+        };
+        rows.push(row(
+            a.factor.name(),
+            a.status.name(),
+            a.p_value,
+            &a.baseline,
+            &a.isolated,
+            change,
+            evidence_cell(&a.evidence),
+        ));
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
     format!(
         "<h2>Factors</h2>\n{}",
         table(
@@ -91,7 +123,7 @@ fn grid_section(report: &Report) -> String {
             rows[first + r.round].1[c] = Some(r);
         }
     }
-    let mut s = String::from("<h2>Runs</h2>\n<p class=\"muted\">One cell a run: ✓ passed, ✗ failed, ⏱ timed out; hover a cell for its duration, failing tests and evidence.</p>\n<table class=\"grid\">\n<thead><tr><th></th>");
+    let mut s = String::from("<h2>Runs</h2>\n<p class=\"muted\">One cell a run: ✓ passed, ✗ failed, T timed out; hover a cell for its duration, failing tests and evidence.</p>\n<table class=\"grid\">\n<thead><tr><th></th>");
     for c in &conds {
         let _ = write!(s, "<th>{}</th>", escape(c));
     }
@@ -105,7 +137,7 @@ fn grid_section(report: &Report) -> String {
                     let (class, mark) = if r.passed {
                         ("pass", "✓")
                     } else if r.timed_out {
-                        ("timeout", "⏱")
+                        ("timeout", "T")
                     } else {
                         ("fail", "✗")
                     };
@@ -160,7 +192,7 @@ fn test_section(report: &Report) -> String {
             s,
             "<div class=\"test\"><h3>{} {}</h3>",
             escape(&t.name),
-            badge(t.verdict.name(), &test_label(t))
+            badge(verdict_class(t.verdict, t.outcome), &test_label(t))
         );
         for line in test_details(t) {
             let _ = writeln!(s, "<div>{}</div>", escape(&line));

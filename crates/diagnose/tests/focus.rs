@@ -342,7 +342,10 @@ fn html_and_junit_renderings_of_a_focused_diagnosis() {
 
     let html = render_html(&rep);
     assert_eq!(html.matches("<td class=\"run ").count(), rep.runs_total, "one cell a run");
-    assert!(html.contains(&format!("<span id=\"verdict\"><span class=\"badge {}\">", rep.verdict.name())));
+    assert!(
+        html.contains(&format!("<span id=\"verdict\"><span class=\"badge {}\">", rep.verdict.name())),
+        "{html}"
+    );
     let scratch = html.find(SCRATCH).expect("the scratch test is shown");
     let stable = html.find("<details>").expect("stable tests collapsed");
     assert!(scratch < stable, "not-stable tests come before the stable ones");

@@ -46,7 +46,7 @@ time-dependent. For a test runner flakebox recognises (pytest, cargo test, go te
 see --runner), or with --junit, every test case gets its own finding, with the first instant it \
 fails at and how many days from today that is.\n\n\
 Exit status: 0 no time bomb, 20 time bombs found, 2 usage error, 125 flakebox failed.",
-    after_help = "Examples:\n  flakebox timetravel -- pytest -q\n  flakebox timetravel -- go test ./...\n  flakebox timetravel --junit report.xml -- ./run_tests.sh\n  flakebox timetravel --at 2030-01-01T00:00:00Z --zones UTC,Asia/Tokyo -- cargo test\n\nProbes run in parallel, --jobs at a time (default: the number of CPUs: each probe is one\nfull run of the suite, so more would only queue for CPU)."
+    after_help = "Examples:\n  flakebox timetravel -- pytest -q\n  flakebox timetravel -- go test ./...\n  flakebox timetravel --junit report.xml -- ./run_tests.sh\n  flakebox timetravel --at 2030-01-01T00:00:00Z --zones UTC,Asia/Tokyo -- cargo test\n  flakebox timetravel --html timetravel.html -- pytest -q\n\nProbes run in parallel, --jobs at a time (default: the number of CPUs: each probe is one\nfull run of the suite, so more would only queue for CPU)."
 )]
 pub struct TimetravelArgs {
     /// Also probe this instant (repeatable): RFC 3339 (2027-01-01T00:00:00Z),
@@ -95,6 +95,11 @@ pub struct TimetravelArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 
+    /// Also write the report as a self-contained HTML page to FILE (beside
+    /// --format's output: the terminal text and a CI artifact in one go).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -108,6 +113,9 @@ pub enum OutputFormat {
     Json,
     /// For a CI job summary.
     Markdown,
+    /// One self-contained HTML page (inline CSS and SVG, no script): a CI
+    /// artifact a browser opens anywhere.
+    Html,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -122,7 +130,7 @@ intrinsic (flaky even with everything isolated: races, randomness), stable (same
 everywhere), undecided.\n\n\
 Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 undecided, \
 2 usage error, 3 a run could not be made, 125 flakebox failed, 130 interrupted.",
-    after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\""
+    after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\"\n  flakebox diagnose --html diagnosis.html --junit-out verdicts.xml -- pytest -q"
 )]
 pub struct DiagnoseArgs {
     /// Factors to test: net, fs, time, db, rand (default: net, fs, time, and db when
@@ -192,6 +200,17 @@ pub struct DiagnoseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+
+    /// Also write the report as a self-contained HTML page to FILE (beside
+    /// --format's output: the terminal text and a CI artifact in one go).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Also write the per-test verdicts as JUnit XML to FILE, for a CI's
+    /// test-report view: a test flaky because of a factor fails with the
+    /// cause, p-value and replay; undecided tests are skipped with the reason.
+    #[arg(long, value_name = "FILE")]
+    pub junit_out: Option<PathBuf>,
 
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]

@@ -2,6 +2,7 @@
 //! until the engine (crate `diagnose`) can attribute its flakiness.
 
 use crate::cli::{DiagnoseArgs, OutputFormat};
+use crate::report_file;
 use crate::test_runner;
 use anyhow::{bail, Context, Result};
 use diagnose::{Options, Progress};
@@ -19,6 +20,9 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 }
 
 pub fn main(args: DiagnoseArgs) -> Result<i32> {
+    if let Some(code) = report_file::check_all(&[("--html", &args.html), ("--junit-out", &args.junit_out)]) {
+        return Ok(code);
+    }
     let mut factors = match &args.factors {
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
         // rand is diagnosed only when asked for: a default condition costs runs.
@@ -151,8 +155,16 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         OutputFormat::Text => diagnose::render_text_with(&report, render),
         OutputFormat::Json => diagnose::render_json(&report)?,
         OutputFormat::Markdown => diagnose::render_markdown_with(&report, args.all_tests),
+        OutputFormat::Html => diagnose::render_html(&report),
     };
     println!("{}", out.trim_end());
+    if let Some(path) = &args.html {
+        report_file::write(path, "HTML report", &diagnose::render_html(&report))?;
+    }
+    if let Some(path) = &args.junit_out {
+        let xml = diagnose::render_junit(&report).context("rendering the JUnit verdicts")?;
+        report_file::write(path, "JUnit verdicts", &xml)?;
+    }
     // Interrupted is 130 whatever the partial runs suggest: a cancelled CI
     // job must not read as "stable, passed".
     if report.stopped == diagnose::StopReason::Interrupted {

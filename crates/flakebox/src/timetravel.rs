@@ -3,6 +3,7 @@
 //! whose outcome depends on the date or the zone (crate `timetravel`).
 
 use crate::cli::{OutputFormat, TimetravelArgs};
+use crate::report_file;
 use crate::test_runner;
 use anyhow::{bail, Context, Result};
 use diagnose::{junit, JunitFile, RunSpec, TestCase};
@@ -13,6 +14,9 @@ use std::io::IsTerminal;
 use timetravel::{Outcome, Plan, Probe, ProbeResult};
 
 pub fn main(args: TimetravelArgs) -> Result<i32> {
+    if let Some(code) = report_file::check_all(&[("--html", &args.html)]) {
+        return Ok(code);
+    }
     // The same instant grammar as `run --time`.
     let parse_instant = |s: &str, flag: &str| -> Result<jiff::Timestamp> {
         let t = clock::parse_instant(s).map_err(|e| {
@@ -94,8 +98,12 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
         OutputFormat::Text => timetravel::render_text(&report),
         OutputFormat::Json => report.to_json()?,
         OutputFormat::Markdown => timetravel::render_markdown(&report),
+        OutputFormat::Html => timetravel::render_html(&report),
     };
     println!("{}", out.trim_end());
+    if let Some(path) = &args.html {
+        report_file::write(path, "HTML report", &timetravel::render_html(&report))?;
+    }
     Ok(report.exit_code())
 }
 

@@ -17,11 +17,13 @@
 //!    with [`Report::exit_code`].
 
 mod hazards;
+mod html;
 mod plan;
 mod report;
 mod zones;
 
 pub use hazards::{days_between, dedupe, hazards, zone_in_effect, Family, Hazard, Y2038_LAST};
+pub use html::render_html;
 pub use plan::{
     FailingInstant, FailingWindow, FirstFailure, Mark, NotRunAt, NotRunCause, Outcome, Plan, Probe,
     ProbeResult, Target, TestKind, TestVerdict, TimelineEntry, Verdict, COMMAND_TEST,

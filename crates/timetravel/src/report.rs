@@ -201,7 +201,7 @@ impl Report {
     /// The timeline as shown: a zone-dependent test had the same outcome at
     /// every instant, so its instants are one row ("every instant") and only
     /// the zones are listed.
-    fn shown_timeline(&self, t: &TestVerdict) -> Vec<TimelineEntry> {
+    pub(crate) fn shown_timeline(&self, t: &TestVerdict) -> Vec<TimelineEntry> {
         if t.verdict != Verdict::ZoneDependent {
             return t.timeline.clone();
         }
@@ -216,14 +216,14 @@ impl Report {
         rows
     }
 
-    fn runs(&self) -> (usize, usize) {
+    pub(crate) fn runs(&self) -> (usize, usize) {
         let all: usize = self.probes.iter().map(|p| p.runs.len()).sum();
         let reruns = self.probes.iter().flat_map(|p| &p.runs).filter(|r| r.attempt > 1).count();
         (all, reruns)
     }
 }
 
-fn symbol(m: Mark) -> &'static str {
+pub(crate) fn symbol(m: Mark) -> &'static str {
     match m {
         Mark::Passed => "✓",
         Mark::Failed => "✗",
@@ -233,7 +233,7 @@ fn symbol(m: Mark) -> &'static str {
     }
 }
 
-fn when(days: Option<i64>) -> String {
+pub(crate) fn when(days: Option<i64>) -> String {
     match days {
         None => "already in the past".into(),
         Some(0) => "today".into(),
@@ -242,7 +242,7 @@ fn when(days: Option<i64>) -> String {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -307,7 +307,7 @@ fn not_run_phrase(t: &TestVerdict, zone: &str) -> String {
 }
 
 /// One line describing a non-stable test's finding.
-fn finding(t: &TestVerdict, zone: &str) -> String {
+pub(crate) fn finding(t: &TestVerdict, zone: &str) -> String {
     let subject = match (t.kind, &t.module) {
         (TestKind::Module, Some(m)) => format!("module {m} fails to import"),
         (TestKind::Command, _) => "the command fails with no per-test results".into(),

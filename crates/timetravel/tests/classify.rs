@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use flakebox_timetravel::{
-    hazards, render_markdown, render_text, zone, Mark, NotRunCause, Outcome, Plan, Probe, ProbeResult,
-    TestKind, TestVerdict, Verdict, COMMAND_TEST, DEFAULT_ZONES, EXIT_NO_TIME_BOMBS, EXIT_TIME_BOMBS,
+    hazards, render_html, render_markdown, render_text, zone, Mark, NotRunCause, Outcome, Plan, Probe,
+    ProbeKind, ProbeResult, TestKind, TestVerdict, Verdict, COMMAND_TEST, DEFAULT_ZONES, EXIT_NO_TIME_BOMBS,
+    EXIT_TIME_BOMBS,
 };
 use jiff::Timestamp;
 
@@ -343,6 +344,23 @@ fn report_json_schema_and_renderings() {
     assert!(md.contains("| `licence` | time-dependent | `2027-01-01T00:00:00Z` | next New Year 2027 (UTC) / today +1 month = 2027-02-01 | in 40 days |  |"), "{md}");
     assert!(md.contains("| `kiritimati` | zone-dependent |  |  |  | Pacific/Kiritimati |"));
     assert!(md.contains("<details><summary><code>licence</code>"));
+
+    // HTML: the count, a ring at licence's first failure on the timeline,
+    // one probe dot per instant probe, the zone finding, stable collapsed.
+    let html = render_html(&report);
+    assert!(
+        html.contains("<span id=\"time-bombs\"><span class=\"badge timebomb\">4 time bombs</span>"),
+        "{html}"
+    );
+    let instants = report.probes.iter().filter(|p| p.kind == ProbeKind::Instant).count();
+    assert_eq!(html.matches("<circle class=\"probe\"").count(), instants);
+    assert!(html.contains("<title>first failure 2027-01-01T00:00:00Z (next New Year 2027 (UTC) / today +1 month = 2027-02-01), in 40 days</title>"), "{html}");
+    assert!(html.contains("<td><code>kiritimati</code></td><td>Pacific/Kiritimati</td>"), "{html}");
+    assert!(
+        html.contains("<summary>4 stable tests (same outcome at every instant and zone)</summary>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"));
 }
 
 /// pytest with a module that fails to import whenever it is the 31st in UTC:
