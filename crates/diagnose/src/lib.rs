@@ -76,6 +76,7 @@
 
 pub use runners::junit;
 pub mod report;
+pub mod report_shards;
 pub mod runner;
 pub mod stats;
 
@@ -92,6 +93,7 @@ pub use report::{
     Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
     StableOutcome, Status, StopReason, TestReport, Verdict,
 };
+pub use report_shards::{MissingShard, ShardEvidence, ShardLine, ShardsSection};
 pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
 
 /// Default maximum runs per condition. With 4 factors a baseline failing

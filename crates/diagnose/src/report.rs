@@ -291,6 +291,9 @@ pub struct Report {
     /// Additive: focused reruns' screening (absent without focus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screening: Option<Screening>,
+    /// Additive: a merged report's shards (`flakebox merge`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<crate::report_shards::ShardsSection>,
 }
 
 impl Report {
@@ -526,6 +529,9 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
         let line = format!("entropy seed of rand-isolated runs: {s} (replay with `flakebox run --seed {s}`; not the shuffle seed)");
         let _ = writeln!(out, "{}", pal.dim(&line));
     }
+    if let Some(s) = &report.shards {
+        out.push_str(&s.text());
+    }
     for w in &report.warnings {
         let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));
     }
@@ -760,6 +766,10 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
             let _ = writeln!(out);
             let _ = writeln!(out, "</details>");
         }
+    }
+    if let Some(s) = &report.shards {
+        let _ = writeln!(out);
+        out.push_str(&s.markdown());
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out);

@@ -4,7 +4,9 @@ mod cli;
 mod diagnose;
 mod doctor;
 mod exit;
+mod merge;
 mod run;
+mod shard;
 mod test_runner;
 mod timetravel;
 
@@ -24,6 +26,7 @@ fn main() {
         cli::Command::Doctor(args) => doctor::main(args),
         cli::Command::Diagnose(args) => diagnose::main(args),
         cli::Command::Timetravel(args) => timetravel::main(args),
+        cli::Command::Merge(args) => merge::main(args),
     };
     match code {
         Ok(code) => std::process::exit(code),
