@@ -530,6 +530,7 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
         let _ = writeln!(out, "{}", pal.dim(&line));
     }
     if let Some(s) = &report.shards {
+        let _ = writeln!(out);
         out.push_str(&s.text());
     }
     for w in &report.warnings {
