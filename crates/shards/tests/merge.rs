@@ -123,7 +123,8 @@ fn a_duplicate_shard_is_refused_naming_both_files() {
 #[test]
 fn a_part_of_another_plan_is_refused_by_the_field_that_differs() {
     let plan = plan_fields(2, 6);
-    let cases: Vec<(&str, Box<dyn Fn(&mut PartPlan)>)> = vec![
+    type Change = Box<dyn Fn(&mut PartPlan)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("plan_id", Box::new(|p| p.plan_id = "other".into())),
         ("command", Box::new(|p| p.command = vec!["make".into()])),
         ("factors", Box::new(|p| p.factors = FactorSet::only(Factor::Net))),
