@@ -216,3 +216,80 @@ fn bad_shard_options_are_named_with_the_fix() {
     );
     assert!(stderr(&o).contains("add --runs R"), "{}", stderr(&o));
 }
+
+/// A real test runner's per-test results merge too: pytest's suite (no
+/// `--junit`: the adapter reads them) in 2 shards gives each test the
+/// verdict one diagnosis gives it. `test_leaves_marker` fails from a
+/// condition's second run on (state left behind), so each shard needs
+/// several rounds to show it.
+#[test]
+fn pytest_per_test_results_merge() {
+    let have = std::process::Command::new("python3").args(["-m", "pytest", "--version"]).output();
+    assert!(have.is_ok_and(|o| o.status.success()), "needs pytest: pip install pytest");
+    let cwd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runners/pytest");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let parts_dir =
+        tempfile::Builder::new().prefix("flakebox-shards-parts-").tempdir_in(target).expect("tempdir");
+    let mut verdicts_of = Vec::new();
+    for n in [1, 2] {
+        // A fresh marker directory per diagnosis, outside the tmp directories.
+        let state =
+            tempfile::Builder::new().prefix("flakebox-shards-state-").tempdir_in(target).expect("tempdir");
+        let mut parts = Vec::new();
+        for k in 1..=n {
+            let out = parts_dir.path().join(format!("pytest-{n}-{k}.json")).display().to_string();
+            let spec = format!("{k}/{n}");
+            let args = [
+                "diagnose",
+                "--factors",
+                "fs",
+                "--runs",
+                "8",
+                "--shard",
+                &spec,
+                "--plan-id",
+                "pytest",
+                "--out",
+                &out,
+                "--",
+                "python3",
+                "-m",
+                "pytest",
+            ];
+            let mut c = command(Who::Root, &cwd, &args);
+            c.env("FLAKEBOX_EXAMPLE_STATE", state.path());
+            let o = c.output().expect("spawn");
+            assert_eq!(o.status.code(), Some(0), "shard {spec}: {}", stderr(&o));
+            parts.push(out);
+        }
+        let o = merge(Who::Root, &cwd, "json", &parts);
+        // The suite as a whole fails every run (test_plain_fails), as a
+        // diagnosis with --runs says; the tests have their own verdicts.
+        assert_eq!(o.status.code(), Some(diagnose::exit::STABLE_FAIL), "{}", stderr(&o));
+        let r = report(&o);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let mut v: Vec<String> = r
+            .tests
+            .iter()
+            .map(|t| {
+                let effects: Vec<String> =
+                    t.factors.iter().map(|f| format!("{} {}", f.factor, f.effect.name())).collect();
+                format!("{} {:?} {:?} {effects:?}", t.name, t.verdict, t.outcome)
+            })
+            .collect();
+        v.sort();
+        assert!(
+            v.iter().any(|t| t == "test_suite.py::test_leaves_marker Environment None [\"fs fixes\"]"),
+            "{v:#?}"
+        );
+        assert!(v.iter().any(|t| t.starts_with("test_suite.py::test_stable Stable Some(Pass)")), "{v:#?}");
+        assert!(
+            v.iter().any(|t| t.starts_with("test_suite.py::test_plain_fails Stable Some(Fail)")),
+            "{v:#?}"
+        );
+        verdicts_of.push(v);
+        let left: Vec<_> = std::fs::read_dir(state.path()).expect("read state").collect();
+        assert!(left.is_empty(), "the marker never reaches the host: {left:?}");
+    }
+    assert_eq!(verdicts_of[0], verdicts_of[1]);
+}
