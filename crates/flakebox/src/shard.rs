@@ -60,7 +60,7 @@ impl Shard {
             alpha: opts.alpha,
             time,
         };
-        shards::run_shard(&plan, self.spec.index, runner, progress)
+        shards::run_shard(opts, &plan, self.spec.index, runner, progress)
     }
 
     /// Write the part (not for an interrupted shard: its rounds are

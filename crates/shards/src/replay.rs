@@ -11,12 +11,13 @@ use diagnose::{
 use factors::FactorSet;
 use std::collections::HashMap;
 
-/// The engine's options for shard `index` (0-based) of `plan`: exactly the
-/// rounds it owns (no adaptive stopping: a shard cannot see the others'
-/// rounds, so only a fixed number of rounds pools validly), whole-suite runs
-/// (no focused reruns: each shard's screening would pick its own suspects,
-/// and the rounds would not pool), and its own shuffle seed.
-pub fn shard_options(plan: &PartPlan, index: usize) -> Options {
+/// The engine's options for shard `index` (0-based) of `plan`, from the
+/// diagnosis' own (`base`): the plan's factors and alpha, exactly the rounds
+/// it owns (no adaptive stopping: a shard cannot see the others' rounds, so
+/// only a fixed number of rounds pools validly), whole-suite runs (no
+/// focused reruns: each shard's screening would pick its own suspects, and
+/// the rounds would not pool), and its own shuffle seed.
+pub fn shard_options(base: &Options, plan: &PartPlan, index: usize) -> Options {
     let p = plan.plan();
     Options {
         factors: plan.factors,
@@ -24,7 +25,7 @@ pub fn shard_options(plan: &PartPlan, index: usize) -> Options {
         alpha: plan.alpha,
         seed: p.shard_seed(index),
         focus: false,
-        ..Options::default()
+        ..base.clone()
     }
 }
 
@@ -54,18 +55,20 @@ impl Runner for Recorder<'_> {
     }
 }
 
-/// Run shard `index` (0-based) of `plan` through `runner`: the shard's own
-/// report (of its rounds alone) and its part. The part's `host` is left
-/// empty for the caller, which knows the machine. An interrupted shard's
-/// report says `stopped: interrupted`; its part is incomplete and should not
-/// be written.
+/// Run shard `index` (0-based) of `plan` through `runner`, with the
+/// diagnosis' options `base` made a shard's ([`shard_options`]): the
+/// shard's own report (of its rounds alone) and its part. The part's `host`
+/// and `flakebox_version` are left empty for the caller, which knows them.
+/// An interrupted shard's report says `stopped: interrupted`; its part is
+/// incomplete and should not be written.
 pub fn run_shard(
+    base: &Options,
     plan: &PartPlan,
     index: usize,
     runner: &mut dyn Runner,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Report, Part), DiagnoseError> {
-    let opts = shard_options(plan, index);
+    let opts = shard_options(base, plan, index);
     let owned = plan.plan().owned(index);
     let mut rec = Recorder { inner: runner, first_round: owned.start, runs: Vec::new() };
     let report = diagnose::diagnose(&plan.command, &opts, &mut rec, progress)?;
@@ -170,4 +173,31 @@ pub fn merged_report(pooled: &Pooled) -> Result<Report, DiagnoseError> {
         missing: pooled.missing.clone(),
     });
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use factors::Factor;
+
+    #[test]
+    fn a_shard_runs_its_own_fixed_rounds_without_focus_and_keeps_the_rest() {
+        let p = crate::Plan::derive("id", 3, 10).unwrap();
+        let plan = PartPlan {
+            plan_id: p.plan_id.clone(),
+            shards: 3,
+            rounds: 10,
+            seed: p.seed,
+            command: vec!["t".into()],
+            factors: FactorSet::only(Factor::Time),
+            alpha: 0.01,
+            time: "2026-01-01T12:00:00Z".into(),
+        };
+        let base = Options { focus: true, max_runs: 50, min_runs: 7, fixed_runs: None, ..Options::default() };
+        let o = shard_options(&base, &plan, 2);
+        assert_eq!(o.fixed_runs, Some(4));
+        assert!(!o.focus);
+        assert_eq!((o.factors, o.alpha, o.seed), (plan.factors, 0.01, p.shard_seed(2)));
+        assert_eq!((o.max_runs, o.min_runs), (50, 7));
+    }
 }

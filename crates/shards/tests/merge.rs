@@ -47,7 +47,7 @@ fn shard_parts(plan: &PartPlan) -> Vec<(String, Part)> {
             let mut runner = |iso: FactorSet, run_no: usize| -> Result<RunOutcome, RunnerError> {
                 Ok(outcome(iso, first + run_no))
             };
-            let (_, mut part) = run_shard(plan, k, &mut runner, &mut |_| {}).unwrap();
+            let (_, mut part) = run_shard(&Options::default(), plan, k, &mut runner, &mut |_| {}).unwrap();
             // Through the file format, as merge reads it.
             part = Part::from_json("p", &part.to_json().unwrap()).unwrap();
             (format!("part-{}.json", k + 1), part)
