@@ -852,6 +852,7 @@ pub(crate) fn build_report(
         warnings,
         screening,
         runs: run_summaries(engine),
+        shards: None,
     }
 }
 

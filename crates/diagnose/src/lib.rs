@@ -78,6 +78,7 @@ pub use runners::junit;
 pub mod html;
 pub mod junit_out;
 pub mod report;
+pub mod report_shards;
 pub mod runner;
 pub mod stats;
 
@@ -96,6 +97,7 @@ pub use report::{
     Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, RunSummary,
     Screening, StableOutcome, Status, StopReason, TestReport, Verdict,
 };
+pub use report_shards::{MissingShard, ShardEvidence, ShardLine, ShardsSection};
 pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
 
 /// Default maximum runs per condition. With 4 factors a baseline failing

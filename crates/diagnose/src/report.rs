@@ -299,6 +299,9 @@ pub struct Report {
     /// what the HTML report's run grid draws.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<RunSummary>,
+    /// Additive: a merged report's shards (`flakebox merge`; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<crate::report_shards::ShardsSection>,
 }
 
 /// One run of a diagnosis (additive `runs`).
@@ -566,6 +569,10 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
         let line = format!("entropy seed of rand-isolated runs: {s} (replay with `flakebox run --seed {s}`; not the shuffle seed)");
         let _ = writeln!(out, "{}", pal.dim(&line));
     }
+    if let Some(s) = &report.shards {
+        let _ = writeln!(out);
+        out.push_str(&s.text());
+    }
     for w in &report.warnings {
         let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));
     }
@@ -800,6 +807,10 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
             let _ = writeln!(out);
             let _ = writeln!(out, "</details>");
         }
+    }
+    if let Some(s) = &report.shards {
+        let _ = writeln!(out);
+        out.push_str(&s.markdown());
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out);

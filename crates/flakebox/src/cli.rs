@@ -33,6 +33,9 @@ pub enum Command {
     Timetravel(TimetravelArgs),
     /// Check whether this host can run sandboxes, and how to fix it if not.
     Doctor(DoctorArgs),
+    /// Merge the parts of a sharded diagnosis (`diagnose --shard K/N`) into
+    /// one report, with the verdicts computed on the pooled rounds.
+    Merge(MergeArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -211,10 +214,66 @@ pub struct DiagnoseArgs {
     /// cause, p-value and replay; undecided tests are skipped with the reason.
     #[arg(long, value_name = "FILE")]
     pub junit_out: Option<PathBuf>,
+    /// Run shard K (from 1) of a diagnosis planned for N shards, e.g. 2/4, and
+    /// write its part to --out for `flakebox merge`. Needs --plan-id and --runs
+    /// (the rounds over all shards). Default under sharding: the CI's own
+    /// index (GitLab CI_NODE_INDEX/CI_NODE_TOTAL, Buildkite
+    /// BUILDKITE_PARALLEL_JOB/_COUNT, Kubernetes JOB_COMPLETION_INDEX with
+    /// --shard-count).
+    #[arg(long, value_name = "K/N", requires = "plan_id")]
+    pub shard: Option<String>,
+
+    /// The number of shards, when only the index comes from the environment
+    /// (a Kubernetes Indexed Job's JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "N", requires = "plan_id")]
+    pub shard_count: Option<usize>,
+
+    /// The plan every shard shares, e.g. the commit SHA: the seeds and the
+    /// rounds each shard owns derive from it, so shards agree without talking.
+    /// Makes this run a shard (of --shard, or of the CI's parallel jobs).
+    #[arg(long, value_name = "ID", requires = "out", conflicts_with = "seed")]
+    pub plan_id: Option<String>,
+
+    /// Where a shard writes its part (JSON, for `flakebox merge`).
+    #[arg(long, value_name = "FILE", requires = "plan_id")]
+    pub out: Option<PathBuf>,
 
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(
+    long_about = "Merge the parts written by `flakebox diagnose --shard K/N --plan-id ID --out FILE` \
+into one report, as `diagnose` prints it, with every verdict (the command's and each test's) \
+computed on the pooled rounds. The parts must come from one plan (same plan id, shard count, \
+rounds, command, factors, alpha and clock); a part of another plan or a shard given twice is \
+refused, naming what differs. A missing shard is named, and the report covers the rounds present.\n\n\
+Exit status: as `diagnose` (0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, \
+12 undecided), 2 usage error or parts that do not fit together, 125 flakebox failed.",
+    after_help = "Examples:\n  flakebox merge parts/*.json\n  flakebox merge --format markdown part-*.json >> \"$GITHUB_STEP_SUMMARY\""
+)]
+pub struct MergeArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+
+    /// List every test in the text and markdown reports, stable ones too.
+    #[arg(long)]
+    pub all_tests: bool,
+
+    /// Also write the merged report as a self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Also write the per-test verdicts as JUnit XML to FILE (as diagnose's).
+    #[arg(long, value_name = "FILE")]
+    pub junit_out: Option<PathBuf>,
+
+    /// The part files, one per shard.
+    #[arg(required = true, value_name = "PART")]
+    pub parts: Vec<PathBuf>,
 }
 
 fn parse_runs(s: &str) -> Result<usize, String> {

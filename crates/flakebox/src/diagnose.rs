@@ -23,6 +23,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     if let Some(code) = report_file::check_all(&[("--html", &args.html), ("--junit-out", &args.junit_out)]) {
         return Ok(code);
     }
+    // A shard's plan first: a bad --shard is reported before any set-up.
+    let shard = crate::shard::Shard::from_args(&args)?;
     let mut factors = match &args.factors {
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
         // rand is diagnosed only when asked for: a default condition costs runs.
@@ -51,7 +53,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     };
     // One instant for every time-isolated run: a clock frozen at each run's
     // own start would still differ from run to run.
-    let clock = spec.resolve(SystemTime::now());
+    let clock = spec.resolve(shard.as_ref().map_or_else(SystemTime::now, |s| s.now()));
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let argv: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let chosen = test_runner::choose(&args.runner, args.junit.as_deref(), &args.command, &cwd)?;
@@ -66,7 +68,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         min_runs: args.min_runs.min(args.max_runs),
         fixed_runs: args.runs,
         alpha: args.alpha,
-        seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+        seed: shard.as_ref().map(|s| s.plan.seed).or(args.seed).unwrap_or_else(|| fastrand::u64(..)),
         focus: focus && args.runs.is_none(),
         ..Options::default()
     };
@@ -117,7 +119,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             bar.set_message(format!("round {} (at most {}s left)", p.round, eta.as_secs()));
         }
     };
-    let result = diagnose::diagnose(&argv, &opts, &mut runner, &mut progress);
+    let (result, part) = match &shard {
+        Some(s) => match s.run(&argv, &opts, clock.replay_spec(), &mut runner, &mut progress) {
+            Ok((report, part)) => (Ok(report), Some(part)),
+            Err(e) => (Err(e), None),
+        },
+        None => (diagnose::diagnose(&argv, &opts, &mut runner, &mut progress), None),
+    };
     bar.finish_and_clear();
     // A run prepared for a round the engine did not make is cancelled, and
     // gone, before the workspace goes.
@@ -158,12 +166,9 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         OutputFormat::Html => diagnose::render_html(&report),
     };
     println!("{}", out.trim_end());
-    if let Some(path) = &args.html {
-        report_file::write(path, "HTML report", &diagnose::render_html(&report))?;
-    }
-    if let Some(path) = &args.junit_out {
-        let xml = diagnose::render_junit(&report).context("rendering the JUnit verdicts")?;
-        report_file::write(path, "JUnit verdicts", &xml)?;
+    report_file::write_diagnosis(&report, &args.html, &args.junit_out)?;
+    if let (Some(s), Some(part)) = (&shard, part) {
+        return s.finish(part, &report);
     }
     // Interrupted is 130 whatever the partial runs suggest: a cancelled CI
     // job must not read as "stable, passed".

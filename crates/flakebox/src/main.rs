@@ -4,8 +4,10 @@ mod cli;
 mod diagnose;
 mod doctor;
 mod exit;
+mod merge;
 mod report_file;
 mod run;
+mod shard;
 mod test_runner;
 mod timetravel;
 
@@ -25,6 +27,7 @@ fn main() {
         cli::Command::Doctor(args) => doctor::main(args),
         cli::Command::Diagnose(args) => diagnose::main(args),
         cli::Command::Timetravel(args) => timetravel::main(args),
+        cli::Command::Merge(args) => merge::main(args),
     };
     match code {
         Ok(code) => std::process::exit(code),

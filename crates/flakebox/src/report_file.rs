@@ -39,3 +39,20 @@ fn check(option: &str, path: &Path) -> Result<()> {
 pub fn write(path: &Path, what: &str, contents: &str) -> Result<()> {
     std::fs::write(path, contents).with_context(|| format!("writing the {what} to {}", path.display()))
 }
+
+/// The diagnosis' report files, as asked (`--html`, `--junit-out`):
+/// diagnose's and merge's alike.
+pub fn write_diagnosis(
+    report: &diagnose::Report,
+    html: &Option<PathBuf>,
+    junit_out: &Option<PathBuf>,
+) -> Result<()> {
+    if let Some(path) = html {
+        write(path, "HTML report", &diagnose::render_html(report))?;
+    }
+    if let Some(path) = junit_out {
+        let xml = diagnose::render_junit(report).context("rendering the JUnit verdicts")?;
+        write(path, "JUnit verdicts", &xml)?;
+    }
+    Ok(())
+}
