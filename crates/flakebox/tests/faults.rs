@@ -204,7 +204,6 @@ fn sigkill_at_random_points_of_run_postgres_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "known leak: a SIGKILLed diagnose leaves its scratch dirs /tmp/flakebox-diagnose-* and /var/tmp/flakebox-diagnose-*"]
 fn sigkill_at_random_points_of_diagnose_leaves_nothing() {
     // Within the first runs of the diagnosis, or its setup.
     sigkill_trials(
@@ -228,7 +227,6 @@ fn sigkill_at_random_points_of_diagnose_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "known leak: a SIGKILLed timetravel leaves its scratch dirs /tmp/flakebox-timetravel-* and /var/tmp/flakebox-timetravel-*"]
 fn sigkill_at_random_points_of_timetravel_leaves_nothing() {
     sigkill_trials(
         |m| strings(&["timetravel", "--", "sh", "-c", "sleep 0.1", m]),
