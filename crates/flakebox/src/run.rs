@@ -136,6 +136,10 @@ fn report(req: &RunRequest, outcome: &Outcome) -> Result<()> {
     for w in &ev.warnings {
         eprintln!("flakebox: warning: {w}");
     }
+    for a in runs::clock_set_attempts(&ev.trace) {
+        let level = if a.outcome.is_ok() { "warning" } else { "note" };
+        eprintln!("flakebox: {level}: {a}");
+    }
     if !ev.leftover_processes.is_empty() {
         let list: Vec<String> =
             ev.leftover_processes.iter().map(|l| format!("{} ({})", l.pid, l.name)).collect();

@@ -106,7 +106,8 @@ print("date", "ok" if r.returncode == 0 else "failed", flush=True)
     for who in BOTH {
         let d = scratch(who);
         let before = wall_offset();
-        let o = attempt(who, d.path(), &[], &script);
+        let report = d.path().join("report.json");
+        let o = attempt(who, d.path(), &["--report", &report.to_string_lossy()], &script);
         let r = results(who, &o);
         for tag in ["clock_settime", "settimeofday", "adjtimex"] {
             refused(who, &r, tag, &["EPERM"], &o);
@@ -114,6 +115,29 @@ print("date", "ok" if r.returncode == 0 else "failed", flush=True)
         assert_eq!(result(who, &r, "date", &o), "failed", "{who:?}");
         let moved = (wall_offset() - before).abs();
         assert!(moved < 1_000_000_000, "{who:?}: the host's clock moved by {moved} ns");
+        // Each attempt is evidence: in the report, typed, and said on stderr;
+        // the adjtimex that only read is not an attempt.
+        use clock::trace::{ClockSetCall, Outcome};
+        let rep = runs::RunReport::read(&report).expect("report");
+        let attempts: Vec<(ClockSetCall, Outcome, u32)> =
+            rep.clock_set_attempts.iter().map(|a| (a.call, a.outcome.clone(), a.count)).collect();
+        let eperm = Outcome::Err("EPERM".into());
+        assert_eq!(
+            attempts,
+            vec![
+                // The script's raw call, then date's, through the C library.
+                (ClockSetCall::ClockSettime, eperm.clone(), 2),
+                (ClockSetCall::Settimeofday, eperm.clone(), 1),
+                (ClockSetCall::Adjtimex, eperm, 1),
+            ],
+            "{who:?}: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("the command tried to set the clock (clock_settime) and got EPERM"),
+            "{who:?}: {}",
+            stderr(&o)
+        );
     }
 }
 
