@@ -127,8 +127,16 @@ pub fn spawn_supervisor(sup: Supervisor, opts: &Options) -> Result<i32, Clockwat
 
 /// Whether this host can run the mechanism, checked in a throwaway child: seccomp
 /// user notification (Linux 5.0+, not blocked by a container profile) and ptrace
-/// of a sibling (Yama's ptrace_scope at most 1). Returns why not.
+/// of a sibling (Yama's ptrace_scope at most 1). Returns why not. Checked once
+/// per process: what it depends on (the kernel, the container's profile, a
+/// sysctl an administrator would change between runs, not during one) stays.
 pub fn probe() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER.get_or_init(probe_now).clone()
+}
+
+/// [`probe`], every time.
+pub fn probe_now() -> Result<(), String> {
     let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").ok();
     if let Some(level) = yama.as_deref().map(str::trim).filter(|l| *l == "2" || *l == "3") {
         return Err(format!(
