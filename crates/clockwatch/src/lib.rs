@@ -2,8 +2,9 @@
 //!
 //! Design (issue 14, option b): the command is started under a seccomp filter
 //! ([`filter`]) that sends REALTIME-family reads and absolute REALTIME sleeps to a
-//! supervisor by `SECCOMP_RET_USER_NOTIF`, and lets MONOTONIC, BOOTTIME and CPU
-//! clocks through in the kernel. The supervisor follows the tree with ptrace
+//! supervisor by `SECCOMP_RET_USER_NOTIF`, stops absolute REALTIME deadlines of
+//! futex waits and timers for the tracer to convert (`deadline`), and lets
+//! MONOTONIC, BOOTTIME and CPU clocks through in the kernel. The supervisor follows the tree with ptrace
 //! ([`tracer`]): at each exec of a program the shim cannot reach it hides the vDSO
 //! ([`auxv`]), so the program's clock reads become system calls, which [`notify`]
 //! answers from the same [`clock::ShimClock`] the shim is given ([`fake`]).
@@ -15,6 +16,7 @@
 
 pub mod auxv;
 mod child;
+mod deadline;
 mod error;
 pub mod fake;
 pub mod filter;
@@ -83,12 +85,12 @@ impl Supervisor {
         let clock = Arc::new(fake::FakeClock::new(opts.clock, fake::FakeClock::host_tai_offset()));
         let tracees = Arc::new(tracees::Tracees::default());
         tracees.add(pid, false);
-        let t = tracees.clone();
+        let (t, c) = (tracees.clone(), clock.clone());
         std::thread::Builder::new()
             .name("clockwatch-notify".into())
-            .spawn(move || notify::serve(listener, clock, t))
+            .spawn(move || notify::serve(listener, c, t))
             .map_err(|source| ClockwatchError::Sys { what: "spawn the notification thread", source })?;
-        Ok(tracer::follow(pid, &tracees, warn))
+        Ok(tracer::follow(pid, &tracees, &clock, warn))
     }
 }
 

@@ -23,6 +23,8 @@ struct Progs {
     glibc: PathBuf,
     musl: PathBuf,
     interrupt: PathBuf,
+    deadlines_glibc: PathBuf,
+    deadlines_musl: PathBuf,
     go: PathBuf,
     shim: PathBuf,
 }
@@ -56,6 +58,8 @@ fn progs() -> &'static Progs {
         let glibc = c("gcc", "static", "clocks.c");
         let musl = c("musl-gcc", "musl", "clocks.c");
         let interrupt = c("gcc", "interrupt", "interrupt.c");
+        let deadlines_glibc = c("gcc", "deadlines", "deadlines.c");
+        let deadlines_musl = c("musl-gcc", "deadlines-musl", "deadlines.c");
         let go = d.join("gonow");
         tool(
             Command::new("go")
@@ -70,7 +74,7 @@ fn progs() -> &'static Progs {
         let run = d.join("clockwatch-run");
         std::fs::copy(env!("CARGO_BIN_EXE_clockwatch-run"), &run).expect("copy clockwatch-run");
         let shim = clock::install(d).expect("install the shim");
-        Progs { _dir: dir, run, glibc, musl, interrupt, go, shim }
+        Progs { _dir: dir, run, glibc, musl, interrupt, deadlines_glibc, deadlines_musl, go, shim }
     })
 }
 
@@ -163,6 +167,27 @@ fn an_interrupted_absolute_sleep_is_abandoned_and_the_next_one_answered() {
         assert!(get(&m, "interrupted", 1) < 20_000);
         assert_eq!(get(&m, "completed", 0), 0);
         assert!((195..20_000).contains(&get(&m, "completed", 1)), "{m:?}");
+    }
+}
+
+#[test]
+fn absolute_deadlines_of_timers_and_futex_waits_fire_on_real_time() {
+    let p = progs();
+    for who in BOTH {
+        for bin in [&p.deadlines_glibc, &p.deadlines_musl] {
+            let m = lines(&run(who, SPEC, &[bin], &[]));
+            // fake_now + 0.2 s waits 0.2 s (the fake instant is years in the
+            // past: unconverted, each would fire at once).
+            for key in ["timerfd", "timer"] {
+                assert_eq!(get(&m, key, 1), 0, "{who:?} {bin:?} {key}: {m:?}");
+                let ms = get(&m, key, 0);
+                assert!((195..20_000).contains(&ms), "{who:?} {bin:?}: {key} took {ms} ms");
+            }
+            assert_eq!(get(&m, "unchanged", 0), 1, "{who:?} {bin:?}: the program's itimerspec was changed");
+            assert_eq!(get(&m, "condwait", 1), 1, "{who:?} {bin:?}: ETIMEDOUT");
+            let ms = get(&m, "condwait", 0);
+            assert!((195..20_000).contains(&ms), "{who:?} {bin:?}: the timed wait took {ms} ms");
+        }
     }
 }
 
