@@ -168,6 +168,14 @@ EXPORT long syscall(long n, ...)
 		errno = ENOSYS;
 		return -1;
 	}
+	const char *set = clock_set_syscall(n, a1, a2);
+	if (UNLIKELY(set != NULL)) {
+		long r = real_syscall(n, a1, a2, a3, a4, a5, a6);
+		int e = errno;
+		trace_clock_set(set, r, e);
+		errno = e;
+		return r;
+	}
 	return real_syscall(n, a1, a2, a3, a4, a5, a6);
 }
 

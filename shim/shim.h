@@ -7,6 +7,7 @@
  *   clock.c     the fake clock: clock_gettime, gettimeofday, time, syscall(2)...
  *   deadline.c  absolute REALTIME deadlines converted to real time (waits, timers)
  *   trace.c     the trace file writer (FLAKEBOX_TRACE)
+ *   clockset.c  clock-setting calls: traced (the sandbox refuses them)
  *   net.c       connect and name-lookup events
  *   reach.c     can the shim reach a program it is about to exec? (reach.def)
  *   entropy.c   OS randomness from a seed (FLAKEBOX_SEED), per-process streams
@@ -50,6 +51,9 @@
  *                                      EAI_* name | HOST_NOT_FOUND... | fail
  *   exec            <path>             an interposed exec / posix_spawn of path
  *   warn            <message>          e.g. a child whose clock cannot be faked
+ *   clock-set       <call> <result>    settimeofday, clock_settime, adjtimex,
+ *                                      ntp_adjtime, clock_adjtime or adjtime asked
+ *                                      to change the clock; result: ok | errno name
  *
  * Fields escape backslash, tab, LF, CR as \\ \t \n \r and every other byte below
  * 0x20 or above 0x7e as \xHH, so the file is ASCII; unescaped fields are raw bytes.
@@ -89,6 +93,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
+#include <sys/timex.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -170,7 +175,13 @@
 	X(openat, NULL)                                                         \
 	X(openat64, NULL)                                                       \
 	X(fopen, NULL)                                                          \
-	X(fopen64, NULL)
+	X(fopen64, NULL)                                                        \
+	X(settimeofday, NULL)                                                   \
+	X(clock_settime, NULL)                                                  \
+	X(adjtimex, NULL)                                                       \
+	X(ntp_adjtime, NULL)                                                    \
+	X(clock_adjtime, NULL)                                                  \
+	X(adjtime, NULL)
 
 #define SHIM_DECL_REAL(name, version) extern __typeof__(name) *real_##name;
 SHIM_REAL_SYMBOLS(SHIM_DECL_REAL)
@@ -317,6 +328,14 @@ void l_emit(struct line *l);
 /* The errno's name (ECONNREFUSED), or "error". */
 const char *errno_name(int e);
 void trace_configure(void);
+
+/* ---- clockset.c ---------------------------------------------------------------- */
+
+/* Traces a clock-setting call that returned result (errno err when < 0). */
+void trace_clock_set(const char *call, long result, int err);
+/* The name of syscall(2) number n with arguments a1, a2 when it asks to change
+ * the clock, else NULL. */
+const char *clock_set_syscall(long n, long a1, long a2);
 
 /* ---- reach.c ------------------------------------------------------------------- */
 

@@ -14,6 +14,9 @@
 //!                                      EAI_NONAME, EAI_AGAIN, HOST_NOT_FOUND, ... | fail
 //! <pid>  exec     <path>               an exec or posix_spawn the shim saw
 //! <pid>  warn     <message>            e.g. a child whose clock cannot be faked
+//! <pid>  clock-set <call>   <result>   settimeofday, clock_settime, adjtimex,
+//!                                      ntp_adjtime, clock_adjtime or adjtime asked
+//!                                      to change the clock; result: ok | errno name
 //! ```
 //!
 //! Fields escape `\` TAB LF CR as `\\` `\t` `\n` `\r` and other bytes outside
@@ -61,6 +64,47 @@ impl Outcome {
     }
 }
 
+/// A call that asks to change the system clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockSetCall {
+    Settimeofday,
+    ClockSettime,
+    Adjtimex,
+    NtpAdjtime,
+    ClockAdjtime,
+    Adjtime,
+}
+
+impl ClockSetCall {
+    pub const ALL: [ClockSetCall; 6] = [
+        ClockSetCall::Settimeofday,
+        ClockSetCall::ClockSettime,
+        ClockSetCall::Adjtimex,
+        ClockSetCall::NtpAdjtime,
+        ClockSetCall::ClockAdjtime,
+        ClockSetCall::Adjtime,
+    ];
+
+    /// The C function's name, as the shim writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClockSetCall::Settimeofday => "settimeofday",
+            ClockSetCall::ClockSettime => "clock_settime",
+            ClockSetCall::Adjtimex => "adjtimex",
+            ClockSetCall::NtpAdjtime => "ntp_adjtime",
+            ClockSetCall::ClockAdjtime => "clock_adjtime",
+            ClockSetCall::Adjtime => "adjtime",
+        }
+    }
+}
+
+impl std::fmt::Display for ClockSetCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TraceEvent {
     Connect {
@@ -83,6 +127,13 @@ pub enum TraceEvent {
         pid: u32,
         message: String,
     },
+    /// An attempt to change the system clock, and how the kernel answered
+    /// (in the sandbox: EPERM, CAP_SYS_TIME being dropped).
+    ClockSet {
+        pid: u32,
+        call: ClockSetCall,
+        outcome: Outcome,
+    },
 }
 
 impl TraceEvent {
@@ -91,7 +142,8 @@ impl TraceEvent {
             TraceEvent::Connect { pid, .. }
             | TraceEvent::Resolve { pid, .. }
             | TraceEvent::Exec { pid, .. }
-            | TraceEvent::Warn { pid, .. } => *pid,
+            | TraceEvent::Warn { pid, .. }
+            | TraceEvent::ClockSet { pid, .. } => *pid,
         }
     }
 }
@@ -175,6 +227,11 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
         "resolve" => TraceEvent::Resolve { pid, name: a, outcome: outcome(b)? },
         "exec" => TraceEvent::Exec { pid, path: a },
         "warn" => TraceEvent::Warn { pid, message: a },
+        "clock-set" => TraceEvent::ClockSet {
+            pid,
+            call: ClockSetCall::ALL.into_iter().find(|c| c.name() == a)?,
+            outcome: outcome(b)?,
+        },
         _ => return None,
     };
     Some(ev)
@@ -229,7 +286,9 @@ mod tests {
                     14\tresolve\texample.com\tEAI_NONAME\n\
                     14\tresolve\tlocalhost\tok\n\
                     15\texec\t/usr/bin/with\\ttab\\\\and\\x0anl\\xc3\\xa9\n\
-                    15\twarn\t/bin/static: statically linked; its clock is NOT frozen\n";
+                    15\twarn\t/bin/static: statically linked; its clock is NOT frozen\n\
+                    16\tclock-set\tclock_settime\tEPERM\n\
+                    16\tclock-set\tadjtimex\tok\n";
         let ev = parse(text);
         assert_eq!(
             ev,
@@ -269,6 +328,12 @@ mod tests {
                     pid: 15,
                     message: "/bin/static: statically linked; its clock is NOT frozen".into()
                 },
+                TraceEvent::ClockSet {
+                    pid: 16,
+                    call: ClockSetCall::ClockSettime,
+                    outcome: Outcome::Err("EPERM".into())
+                },
+                TraceEvent::ClockSet { pid: 16, call: ClockSetCall::Adjtimex, outcome: Outcome::Ok },
             ]
         );
         assert_eq!(ev[0].pid(), 12);
@@ -323,6 +388,8 @@ mod tests {
             "1\texec\tbad\\q",
             "1\texec\tbad\\x4",
             "1\tresolve\thost\t",
+            "1\tclock-set\tstime\tEPERM",
+            "1\tclock-set\tclock_settime",
         ] {
             assert_eq!(parse_line(line), None, "{line:?}");
         }

@@ -2,6 +2,10 @@
 //!
 //! Wall-clock reads (`clock_gettime` on the REALTIME family, `gettimeofday`, `time`)
 //! and absolute REALTIME sleeps go to the supervisor (`SECCOMP_RET_USER_NOTIF`);
+//! absolute deadlines the kernel keeps waiting on in the caller (futex waits on
+//! `FUTEX_CLOCK_REALTIME` and `FUTEX_LOCK_PI`, `timer_settime` and
+//! `timerfd_settime` with their ABSTIME flag) stop the caller for its tracer
+//! (`SECCOMP_RET_TRACE`), which converts the deadline ([`crate::deadline`]);
 //! everything else — MONOTONIC, BOOTTIME and CPU clocks included — is allowed by the
 //! filter itself, so the runtime's elapsed-time reads never leave the kernel.
 
@@ -26,6 +30,9 @@ pub struct Arch {
     /// `time(2)` (absent on aarch64).
     pub time: Option<u32>,
     pub clock_nanosleep: u32,
+    pub futex: u32,
+    pub timer_settime: u32,
+    pub timerfd_settime: u32,
     /// System call numbers at or above this belong to another ABI (x32) and are allowed.
     pub foreign_from: Option<u32>,
 }
@@ -43,6 +50,9 @@ impl Arch {
             gettimeofday: libc::SYS_gettimeofday as u32,
             time,
             clock_nanosleep: libc::SYS_clock_nanosleep as u32,
+            futex: libc::SYS_futex as u32,
+            timer_settime: libc::SYS_timer_settime as u32,
+            timerfd_settime: libc::SYS_timerfd_settime as u32,
             foreign_from,
         }
     }
@@ -55,19 +65,35 @@ pub struct Routes {
     pub reads: bool,
     /// `clock_nanosleep(TIMER_ABSTIME)` on a REALTIME-family clock.
     pub abs_sleeps: bool,
+    /// Absolute deadlines the caller waits on in the kernel: futex waits on
+    /// the REALTIME clock, `timer_settime` and `timerfd_settime` with ABSTIME
+    /// (the timer's clock is checked by the tracer).
+    pub abs_deadlines: bool,
 }
 
 impl Default for Routes {
     fn default() -> Self {
-        Routes { reads: true, abs_sleeps: true }
+        Routes { reads: true, abs_sleeps: true, abs_deadlines: true }
     }
 }
+
+/// futex(2) operations and flags (linux/futex.h).
+const FUTEX_LOCK_PI: u32 = 6;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAIT_REQUEUE_PI: u32 = 11;
+const FUTEX_LOCK_PI2: u32 = 13;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
+/// The operation without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME.
+const FUTEX_CMD_MASK: u32 = 0x7f;
+/// timerfd_settime's TFD_TIMER_ABSTIME.
+const TFD_TIMER_ABSTIME: u32 = 1;
 
 // Classic BPF opcodes (linux/filter.h).
 const LD_W_ABS: u16 = 0x20;
 const JEQ_K: u16 = 0x15;
 const JGE_K: u16 = 0x35;
 const JSET_K: u16 = 0x45;
+const AND_K: u16 = 0x54;
 const RET_K: u16 = 0x06;
 
 // Offsets in struct seccomp_data.
@@ -86,6 +112,11 @@ enum Label {
     Clock,
     Sleep,
     SleepFlags,
+    Futex,
+    FutexRealtime,
+    TimerAbs,
+    TimerfdAbs,
+    Trace,
 }
 
 enum Op {
@@ -94,6 +125,7 @@ enum Op {
     Jeq(u32, Label, Label),
     Jge(u32, Label, Label),
     Jset(u32, Label, Label),
+    And(u32),
     Ret(u32),
     Mark(Label),
 }
@@ -115,6 +147,11 @@ pub fn program(arch: &Arch, routes: &Routes) -> Vec<libc::sock_filter> {
     if routes.abs_sleeps {
         ops.push(Op::Jeq(arch.clock_nanosleep, Sleep, Next));
     }
+    if routes.abs_deadlines {
+        ops.push(Op::Jeq(arch.futex, Futex, Next));
+        ops.push(Op::Jeq(arch.timer_settime, TimerAbs, Next));
+        ops.push(Op::Jeq(arch.timerfd_settime, TimerfdAbs, Next));
+    }
     ops.push(Op::Ret(libc::SECCOMP_RET_ALLOW));
     if routes.reads {
         ops.push(Op::Mark(Clock));
@@ -134,6 +171,30 @@ pub fn program(arch: &Arch, routes: &Routes) -> Vec<libc::sock_filter> {
         ops.push(Op::Mark(SleepFlags));
         ops.push(Op::Load(off_arg_lo(1)));
         ops.push(Op::Jset(libc::TIMER_ABSTIME as u32, Notify, Allow));
+    }
+    if routes.abs_deadlines {
+        // FUTEX_LOCK_PI's deadline is on REALTIME whatever the flag says.
+        ops.push(Op::Mark(Futex));
+        ops.push(Op::Load(off_arg_lo(1)));
+        ops.push(Op::And(FUTEX_CMD_MASK));
+        ops.push(Op::Jeq(FUTEX_LOCK_PI, Trace, Next));
+        ops.push(Op::Load(off_arg_lo(1)));
+        ops.push(Op::Jset(FUTEX_CLOCK_REALTIME, FutexRealtime, Allow));
+        ops.push(Op::Mark(FutexRealtime));
+        ops.push(Op::And(FUTEX_CMD_MASK));
+        // FUTEX_WAIT's timeout is relative even on REALTIME: not converted.
+        for cmd in [FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2] {
+            ops.push(Op::Jeq(cmd, Trace, Next));
+        }
+        ops.push(Op::Ret(libc::SECCOMP_RET_ALLOW));
+        ops.push(Op::Mark(TimerAbs));
+        ops.push(Op::Load(off_arg_lo(1)));
+        ops.push(Op::Jset(libc::TIMER_ABSTIME as u32, Trace, Allow));
+        ops.push(Op::Mark(TimerfdAbs));
+        ops.push(Op::Load(off_arg_lo(1)));
+        ops.push(Op::Jset(TFD_TIMER_ABSTIME, Trace, Allow));
+        ops.push(Op::Mark(Trace));
+        ops.push(Op::Ret(libc::SECCOMP_RET_TRACE));
     }
     ops.push(Op::Mark(Notify));
     ops.push(Op::Ret(libc::SECCOMP_RET_USER_NOTIF));
@@ -171,6 +232,7 @@ fn assemble(ops: &[Op]) -> Vec<libc::sock_filter> {
             Op::Jeq(k, t, f) => ins(JEQ_K, rel(i, t), rel(i, f), k),
             Op::Jge(k, t, f) => ins(JGE_K, rel(i, t), rel(i, f), k),
             Op::Jset(k, t, f) => ins(JSET_K, rel(i, t), rel(i, f), k),
+            Op::And(k) => ins(AND_K, 0, 0, k),
             Op::Ret(k) => ins(RET_K, 0, 0, k),
         });
     }
@@ -203,6 +265,10 @@ mod tests {
                 JEQ_K => jump(acc == ins.k),
                 JGE_K => jump(acc >= ins.k),
                 JSET_K => jump(acc & ins.k != 0),
+                AND_K => {
+                    acc &= ins.k;
+                    pc + 1
+                }
                 RET_K => return ins.k,
                 c => panic!("unexpected opcode {c:#x}"),
             };
@@ -211,6 +277,31 @@ mod tests {
 
     const NOTIF: u32 = libc::SECCOMP_RET_USER_NOTIF;
     const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const TRACE: u32 = libc::SECCOMP_RET_TRACE;
+
+    #[test]
+    fn absolute_realtime_deadlines_stop_for_the_tracer_and_nothing_else() {
+        let a = Arch::native();
+        let p = program(&a, &Routes::default());
+        let futex = |op: u32| eval(&p, a.audit, a.futex, [0, op as u64, 0, 0, 0, 0]);
+        let private = 128;
+        assert_eq!(futex(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME | private), TRACE);
+        assert_eq!(futex(FUTEX_WAIT_REQUEUE_PI | FUTEX_CLOCK_REALTIME), TRACE);
+        assert_eq!(futex(FUTEX_LOCK_PI2 | FUTEX_CLOCK_REALTIME | private), TRACE);
+        assert_eq!(futex(FUTEX_LOCK_PI | private), TRACE, "LOCK_PI waits on REALTIME always");
+        assert_eq!(futex(FUTEX_WAIT_BITSET | private), ALLOW, "MONOTONIC");
+        assert_eq!(futex(FUTEX_CLOCK_REALTIME | private), ALLOW, "FUTEX_WAIT: a relative timeout");
+        assert_eq!(futex(1 | private), ALLOW, "FUTEX_WAKE");
+        assert_eq!(futex(FUTEX_LOCK_PI2 | private), ALLOW);
+        let abs = libc::TIMER_ABSTIME as u64;
+        assert_eq!(eval(&p, a.audit, a.timer_settime, [0, abs, 0, 0, 0, 0]), TRACE);
+        assert_eq!(eval(&p, a.audit, a.timer_settime, [0, 0, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(eval(&p, a.audit, a.timerfd_settime, [3, TFD_TIMER_ABSTIME as u64, 0, 0, 0, 0]), TRACE);
+        assert_eq!(eval(&p, a.audit, a.timerfd_settime, [3, 2, 0, 0, 0, 0]), ALLOW, "CANCEL_ON_SET alone");
+        let off = program(&a, &Routes { abs_deadlines: false, ..Routes::default() });
+        assert_eq!(eval(&off, a.audit, a.futex, [0, (FUTEX_LOCK_PI | private) as u64, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(eval(&off, a.audit, a.timer_settime, [0, abs, 0, 0, 0, 0]), ALLOW);
+    }
 
     #[test]
     fn realtime_reads_are_routed_and_other_clocks_allowed() {
@@ -263,13 +354,13 @@ mod tests {
     #[test]
     fn routes_can_be_turned_off() {
         let a = Arch::native();
-        let p = program(&a, &Routes { reads: false, abs_sleeps: true });
+        let p = program(&a, &Routes { reads: false, abs_sleeps: true, abs_deadlines: false });
         assert_eq!(eval(&p, a.audit, a.clock_gettime, [0; 6]), ALLOW);
         assert_eq!(eval(&p, a.audit, a.clock_nanosleep, [0, 1, 0, 0, 0, 0]), NOTIF);
-        let p = program(&a, &Routes { reads: true, abs_sleeps: false });
+        let p = program(&a, &Routes { reads: true, abs_sleeps: false, abs_deadlines: false });
         assert_eq!(eval(&p, a.audit, a.clock_nanosleep, [0, 1, 0, 0, 0, 0]), ALLOW);
         assert_eq!(eval(&p, a.audit, a.gettimeofday, [0; 6]), NOTIF);
-        let p = program(&a, &Routes { reads: false, abs_sleeps: false });
+        let p = program(&a, &Routes { reads: false, abs_sleeps: false, abs_deadlines: false });
         assert!(p.iter().all(|i| i.code != RET_K || i.k == ALLOW || i.k == NOTIF));
         assert_eq!(eval(&p, a.audit, a.gettimeofday, [0; 6]), ALLOW);
     }

@@ -2,8 +2,9 @@
 //!
 //! Design (issue 14, option b): the command is started under a seccomp filter
 //! ([`filter`]) that sends REALTIME-family reads and absolute REALTIME sleeps to a
-//! supervisor by `SECCOMP_RET_USER_NOTIF`, and lets MONOTONIC, BOOTTIME and CPU
-//! clocks through in the kernel. The supervisor follows the tree with ptrace
+//! supervisor by `SECCOMP_RET_USER_NOTIF`, stops absolute REALTIME deadlines of
+//! futex waits and timers for the tracer to convert (`deadline`), and lets
+//! MONOTONIC, BOOTTIME and CPU clocks through in the kernel. The supervisor follows the tree with ptrace
 //! ([`tracer`]): at each exec of a program the shim cannot reach it hides the vDSO
 //! ([`auxv`]), so the program's clock reads become system calls, which [`notify`]
 //! answers from the same [`clock::ShimClock`] the shim is given ([`fake`]).
@@ -15,6 +16,7 @@
 
 pub mod auxv;
 mod child;
+mod deadline;
 mod error;
 pub mod fake;
 pub mod filter;
@@ -83,12 +85,12 @@ impl Supervisor {
         let clock = Arc::new(fake::FakeClock::new(opts.clock, fake::FakeClock::host_tai_offset()));
         let tracees = Arc::new(tracees::Tracees::default());
         tracees.add(pid, false);
-        let t = tracees.clone();
+        let (t, c) = (tracees.clone(), clock.clone());
         std::thread::Builder::new()
             .name("clockwatch-notify".into())
-            .spawn(move || notify::serve(listener, clock, t))
+            .spawn(move || notify::serve(listener, c, t))
             .map_err(|source| ClockwatchError::Sys { what: "spawn the notification thread", source })?;
-        Ok(tracer::follow(pid, &tracees, warn))
+        Ok(tracer::follow(pid, &tracees, &clock, warn))
     }
 }
 
@@ -127,8 +129,16 @@ pub fn spawn_supervisor(sup: Supervisor, opts: &Options) -> Result<i32, Clockwat
 
 /// Whether this host can run the mechanism, checked in a throwaway child: seccomp
 /// user notification (Linux 5.0+, not blocked by a container profile) and ptrace
-/// of a sibling (Yama's ptrace_scope at most 1). Returns why not.
+/// of a sibling (Yama's ptrace_scope at most 1). Returns why not. Checked once
+/// per process: what it depends on (the kernel, the container's profile, a
+/// sysctl an administrator would change between runs, not during one) stays.
 pub fn probe() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER.get_or_init(probe_now).clone()
+}
+
+/// [`probe`], every time.
+pub fn probe_now() -> Result<(), String> {
     let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").ok();
     if let Some(level) = yama.as_deref().map(str::trim).filter(|l| *l == "2" || *l == "3") {
         return Err(format!(

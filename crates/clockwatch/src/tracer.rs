@@ -1,11 +1,14 @@
 //! The ptrace side: follows the command's process tree (forks, clones, execs) and,
-//! at every exec of a program the shim cannot reach, hides the vDSO. Other stops
-//! are passed through: signals re-injected, group stops kept (PTRACE_LISTEN).
+//! at every exec of a program the shim cannot reach, hides the vDSO; at the
+//! filter's trace stops of those programs it converts absolute deadlines
+//! ([`crate::deadline`]). Other stops are passed through: signals re-injected,
+//! group stops kept (PTRACE_LISTEN).
 
 use std::path::Path;
 
 use clock::reach::Reach;
 
+use crate::fake::FakeClock;
 use crate::tracees::Tracees;
 use crate::ClockwatchError;
 
@@ -13,6 +16,8 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
     | libc::PTRACE_O_TRACEFORK
     | libc::PTRACE_O_TRACEVFORK
     | libc::PTRACE_O_TRACECLONE
+    // The filter's SECCOMP_RET_TRACE: absolute deadlines to convert.
+    | libc::PTRACE_O_TRACESECCOMP
     // If the supervisor dies, the tree dies with it rather than reading the real clock.
     | libc::PTRACE_O_EXITKILL;
 
@@ -69,8 +74,14 @@ pub struct RootExit {
 }
 
 /// Follows the tree until no tracee is left; warnings (a program whose vDSO could
-/// not be hidden) go to `warn`.
-pub fn follow(root: i32, tracees: &Tracees, warn: &mut dyn FnMut(String)) -> Option<RootExit> {
+/// not be hidden, a deadline that could not be converted) go to `warn`.
+pub fn follow(
+    root: i32,
+    tracees: &Tracees,
+    clock: &FakeClock,
+    warn: &mut dyn FnMut(String),
+) -> Option<RootExit> {
+    let mut warned_deadline = false;
     let mut root_exit = None;
     let mut known = std::collections::HashSet::from([root]);
     loop {
@@ -130,6 +141,20 @@ pub fn follow(root: i32, tracees: &Tracees, warn: &mut dyn FnMut(String)) -> Opt
                 if let Some(child) = event_msg(pid) {
                     if known.insert(child) {
                         tracees.add(child, tracees.is_hidden(pid));
+                    }
+                }
+                cont(pid, libc::PTRACE_CONT, 0);
+            }
+            libc::PTRACE_EVENT_SECCOMP => {
+                // A process the shim reaches has converted its own deadline.
+                if tracees.is_hidden(pid) {
+                    let tgid = tgid_ppid(pid).map_or(pid, |(tgid, _)| tgid);
+                    if let Err(e) = crate::deadline::convert(pid, tgid, clock, tracees) {
+                        if !std::mem::replace(&mut warned_deadline, true) {
+                            warn(format!(
+                                "flakebox: warning: process {pid}: an absolute deadline kept its fake time ({e}); it may fire early or late"
+                            ));
+                        }
                     }
                 }
                 cont(pid, libc::PTRACE_CONT, 0);

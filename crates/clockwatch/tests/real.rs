@@ -23,6 +23,8 @@ struct Progs {
     glibc: PathBuf,
     musl: PathBuf,
     interrupt: PathBuf,
+    deadlines_glibc: PathBuf,
+    deadlines_musl: PathBuf,
     go: PathBuf,
     shim: PathBuf,
 }
@@ -56,6 +58,8 @@ fn progs() -> &'static Progs {
         let glibc = c("gcc", "static", "clocks.c");
         let musl = c("musl-gcc", "musl", "clocks.c");
         let interrupt = c("gcc", "interrupt", "interrupt.c");
+        let deadlines_glibc = c("gcc", "deadlines", "deadlines.c");
+        let deadlines_musl = c("musl-gcc", "deadlines-musl", "deadlines.c");
         let go = d.join("gonow");
         tool(
             Command::new("go")
@@ -70,7 +74,7 @@ fn progs() -> &'static Progs {
         let run = d.join("clockwatch-run");
         std::fs::copy(env!("CARGO_BIN_EXE_clockwatch-run"), &run).expect("copy clockwatch-run");
         let shim = clock::install(d).expect("install the shim");
-        Progs { _dir: dir, run, glibc, musl, interrupt, go, shim }
+        Progs { _dir: dir, run, glibc, musl, interrupt, deadlines_glibc, deadlines_musl, go, shim }
     })
 }
 
@@ -167,6 +171,27 @@ fn an_interrupted_absolute_sleep_is_abandoned_and_the_next_one_answered() {
 }
 
 #[test]
+fn absolute_deadlines_of_timers_and_futex_waits_fire_on_real_time() {
+    let p = progs();
+    for who in BOTH {
+        for bin in [&p.deadlines_glibc, &p.deadlines_musl] {
+            let m = lines(&run(who, SPEC, &[bin], &[]));
+            // fake_now + 0.2 s waits 0.2 s (the fake instant is years in the
+            // past: unconverted, each would fire at once).
+            for key in ["timerfd", "timer"] {
+                assert_eq!(get(&m, key, 1), 0, "{who:?} {bin:?} {key}: {m:?}");
+                let ms = get(&m, key, 0);
+                assert!((195..20_000).contains(&ms), "{who:?} {bin:?}: {key} took {ms} ms");
+            }
+            assert_eq!(get(&m, "unchanged", 0), 1, "{who:?} {bin:?}: the program's itimerspec was changed");
+            assert_eq!(get(&m, "condwait", 1), 1, "{who:?} {bin:?}: ETIMEDOUT");
+            let ms = get(&m, "condwait", 0);
+            assert!((195..20_000).contains(&ms), "{who:?} {bin:?}: the timed wait took {ms} ms");
+        }
+    }
+}
+
+#[test]
 fn go_reads_the_frozen_instant_and_its_timers_fire_on_real_time() {
     for who in BOTH {
         let m = lines(&run(who, SPEC, &[&progs().go], &[]));
@@ -223,4 +248,6 @@ fn a_go_program_and_its_python_child_through_the_shim_agree() {
 #[test]
 fn this_host_passes_the_probe() {
     assert_eq!(flakebox_clockwatch::probe(), Ok(()));
+    // The cached answer is the one a fresh probe gives.
+    assert_eq!(flakebox_clockwatch::probe(), flakebox_clockwatch::probe_now());
 }

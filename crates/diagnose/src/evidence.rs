@@ -274,6 +274,9 @@ fn time(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec
         }
     }
     let base_runs = runs_of(engine, base, fails);
+    let sets = |i: usize| engine.records[i].evidence.clock_set_attempts.clone();
+    out.extend(event_lines("baseline, the command tried to set the clock", &base_runs, fails, sets));
+    out.extend(event_lines("time isolated, the command tried to set the clock", &iso_runs, fails, sets));
     let samples: Vec<(u64, bool)> =
         base_runs.iter().map(|&i| (secs(engine.records[i].started_at), failed(fails, i))).collect();
     // A runner that does not report start times leaves them at the epoch:

@@ -165,6 +165,9 @@ pub struct RunObservations {
     /// How many times the command read the (frozen) wall clock.
     #[serde(default)]
     pub clock_reads: Option<u64>,
+    /// Attempts to set the system clock, e.g. "clock_settime failed EPERM".
+    #[serde(default)]
+    pub clock_set_attempts: Vec<String>,
     /// Anything the sandbox could not do or vouch for (e.g. "static binary:
     /// clock not frozen").
     #[serde(default)]

@@ -227,6 +227,7 @@ fn time_of_day_flakiness_is_fixed_by_time_with_correlation_evidence() {
         let evidence = RunObservations {
             frozen_instant: frozen.then(|| "2024-05-01T10:00:10Z".to_string()),
             clock_reads: frozen.then_some(3),
+            clock_set_attempts: vec!["clock_settime failed EPERM".into()],
             ..RunObservations::default()
         };
         Ok(RunOutcome {
@@ -244,6 +245,12 @@ fn time_of_day_flakiness_is_fixed_by_time_with_correlation_evidence() {
     assert!(ev.contains("read the wall clock 3 times"), "{ev}");
     assert!(ev.contains("second of the minute"), "{ev}");
     assert!(ev.contains("follows the time of day"), "{ev}");
+    assert!(
+        ev.contains(
+            "time isolated, the command tried to set the clock: `clock_settime failed EPERM` in every run"
+        ),
+        "{ev}"
+    );
     assert_eq!(rep.frozen_instant.as_deref(), Some("2024-05-01T10:00:10Z"));
     assert!(rep.command_seconds > 0.0);
 }

@@ -322,6 +322,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "CAP", value_parser = sandbox::parse_capability)]
     pub cap_add: Vec<sandbox::Capability>,
 
+    /// The size limit of each of CMD's fresh /tmp, /var/tmp and /dev/shm (a tmpfs:
+    /// the host's memory): bytes with an optional k, m or g suffix (512m, 4g), or a
+    /// percentage of memory. Writes past it get ENOSPC ("No space left on device").
+    #[arg(long, value_name = "SIZE", default_value_t = sandbox::TmpSize::DEFAULT)]
+    pub tmp_size: sandbox::TmpSize,
+
     /// Stop CMD after this long: SIGTERM, then SIGKILL after --kill-after; exit 124.
     /// Examples: 30s, 5m, 1h30m, 250ms, 90 (seconds).
     #[arg(long, value_name = "DURATION")]

@@ -95,6 +95,7 @@ fn request(args: &RunArgs) -> Result<RunRequest> {
     req.want_service_evidence = args.report.is_some() || args.verbose;
     req.verbose = args.verbose;
     req.cap_add = args.cap_add.iter().map(|c| c.to_string()).collect();
+    req.tmp_size = args.tmp_size;
     Ok(req)
 }
 
@@ -135,6 +136,10 @@ fn report(req: &RunRequest, outcome: &Outcome) -> Result<()> {
     }
     for w in &ev.warnings {
         eprintln!("flakebox: warning: {w}");
+    }
+    for a in runs::clock_set_attempts(&ev.trace) {
+        let level = if a.outcome.is_ok() { "warning" } else { "note" };
+        eprintln!("flakebox: {level}: {a}");
     }
     if !ev.leftover_processes.is_empty() {
         let list: Vec<String> =

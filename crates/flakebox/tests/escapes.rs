@@ -106,7 +106,8 @@ print("date", "ok" if r.returncode == 0 else "failed", flush=True)
     for who in BOTH {
         let d = scratch(who);
         let before = wall_offset();
-        let o = attempt(who, d.path(), &[], &script);
+        let report = d.path().join("report.json");
+        let o = attempt(who, d.path(), &["--report", &report.to_string_lossy()], &script);
         let r = results(who, &o);
         for tag in ["clock_settime", "settimeofday", "adjtimex"] {
             refused(who, &r, tag, &["EPERM"], &o);
@@ -114,6 +115,29 @@ print("date", "ok" if r.returncode == 0 else "failed", flush=True)
         assert_eq!(result(who, &r, "date", &o), "failed", "{who:?}");
         let moved = (wall_offset() - before).abs();
         assert!(moved < 1_000_000_000, "{who:?}: the host's clock moved by {moved} ns");
+        // Each attempt is evidence: in the report, typed, and said on stderr;
+        // the adjtimex that only read is not an attempt.
+        use clock::trace::{ClockSetCall, Outcome};
+        let rep = runs::RunReport::read(&report).expect("report");
+        let attempts: Vec<(ClockSetCall, Outcome, u32)> =
+            rep.clock_set_attempts.iter().map(|a| (a.call, a.outcome.clone(), a.count)).collect();
+        let eperm = Outcome::Err("EPERM".into());
+        assert_eq!(
+            attempts,
+            vec![
+                // The script's raw call, then date's, through the C library.
+                (ClockSetCall::ClockSettime, eperm.clone(), 2),
+                (ClockSetCall::Settimeofday, eperm.clone(), 1),
+                (ClockSetCall::Adjtimex, eperm, 1),
+            ],
+            "{who:?}: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).contains("the command tried to set the clock (clock_settime) and got EPERM"),
+            "{who:?}: {}",
+            stderr(&o)
+        );
     }
 }
 
@@ -652,5 +676,75 @@ print("shared", "ok" if r.returncode == 0 else "EPERM", flush=True)
         let mut s = String::new();
         std::fs::File::open("/proc/self/mounts").expect("mounts").read_to_string(&mut s).expect("read");
         assert!(!s.contains(&m.to_string_lossy().into_owned()), "{who:?}");
+    }
+}
+
+/// A `--keep` target replaced by a symbolic link to /etc, before the run or
+/// while the command runs (between flakebox's look at it and the copy out
+/// at the end), never makes /etc writable: what was kept goes to the
+/// directory flakebox opened, or nowhere.
+#[test]
+fn a_keep_target_replaced_by_a_symlink_to_etc_does_not_make_etc_writable() {
+    for who in BOTH {
+        let d = scratch(who);
+        let escape = unique("flakebox-escape");
+        let in_etc = Path::new("/etc").join(&escape);
+        // Before the run: the kept path is a link to /etc.
+        let link = d.path().join("etc-link");
+        std::os::unix::fs::symlink("/etc", &link).expect("symlink");
+        let script =
+            format!(r#"attempt("link", lambda: open("{}/{escape}", "w").write("ESCAPED"))"#, link.display());
+        let o = attempt(who, d.path(), &["--keep", &link.to_string_lossy()], &script);
+        let r = results(who, &o);
+        // In the sandbox's copy-on-write view (root), or refused (nobody): never /etc.
+        result(who, &r, "link", &o);
+        assert!(stderr(&o).contains("is not kept"), "{who:?}: {}", stderr(&o));
+        assert!(!in_etc.exists(), "{who:?}: written into the host's /etc through a kept symlink");
+
+        // While the command runs: a new kept file's directory is swapped for
+        // a link to /etc before the file is copied out.
+        let sub = d.path().join("sub");
+        std::fs::create_dir(&sub).expect("sub");
+        if who == Who::Nobody {
+            std::os::unix::fs::chown(&sub, Some(NOBODY), Some(NOBODY)).expect("chown");
+        }
+        let kept = sub.join(&escape);
+        let script = format!(
+            r#"
+open("{kept}", "w").write("ESCAPED")
+print("ready", flush=True)
+sys.stdin.readline()
+"#,
+            kept = kept.display()
+        );
+        let mut cmd = command(who, d.path(), &["run", "--timeout", "60s", "--keep", &kept.to_string_lossy()]);
+        cmd.args(["--", PY, "-c", &format!("{PRELUDE}\n{script}")]);
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("flakebox");
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
+        assert_eq!(line, "ready\n", "{who:?}");
+        let moved = d.path().join("sub.orig");
+        std::fs::rename(&sub, &moved).expect("move sub away");
+        std::os::unix::fs::symlink("/etc", &sub).expect("sub -> /etc");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("go");
+        drop(stdin);
+        let o = child.wait_with_output().expect("wait");
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        let copied = std::fs::read_to_string(moved.join(&escape));
+        let etc = in_etc.exists();
+        let _ = std::fs::remove_file(&in_etc);
+        assert!(!etc, "{who:?}: the kept file was copied into the host's /etc");
+        assert_eq!(
+            copied.ok().as_deref(),
+            Some("ESCAPED"),
+            "{who:?}: copied to the directory flakebox opened"
+        );
     }
 }

@@ -132,7 +132,8 @@ fn postgres_processes() -> Vec<u32> {
 /// SIGKILL `flakebox ARGS(marker)` after a random delay below `max_delay`,
 /// [`kill_trials`] times as each user, and check that nothing is left: no
 /// process with the marker on its command line, no new PostgreSQL server,
-/// no mount, no temporary directory (one named by `scratch_prefixes`, or a
+/// no mount, no temporary directory (one named by `scratch_prefixes` and
+/// the pid of the flakebox that made it, or a
 /// template build directory).
 fn sigkill_trials(args: impl Fn(&str) -> Vec<String>, scratch_prefixes: &[&str], max_delay: Duration) {
     let _one = exclusive();
@@ -165,9 +166,11 @@ fn sigkill_trials(args: impl Fn(&str) -> Vec<String>, scratch_prefixes: &[&str],
             assert!(alive.is_empty(), "{who:?} {args:?} trial {trial}: PostgreSQL survived: {alive:?}");
             // Only the directories this command makes: on a shared machine,
             // other flakebox processes make theirs meanwhile. A template build
-            // directory names the process that made it.
+            // directory and a scratch directory name the process that made it.
             let build = format!("/flakebox-pg-build-{}-", child.id());
-            let ours = |t: &String| t.contains(&build) || scratch_prefixes.iter().any(|p| t.contains(p));
+            let scratch: Vec<String> =
+                scratch_prefixes.iter().map(|p| format!("{p}{}-", child.id())).collect();
+            let ours = |t: &String| t.contains(&build) || scratch.iter().any(|p| t.contains(p.as_str()));
             let left: Vec<String> = flakebox_temp_dirs()
                 .into_iter()
                 .filter(|t| !temp_before_trial.contains(t) && ours(t))
@@ -204,7 +207,6 @@ fn sigkill_at_random_points_of_run_postgres_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "known leak: a SIGKILLed diagnose leaves its scratch dirs /tmp/flakebox-diagnose-* and /var/tmp/flakebox-diagnose-*"]
 fn sigkill_at_random_points_of_diagnose_leaves_nothing() {
     // Within the first runs of the diagnosis, or its setup.
     sigkill_trials(
@@ -228,7 +230,6 @@ fn sigkill_at_random_points_of_diagnose_leaves_nothing() {
 }
 
 #[test]
-#[ignore = "known leak: a SIGKILLed timetravel leaves its scratch dirs /tmp/flakebox-timetravel-* and /var/tmp/flakebox-timetravel-*"]
 fn sigkill_at_random_points_of_timetravel_leaves_nothing() {
     sigkill_trials(
         |m| strings(&["timetravel", "--", "sh", "-c", "sleep 0.1", m]),

@@ -1,5 +1,5 @@
 //! Property tests of every parser that takes user input: time specs,
-//! durations, factor lists, `--runner` names, JUnit XML of every dialect and
+//! durations, `--tmp-size` sizes, factor lists, `--runner` names, JUnit XML of every dialect and
 //! each runner's result format. Inputs are valid seeds mutated by a seeded
 //! generator (fixed seed and case count: the same inputs on every run, no
 //! flakiness, a bounded time). Properties: no panic; an error is one line that
@@ -261,6 +261,40 @@ fn durations() {
                 "{ns} formats as {text:?}"
             );
         },
+    );
+}
+
+// ---- tmp sizes ----
+
+fn check_tmp_size(s: &str) {
+    match s.parse::<sandbox::TmpSize>() {
+        Err(e) => {
+            let msg = e.to_string();
+            one_line(&msg);
+            assert!(msg.contains(&format!("`{}`", s.escape_default())), "{msg:?} does not name {s:?}");
+        }
+        // What it shows parses back to the same size.
+        Ok(t) => assert_eq!(t.to_string().parse::<sandbox::TmpSize>().ok(), Some(t), "{s:?}"),
+    }
+}
+
+#[test]
+fn tmp_sizes() {
+    const SEEDS: &[&str] =
+        &["512m", "4g", "64K", "1048576", "25%", "100%", "1%", "0", "18446744073709551615"];
+    property(
+        "tmp sizes",
+        20_000,
+        |g| match g.rng.u8(..3) {
+            0 => {
+                format!("{}{}", g.digits(0..22), g.pick(&["k", "K", "m", "M", "g", "G", "%", "", "t", "kb"]))
+            }
+            _ => {
+                let (a, b) = (*g.pick(SEEDS), *g.pick(SEEDS));
+                g.mutate(a, b)
+            }
+        },
+        check_tmp_size,
     );
 }
 

@@ -167,3 +167,38 @@ fn static_musl_and_go_programs_and_a_python_child_agree_on_the_instant() {
         assert!(stderr(&o).contains("its clock IS frozen"), "{who:?}: {}", stderr(&o));
     }
 }
+
+/// A static musl program's absolute deadlines on the REALTIME clock (a
+/// timerfd, a POSIX timer, a condition variable) under `flakebox run`: set at
+/// fake_now + 0.2 s, each fires 0.2 s later on real time.
+#[test]
+fn a_static_programs_absolute_deadlines_fire_on_real_time() {
+    let build = tempfile::Builder::new().prefix("flakebox-goclock-").tempdir().expect("tempdir");
+    let bin = build.path().join("deadlines-musl");
+    built(
+        &bin,
+        "musl-gcc",
+        Command::new("musl-gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&bin)
+            .arg(progs_src().join("deadlines.c")),
+    );
+    for who in BOTH {
+        let d = scratch(who);
+        let to = d.path().join("deadlines-musl");
+        std::fs::copy(&bin, &to).expect("copy");
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let o = run(who, d.path(), &["run", "--timeout", "60s", "--time", SPEC, "--", "./deadlines-musl"]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        for (key, ok) in [("timerfd", 0), ("timer", 0), ("condwait", 1)] {
+            let v: Vec<i64> = out
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key} ")))
+                .map(|v| v.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+                .unwrap_or_default();
+            assert!(v.len() == 2 && (195..20_000).contains(&v[0]) && v[1] == ok, "{who:?} {key}: {out}");
+        }
+        assert!(out.contains("unchanged 1"), "{who:?}: {out}");
+    }
+}

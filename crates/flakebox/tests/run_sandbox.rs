@@ -367,6 +367,74 @@ fn timeout_terminates_then_kills() {
     }
 }
 
+/// Each fresh tmp directory is a tmpfs with a size limit: a quarter of
+/// memory by default, `--tmp-size` otherwise; filling one gets ENOSPC
+/// inside the sandbox and nothing on the host.
+#[test]
+fn a_full_tmp_gets_enospc_in_the_sandbox() {
+    // Kilobytes, as /proc/mounts shows a tmpfs's size: whole pages.
+    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
+        .expect("meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemTotal");
+    let quarter_kb = mem_kb / 4 * 25 / 100 * 4;
+    let fill = r#"
+import errno, os, sys
+for d in ["/tmp", "/var/tmp", "/dev/shm"]:
+    # The last mount on d is the one in view.
+    size = [l.split()[3] for l in open("/proc/mounts") if l.split()[1] == d][-1]
+    size = [o for o in size.split(",") if o.startswith("size=")][0]
+    n, block = 0, b"x" * 65536
+    try:
+        with open(d + "/fill", "wb") as f:
+            while n < 64 << 20:
+                n += f.write(block)
+                f.flush()
+        print(d, size, "no-error", n)
+    except OSError as e:
+        print(d, size, errno.errorcode[e.errno], n)
+"#;
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(who, d.path(), &["run", "--", "/usr/bin/python3", "-c", fill.trim_start()]);
+        // The default is too large to fill in a test: its size is checked.
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        for line in stdout(&o).lines() {
+            let f: Vec<&str> = line.split(' ').collect();
+            let kb: u64 = f[1].trim_start_matches("size=").trim_end_matches('k').parse().expect("size in k");
+            assert!(
+                kb.abs_diff(quarter_kb) <= 4,
+                "{who:?}: {line}: a quarter of {mem_kb} kB is {quarter_kb} kB"
+            );
+        }
+        assert_eq!(stdout(&o).lines().count(), 3, "{who:?}: {}", stdout(&o));
+        let o = run(
+            who,
+            d.path(),
+            &["run", "--tmp-size", "8m", "--", "/usr/bin/python3", "-c", fill.trim_start()],
+        );
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        let lines: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+        assert_eq!(lines.len(), 3, "{who:?}: {}", stdout(&o));
+        for line in &lines {
+            let f: Vec<&str> = line.split(' ').collect();
+            assert_eq!(&f[1..3], ["size=8192k", "ENOSPC"], "{who:?}: {line}");
+            let written: u64 = f[3].parse().expect("bytes written");
+            assert!(written <= 8 << 20, "{who:?}: {line}");
+        }
+        // Nothing of it on the host.
+        assert!(
+            !std::path::Path::new("/tmp/fill").exists() && !std::path::Path::new("/var/tmp/fill").exists()
+        );
+        // A size tmpfs would misread is refused, naming it.
+        let o = run(who, d.path(), &["run", "--tmp-size", "0", "--", "true"]);
+        assert_eq!(o.status.code(), Some(2), "{who:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("`0`: zero would mean no limit"), "{}", stderr(&o));
+    }
+}
+
 #[test]
 fn bad_options_are_usage_errors_that_name_the_value() {
     let d = scratch(Who::Root);

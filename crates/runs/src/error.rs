@@ -15,6 +15,8 @@ pub enum RunsError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Reaper(#[from] hostfs::ReaperError),
+    #[error(transparent)]
     Postgres(#[from] throwaway_pg::PgError),
     #[error("{context}")]
     PostgresContext {

@@ -87,6 +87,7 @@ fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inpu
     };
     cfg.timeout = req.timeout;
     cfg.kill_after = req.kill_after;
+    cfg.tmp_size = req.tmp_size;
     cfg.cap_add = req
         .cap_add
         .iter()

@@ -24,7 +24,7 @@ pub use error::{chain, RunsError};
 pub use execute::{prepare, write_report, Prepared};
 pub use postgres::{cache_root, PgService};
 pub use rand_reach::NotSeeded;
-pub use report::{net_events, RandInfo, RunReport, TimeInfo, Warning};
+pub use report::{clock_set_attempts, net_events, ClockSetAttempt, RandInfo, RunReport, TimeInfo, Warning};
 pub use request::{PgOptions, RunRequest, REQUEST_FD_FLAG};
 pub use runner::{parallel, DiagnoseRunner, Finished, PlannedRun, Runs, Started};
 pub use workspace::{remove_tree, Workspace};

@@ -34,6 +34,64 @@ pub struct RunReport {
     /// The same warnings, typed: what a program decides by.
     #[serde(default)]
     pub warning_details: Vec<Warning>,
+    /// Calls that asked to change the system clock (from the shim's trace),
+    /// refused by the sandbox unless `--cap-add CAP_SYS_TIME`.
+    #[serde(default)]
+    pub clock_set_attempts: Vec<ClockSetAttempt>,
+}
+
+/// One kind of attempt to change the system clock: the call, how it ended,
+/// and how many times the run made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSetAttempt {
+    pub call: clock::trace::ClockSetCall,
+    pub outcome: clock::trace::Outcome,
+    pub count: u32,
+}
+
+impl ClockSetAttempt {
+    /// The call and its result, as diagnose's evidence lists it:
+    /// "clock_settime failed EPERM".
+    pub fn event(&self) -> String {
+        match &self.outcome {
+            clock::trace::Outcome::Ok => format!("{} ok", self.call),
+            clock::trace::Outcome::Err(e) => format!("{} failed {e}", self.call),
+        }
+    }
+}
+
+/// Without the count, so the same attempt in many runs reads the same; a
+/// refused attempt is a note, one that set the clock a warning.
+impl std::fmt::Display for ClockSetAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.outcome {
+            clock::trace::Outcome::Ok => write!(
+                f,
+                "the command set the host's clock ({}): --cap-add CAP_SYS_TIME allowed it",
+                self.call
+            ),
+            clock::trace::Outcome::Err(e) => write!(
+                f,
+                "the command tried to set the clock ({}) and got {e}: the sandbox keeps the \
+                 host's clock (a test that sets the clock fails or skips that part here)",
+                self.call
+            ),
+        }
+    }
+}
+
+/// The clock-setting calls of a trace, one entry per call and outcome, in
+/// the order first made.
+pub fn clock_set_attempts(trace: &[String]) -> Vec<ClockSetAttempt> {
+    let mut out: Vec<ClockSetAttempt> = Vec::new();
+    for ev in clock::trace::parse(&trace.join("\n")) {
+        let clock::trace::TraceEvent::ClockSet { call, outcome, .. } = ev else { continue };
+        match out.iter_mut().find(|a| a.call == call && a.outcome == outcome) {
+            Some(a) => a.count = a.count.saturating_add(1),
+            None => out.push(ClockSetAttempt { call, outcome, count: 1 }),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +167,7 @@ impl RunReport {
             net_events: net_events(&outcome.evidence.trace),
             evidence,
             warning_details: details,
+            clock_set_attempts: clock_set_attempts(&outcome.evidence.trace),
         }
     }
 
@@ -168,7 +227,14 @@ impl RunReport {
             frozen_instant: self.time.as_ref().map(|t| t.instant.clone()),
             entropy_seed: self.rand.map(|r| r.seed),
             clock_reads: None,
-            warnings: ev.warnings.clone(),
+            // Also among the warnings: shown whatever the verdict.
+            warnings: ev
+                .warnings
+                .iter()
+                .cloned()
+                .chain(self.clock_set_attempts.iter().map(|a| a.to_string()))
+                .collect(),
+            clock_set_attempts: self.clock_set_attempts.iter().map(ClockSetAttempt::event).collect(),
         }
     }
 }
@@ -285,5 +351,48 @@ mod tests {
             &outcome(vec!["12\twarn\t/w/static: statically linked; its clock is NOT frozen".into()]),
         );
         assert!(traced.clock_not_frozen());
+    }
+
+    #[test]
+    fn clock_set_attempts_are_typed_counted_and_evidence() {
+        let rep = RunReport::new(
+            &[],
+            FactorSet::all(),
+            None,
+            None,
+            &[],
+            &outcome(vec![
+                "12\tclock-set\tclock_settime\tEPERM".into(),
+                "12\tconnect\tinet:127.0.0.1:9\tECONNREFUSED".into(),
+                "13\tclock-set\tclock_settime\tEPERM".into(),
+                "13\tclock-set\tadjtimex\tEPERM".into(),
+            ]),
+        );
+        use clock::trace::{ClockSetCall, Outcome};
+        let eperm = Outcome::Err("EPERM".into());
+        assert_eq!(
+            rep.clock_set_attempts,
+            vec![
+                ClockSetAttempt { call: ClockSetCall::ClockSettime, outcome: eperm.clone(), count: 2 },
+                ClockSetAttempt { call: ClockSetCall::Adjtimex, outcome: eperm, count: 1 },
+            ]
+        );
+        let json: serde_json::Value = serde_json::from_slice(&rep.to_json_pretty()).expect("json");
+        assert_eq!(
+            json["clock_set_attempts"][0],
+            serde_json::json!({"call": "clock_settime", "outcome": {"Err": "EPERM"}, "count": 2})
+        );
+        let ev = rep.diagnose_evidence();
+        assert_eq!(ev.clock_set_attempts, vec!["clock_settime failed EPERM", "adjtimex failed EPERM"]);
+        assert!(
+            ev.warnings.iter().any(|w| w.contains("tried to set the clock (clock_settime) and got EPERM")),
+            "{:?}",
+            ev.warnings
+        );
+        // A report from before the field existed still reads.
+        let mut old = json.clone();
+        old.as_object_mut().expect("object").remove("clock_set_attempts");
+        let back: RunReport = serde_json::from_value(old).expect("old report");
+        assert!(back.clock_set_attempts.is_empty());
     }
 }

@@ -80,6 +80,9 @@ pub struct RunRequest {
     /// their canonical names (CAP_SYS_TIME).
     #[serde(default)]
     pub cap_add: Vec<String>,
+    /// The size limit of each fresh tmp directory (`--tmp-size`).
+    #[serde(default)]
+    pub tmp_size: sandbox::TmpSize,
 }
 
 /// PostgreSQL options (`--postgres-bin`, `--postgres-init`).
@@ -115,6 +118,7 @@ impl RunRequest {
             verbose: false,
             files: Vec::new(),
             cap_add: Vec::new(),
+            tmp_size: sandbox::TmpSize::DEFAULT,
         }
     }
 

@@ -5,12 +5,16 @@
 use crate::child::ChildFiles;
 use crate::error::RunsError;
 use factors::FactorSet;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// Two scratch trees (under /tmp and /var/tmp, so every overlay finds one
-/// outside its own lower layer), removed when dropped.
+/// outside its own lower layer), removed when dropped, or by a reaper
+/// process if we are killed first.
 pub struct Workspace {
     roots: [PathBuf; 2],
+    /// Disarmed in Drop once the trees are removed.
+    reaper: Option<hostfs::Reaper>,
 }
 
 impl Workspace {
@@ -28,29 +32,32 @@ impl Workspace {
         bases: [&Path; 2],
         tmpfs: bool,
     ) -> Result<(Self, Option<String>), RunsError> {
-        let mk = |base: &Path| -> Result<PathBuf, RunsError> {
-            let d =
-                tempfile::Builder::new().prefix(prefix).tempdir_in(base).map_err(|source| RunsError::Io {
-                    context: format!("creating a scratch directory in {}", base.display()),
+        // Named before they exist, so the reaper is watching before there is
+        // anything to leave: a SIGKILL at any point leaves nothing.
+        let token = format!("{prefix}{}-{:016x}", std::process::id(), random_u64()?);
+        let roots = bases.map(|b| b.join(&token));
+        let reaper = hostfs::Reaper::spawn(&[&roots[0], &roots[1]])?;
+        for (i, r) in roots.iter().enumerate() {
+            // 0700, as a temporary directory of ours is; fails if the name is taken.
+            if let Err(source) = std::fs::DirBuilder::new().mode(0o700).create(r) {
+                // Only what we made is ours to remove.
+                roots[..i].iter().for_each(|r| remove_tree(r));
+                reaper.disarm();
+                return Err(RunsError::Io {
+                    context: format!("creating a scratch directory in {}", bases[i].display()),
                     source,
-                })?;
-            Ok(d.keep())
-        };
-        let a = mk(bases[0])?;
-        let b = match mk(bases[1]) {
-            Ok(b) => b,
-            Err(e) => {
-                remove_tree(&a);
-                return Err(e);
+                });
             }
-        };
+        }
+        let work = Workspace { roots, reaper: Some(reaper) };
+        let [a, b] = &work.roots;
         let note = match tmpfs {
-            true => sandbox::scratch::private_tmpfs(&[&a, &b])
+            true => sandbox::scratch::private_tmpfs(&[a, b])
                 .err()
                 .map(|e| format!("diagnosis state kept on disk ({e})")),
             false => None,
         };
-        Ok((Workspace { roots: [a, b] }, note))
+        Ok((work, note))
     }
 
     pub fn roots(&self) -> &[PathBuf; 2] {
@@ -93,7 +100,24 @@ impl Drop for Workspace {
             let _ = nix::mount::umount2(r.as_path(), nix::mount::MntFlags::MNT_DETACH);
             remove_tree(r);
         }
+        if let Some(reaper) = self.reaper.take() {
+            reaper.disarm();
+        }
     }
+}
+
+/// Random bits for a scratch directory's name (another process guessing
+/// it can only make our mkdir fail, never share the directory).
+fn random_u64() -> Result<u64, RunsError> {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom fills the buffer we own, of the length we pass.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        return Err(crate::error::io("reading random bits for a scratch directory's name")(
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(u64::from_ne_bytes(b))
 }
 
 /// Remove a scratch tree (it may hold overlayfs work directories of mode

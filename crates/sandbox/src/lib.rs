@@ -36,12 +36,14 @@ mod net;
 mod pid1;
 pub mod scratch;
 mod spawn;
+mod tmp_size;
 mod user;
 
 pub use capabilities::{parse as parse_capability, Capability};
 pub use error::SandboxError;
 pub use evidence::{Evidence, FileChange, Leftover, ServiceEvidence, TableRows};
 pub use spawn::run;
+pub use tmp_size::{TmpSize, TmpSizeError};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -160,6 +162,8 @@ pub struct Config {
     /// and its addresses are not randomized (bash seeds `$RANDOM` with its
     /// pid and a stack address). `None`: a random pid, ASLR as the host's.
     pub entropy_seed: Option<u64>,
+    /// The size limit of each fresh tmp directory (/tmp, /var/tmp, /dev/shm).
+    pub tmp_size: TmpSize,
 }
 
 impl Config {
@@ -186,6 +190,7 @@ impl Config {
             cap_add: Vec::new(),
             clock_watch: None,
             entropy_seed: None,
+            tmp_size: TmpSize::DEFAULT,
         })
     }
 }

@@ -27,7 +27,7 @@
 //! /dev are the host's, bound.
 
 use crate::mountinfo::{self, Mount};
-use crate::{FsMode, PRIVATE_DIR};
+use crate::{FsMode, TmpSize, PRIVATE_DIR};
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
@@ -110,6 +110,8 @@ pub struct Inputs<'a> {
     /// The sandbox has its own network namespace (its `net.*` sysctls are
     /// its own).
     pub own_net: bool,
+    /// The size limit of each fresh tmp directory.
+    pub tmp_size: TmpSize,
     /// The terminal on the command's standard input (a host path), shown as
     /// /dev/console.
     pub terminal: Option<&'a Path>,
@@ -208,6 +210,8 @@ pub enum Op {
     Tmpfs {
         at: PathBuf,
         mode: u32,
+        /// The command's tmp directories are limited; flakebox's own are not.
+        size: Option<TmpSize>,
         target: Target,
     },
     Mkdir {
@@ -300,7 +304,7 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
     if whole {
         p.root_overlay()?;
     } else {
-        p.ops.push(Op::Tmpfs { at: "/".into(), mode: 0o755, target: Target::Present });
+        p.ops.push(Op::Tmpfs { at: "/".into(), mode: 0o755, size: None, target: Target::Present });
         // overlayfs refuses a lower directory with a locked mount anywhere
         // below it, hidden or not: populate goes down past all of them (not
         // those in the wholly bound /proc, /sys and /dev).
@@ -319,12 +323,22 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
     }
     if *fs == FsMode::Fresh {
         for dir in FRESH_TMP {
-            p.ops.push(Op::Tmpfs { at: dir.into(), mode: 0o1777, target: Target::SkipUnlessDir });
+            p.ops.push(Op::Tmpfs {
+                at: dir.into(),
+                mode: 0o1777,
+                size: Some(inputs.tmp_size),
+                target: Target::SkipUnlessDir,
+            });
         }
         p.visible_under_fresh_tmp()?;
     } else {
         // Its shared memory is not state we keep.
-        p.ops.push(Op::Tmpfs { at: "/dev/shm".into(), mode: 0o1777, target: Target::SkipUnlessDir });
+        p.ops.push(Op::Tmpfs {
+            at: "/dev/shm".into(),
+            mode: 0o1777,
+            size: Some(inputs.tmp_size),
+            target: Target::SkipUnlessDir,
+        });
     }
     p.keep();
     p.collect()?;
@@ -337,7 +351,7 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
         // On the root overlay it would be in the upper layer, which persists
         // under `FsMode::Persistent`: a service's data or the trace must
         // never outlive the run.
-        p.ops.push(Op::Tmpfs { at: PRIVATE_DIR.into(), mode: 0o755, target: Target::Present });
+        p.ops.push(Op::Tmpfs { at: PRIVATE_DIR.into(), mode: 0o755, size: None, target: Target::Present });
     }
     Ok(p.ops)
 }

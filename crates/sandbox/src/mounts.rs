@@ -10,7 +10,7 @@
 use crate::error::Context;
 use crate::mount_plan::{self, Access, Depth, Fallback, HostTree, Inputs, Kind, Node, Op, Root, Target};
 use crate::mount_plan::{new_path, old_path, NEW, UP};
-use crate::{mountinfo, Config, PRIVATE_DIR};
+use crate::{mountinfo, Config, TmpSize, PRIVATE_DIR};
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
@@ -58,6 +58,7 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
         mounts: &host_mounts,
         own_net: cfg.isolate_net,
         terminal: terminal.as_deref(),
+        tmp_size: cfg.tmp_size,
     };
     let mut built = Built { uppers: Vec::new(), copy_out: Vec::new(), warnings: Vec::new() };
     let root = Root::preferred(&inputs);
@@ -163,9 +164,9 @@ struct Refused;
 fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String> {
     for op in ops {
         match op {
-            Op::Tmpfs { at, mode, target } => {
+            Op::Tmpfs { at, mode, size, target } => {
                 if let Some(dst) = ready(at, *target, built)? {
-                    tmpfs(&dst, *mode)?;
+                    tmpfs_sized(&dst, *mode, *size)?;
                 }
             }
             Op::Mkdir { at, mode } => mkdir(new_path(at), *mode)?,
@@ -374,8 +375,16 @@ fn mkdir<P: AsRef<Path>>(p: P, mode: u32) -> Result<(), String> {
 }
 
 fn tmpfs<P: AsRef<Path>>(target: P, mode: u32) -> Result<(), String> {
+    tmpfs_sized(target, mode, None)
+}
+
+fn tmpfs_sized<P: AsRef<Path>>(target: P, mode: u32, size: Option<TmpSize>) -> Result<(), String> {
     let target = target.as_ref();
-    let opts = format!("mode={mode:o}");
+    let mut opts = format!("mode={mode:o}");
+    if let Some(size) = size {
+        opts.push(',');
+        opts.push_str(&size.mount_option());
+    }
     mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
         .ctx(|| format!("tmpfs on {}", target.display()))
 }

@@ -109,6 +109,7 @@ struct Case {
     mounts: Vec<Mount>,
     own_net: bool,
     terminal: Option<PathBuf>,
+    tmp_size: TmpSize,
 }
 
 fn case(userns: bool) -> Case {
@@ -122,6 +123,7 @@ fn case(userns: bool) -> Case {
         mounts: host_mounts(),
         own_net: true,
         terminal: None,
+        tmp_size: TmpSize::DEFAULT,
     }
 }
 
@@ -137,6 +139,7 @@ impl Case {
             mounts: &self.mounts,
             own_net: self.own_net,
             terminal: self.terminal.as_deref(),
+            tmp_size: self.tmp_size,
         }
     }
 
@@ -160,7 +163,10 @@ fn show(op: &Op) -> String {
         Target::Create(Node::File) => " create-file",
     };
     match op {
-        Op::Tmpfs { at, mode, target } => format!("tmpfs {} {mode:o}{}", at.display(), t(target)),
+        Op::Tmpfs { at, mode, size, target } => {
+            let size = size.map(|s| format!(" {}", s.mount_option())).unwrap_or_default();
+            format!("tmpfs {} {mode:o}{size}{}", at.display(), t(target))
+        }
         Op::Mkdir { at, mode } => format!("mkdir {} {mode:o}", at.display()),
         Op::MkdirAll { at, mode } => format!("mkdir -p {} {mode:o}", at.display()),
         Op::Symlink { at, target } => format!("symlink {} -> {}", at.display(), target.display()),
@@ -274,9 +280,9 @@ fn root_one_overlay_of_root_then_the_other_filesystems_stacked_on_it() {
                 // /proc, /sys and /dev are whole; /tmp/fuse is hidden by the fresh /tmp.
                 "overlay /home lowerdir=/old/home,upperdir=/up/2/u,workdir=/up/2/w,index=off chown warn-if-missing \
                  [else ro (ext4)]",
-                "tmpfs /tmp 1777 if-dir",
-                "tmpfs /var/tmp 1777 if-dir",
-                "tmpfs /dev/shm 1777 if-dir",
+                "tmpfs /tmp 1777 size=25% if-dir",
+                "tmpfs /var/tmp 1777 size=25% if-dir",
+                "tmpfs /dev/shm 1777 size=25% if-dir",
             ]),
             proc_guards(),
             lines(&["mkdir /.flakebox 755", "tmpfs /.flakebox 755"]),
@@ -315,9 +321,9 @@ fn root_without_the_root_overlay_recreates_the_top_level_and_stacks_from_depth_t
             o("/var", 5, "fail", ""),
             "bind /vmlinuz single ro create-file".into(),
             o("/home/u", 6, "else ro (xfs)", " warn-if-missing"),
-            "tmpfs /tmp 1777 if-dir".into(),
-            "tmpfs /var/tmp 1777 if-dir".into(),
-            "tmpfs /dev/shm 1777 if-dir".into(),
+            "tmpfs /tmp 1777 size=25% if-dir".into(),
+            "tmpfs /var/tmp 1777 size=25% if-dir".into(),
+            "tmpfs /dev/shm 1777 size=25% if-dir".into(),
         ],
         proc_guards(),
         // On our own tmpfs root, /.flakebox is in no upper layer.
@@ -374,9 +380,9 @@ fn rootless_overlays_per_directory_and_recreates_the_way_to_locked_mounts() {
             "mkdir /usr/local/ro 755".into(),
             "bind /usr/local/ro single ro".into(),
             // No stacking step: populate went down to every mount point.
-            "tmpfs /tmp 1777 if-dir".into(),
-            "tmpfs /var/tmp 1777 if-dir".into(),
-            "tmpfs /dev/shm 1777 if-dir".into(),
+            "tmpfs /tmp 1777 size=25% if-dir".into(),
+            "tmpfs /var/tmp 1777 size=25% if-dir".into(),
+            "tmpfs /dev/shm 1777 size=25% if-dir".into(),
             "proc".into(),
             "mkdir /.flakebox 755".into(),
         ]
@@ -390,7 +396,7 @@ fn a_working_directory_under_tmp_stays_visible() {
         c.cwd = "/tmp/proj/sub".into();
         c.visible = vec!["/tmp/proj".into(), "/var/tmp/gone".into(), "/usr/bin".into()];
         let plan = c.plan(&host_tree());
-        let at = plan.iter().position(|l| l == "tmpfs /dev/shm 1777 if-dir").expect("fresh tmp");
+        let at = plan.iter().position(|l| l == "tmpfs /dev/shm 1777 size=25% if-dir").expect("fresh tmp");
         let xattr = if userns { ",userxattr" } else { "" };
         let chown = if userns { "" } else { " chown" };
         let n = plan.iter().filter(|l| l.starts_with("overlay")).count();
@@ -512,7 +518,7 @@ fn persistent_state_keeps_tmp_and_puts_each_upper_layer_outside_its_lower() {
             "overlay /home lowerdir=/old/home,upperdir=/old/tmp/st/%2Fhome/upper,\
              workdir=/old/tmp/st/%2Fhome/work,index=off chown warn-if-missing [else ro (ext4)]",
             // No fresh /tmp: its writes are state; /dev/shm is not.
-            "tmpfs /dev/shm 1777 if-dir",
+            "tmpfs /dev/shm 1777 size=25% if-dir",
             ]),
             proc_guards(),
             // The root overlay's upper layer persists: /.flakebox must not be in it.
@@ -527,7 +533,7 @@ fn persistent_state_keeps_tmp_and_puts_each_upper_layer_outside_its_lower() {
           userxattr,index=off [else ro (tmpfs)]"
             .to_string()
     ));
-    assert!(!plan.contains(&"tmpfs /tmp 1777 if-dir".to_string()));
+    assert!(!plan.contains(&"tmpfs /tmp 1777 size=25% if-dir".to_string()));
     assert_eq!(plan.last().map(String::as_str), Some("mkdir /.flakebox 755"));
 }
 
@@ -548,7 +554,7 @@ fn host_mode_binds_every_top_level_entry_through() {
             "mkdir /usr 755",
             "bind /usr tree rw",
             "bind /vmlinuz single ro create-file",
-            "tmpfs /dev/shm 1777 if-dir",
+            "tmpfs /dev/shm 1777 size=25% if-dir",
         ])
         .into_iter()
         .chain(proc_guards())
