@@ -35,6 +35,7 @@
 
 use crate::junit;
 use crate::polluter::{self, Oracle, Prior, SearchOptions, SearchResult, Tally};
+use crate::report::{Report, StableOutcome, StopReason, Verdict};
 use crate::runner::{RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
 use crate::stats::{fisher_exact, Alternative};
 use factors::FactorSet;
@@ -172,6 +173,11 @@ pub struct OrderReport {
     /// The run was interrupted: the tests examined so far.
     #[serde(default)]
     pub incomplete: bool,
+    /// Runs of the suite in its own order, and those in which a test failed.
+    #[serde(default)]
+    pub suite_runs: usize,
+    #[serde(default)]
+    pub suite_runs_failed: usize,
 }
 
 /// Renders the command that runs exactly these tests in this order, in the
@@ -244,9 +250,16 @@ pub fn diagnose_order<R: Runner + ?Sized>(
     replay: Replay<'_>,
 ) -> Result<OrderReport, RunnerError> {
     let mut runs = Runs { runner, isolate: opts.isolate, made: 0 };
-    let mut report =
-        OrderReport { tests: Vec::new(), runs: 0, alpha: opts.alpha, seed: opts.seed, incomplete: false };
-    match examine(&mut runs, opts, replay, &mut report.tests) {
+    let mut report = OrderReport {
+        tests: Vec::new(),
+        runs: 0,
+        alpha: opts.alpha,
+        seed: opts.seed,
+        incomplete: false,
+        suite_runs: 0,
+        suite_runs_failed: 0,
+    };
+    match examine(&mut runs, opts, replay, &mut report) {
         Ok(()) => {}
         Err(RunnerError::Interrupted) => report.incomplete = true,
         Err(e) => return Err(e),
@@ -272,11 +285,14 @@ fn examine<R: Runner + ?Sized>(
     runs: &mut Runs<'_, R>,
     opts: &OrderOptions,
     replay: Replay<'_>,
-    out: &mut Vec<OrderTest>,
+    report: &mut OrderReport,
 ) -> Result<(), RunnerError> {
     let mut suite = Vec::new();
     for _ in 0..opts.suite_runs.max(1) {
-        suite.push(OrderRun { ran: runs.run(None)?.0 });
+        let ran = runs.run(None)?.0;
+        report.suite_runs += 1;
+        report.suite_runs_failed += usize::from(ran.iter().any(|(_, f)| *f == Some(true)));
+        suite.push(OrderRun { ran });
     }
     let names: Vec<String> = suite[0].ran.iter().map(|(n, _)| n.clone()).collect();
     let mut shuffles = Vec::new();
@@ -297,7 +313,7 @@ fn examine<R: Runner + ?Sized>(
     }
     for name in candidates {
         let test = examine_test(runs, opts, replay, &name, &suite, &shuffles)?;
-        out.push(test);
+        report.tests.push(test);
     }
     Ok(())
 }
@@ -584,6 +600,49 @@ fn summary(t: &OrderTest, alpha: f64) -> String {
             t.polluters.join(" + "),
             t.p_brittle
         ),
+    }
+}
+
+/// The report of a diagnosis of the order factor alone (`--factors
+/// order`): no environment factor was compared, so the verdict is the
+/// suite's outcome in its own order (`stable`, failing when any of those
+/// runs failed), and the findings are in `order`.
+pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, wall_seconds: f64) -> Report {
+    let failing = order.suite_runs_failed > 0;
+    let found: Vec<String> = order
+        .tests
+        .iter()
+        .filter(|t| t.effect != OrderEffect::None)
+        .map(|t| format!("{} ({})", t.name, t.effect.name()))
+        .collect();
+    let summary = match found.is_empty() {
+        true => "no test depends on the order of the tests".to_string(),
+        false => format!("order-dependent tests: {}", found.join(", ")),
+    };
+    Report {
+        schema: 1,
+        command,
+        verdict: Verdict::Stable,
+        factors: Vec::new(),
+        conditions: Vec::new(),
+        tests: Vec::new(),
+        outcome: Some(if failing { StableOutcome::Fail } else { StableOutcome::Pass }),
+        summary,
+        analysis: Vec::new(),
+        never_failed_bound: None,
+        alpha,
+        method: "fisher".into(),
+        seed: order.seed,
+        entropy_seed: None,
+        stopped: if order.incomplete { StopReason::Interrupted } else { StopReason::Decided },
+        rounds: 0,
+        runs_total: order.runs,
+        wall_seconds,
+        command_seconds: 0.0,
+        frozen_instant: None,
+        warnings: Vec::new(),
+        screening: None,
+        order: Some(order),
     }
 }
 

@@ -291,6 +291,9 @@ pub struct Report {
     /// Additive: focused reruns' screening (absent without focus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screening: Option<Screening>,
+    /// Additive: the order factor (`--factors order`), absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::order::OrderReport>,
 }
 
 impl Report {
@@ -502,6 +505,9 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
                 let _ = writeln!(out, "  {:<w$}  {}", t.name, pal.verdict(t.verdict, &label));
             }
         }
+    }
+    if let Some(o) = &report.order {
+        out.push_str(&crate::order::render(o, false));
     }
     let _ = writeln!(out);
     let _ = writeln!(
@@ -760,6 +766,9 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
             let _ = writeln!(out);
             let _ = writeln!(out, "</details>");
         }
+    }
+    if let Some(o) = &report.order {
+        out.push_str(&crate::order::render(o, true));
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out);

@@ -19,7 +19,11 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 }
 
 pub fn main(args: DiagnoseArgs) -> Result<i32> {
-    let mut factors = match &args.factors {
+    // `order` is not an environment factor: the order factor's runs follow
+    // the diagnosis (crate::order).
+    let (factor_list, order) = crate::order::split_factors(args.factors.as_deref());
+    let order_only = order && factor_list.as_deref() == Some("");
+    let mut factors = match factor_list.as_ref().filter(|_| !order_only) {
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
         // rand is diagnosed only when asked for: a default condition costs runs.
         None => FactorSet::all().without(Factor::Rand),
@@ -31,14 +35,14 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         match runs::PgService::prepare(pg.bin.as_deref(), pg.init.as_deref()) {
             // Each run is told where the binaries are: no pg_config search.
             Ok(service) => pg.bin = Some(service.bindir().to_path_buf()),
-            Err(e) if args.factors.is_none() => {
+            Err(e) if args.factors.is_none() || order_only => {
                 eprintln!("flakebox: db is not diagnosed: {}", runs::chain(&e));
                 factors.remove(Factor::Db);
             }
             Err(e) => return Err(anyhow::Error::new(e).context("--factors db needs PostgreSQL")),
         }
     }
-    if factors.is_empty() {
+    if factors.is_empty() && !order {
         bail!("--factors: no factor left to diagnose");
     }
     let spec: clock::TimeSpec = match &args.time {
@@ -55,6 +59,9 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         eprintln!("flakebox: {note}");
     }
     let adapter = chosen.adapter.as_ref();
+    if order {
+        crate::order::check_runner(adapter)?;
+    }
     let focus = adapter.is_some_and(|a| a.capabilities().can_select);
     let opts = Options {
         factors,
@@ -113,7 +120,40 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             bar.set_message(format!("round {} (at most {}s left)", p.round, eta.as_secs()));
         }
     };
-    let result = diagnose::diagnose(&argv, &opts, &mut runner, &mut progress);
+    let started = std::time::Instant::now();
+    let mut result = match order_only {
+        // Only the order factor: no environment factor to compare.
+        true => Ok(None),
+        false => diagnose::diagnose(&argv, &opts, &mut runner, &mut progress).map(Some),
+    };
+    if let (true, Ok(report), Some(a)) = (order, &mut result, adapter) {
+        if report.as_ref().is_none_or(|r| r.stopped != diagnose::StopReason::Interrupted) {
+            let o = crate::order::options(a, factors, &opts, report.as_ref());
+            let replay = |tests: &[String]| crate::order::replay(a, tests);
+            match diagnose::order::diagnose_order(&mut runner, &o, &replay) {
+                Ok(found) => match report {
+                    Some(r) => r.order = Some(found),
+                    None => {
+                        let wall = started.elapsed().as_secs_f64();
+                        *report =
+                            Some(diagnose::order::order_only_report(argv.clone(), found, opts.alpha, wall))
+                    }
+                },
+                Err(e) => {
+                    result = Err(diagnose::DiagnoseError::Runner {
+                        condition: "order".into(),
+                        run_no: 0,
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+    let result = result.and_then(|r| {
+        r.ok_or_else(|| {
+            diagnose::DiagnoseError::InvalidOptions("--factors order: the order factor made no report".into())
+        })
+    });
     bar.finish_and_clear();
     // A run prepared for a round the engine did not make is cancelled, and
     // gone, before the workspace goes.

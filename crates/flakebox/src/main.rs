@@ -4,6 +4,7 @@ mod cli;
 mod diagnose;
 mod doctor;
 mod exit;
+mod order;
 mod run;
 mod test_runner;
 mod timetravel;
