@@ -103,7 +103,8 @@ impl OrderEffect {
 /// What a polluter (or state setter) left that the next test can see.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedState {
-    /// Files written outside the tmp directories (copy-on-write layer).
+    /// Files written outside the tmp directories (copy-on-write layer),
+    /// runtime caches left out; those the victim alone writes too first.
     pub files: Vec<String>,
     /// Tables with rows left in the throwaway database: (table, rows).
     pub db_tables: Vec<(String, u64)>,
@@ -538,21 +539,39 @@ fn state_left<R: Runner + ?Sized>(
     Ok(shared_state(&ev, victim_alone))
 }
 
-/// The state the polluter's run left, less what the victim leaves alone.
+/// Paths a language runtime or toolchain writes in any run (bytecode and
+/// build caches): never the state one test leaves for another.
+const CACHES: &[&str] = &["/__pycache__/", "/.pytest_cache/", "/.cache/go-build/", "/node_modules/.cache/"];
+
+fn is_cache(path: &str) -> bool {
+    CACHES.iter().any(|c| path.contains(c) || path.ends_with(c.trim_end_matches('/')))
+}
+
+/// The state the polluter's run left: its files (caches left out; those
+/// the victim writes too first: both use them), its rows beyond what the
+/// victim alone leaves, the processes it left.
 pub fn shared_state(polluter: &RunObservations, victim_alone: &RunObservations) -> SharedState {
-    let files: Vec<String> =
-        polluter.files_written.iter().filter(|f| !victim_alone.files_written.contains(f)).cloned().collect();
+    let mut files: Vec<String> = polluter.files_written.iter().filter(|f| !is_cache(f)).cloned().collect();
+    let also_victims = |f: &String| victim_alone.files_written.contains(f);
+    files.sort_by_key(|f| !also_victims(f));
     let db_tables: Vec<(String, u64)> = polluter
         .db_tables
         .iter()
-        .filter(|(t, n)| *n > 0 && !victim_alone.db_tables.iter().any(|(v, _)| v == t))
+        .filter(|(t, n)| *n > victim_alone.db_tables.iter().find(|(v, _)| v == t).map_or(0, |(_, m)| *m))
         .cloned()
         .collect();
     let processes = polluter.leftover_processes.clone();
     let in_process = files.is_empty() && db_tables.is_empty() && processes.is_empty();
     let mut parts = Vec::new();
     if !files.is_empty() {
-        parts.push(format!("files written: {}", files.join(", ")));
+        let f: Vec<String> = files
+            .iter()
+            .map(|f| match also_victims(f) {
+                true => format!("{f} (the victim uses it too)"),
+                false => f.clone(),
+            })
+            .collect();
+        parts.push(format!("files written: {}", f.join(", ")));
     }
     if !db_tables.is_empty() {
         let t: Vec<String> = db_tables.iter().map(|(t, n)| format!("{t} ({n} rows)")).collect();
@@ -562,7 +581,7 @@ pub fn shared_state(polluter: &RunObservations, victim_alone: &RunObservations) 
         parts.push(format!("processes left running: {}", processes.join(", ")));
     }
     let summary = match in_process {
-        true => "in-process: nothing outside the test process changed (module globals, mocks, fixtures, class attributes)".to_string(),
+        true => "in-process: nothing outside the test process changed (module globals, mocks, fixtures, class attributes, environment variables)".to_string(),
         false => parts.join("; "),
     };
     SharedState { files, db_tables, processes, in_process, summary }

@@ -119,12 +119,22 @@ fn in_process_state_when_the_polluter_leaves_nothing_outside() {
     let nothing = RunObservations::default();
     let s = shared_state(&nothing, &nothing);
     assert!(s.in_process && s.summary.starts_with("in-process"), "{s:?}");
-    // What the victim leaves alone is not the polluter's doing.
-    let p = RunObservations { files_written: vec!["/w/x".into(), "/w/own".into()], ..Default::default() };
-    let v = RunObservations { files_written: vec!["/w/own".into()], ..Default::default() };
+    // Caches are no state; a file both write comes first.
+    let p = RunObservations {
+        files_written: vec!["/w/x".into(), "/w/__pycache__/a.pyc".into(), "/w/app.db".into()],
+        db_tables: vec![("users".into(), 2), ("log".into(), 1)],
+        ..Default::default()
+    };
+    let v = RunObservations {
+        files_written: vec!["/w/app.db".into()],
+        db_tables: vec![("log".into(), 1)],
+        ..Default::default()
+    };
     let s = shared_state(&p, &v);
-    assert_eq!(s.files, ["/w/x"]);
+    assert_eq!(s.files, ["/w/app.db", "/w/x"]);
+    assert_eq!(s.db_tables, [("users".to_string(), 2)]);
     assert!(!s.in_process);
+    assert!(s.summary.contains("/w/app.db (the victim uses it too)"), "{}", s.summary);
 }
 
 #[test]

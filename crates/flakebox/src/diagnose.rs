@@ -24,6 +24,9 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let (factor_list, order) = crate::order::split_factors(args.factors.as_deref());
     let order_only = order && factor_list.as_deref() == Some("");
     let mut factors = match factor_list.as_ref().filter(|_| !order_only) {
+        // Only order: its runs isolate net, fs and time (db when named:
+        // a throwaway database per run costs its start).
+        None if order_only => FactorSet::only(Factor::Net).with(Factor::Fs).with(Factor::Time),
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
         // rand is diagnosed only when asked for: a default condition costs runs.
         None => FactorSet::all().without(Factor::Rand),
@@ -35,7 +38,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         match runs::PgService::prepare(pg.bin.as_deref(), pg.init.as_deref()) {
             // Each run is told where the binaries are: no pg_config search.
             Ok(service) => pg.bin = Some(service.bindir().to_path_buf()),
-            Err(e) if args.factors.is_none() || order_only => {
+            Err(e) if args.factors.is_none() => {
                 eprintln!("flakebox: db is not diagnosed: {}", runs::chain(&e));
                 factors.remove(Factor::Db);
             }
