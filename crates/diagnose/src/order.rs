@@ -15,7 +15,7 @@
 //!    explicitly, so any runner that orders tests can replay them).
 //! 2. Each test that failed in one of them, and each suspect the caller
 //!    names, runs `alone_runs` times selected alone.
-//! 3. Per test, Fisher's exact test of its failures in the suite orders
+//! 3. Per test, Fisher's exact test of its failures in the suite's order
 //!    against alone: `victim` when more in the suite (at 2/3 of `alpha`),
 //!    `brittle` when more alone (at 1/3), split in advance as for the
 //!    environment factors, at two looks (`alone_runs` alone runs, then twice
@@ -131,7 +131,8 @@ pub struct OrderTest {
     /// The runner's id.
     pub name: String,
     pub effect: OrderEffect,
-    /// The test in the suite's own order.
+    /// The test in the suite's own order (at the second look, also in the
+    /// order where it failed, cut after it): what `alone` is compared with.
     pub in_suite: Tally,
     pub shuffled: Vec<ShuffledRun>,
     /// The test selected alone.
@@ -184,10 +185,6 @@ pub struct OrderReport {
 /// Renders the command that runs exactly these tests in this order, in the
 /// runner's own syntax (`None` when it cannot be said).
 pub type Replay<'a> = &'a dyn Fn(&[String]) -> Option<String>;
-
-/// A first look at least this promising (smallest one-sided p-value) earns
-/// the second look's runs.
-const PROMISING: f64 = 0.25;
 
 /// One run's tests, in the order they ran: (id, failed first attempt).
 type Ran = Vec<(String, Option<bool>)>;
@@ -348,18 +345,37 @@ fn examine_test<R: Runner + ?Sized>(
         .map(|(seed, r)| ShuffledRun { seed: *seed, failed: outcome_of(&r.ran, name) })
         .collect();
     let all: Vec<&OrderRun> = suite.iter().chain(shuffles.iter().map(|(_, r)| r)).collect();
-    let ordered = tally_in(&all, name);
+    // The test: the suite's own order (chosen before any run, so no
+    // selection) against alone, at two looks, each at half of alpha (so any
+    // rule for taking the second keeps the family-wise bound). The second
+    // adds fresh runs of the order where it failed (passed, when it leans
+    // brittle; its own when there is none), cut after it, and four times as many alone runs: under the null
+    // every run of it is alike whatever ran before, so pooling is valid.
+    let mut ordered = in_suite;
     let mut alone = Tally::default();
     let mut alone_evidence = RunObservations::default();
-    // Two looks, each at half of alpha (so any rule for taking the second
-    // keeps the family-wise bound): `alone_runs`, then twice as many more
-    // when the first look is promising but not significant.
     let (mut effect, mut p_victim, mut p_brittle) = (OrderEffect::None, 1.0f64, 1.0f64);
-    for (look, more) in [opts.alone_runs.max(1), 2 * opts.alone_runs.max(1)].into_iter().enumerate() {
-        if look == 1 && p_victim.min(p_brittle) > PROMISING {
-            break;
+    let n = opts.alone_runs.max(1);
+    for (look, more_alone) in [n, 4 * n].into_iter().enumerate() {
+        if look == 1 {
+            let never_failed = ordered.fails == 0 && alone.fails == 0 && ordered_fails(&all, name) == 0;
+            if never_failed {
+                break;
+            }
+            // The way the first look leans: where it failed (a victim), or
+            // where it passed (brittle).
+            let lean = p_victim <= p_brittle;
+            let from = all.iter().find(|r| outcome_of(&r.ran, name) == Some(lean)).unwrap_or(&all[0]);
+            let mut prefix: Vec<String> = before(&from.ran, name).into_iter().map(|t| t.0).collect();
+            prefix.push(name.to_string());
+            for _ in 0..2 * opts.suite_runs.max(1) {
+                let (ran, _) = runs.run(Some(prefix.clone()))?;
+                if let Some(f) = outcome_of(&ran, name) {
+                    ordered = ordered.merged(Tally::new(1, u64::from(f)));
+                }
+            }
         }
-        for _ in 0..more {
+        for _ in 0..more_alone {
             let (ran, ev) = runs.run(Some(vec![name.to_string()]))?;
             if let Some(f) = outcome_of(&ran, name) {
                 alone = alone.merged(Tally::new(1, u64::from(f)));
@@ -391,7 +407,7 @@ fn examine_test<R: Runner + ?Sized>(
     let mut t = OrderTest {
         name: name.to_string(),
         effect,
-        in_suite,
+        in_suite: ordered,
         shuffled,
         alone,
         p_victim,
@@ -482,6 +498,10 @@ fn examine_test<R: Runner + ?Sized>(
     }
     t.summary = summary(&t, opts.search.alpha);
     Ok(t)
+}
+
+fn ordered_fails(all: &[&OrderRun], name: &str) -> usize {
+    all.iter().filter(|r| outcome_of(&r.ran, name) == Some(true)).count()
 }
 
 /// The victim's runs in the orders where it failed at least once: what the
@@ -581,19 +601,21 @@ pub fn shared_state(polluter: &RunObservations, victim_alone: &RunObservations) 
         parts.push(format!("processes left running: {}", processes.join(", ")));
     }
     let summary = match in_process {
-        true => "in-process: nothing outside the test process changed (module globals, mocks, fixtures, class attributes, environment variables)".to_string(),
+        true => "in-process: nothing outside the test process changed (globals, monkey-patches and mocks, fixtures, class attributes, environment variables)".to_string(),
         false => parts.join("; "),
     };
     SharedState { files, db_tables, processes, in_process, summary }
 }
 
 fn summary(t: &OrderTest, alpha: f64) -> String {
+    let shuffled_fails = t.shuffled.iter().filter(|s| s.failed == Some(true)).count();
     let counts = format!(
-        "{}/{} failed in suite orders, {}/{} alone",
-        t.in_suite.fails + t.shuffled.iter().filter(|s| s.failed == Some(true)).count() as u64,
-        t.in_suite.runs + t.shuffled.iter().filter(|s| s.failed.is_some()).count() as u64,
+        "{}/{} failed in the suite's order, {}/{} alone, {shuffled_fails}/{} in shuffled orders",
+        t.in_suite.fails,
+        t.in_suite.runs,
         t.alone.fails,
-        t.alone.runs
+        t.alone.runs,
+        t.shuffled.len()
     );
     match t.effect {
         OrderEffect::None => format!("no order effect ({counts})"),

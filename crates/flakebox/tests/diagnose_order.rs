@@ -73,10 +73,22 @@ fn check_victim(cwd: &Path, r: &Report, id: &str, polluter: &str, state: &str) {
     let s = t.state.as_ref().expect("state");
     assert!(s.summary.contains(state), "state `{}` should say `{state}`: {ctx}", s.summary);
     let line = t.replay.as_deref().expect("replay");
-    assert!(line.contains(polluter) && line.ends_with(id), "{line}");
+    // The runner's own syntax: pytest node ids in order; go's `-run`
+    // pattern over the names (a go id is `PACKAGE Name`).
+    let name = |i: &str| i.rsplit(' ').next().unwrap_or(i).to_string();
+    let (p, v) = (name(polluter), name(id));
+    let (ip, iv) = (line.find(&p), line.find(&v));
+    assert!(ip.is_some() && iv.is_some() && ip < iv, "{line}");
     let out = replay(cwd, line);
     assert_eq!(out.status.code(), Some(1), "replay {line} should fail:\n{}\n{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains(&format!("FAILED {id}")), "{line}:\n{}", stdout(&out));
+    let failed = match id.split_once(' ') {
+        // go test -json: the victim's own fail event.
+        Some((_, name)) => {
+            format!("\"Action\":\"fail\",\"Package\":\"example.com/flakebox/order\",\"Test\":\"{name}\"")
+        }
+        None => format!("FAILED {id}"),
+    };
+    assert!(stdout(&out).contains(&failed), "{line}: no `{failed}` in\n{}", stdout(&out));
     assert!(t.search_runs > 0 && t.search.as_ref().is_some_and(|s| s.runs > 0), "{ctx}");
 }
 
@@ -143,6 +155,23 @@ fn pytest_victims_their_polluters_state_and_replays() {
     let text = diagnose::render_text(&r, false);
     assert!(text.contains("polluter: test_a_polluters.py::test_patches_greet"), "{text}");
     assert!(text.contains("replay: flakebox run -- python3 -m pytest"), "{text}");
+}
+
+#[test]
+fn go_package_globals_polluters_and_replays() {
+    let dir = copy_of("go");
+    let cwd = dir.path();
+    let (r, out) = diagnose_order(cwd, &["go", "test", "./..."]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let pkg = "example.com/flakebox/order";
+    let id = |name: &str| format!("{pkg} {name}");
+    check_victim(cwd, &r, &id("TestNoPlugins"), &id("TestRegisterPlugin"), "in-process");
+    // Fails one run in five alone as well.
+    check_victim(cwd, &r, &id("TestGreetingFlaky"), &id("TestShout"), "in-process");
+    let order = r.order.as_ref().expect("order");
+    assert!(order.tests.iter().all(|t| t.name != id("TestUnrelated")), "{order:#?}");
+    // go cannot run a listed order: no shuffled orders, only its own.
+    assert!(order.tests.iter().all(|t| t.shuffled.is_empty()));
 }
 
 #[test]
