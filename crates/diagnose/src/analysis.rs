@@ -826,7 +826,7 @@ pub(crate) fn build_report(
         suspects: engine.suspects.clone().unwrap_or_default(),
         incomplete: engine.suspects.is_none(),
     });
-    Report {
+    let mut report = Report {
         schema: 1,
         command: command.to_vec(),
         verdict: u.verdict,
@@ -850,7 +850,10 @@ pub(crate) fn build_report(
         warnings,
         screening,
         order: None,
-    }
+        categories: Vec::new(),
+    };
+    report.categories = crate::category::categorize(&report);
+    report
 }
 
 /// The verdict of a focused diagnosis from its tests' verdicts: environment

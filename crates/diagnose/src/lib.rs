@@ -75,6 +75,7 @@
 //! ever, so each pair stays exchangeable under the null.
 
 pub use runners::junit;
+pub mod category;
 pub mod order;
 pub mod polluter;
 pub mod report;

@@ -660,7 +660,7 @@ pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, w
         true => "no test depends on the order of the tests".to_string(),
         false => format!("order-dependent tests: {}", found.join(", ")),
     };
-    Report {
+    let mut report = Report {
         schema: 1,
         command,
         verdict: Verdict::Stable,
@@ -684,7 +684,10 @@ pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, w
         warnings: Vec::new(),
         screening: None,
         order: Some(order),
-    }
+        categories: Vec::new(),
+    };
+    report.categories = crate::category::categorize(&report);
+    report
 }
 
 /// The order section of the text and markdown reports.

@@ -294,6 +294,10 @@ pub struct Report {
     /// Additive: the order factor (`--factors order`), absent without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<crate::order::OrderReport>,
+    /// Additive: each test with a finding in the usual taxonomy of flaky
+    /// tests (intra-test, inter-test, external), see [`crate::category`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<crate::category::TestCategory>,
 }
 
 impl Report {
@@ -509,6 +513,7 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     if let Some(o) = &report.order {
         out.push_str(&crate::order::render(o, false));
     }
+    out.push_str(&crate::category::render(&report.categories, false));
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -770,6 +775,7 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
     if let Some(o) = &report.order {
         out.push_str(&crate::order::render(o, true));
     }
+    out.push_str(&crate::category::render(&report.categories, true));
     if !report.warnings.is_empty() {
         let _ = writeln!(out);
         for w in &report.warnings {

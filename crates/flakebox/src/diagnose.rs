@@ -135,7 +135,10 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             let replay = |tests: &[String]| crate::order::replay(a, tests);
             match diagnose::order::diagnose_order(&mut runner, &o, &replay) {
                 Ok(found) => match report {
-                    Some(r) => r.order = Some(found),
+                    Some(r) => {
+                        r.order = Some(found);
+                        r.categories = diagnose::category::categorize(r);
+                    }
                     None => {
                         let wall = started.elapsed().as_secs_f64();
                         *report =
