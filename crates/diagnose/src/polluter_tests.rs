@@ -79,6 +79,7 @@ fn deterministic_victim_single_polluter_within_the_run_bound_at_every_position()
     let mut worst_confirm = 0;
     for n in (1..=70).chain([100, 128, 200]) {
         let before = tests(n);
+        let (mut worst, mut sum) = (0, 0);
         for pos in 0..n {
             let name = format!("t{pos}");
             let mut m = Model::new(&[&[name.as_str()]], 0.0, 1.0, 1);
@@ -97,6 +98,15 @@ fn deterministic_victim_single_polluter_within_the_run_bound_at_every_position()
             let search = (r.runs - r.confirm_runs) as f64;
             assert!(search <= deterministic_run_bound(n) + 1e-9, "{ctx}: {search} runs");
             worst_confirm = worst_confirm.max(r.confirm_runs);
+            worst = worst.max(r.runs - r.confirm_runs);
+            sum += r.runs - r.confirm_runs;
+        }
+        if [8, 32, 128, 200].contains(&n) {
+            eprintln!(
+                "deterministic victim, N = {n}: search runs mean {:.1}, worst {worst} (bound {:.1}), + confirmation",
+                sum as f64 / n as f64,
+                deterministic_run_bound(n)
+            );
         }
     }
     // Fisher at 0.01 with no prior: 5 fresh failing pair runs against 4

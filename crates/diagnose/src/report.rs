@@ -420,8 +420,11 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", pal.bold("flakebox diagnose:"), report.command.join(" "));
     let _ = writeln!(out);
-    out.push_str(&condition_table(&report.conditions, "  "));
-    let _ = writeln!(out);
+    // An order-only report compared no conditions.
+    if !report.conditions.is_empty() {
+        out.push_str(&condition_table(&report.conditions, "  "));
+        let _ = writeln!(out);
+    }
     let label = report_label(report);
     let _ = writeln!(out, "verdict: {}", pal.verdict(report.verdict, &label));
     let _ = writeln!(out, "  {}", report.summary);

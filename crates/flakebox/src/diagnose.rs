@@ -97,7 +97,14 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let runner_kind = adapter.map(|a| a.kind);
     let runs = Runs::new(chosen.command.as_ref(), base, &work);
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
-    if args.format == OutputFormat::Text {
+    if args.format == OutputFormat::Text && order_only {
+        eprintln!(
+            "flakebox: diagnosing the order of the tests of {} ({}); every run isolates {}",
+            shell_words(&args.command),
+            runner_kind.map(|k| k.name()).unwrap_or("?"),
+            factors.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        );
+    } else if args.format == OutputFormat::Text {
         eprintln!(
             "flakebox: diagnosing {} under {} conditions; time-isolated runs see {} (replay: flakebox run --time {})",
             shell_words(&args.command),
