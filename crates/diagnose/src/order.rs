@@ -609,14 +609,13 @@ pub fn shared_state(polluter: &RunObservations, victim_alone: &RunObservations) 
 
 fn summary(t: &OrderTest, alpha: f64) -> String {
     let shuffled_fails = t.shuffled.iter().filter(|s| s.failed == Some(true)).count();
-    let counts = format!(
-        "{}/{} failed in the suite's order, {}/{} alone, {shuffled_fails}/{} in shuffled orders",
-        t.in_suite.fails,
-        t.in_suite.runs,
-        t.alone.fails,
-        t.alone.runs,
-        t.shuffled.len()
+    let mut counts = format!(
+        "{}/{} failed in the suite's order, {}/{} alone",
+        t.in_suite.fails, t.in_suite.runs, t.alone.fails, t.alone.runs
     );
+    if !t.shuffled.is_empty() {
+        counts.push_str(&format!(", {shuffled_fails}/{} in shuffled orders", t.shuffled.len()));
+    }
     match t.effect {
         OrderEffect::None => format!("no order effect ({counts})"),
         OrderEffect::Victim if t.polluters.is_empty() => {

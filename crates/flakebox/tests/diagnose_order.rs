@@ -158,6 +158,27 @@ fn pytest_victims_their_polluters_state_and_replays() {
 }
 
 #[test]
+fn pytest_brittle_test_and_its_state_setter() {
+    let dir = copy_of("pytest_brittle");
+    let cwd = dir.path();
+    let (r, out) = diagnose_order(cwd, &["python3", "-m", "pytest", "-q"]);
+    // The suite passes in its own order.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let t = victim(&r, "test_config.py::test_reads_config");
+    let ctx = format!("{t:#?}");
+    assert_eq!(t.effect, OrderEffect::Brittle, "{ctx}");
+    assert_eq!(t.polluters, ["test_config.py::test_writes_config"], "{ctx}");
+    let s = t.state.as_ref().expect("state");
+    assert_eq!(s.files, [cwd.join("config.ini").display().to_string()], "{ctx}");
+    // The replay is the test alone, and it fails.
+    let line = t.replay.as_deref().expect("replay");
+    assert!(line.ends_with(" test_config.py::test_reads_config"), "{line}");
+    let out = replay(cwd, line);
+    assert_eq!(out.status.code(), Some(1), "{line}:\n{}", stdout(&out));
+    assert!(!cwd.join("config.ini").exists(), "a run wrote into the directory itself");
+}
+
+#[test]
 fn go_package_globals_polluters_and_replays() {
     let dir = copy_of("go");
     let cwd = dir.path();
