@@ -91,7 +91,7 @@ pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
 }
 
 /// The order factor's options for a diagnosis with these options: every
-/// diagnosed factor isolated, the diagnosis's alpha and seed, its suspects.
+/// diagnosed factor isolated, and fs, the diagnosis's alpha and seed, its suspects.
 pub fn options(
     adapter: &Adapter,
     isolate: factors::FactorSet,
@@ -100,7 +100,9 @@ pub fn options(
 ) -> diagnose::order::OrderOptions {
     let defaults = diagnose::order::OrderOptions::default();
     diagnose::order::OrderOptions {
-        isolate,
+        // fs always: every run starts from a fresh copy-on-write layer (no
+        // state kept from another run), and what the polluter writes is seen.
+        isolate: isolate.with(factors::Factor::Fs),
         alpha: opts.alpha,
         seed: opts.seed,
         shuffles: if adapter.capabilities().can_order { defaults.shuffles } else { 0 },
