@@ -828,7 +828,7 @@ pub(crate) fn build_report(
         suspects: engine.suspects.clone().unwrap_or_default(),
         incomplete: engine.suspects.is_none(),
     });
-    Report {
+    let mut report = Report {
         schema: 1,
         command: command.to_vec(),
         verdict: u.verdict,
@@ -853,7 +853,11 @@ pub(crate) fn build_report(
         screening,
         runs: run_summaries(engine),
         shards: None,
-    }
+        order: None,
+        categories: Vec::new(),
+    };
+    report.categories = crate::category::categorize(&report);
+    report
 }
 
 /// Every run for the report's `runs`, screening runs first.

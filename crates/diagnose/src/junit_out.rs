@@ -74,7 +74,7 @@ pub fn render_junit(report: &Report) -> Result<String, std::io::Error> {
 fn test_case(t: &TestReport) -> Case {
     let mut body: Vec<String> = test_details(t);
     if let Some(r) = &t.replay {
-        body.push(format!("replay: {r}"));
+        body.push(format!("run it alone: {r}"));
     }
     let body = body.join("\n");
     if t.fails_only_in_suite {
@@ -109,7 +109,7 @@ fn verdict_case(
                 .iter()
                 .map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value)))
                 .collect();
-            let replay = replay.map(|r| format!("; replay: {r}")).unwrap_or_default();
+            let replay = replay.map(|r| format!("; run it alone: {r}")).unwrap_or_default();
             Case::Failure {
                 kind: "flakebox.environment",
                 message: format!("flaky because of the environment: {}{replay}", causes.join(", ")),

@@ -75,8 +75,11 @@
 //! ever, so each pair stays exchangeable under the null.
 
 pub use runners::junit;
+pub mod category;
 pub mod html;
 pub mod junit_out;
+pub mod order;
+pub mod polluter;
 pub mod report;
 pub mod report_shards;
 pub mod runner;

@@ -207,8 +207,9 @@ pub struct TestReport {
     /// those runs rule out at 95% (`1 − 0.05^(1/runs)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_failure_rate_95: Option<f64>,
-    /// Additive: a command that runs this test alone under flakebox, in the
-    /// runner's own syntax (set by the caller that knows the runner).
+    /// Additive: a command that runs this test alone under flakebox (every
+    /// factor isolated), in the runner's own syntax; set for the tests that
+    /// are not a stable pass, by the caller that knows the runner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
 }
@@ -302,6 +303,13 @@ pub struct Report {
     /// Additive: a merged report's shards (`flakebox merge`; absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<crate::report_shards::ShardsSection>,
+    /// Additive: the order factor (`--factors order`), absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::order::OrderReport>,
+    /// Additive: each test with a finding in the usual taxonomy of flaky
+    /// tests (intra-test, inter-test, external), see [`crate::category`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<crate::category::TestCategory>,
 }
 
 /// One run of a diagnosis (additive `runs`).
@@ -456,8 +464,11 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", pal.bold("flakebox diagnose:"), report.command.join(" "));
     let _ = writeln!(out);
-    out.push_str(&condition_table(&report.conditions, "  "));
-    let _ = writeln!(out);
+    // An order-only report compared no conditions.
+    if !report.conditions.is_empty() {
+        out.push_str(&condition_table(&report.conditions, "  "));
+        let _ = writeln!(out);
+    }
     let label = report_label(report);
     let _ = writeln!(out, "verdict: {}", pal.verdict(report.verdict, &label));
     let _ = writeln!(out, "  {}", report.summary);
@@ -546,6 +557,10 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
             }
         }
     }
+    if let Some(o) = &report.order {
+        out.push_str(&crate::order::render(o, false));
+    }
+    out.push_str(&crate::category::render(&report.categories, false));
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -607,7 +622,17 @@ pub(crate) fn report_label(report: &Report) -> String {
 /// A test is shown on its own line unless it passed (or was skipped) in
 /// every run it had; a test failing only in whole-suite runs is shown.
 fn is_quiet(t: &TestReport) -> bool {
-    t.verdict == Verdict::Stable && t.outcome != Some(StableOutcome::Fail) && !t.fails_only_in_suite
+    !t.needs_a_look()
+}
+
+impl TestReport {
+    /// Not a stable pass (or skip): a verdict, a failure, or a failure only
+    /// in the whole suite, which the reports show one by one.
+    pub fn needs_a_look(&self) -> bool {
+        self.verdict != Verdict::Stable
+            || self.outcome == Some(StableOutcome::Fail)
+            || self.fails_only_in_suite
+    }
 }
 
 /// The tests to show one by one (strongest verdicts first), and the stable
@@ -812,6 +837,10 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
         let _ = writeln!(out);
         out.push_str(&s.markdown());
     }
+    if let Some(o) = &report.order {
+        out.push_str(&crate::order::render(o, true));
+    }
+    out.push_str(&crate::category::render(&report.categories, true));
     if !report.warnings.is_empty() {
         let _ = writeln!(out);
         for w in &report.warnings {

@@ -138,7 +138,9 @@ Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 u
 pub struct DiagnoseArgs {
     /// Factors to test: net, fs, time, db, rand (default: net, fs, time, and db when
     /// PostgreSQL is installed; rand only when named: every rand-isolated run then
-    /// uses one entropy seed, derived from --seed and printed apart from it).
+    /// uses one entropy seed, derived from --seed and printed apart from it). Add
+    /// `order` (or give it alone) to find tests that fail only after another test,
+    /// their polluter, what it left and a replay (pytest, go test).
     #[arg(long, value_name = "LIST")]
     pub factors: Option<String>,
 

@@ -25,7 +25,20 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     }
     // A shard's plan first: a bad --shard is reported before any set-up.
     let shard = crate::shard::Shard::from_args(&args)?;
-    let mut factors = match &args.factors {
+    // `order` is not an environment factor: the order factor's runs follow
+    // the diagnosis (crate::order).
+    let (factor_list, order) = crate::order::split_factors(args.factors.as_deref());
+    if order && shard.is_some() {
+        bail!(
+            "--factors order cannot be sharded: its polluter search decides each run from the last; \
+             run it in one diagnosis, or leave order out of the shards' --factors"
+        );
+    }
+    let order_only = order && factor_list.as_deref() == Some("");
+    let mut factors = match factor_list.as_ref().filter(|_| !order_only) {
+        // Only order: its runs isolate net, fs and time (db when named:
+        // a throwaway database per run costs its start).
+        None if order_only => FactorSet::only(Factor::Net).with(Factor::Fs).with(Factor::Time),
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
         // rand is diagnosed only when asked for: a default condition costs runs.
         None => FactorSet::all().without(Factor::Rand),
@@ -44,7 +57,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             Err(e) => return Err(anyhow::Error::new(e).context("--factors db needs PostgreSQL")),
         }
     }
-    if factors.is_empty() {
+    if factors.is_empty() && !order {
         bail!("--factors: no factor left to diagnose");
     }
     let spec: clock::TimeSpec = match &args.time {
@@ -61,6 +74,9 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         eprintln!("flakebox: {note}");
     }
     let adapter = chosen.adapter.as_ref();
+    if order {
+        crate::order::check_runner(adapter)?;
+    }
     let focus = adapter.is_some_and(|a| a.capabilities().can_select);
     let opts = Options {
         factors,
@@ -93,7 +109,14 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let runner_kind = adapter.map(|a| a.kind);
     let runs = Runs::new(chosen.command.as_ref(), base, &work);
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
-    if args.format == OutputFormat::Text {
+    if args.format == OutputFormat::Text && order_only {
+        eprintln!(
+            "flakebox: diagnosing the order of the tests of {} ({}); every run isolates {}",
+            shell_words(&args.command),
+            runner_kind.map(|k| k.name()).unwrap_or("?"),
+            factors.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        );
+    } else if args.format == OutputFormat::Text {
         eprintln!(
             "flakebox: diagnosing {} under {} conditions; time-isolated runs see {} (replay: flakebox run --time {})",
             shell_words(&args.command),
@@ -119,13 +142,57 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             bar.set_message(format!("round {} (at most {}s left)", p.round, eta.as_secs()));
         }
     };
-    let (result, part) = match &shard {
-        Some(s) => match s.run(&argv, &opts, clock.replay_spec(), &mut runner, &mut progress) {
-            Ok((report, part)) => (Ok(report), Some(part)),
-            Err(e) => (Err(e), None),
-        },
-        None => (diagnose::diagnose(&argv, &opts, &mut runner, &mut progress), None),
+    let started = std::time::Instant::now();
+    let mut part = None;
+    let mut result = match (&shard, order_only) {
+        // Only the order factor: no environment factor to compare.
+        (_, true) => Ok(None),
+        (Some(s), false) => {
+            s.run(&argv, &opts, clock.replay_spec(), &mut runner, &mut progress).map(|(r, p)| {
+                part = Some(p);
+                Some(r)
+            })
+        }
+        (None, false) => diagnose::diagnose(&argv, &opts, &mut runner, &mut progress).map(Some),
     };
+    if let (true, Ok(report), Some(a)) = (order, &mut result, adapter) {
+        if report.as_ref().is_none_or(|r| r.stopped != diagnose::StopReason::Interrupted) {
+            let o = crate::order::options(a, factors, &opts, report.as_ref());
+            let replay = |tests: &[String]| crate::order::replay(a, tests);
+            match diagnose::order::diagnose_order(&mut runner, &o, &replay) {
+                Ok(found) => match report {
+                    Some(r) => {
+                        r.order = Some(found);
+                        r.categories = diagnose::category::categorize(r);
+                    }
+                    None => {
+                        let wall = started.elapsed().as_secs_f64();
+                        *report =
+                            Some(diagnose::order::order_only_report(argv.clone(), found, opts.alpha, wall))
+                    }
+                },
+                Err(e) => {
+                    result = Err(diagnose::DiagnoseError::Runner {
+                        condition: "order".into(),
+                        run_no: 0,
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+    let mut result = result.and_then(|r| {
+        r.ok_or_else(|| {
+            diagnose::DiagnoseError::InvalidOptions("--factors order: the order factor made no report".into())
+        })
+    });
+    // Each test worth a look gets the command that runs it alone, in its
+    // runner's own syntax (the HTML and JUnit reports show it).
+    if let (Ok(report), Some(a)) = (&mut result, adapter) {
+        for t in report.tests.iter_mut().filter(|t| t.needs_a_look()) {
+            t.replay = crate::order::replay(a, std::slice::from_ref(&t.name));
+        }
+    }
     bar.finish_and_clear();
     // A run prepared for a round the engine did not make is cancelled, and
     // gone, before the workspace goes.

@@ -5,6 +5,7 @@ mod diagnose;
 mod doctor;
 mod exit;
 mod merge;
+mod order;
 mod report_file;
 mod run;
 mod shard;

@@ -147,6 +147,12 @@ fn diagnose_writes_html_and_junit_beside_its_json() {
     let case = |n: &str| ours.iter().find(|c| c.name == n).unwrap_or_else(|| panic!("no {n}: {text}"));
     assert_eq!(case(marker).outcome, diagnose::Outcome::Failed);
     assert!(case(marker).message.as_deref().is_some_and(|m| m.contains("fs fixes (p = ")), "{text}");
+    assert!(
+        case(marker).message.as_deref().is_some_and(|m| m
+            .contains("run it alone: flakebox run -- python3 -m pytest")
+            && m.contains(marker)),
+        "the message says how to run the test alone: {text}"
+    );
     assert_eq!(case("test_suite.py::test_stable").outcome, diagnose::Outcome::Passed);
     assert_eq!(case("test_suite.py::test_plain_fails").outcome, diagnose::Outcome::Failed);
     let theirs = junitparser_cases(&xml);

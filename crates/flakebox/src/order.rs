@@ -1,0 +1,171 @@
+//! `diagnose --factors ...,order`: the CLI's side of the order factor (the
+//! engine is `diagnose::order`): reading `order` out of the factor list,
+//! refusing a runner that cannot select and order tests, and the replay
+//! command in the runner's own syntax.
+
+use anyhow::{bail, Result};
+use diagnose::Report;
+use runners::{Adapter, Invocation, Order, TestId};
+use std::path::Path;
+
+/// The factor list without `order`, and whether `order` was in it. With
+/// only `order`, the list is empty (`Some("")`): no environment factor.
+pub fn split_factors(list: Option<&str>) -> (Option<String>, bool) {
+    let Some(list) = list else { return (None, false) };
+    let mut order = false;
+    let rest: Vec<&str> = list
+        .split(',')
+        .filter(|p| {
+            let is_order = p.trim().eq_ignore_ascii_case("order");
+            order |= is_order;
+            !is_order
+        })
+        .collect();
+    (Some(rest.join(",")), order)
+}
+
+/// The order factor runs chosen tests in a chosen order through the runner.
+pub fn check_runner(adapter: Option<&Adapter>) -> Result<()> {
+    match adapter {
+        None => bail!(
+            "--factors order needs a recognised test runner (pytest, go test, cargo test, RSpec, ...) to run \
+             chosen tests in a chosen order; this command is diagnosed as a whole: name its runner with \
+             --runner NAME, or leave order out"
+        ),
+        Some(a) => {
+            let caps = a.capabilities();
+            if !(caps.can_select && (caps.can_order || keeps_suite_order(a.kind))) {
+                bail!(
+                    "--factors order needs a test runner that runs chosen tests in the order given; {} cannot \
+                     (it sorts or parallelises them): leave order out",
+                    a.kind
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runners that cannot run a listed order but run any selection in the
+/// suite's own order (go: each package's tests in source order): the
+/// polluter search only ever runs subsets of an order the suite ran, so it
+/// works; shuffled orders are left out.
+pub fn keeps_suite_order(kind: runners::RunnerKind) -> bool {
+    kind == runners::RunnerKind::Go
+}
+
+/// Where the replay's private results would go: words naming it are left
+/// out of the replay, which needs no result files.
+const RESULTS: &str = "/flakebox-order-results";
+
+/// `flakebox run -- CMD` running exactly `tests` in this order, in the
+/// runner's own syntax.
+pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
+    let inv = Invocation {
+        selection: Some(tests.iter().map(TestId::new).collect()),
+        // A runner that cannot order runs a selection in the suite's order.
+        order: if adapter.capabilities().can_order { Order::AsListed } else { Order::Defined },
+        results_dir: Path::new(RESULTS).to_path_buf(),
+    };
+    let planned = adapter.plan(&inv).ok()?;
+    let mut words: Vec<String> = Vec::new();
+    for w in planned.argv {
+        if w.contains(RESULTS) {
+            // `--out DIR` as two words: its option goes too.
+            if words.last().is_some_and(|p| p.starts_with('-') && !p.contains('=')) {
+                words.pop();
+            }
+            continue;
+        }
+        words.push(w);
+    }
+    let env: Vec<String> =
+        planned.env.iter().filter(|(_, v)| !v.contains(RESULTS)).map(|(k, v)| format!("{k}={v}")).collect();
+    let mut line = vec!["flakebox".to_string(), "run".into(), "--".into()];
+    if !env.is_empty() {
+        line.push("env".into());
+        line.extend(env);
+    }
+    line.extend(words);
+    Some(render::shell_line(&line))
+}
+
+/// The order factor's options for a diagnosis with these options: every
+/// diagnosed factor isolated, and fs, the diagnosis's alpha and seed, its suspects.
+pub fn options(
+    adapter: &Adapter,
+    isolate: factors::FactorSet,
+    opts: &diagnose::Options,
+    report: Option<&Report>,
+) -> diagnose::order::OrderOptions {
+    let defaults = diagnose::order::OrderOptions::default();
+    diagnose::order::OrderOptions {
+        // fs always: every run starts from a fresh copy-on-write layer (no
+        // state kept from another run), and what the polluter writes is seen.
+        isolate: isolate.with(factors::Factor::Fs),
+        alpha: opts.alpha,
+        seed: opts.seed,
+        shuffles: if adapter.capabilities().can_order { defaults.shuffles } else { 0 },
+        tests: report.map(suspects).unwrap_or_default(),
+        ..defaults
+    }
+}
+
+/// The tests of a finished diagnosis the order factor examines besides
+/// those failing in its own runs: every test not stable, and every one
+/// that failed only in whole-suite runs.
+pub fn suspects(report: &Report) -> Vec<String> {
+    report
+        .tests
+        .iter()
+        .filter(|t| t.verdict != diagnose::Verdict::Stable || t.fails_only_in_suite)
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runners::{Detection, RunnerChoice};
+
+    fn adapter(cmd: &str) -> Adapter {
+        let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        match runners::choose(RunnerChoice::Auto, &argv, Path::new("/p")) {
+            Detection::Detected(a) => a,
+            _ => panic!("{cmd}: not detected"),
+        }
+    }
+
+    #[test]
+    fn order_is_read_out_of_the_factor_list() {
+        assert_eq!(split_factors(None), (None, false));
+        assert_eq!(split_factors(Some("net,time")), (Some("net,time".into()), false));
+        assert_eq!(split_factors(Some("fs,order")), (Some("fs".into()), true));
+        assert_eq!(split_factors(Some("Order")), (Some(String::new()), true));
+    }
+
+    #[test]
+    fn replay_is_the_runners_own_command_without_private_results() {
+        let a = adapter("python3 -m pytest -q tests/");
+        let r = replay(&a, &["tests/a.py::test_x".into(), "tests/b.py::test_y".into()]).unwrap();
+        assert_eq!(
+            r,
+            "flakebox run -- python3 -m pytest -q -p no:cacheprovider -p no:randomly -o 'junit_family=xunit1' \
+             tests/a.py::test_x tests/b.py::test_y"
+        );
+        let a = adapter("go test ./...");
+        let r = replay(&a, &["example.com/m/pkg TestA".into(), "example.com/m/pkg TestB".into()]);
+        let r = r.expect("go replay");
+        assert_eq!(
+            r,
+            "flakebox run -- go test -json '-count=1' '-shuffle=off' '-run=^(TestA|TestB)$' example.com/m/pkg"
+        );
+    }
+
+    #[test]
+    fn a_runner_that_cannot_order_is_refused_with_the_reason() {
+        let e = check_runner(None).unwrap_err().to_string();
+        assert!(e.contains("--runner NAME"), "{e}");
+        assert!(check_runner(Some(&adapter("pytest"))).is_ok());
+    }
+}

@@ -1,0 +1,3 @@
+module example.com/flakebox/order
+
+go 1.19
