@@ -177,7 +177,9 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
     pub time: Option<String>,
 
-    /// Stop any single run after this long (it counts as a failure).
+    /// Stop any single run after this long (it counts as a failure, and as a
+    /// timeout). Default: derived from the first run, which is baseline's and
+    /// has no limit: every later run stops at 10 s + 5 × its duration.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 

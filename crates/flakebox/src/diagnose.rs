@@ -85,8 +85,12 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         eprintln!("flakebox: note: {note}");
     }
     let runner_kind = adapter.map(|a| a.kind);
+    let base_timeout_none = base.timeout.is_none();
     let runs = Runs::new(chosen.command.as_ref(), base, &work);
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
+    if base_timeout_none {
+        runner = runner.with_derived_timeout();
+    }
     if args.format == OutputFormat::Text {
         eprintln!(
             "flakebox: diagnosing {} under {} conditions; time-isolated runs see {} (replay: flakebox run --time {})",
@@ -115,6 +119,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     };
     let result = diagnose::diagnose(&argv, &opts, &mut runner, &mut progress);
     bar.finish_and_clear();
+    if let (Some((first, limit)), OutputFormat::Text) = (runner.derived_timeout(), args.format) {
+        eprintln!(
+            "flakebox: every run after the first stopped at {:.1}s (10 s + 5 × the first baseline run's {:.1}s; --timeout sets it)",
+            limit.as_secs_f64(),
+            first.as_secs_f64()
+        );
+    }
     // A run prepared for a round the engine did not make is cancelled, and
     // gone, before the workspace goes.
     drop(runner);

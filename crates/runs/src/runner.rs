@@ -136,11 +136,38 @@ pub struct DiagnoseRunner<'a> {
     /// The run the engine said comes next.
     next: Option<RunSpec>,
     prepared: Option<Started>,
+    /// Derive each run's time limit from the first baseline run
+    /// ([`diagnose::run_timeout`]) instead of the request's.
+    derive_timeout: bool,
+    /// The first baseline run's duration, once it has run (derived limits).
+    first_baseline: Option<std::time::Duration>,
 }
 
 impl<'a> DiagnoseRunner<'a> {
     pub fn new(runs: &'a Runs<'a>, interrupted: &'a AtomicBool) -> Self {
-        DiagnoseRunner { runs, interrupted, next: None, prepared: None }
+        DiagnoseRunner { runs, interrupted, next: None, prepared: None, derive_timeout: false, first_baseline: None }
+    }
+
+    /// Without `--timeout`: every run after the first baseline run stops at
+    /// [`diagnose::run_timeout`] of that run's duration.
+    pub fn with_derived_timeout(mut self) -> Self {
+        self.derive_timeout = true;
+        self
+    }
+
+    /// The derived limit, once known: (first baseline run, limit).
+    pub fn derived_timeout(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        self.first_baseline.filter(|_| self.derive_timeout).map(|d| (d, diagnose::run_timeout(d)))
+    }
+
+    /// Set the derived time limit on a run's request.
+    fn limit(&self) -> impl Fn(&mut RunRequest) {
+        let (derive, limit) = (self.derive_timeout, self.derived_timeout().map(|(_, t)| t));
+        move |req: &mut RunRequest| {
+            if derive {
+                req.timeout = limit;
+            }
+        }
     }
 
     fn interrupted(&self) -> bool {
@@ -184,16 +211,18 @@ impl diagnose::Runner for DiagnoseRunner<'_> {
                 if let Some(p) = other {
                     p.child.cancel();
                 }
-                self.runs.start(spec, |_| {}, true).map_err(fail)?
+                self.runs.start(spec, self.limit(), true).map_err(fail)?
             }
         };
         current.child.release();
         // Build the next run now, unless it is this condition's own: two
-        // overlays must not share its state directories.
+        // overlays must not share its state directories. Not while its time
+        // limit waits on this run's duration.
+        let limit_unknown = self.derive_timeout && self.first_baseline.is_none();
         if let Some(next) = self.next.take() {
-            if next.isolate != spec.isolate {
+            if next.isolate != spec.isolate && !limit_unknown {
                 // A failure here shows again, reported, when that run's turn comes.
-                self.prepared = self.runs.start(&next, |_| {}, true).ok();
+                self.prepared = self.runs.start(&next, self.limit(), true).ok();
             }
         }
         // As soon as this command has exited (and what it left running is
@@ -206,7 +235,11 @@ impl diagnose::Runner for DiagnoseRunner<'_> {
             }
         }
         let finished = self.runs.finish(current).map_err(fail)?;
-        self.outcome(finished)
+        let outcome = self.outcome(finished)?;
+        if self.first_baseline.is_none() && spec.isolate.is_empty() {
+            self.first_baseline = Some(outcome.duration);
+        }
+        Ok(outcome)
     }
 }
 
