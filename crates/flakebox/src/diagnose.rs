@@ -119,7 +119,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     };
     let result = diagnose::diagnose(&argv, &opts, &mut runner, &mut progress);
     bar.finish_and_clear();
-    if let (Some((first, limit)), OutputFormat::Text) = (runner.derived_timeout(), args.format) {
+    // On stderr in every format: a JSON report's reader may wonder too.
+    if let Some((first, limit)) = runner.derived_timeout() {
         eprintln!(
             "flakebox: every run after the first stopped at {:.1}s (10 s + 5 × the first baseline run's {:.1}s; --timeout sets it)",
             limit.as_secs_f64(),

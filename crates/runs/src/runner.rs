@@ -145,7 +145,14 @@ pub struct DiagnoseRunner<'a> {
 
 impl<'a> DiagnoseRunner<'a> {
     pub fn new(runs: &'a Runs<'a>, interrupted: &'a AtomicBool) -> Self {
-        DiagnoseRunner { runs, interrupted, next: None, prepared: None, derive_timeout: false, first_baseline: None }
+        DiagnoseRunner {
+            runs,
+            interrupted,
+            next: None,
+            prepared: None,
+            derive_timeout: false,
+            first_baseline: None,
+        }
     }
 
     /// Without `--timeout`: every run after the first baseline run stops at
