@@ -98,7 +98,8 @@ pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, Runner
 /// first baseline run's duration: `10 s + 5 × that duration`. Slack for a
 /// loaded machine and a slower condition (a database to reach, a sandbox to
 /// build), yet a run that would never end (a wait on a frozen clock) stops
-/// and is counted as timed out. The first baseline run itself has no limit.
+/// and is counted as timed out. The first baseline run itself has no limit;
+/// the runner measures one before any other condition runs.
 pub fn run_timeout(first_baseline: Duration) -> Duration {
     RUN_TIMEOUT_BASE.saturating_add(first_baseline.saturating_mul(RUN_TIMEOUT_FACTOR))
 }
@@ -547,13 +548,6 @@ pub fn diagnose(
         order
     };
     let mut order = shuffled();
-    // The very first run is baseline's: every later run's time limit is
-    // derived from it ([`run_timeout`]).
-    if screening.is_empty() {
-        if let Some(pos) = order.iter().position(|&c| c == 0) {
-            order[..=pos].rotate_right(1);
-        }
-    }
 
     // Focused reruns, phase 1: whole-suite screening runs that only choose
     // the suspects; the rounds that decide then run the suspects alone.

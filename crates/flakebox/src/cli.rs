@@ -178,8 +178,9 @@ pub struct DiagnoseArgs {
     pub time: Option<String>,
 
     /// Stop any single run after this long (it counts as a failure, and as a
-    /// timeout). Default: derived from the first run, which is baseline's and
-    /// has no limit: every later run stops at 10 s + 5 × its duration.
+    /// timeout). Default: the first baseline run has no limit and every other
+    /// run stops at 10 s + 5 × its duration (a baseline run is made first to
+    /// measure it, uncounted, when the shuffle puts another condition first).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 

@@ -81,17 +81,26 @@ fn evidence_of(r: &Value, factor: &str) -> String {
 #[test]
 fn a_wait_on_a_frozen_clock_is_bounded_by_the_derived_timeout_and_reported() {
     pytest_available();
-    for who in BOTH {
+    // Seed 0 opens with baseline's run; seed 2 with the time condition's, so
+    // a baseline run is made first only to measure the limit.
+    for (who, seed) in [(Who::Root, "2"), (Who::Nobody, "0")] {
         let _one = alone();
         let (_dir, ex) = example_copy(who, "clock_hang");
-        // No --timeout: the limit comes from the first (baseline) run.
-        let o = command(
-            who,
-            &ex,
-            &["diagnose", "--format", "json", "--factors", "time", "--runs", "2", "--", "./run.sh"],
-        )
-        .output()
-        .expect("spawn flakebox diagnose");
+        // No --timeout: the limit comes from the first baseline run.
+        let args = [
+            "diagnose",
+            "--format",
+            "json",
+            "--factors",
+            "time",
+            "--runs",
+            "2",
+            "--seed",
+            seed,
+            "--",
+            "./run.sh",
+        ];
+        let o = command(who, &ex, &args).output().expect("spawn flakebox diagnose");
         let r = json(&o);
         let ctx = format!("{who:?}: {r}\nstderr:\n{}", stderr(&o));
         let base = condition(&r, "baseline");
@@ -104,5 +113,6 @@ fn a_wait_on_a_frozen_clock_is_bounded_by_the_derived_timeout_and_reported() {
         let err = stderr(&o);
         assert!(err.contains("10 s + 5 × the first baseline run"), "the limit is said: {ctx}");
         assert_ne!(r["verdict"], "stable", "{ctx}");
+        assert_eq!(r["runs_total"].as_u64(), Some(4), "the measuring run is not counted: {ctx}");
     }
 }

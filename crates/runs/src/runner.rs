@@ -167,6 +167,22 @@ impl<'a> DiagnoseRunner<'a> {
         self.first_baseline.filter(|_| self.derive_timeout).map(|d| (d, diagnose::run_timeout(d)))
     }
 
+    /// The shuffle put another condition before baseline's first run: one
+    /// baseline run, only to measure the time limit every run then gets
+    /// (its outcome is not counted; its persistent state is apart, as a
+    /// screening run's, so baseline's own first run still starts afresh).
+    fn calibrate(&mut self, spec: &RunSpec) -> Result<(), RunnerError> {
+        let measure = RunSpec {
+            isolate: factors::FactorSet::default(),
+            run_no: 0,
+            tests: spec.tests.clone(),
+            screening: true,
+        };
+        let finished = self.runs.run(&measure, |_| {}).map_err(|e| RunnerError::Failed(chain(&e)))?;
+        self.first_baseline = Some(self.outcome(finished)?.duration);
+        Ok(())
+    }
+
     /// Set the derived time limit on a run's request.
     fn limit(&self) -> impl Fn(&mut RunRequest) {
         let (derive, limit) = (self.derive_timeout, self.derived_timeout().map(|(_, t)| t));
@@ -212,6 +228,9 @@ impl diagnose::Runner for DiagnoseRunner<'_> {
             return Err(RunnerError::Interrupted);
         }
         let fail = |e: RunsError| RunnerError::Failed(chain(&e));
+        if self.derive_timeout && self.first_baseline.is_none() && !spec.isolate.is_empty() {
+            self.calibrate(spec)?;
+        }
         let mut current = match self.prepared.take() {
             Some(p) if p.spec == *spec => p,
             other => {
