@@ -242,6 +242,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub keep: Vec<PathBuf>,
 
+    /// Make PATH (a file or directory, absolute) look absent to CMD: it is
+    /// removed from the sandbox's copy-on-write view, never from your disk.
+    /// Tests whether a file left on this machine makes CMD fail. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub hide: Vec<PathBuf>,
+
     /// As root, give CMD back a capability the sandbox drops (CAP_SYS_TIME or
     /// sys_time), with a warning: it then acts on the host's kernel. Repeatable.
     #[arg(long, value_name = "CAP", value_parser = sandbox::parse_capability)]

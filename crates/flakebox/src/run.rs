@@ -83,6 +83,7 @@ fn request(args: &RunArgs) -> Result<RunRequest> {
     let mut req = RunRequest::new(args.command.clone());
     req.isolate = isolated;
     req.keep = args.keep.clone();
+    req.hide = args.hide.clone();
     req.time = args.time.clone();
     if args.seed.is_some() && shared.contains(Factor::Rand) {
         bail!("--seed fixes the randomness but --share rand keeps the real one; drop one of them");
