@@ -116,3 +116,53 @@ fn a_wait_on_a_frozen_clock_is_bounded_by_the_derived_timeout_and_reported() {
         assert_eq!(r["runs_total"].as_u64(), Some(4), "the measuring run is not counted: {ctx}");
     }
 }
+
+/// `run --hide`: a file and a directory left in $HOME look absent to the
+/// command, the host keeps them byte for byte; a bad value names the fix.
+#[test]
+fn run_hide_makes_a_leftover_look_absent_and_keeps_it_on_the_host() {
+    for who in BOTH {
+        let dir = scratch(who);
+        let home = dir.path();
+        let app = home.join(".cache/flakebox-hide-test");
+        std::fs::create_dir_all(&app).expect("mkdir");
+        std::fs::write(app.join("state.csv"), "stale\n").expect("write");
+        std::fs::write(home.join(".netrc-test"), "machine x\n").expect("write");
+        if who == Who::Nobody {
+            let ok = Command::new("chown").args(["-R", "nobody:nogroup"]).arg(home).status().expect("chown");
+            assert!(ok.success());
+        }
+        let file = app.join("state.csv");
+        let script = format!(
+            "test -e '{}' && echo file-present; test -e '{}' && echo dir-present; \
+             test -e '{}' && echo other-present; exit 0",
+            file.display(),
+            app.display(),
+            home.join(".netrc-test").display()
+        );
+        let hide_file = file.to_string_lossy().into_owned();
+        let o = run(who, home, &["run", "--hide", &hide_file, "--", "sh", "-c", &script]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "dir-present\nother-present\n", "{who:?}: only the file is hidden");
+        let hide_dir = app.to_string_lossy().into_owned();
+        let o = run(who, home, &["run", "--hide", &hide_dir, "--", "sh", "-c", &script]);
+        assert_eq!(stdout(&o), "other-present\n", "{who:?}: the directory and what is in it: {}", stderr(&o));
+        assert_eq!(
+            std::fs::read_to_string(&file).expect("still there"),
+            "stale\n",
+            "{who:?}: the host keeps it"
+        );
+
+        let o = run(who, home, &["run", "--hide", ".cache/x", "--", "true"]);
+        assert_eq!(o.status.code(), Some(125), "{who:?}");
+        let want = format!("give it from / (here: {})", home.join(".cache/x").display());
+        assert!(stderr(&o).contains(&want), "{who:?}: {}", stderr(&o));
+        let gone = home.join("never-there").to_string_lossy().into_owned();
+        let o = run(who, home, &["run", "--hide", &gone, "--", "true"]);
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("already absent on this machine"), "{who:?}: {}", stderr(&o));
+        let o = run(who, home, &["run", "--share", "fs", "--hide", &hide_file, "--", "true"]);
+        assert!(stderr(&o).contains("drop --share fs"), "{who:?}: {}", stderr(&o));
+        assert!(file.exists(), "{who:?}: refused, not deleted");
+    }
+}
