@@ -14,6 +14,9 @@
 //!                                      EAI_NONAME, EAI_AGAIN, HOST_NOT_FOUND, ... | fail
 //! <pid>  exec     <path>               an exec or posix_spawn the shim saw
 //! <pid>  warn     <message>            e.g. a child whose clock cannot be faked
+//! <pid>  open     <path> <result> <r|w>   a file the command opened (absolute path);
+//!                                      result: ok | EEXIST | EACCES | EISDIR (it was
+//!                                      there); r read-only, w for writing
 //! ```
 //!
 //! Fields escape `\` TAB LF CR as `\\` `\t` `\n` `\r` and other bytes outside
@@ -83,6 +86,15 @@ pub enum TraceEvent {
         pid: u32,
         message: String,
     },
+    /// A file the command opened, or found there when opening it failed
+    /// (`O_EXCL` on an existing file, permission denied).
+    Open {
+        pid: u32,
+        path: String,
+        outcome: Outcome,
+        /// Opened for writing (or creating), not only for reading.
+        write: bool,
+    },
 }
 
 impl TraceEvent {
@@ -91,7 +103,8 @@ impl TraceEvent {
             TraceEvent::Connect { pid, .. }
             | TraceEvent::Resolve { pid, .. }
             | TraceEvent::Exec { pid, .. }
-            | TraceEvent::Warn { pid, .. } => *pid,
+            | TraceEvent::Warn { pid, .. }
+            | TraceEvent::Open { pid, .. } => *pid,
         }
     }
 }
@@ -144,6 +157,7 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
     let kind = f.next()?;
     let a = unescape(f.next()?)?;
     let b = f.next().map(unescape);
+    let c = f.next();
     let outcome = |b: Option<Option<String>>| -> Option<Outcome> {
         match b?? {
             s if s == "ok" => Some(Outcome::Ok),
@@ -175,6 +189,7 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
         "resolve" => TraceEvent::Resolve { pid, name: a, outcome: outcome(b)? },
         "exec" => TraceEvent::Exec { pid, path: a },
         "warn" => TraceEvent::Warn { pid, message: a },
+        "open" => TraceEvent::Open { pid, path: a, outcome: outcome(b)?, write: c? == "w" },
         _ => return None,
     };
     Some(ev)
@@ -229,7 +244,10 @@ mod tests {
                     14\tresolve\texample.com\tEAI_NONAME\n\
                     14\tresolve\tlocalhost\tok\n\
                     15\texec\t/usr/bin/with\\ttab\\\\and\\x0anl\\xc3\\xa9\n\
-                    15\twarn\t/bin/static: statically linked; its clock is NOT frozen\n";
+                    15\twarn\t/bin/static: statically linked; its clock is NOT frozen\n\
+                    16\topen\t/home/u/.cache/app/state.csv\tEEXIST\tw\n\
+                    16\topen\t/w/conf\\x20x\tok\tr\n\
+                    16\topen\t/w/truncated\tok\n";
         let ev = parse(text);
         assert_eq!(
             ev,
@@ -269,6 +287,14 @@ mod tests {
                     pid: 15,
                     message: "/bin/static: statically linked; its clock is NOT frozen".into()
                 },
+                TraceEvent::Open {
+                    pid: 16,
+                    path: "/home/u/.cache/app/state.csv".into(),
+                    outcome: Outcome::Err("EEXIST".into()),
+                    write: true
+                },
+                TraceEvent::Open { pid: 16, path: "/w/conf x".into(), outcome: Outcome::Ok, write: false },
+                // Without its mode the line is truncated: skipped.
             ]
         );
         assert_eq!(ev[0].pid(), 12);

@@ -849,6 +849,7 @@ pub(crate) fn build_report(
         frozen_instant,
         warnings,
         screening,
+        stale_state: None,
     }
 }
 

@@ -77,6 +77,7 @@
 pub use runners::junit;
 pub mod report;
 pub mod runner;
+pub mod stale;
 pub mod stats;
 
 mod analysis;
@@ -92,7 +93,7 @@ pub use report::{
     Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
     StableOutcome, Status, StopReason, TestReport, Verdict,
 };
-pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
+pub use runner::{FileOpen, JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
 
 /// The per-run time limit of a diagnosis without `--timeout`, from the
 /// first baseline run's duration: `10 s + 5 × that duration`. Slack for a

@@ -291,6 +291,10 @@ pub struct Report {
     /// Additive: focused reruns' screening (absent without focus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screening: Option<Screening>,
+    /// Additive: state left on the machine, tested by hiding it (absent when
+    /// no failing run opened such a file). See [`crate::stale`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_state: Option<crate::stale::StaleState>,
 }
 
 impl Report {

@@ -169,4 +169,17 @@ pub struct RunObservations {
     /// clock not frozen").
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Files the command opened, or found there when an open failed,
+    /// outside the system's directories (the shim's trace), each once.
+    #[serde(default)]
+    pub files_opened: Vec<FileOpen>,
+}
+
+/// A file a run opened (see [`RunObservations::files_opened`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileOpen {
+    /// Its absolute path in the sandbox (the host's path).
+    pub path: String,
+    /// For writing or creating, not only reading.
+    pub write: bool,
 }

@@ -117,8 +117,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             bar.set_message(format!("round {} (at most {}s left)", p.round, eta.as_secs()));
         }
     };
-    let result = diagnose::diagnose(&argv, &opts, &mut runner, &mut progress);
+    let started = SystemTime::now();
+    let mut result = diagnose::diagnose(&argv, &opts, &mut runner, &mut progress);
     bar.finish_and_clear();
+    if let Ok(report) = &mut result {
+        let say = args.format == OutputFormat::Text;
+        crate::stale_state::check(report, &mut runner, &cwd, started, opts.alpha, say);
+    }
     // On stderr in every format: a JSON report's reader may wonder too.
     if let Some((first, limit)) = runner.derived_timeout() {
         eprintln!(

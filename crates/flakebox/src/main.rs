@@ -5,6 +5,7 @@ mod diagnose;
 mod doctor;
 mod exit;
 mod run;
+mod stale_state;
 mod test_runner;
 mod timetravel;
 

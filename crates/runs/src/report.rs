@@ -169,8 +169,21 @@ impl RunReport {
             entropy_seed: self.rand.map(|r| r.seed),
             clock_reads: None,
             warnings: ev.warnings.clone(),
+            files_opened: files_opened(&ev.trace),
         }
     }
+}
+
+/// The files the shim saw opened, each once (read and written: written).
+pub fn files_opened(trace: &[String]) -> Vec<diagnose::FileOpen> {
+    use clock::trace::TraceEvent;
+    let mut seen: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    for ev in clock::trace::parse(&trace.join("\n")) {
+        if let TraceEvent::Open { path, write, .. } = ev {
+            *seen.entry(path).or_insert(false) |= write;
+        }
+    }
+    seen.into_iter().map(|(path, write)| diagnose::FileOpen { path, write }).collect()
 }
 
 /// One line per connect and name lookup the shim recorded.

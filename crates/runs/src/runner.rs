@@ -141,6 +141,8 @@ pub struct DiagnoseRunner<'a> {
     derive_timeout: bool,
     /// The first baseline run's duration, once it has run (derived limits).
     first_baseline: Option<std::time::Duration>,
+    /// Every counted run: (it failed, what the sandbox saw).
+    observed: Vec<(bool, diagnose::RunObservations)>,
 }
 
 impl<'a> DiagnoseRunner<'a> {
@@ -152,6 +154,7 @@ impl<'a> DiagnoseRunner<'a> {
             prepared: None,
             derive_timeout: false,
             first_baseline: None,
+            observed: Vec::new(),
         }
     }
 
@@ -181,6 +184,34 @@ impl<'a> DiagnoseRunner<'a> {
         let finished = self.runs.run(&measure, |_| {}).map_err(|e| RunnerError::Failed(chain(&e)))?;
         self.first_baseline = Some(self.outcome(finished)?.duration);
         Ok(())
+    }
+
+    /// What the sandbox saw in every run the engine asked for, and whether
+    /// the run failed.
+    pub fn observed(&self) -> &[(bool, diagnose::RunObservations)] {
+        &self.observed
+    }
+
+    /// One run with fs isolated (afresh) and `paths` hidden, net, time and
+    /// the database as the environment has them, under the time limit of
+    /// the others; a run prepared for the engine is cancelled first.
+    pub fn run_hidden(&mut self, paths: &[PathBuf]) -> Result<RunOutcome, RunnerError> {
+        if let Some(p) = self.prepared.take() {
+            p.child.cancel();
+        }
+        if self.interrupted() {
+            return Err(RunnerError::Interrupted);
+        }
+        let limit = self.limit();
+        let spec = RunSpec::suite(factors::FactorSet::only(Factor::Fs), 0);
+        let finished = self
+            .runs
+            .run(&spec, |req| {
+                limit(req);
+                req.hide = paths.to_vec();
+            })
+            .map_err(|e| RunnerError::Failed(chain(&e)))?;
+        self.outcome(finished)
     }
 
     /// Set the derived time limit on a run's request.
@@ -265,6 +296,7 @@ impl diagnose::Runner for DiagnoseRunner<'_> {
         if self.first_baseline.is_none() && spec.isolate.is_empty() {
             self.first_baseline = Some(outcome.duration);
         }
+        self.observed.push((!outcome.passed, outcome.evidence.clone()));
         Ok(outcome)
     }
 }
