@@ -162,8 +162,8 @@ pub fn apply(report: &mut Report, s: StaleState) {
                 effect: Effect::Fixes,
                 p_value: s.p_value,
                 evidence: lines,
-                baseline: s.compared.clone(),
-                isolated: s.hidden.clone(),
+                baseline: s.compared,
+                isolated: s.hidden,
             },
         );
         report.verdict = Verdict::Environment;
