@@ -963,3 +963,49 @@ fn psql_connect_is_a_connect() {
         "{text}"
     );
 }
+
+/// The files a program opens are traced with their absolute path, whether
+/// for writing and how the open ended: an exclusive create that finds the
+/// file there (EEXIST) is traced, a file that is not there, or one of the
+/// system's, is not.
+#[test]
+fn file_opens_are_traced_with_mode_and_result() {
+    require("python3");
+    let env = setup();
+    let trace = env.path("trace");
+    let dir = env.path("files");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("left.csv"), "old").expect("write");
+    std::fs::write(dir.join("conf"), "x").expect("write");
+    let script = "import os\n\
+                  try:\n    open('left.csv', 'x')\nexcept FileExistsError:\n    pass\n\
+                  open('conf').read()\n\
+                  open('new.txt', 'w').write('n')\n\
+                  try:\n    open('missing')\nexcept FileNotFoundError:\n    pass\n\
+                  open('/etc/hostname').read() if os.path.exists('/etc/hostname') else None\n";
+    let out = env.run(
+        None,
+        &[("FLAKEBOX_TRACE", trace.as_os_str())],
+        Command::new("python3").arg("-c").arg(script).current_dir(&dir),
+    );
+    ok_stdout(&out);
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let opens: Vec<(String, Outcome, bool)> = flakebox_clock::trace::parse(&text)
+        .into_iter()
+        .filter_map(|e| match e {
+            TraceEvent::Open { path, outcome, write, .. } => Some((path, outcome, write)),
+            _ => None,
+        })
+        .filter(|(p, _, _)| p.starts_with(&*dir.to_string_lossy()) || p.starts_with("/etc/"))
+        .collect();
+    let at = |name: &str| dir.join(name).display().to_string();
+    assert_eq!(
+        opens,
+        vec![
+            (at("left.csv"), Outcome::Err("EEXIST".into()), true),
+            (at("conf"), Outcome::Ok, false),
+            (at("new.txt"), Outcome::Ok, true),
+        ],
+        "{text}"
+    );
+}
