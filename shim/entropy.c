@@ -396,8 +396,14 @@ static FILE *fopen_like(FILE *(*real)(const char *, const char *), const char *p
 		return NULL;
 	}
 	FILE *f = real(path, mode);
-	int reads_only = mode && mode[0] == 'r' && !strchr(mode, '+');
-	trace_open(AT_FDCWD, path, reads_only ? O_RDONLY : O_WRONLY | O_CREAT, f == NULL);
+	int flags = O_RDONLY;
+	if (mode && mode[0] != 'r')
+		flags = O_WRONLY | O_CREAT | (mode[0] == 'w' ? O_TRUNC : O_APPEND);
+	if (mode && strchr(mode, '+'))
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	if (mode && strchr(mode, 'x'))
+		flags |= O_EXCL;
+	trace_open(AT_FDCWD, path, flags, f == NULL);
 	return f;
 }
 

@@ -57,14 +57,21 @@ void trace_open(int dirfd, const char *path, int flags, int failed)
 		errno = saved;
 		return;
 	}
-	int write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_CREAT);
+	/* r: read only; t: truncated (what was there is gone); w: any other
+	 * write, or a failed one that found the file. */
+	const char *how = "w";
+	if ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_CREAT))
+		how = "r";
+	else if ((flags & O_TRUNC) && !failed)
+		how = "t";
 	t_tracing = 1;
 	struct line l;
 	l_begin(&l, "open\t");
 	l_esc(&l, full);
 	l_str(&l, "\t");
 	l_str(&l, err ? errno_name(err) : "ok");
-	l_str(&l, write ? "\tw" : "\tr");
+	l_str(&l, "\t");
+	l_str(&l, how);
 	l_emit(&l);
 	t_tracing = 0;
 	errno = saved;

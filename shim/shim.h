@@ -51,9 +51,10 @@
  *                                      EAI_* name | HOST_NOT_FOUND... | fail
  *   exec            <path>             an interposed exec / posix_spawn of path
  *   warn            <message>          e.g. a child whose clock cannot be faked
- *   open            <path> <result> <r|w>  a file the command opened (files.c): its
+ *   open            <path> <result> <r|w|t>  a file the command opened (files.c): its
  *                                      absolute path; result: ok | EEXIST | EACCES |
- *                                      EISDIR (it was there); r read-only, w writing
+ *                                      EISDIR (it was there); r read only, t truncated,
+ *                                      w any other write
  *
  * Fields escape backslash, tab, LF, CR as \\ \t \n \r and every other byte below
  * 0x20 or above 0x7e as \xHH, so the file is ASCII; unescaped fields are raw bytes.

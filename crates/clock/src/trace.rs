@@ -14,9 +14,9 @@
 //!                                      EAI_NONAME, EAI_AGAIN, HOST_NOT_FOUND, ... | fail
 //! <pid>  exec     <path>               an exec or posix_spawn the shim saw
 //! <pid>  warn     <message>            e.g. a child whose clock cannot be faked
-//! <pid>  open     <path> <result> <r|w>   a file the command opened (absolute path);
+//! <pid>  open     <path> <result> <r|w|t> a file the command opened (absolute path);
 //!                                      result: ok | EEXIST | EACCES | EISDIR (it was
-//!                                      there); r read-only, w for writing
+//!                                      there); r read only, t truncated, w any other write
 //! ```
 //!
 //! Fields escape `\` TAB LF CR as `\\` `\t` `\n` `\r` and other bytes outside
@@ -64,6 +64,18 @@ impl Outcome {
     }
 }
 
+/// How a file was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Access {
+    /// For reading only.
+    Read,
+    /// For writing, truncated: what was there is gone.
+    Truncate,
+    /// Any other write (appending, updating in place, creating exclusively),
+    /// or a write that failed on a file that was there.
+    Write,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TraceEvent {
     Connect {
@@ -92,8 +104,7 @@ pub enum TraceEvent {
         pid: u32,
         path: String,
         outcome: Outcome,
-        /// Opened for writing (or creating), not only for reading.
-        write: bool,
+        access: Access,
     },
 }
 
@@ -189,7 +200,15 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
         "resolve" => TraceEvent::Resolve { pid, name: a, outcome: outcome(b)? },
         "exec" => TraceEvent::Exec { pid, path: a },
         "warn" => TraceEvent::Warn { pid, message: a },
-        "open" => TraceEvent::Open { pid, path: a, outcome: outcome(b)?, write: c? == "w" },
+        "open" => {
+            let access = match c? {
+                "r" => Access::Read,
+                "t" => Access::Truncate,
+                "w" => Access::Write,
+                _ => return None,
+            };
+            TraceEvent::Open { pid, path: a, outcome: outcome(b)?, access }
+        }
         _ => return None,
     };
     Some(ev)
@@ -247,6 +266,8 @@ mod tests {
                     15\twarn\t/bin/static: statically linked; its clock is NOT frozen\n\
                     16\topen\t/home/u/.cache/app/state.csv\tEEXIST\tw\n\
                     16\topen\t/w/conf\\x20x\tok\tr\n\
+                    16\topen\t/w/out\tok\tt\n\
+                    16\topen\t/w/odd\tok\tq\n\
                     16\topen\t/w/truncated\tok\n";
         let ev = parse(text);
         assert_eq!(
@@ -291,9 +312,20 @@ mod tests {
                     pid: 16,
                     path: "/home/u/.cache/app/state.csv".into(),
                     outcome: Outcome::Err("EEXIST".into()),
-                    write: true
+                    access: Access::Write
                 },
-                TraceEvent::Open { pid: 16, path: "/w/conf x".into(), outcome: Outcome::Ok, write: false },
+                TraceEvent::Open {
+                    pid: 16,
+                    path: "/w/conf x".into(),
+                    outcome: Outcome::Ok,
+                    access: Access::Read
+                },
+                TraceEvent::Open {
+                    pid: 16,
+                    path: "/w/out".into(),
+                    outcome: Outcome::Ok,
+                    access: Access::Truncate
+                },
                 // Without its mode the line is truncated: skipped.
             ]
         );

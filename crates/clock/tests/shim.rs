@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use flakebox_clock::trace::{ConnectTarget, Outcome, TraceEvent};
+use flakebox_clock::trace::{Access, ConnectTarget, Outcome, TraceEvent};
 use flakebox_clock::{Anchor, TimeSpec, UnixTime};
 
 mod common;
@@ -981,6 +981,7 @@ fn file_opens_are_traced_with_mode_and_result() {
                   try:\n    open('left.csv', 'x')\nexcept FileExistsError:\n    pass\n\
                   open('conf').read()\n\
                   open('new.txt', 'w').write('n')\n\
+                  open('log', 'a').write('n')\n\
                   try:\n    open('missing')\nexcept FileNotFoundError:\n    pass\n\
                   open('/etc/hostname').read() if os.path.exists('/etc/hostname') else None\n";
     let out = env.run(
@@ -990,10 +991,10 @@ fn file_opens_are_traced_with_mode_and_result() {
     );
     ok_stdout(&out);
     let text = std::fs::read_to_string(&trace).expect("trace written");
-    let opens: Vec<(String, Outcome, bool)> = flakebox_clock::trace::parse(&text)
+    let opens: Vec<(String, Outcome, Access)> = flakebox_clock::trace::parse(&text)
         .into_iter()
         .filter_map(|e| match e {
-            TraceEvent::Open { path, outcome, write, .. } => Some((path, outcome, write)),
+            TraceEvent::Open { path, outcome, access, .. } => Some((path, outcome, access)),
             _ => None,
         })
         .filter(|(p, _, _)| p.starts_with(&*dir.to_string_lossy()) || p.starts_with("/etc/"))
@@ -1002,9 +1003,10 @@ fn file_opens_are_traced_with_mode_and_result() {
     assert_eq!(
         opens,
         vec![
-            (at("left.csv"), Outcome::Err("EEXIST".into()), true),
-            (at("conf"), Outcome::Ok, false),
-            (at("new.txt"), Outcome::Ok, true),
+            (at("left.csv"), Outcome::Err("EEXIST".into()), Access::Write),
+            (at("conf"), Outcome::Ok, Access::Read),
+            (at("new.txt"), Outcome::Ok, Access::Truncate),
+            (at("log"), Outcome::Ok, Access::Write),
         ],
         "{text}"
     );

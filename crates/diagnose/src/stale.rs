@@ -1,7 +1,9 @@
-//! State left on the machine before the diagnosis: files the failing runs
-//! opened for writing (or creating: `O_EXCL` on one that is there) or wrote,
-//! that already existed on the host. Files only read are left out: a
-//! command reads its own code, its configuration and its dependencies. Every condition's
+//! State left on the machine before the diagnosis: files in which failing
+//! runs kept state ([`crate::FileOpen::keeps_state`]: updated in place, found
+//! by an exclusive create, or read and written anew) and that already
+//! existed on the host. Files only read are left out (a command reads its
+//! own code, its configuration and its dependencies), and so are files only
+//! overwritten (reports, logs: what was there is thrown away). Every condition's
 //! copy-on-write view starts from the host's files, so such a file is there
 //! in every condition alike and no factor can show it; hiding it can. The
 //! caller runs the command with the suspects hidden (`run --hide`, fs
@@ -57,8 +59,7 @@ pub fn hidden_runs(compared_runs: usize) -> usize {
     compared_runs.clamp(5, 10)
 }
 
-/// The paths failing runs opened for writing or wrote (not deleted ones,
-/// not directories), outside [`DEPENDENCY_DIRS`], for which `keep` holds (the
+/// The paths failing runs kept state in, outside [`DEPENDENCY_DIRS`], for which `keep` holds (the
 /// caller's: existed before the diagnosis, not the project's own), most
 /// failing runs first, at most [`MAX_HIDDEN`].
 pub fn candidates<'a>(
@@ -70,14 +71,8 @@ pub fn candidates<'a>(
         if !failed {
             continue;
         }
-        let written = obs.files_written.iter().filter(|p| !p.ends_with('/') && !p.ends_with(" (deleted)"));
-        let mut paths: Vec<&str> = obs
-            .files_opened
-            .iter()
-            .filter(|f| f.write)
-            .map(|f| f.path.as_str())
-            .chain(written.map(String::as_str))
-            .collect();
+        let mut paths: Vec<&str> =
+            obs.files_opened.iter().filter(|f| f.keeps_state()).map(|f| f.path.as_str()).collect();
         paths.sort_unstable();
         paths.dedup();
         for p in paths {
@@ -188,17 +183,19 @@ mod tests {
     use super::*;
     use crate::runner::FileOpen;
 
-    /// Opened for writing, except "r:PATH" (read only).
-    fn obs(opened: &[&str], written: &[&str]) -> RunObservations {
-        let open = |p: &&str| match p.strip_prefix("r:") {
-            Some(p) => FileOpen { path: p.to_string(), write: false },
-            None => FileOpen { path: p.to_string(), write: true },
+    /// "PATH" updated in place; "r:PATH" only read; "t:PATH" only
+    /// overwritten; "rt:PATH" read, then written anew.
+    fn obs(opened: &[&str]) -> RunObservations {
+        let open = |p: &&str| {
+            let (how, path) = p.split_once(':').unwrap_or(("u", p));
+            FileOpen {
+                path: path.to_string(),
+                read: how.contains('r'),
+                updated: how.contains('u'),
+                replaced: how.contains('t'),
+            }
         };
-        RunObservations {
-            files_opened: opened.iter().map(open).collect(),
-            files_written: written.iter().map(|p| p.to_string()).collect(),
-            ..RunObservations::default()
-        }
+        RunObservations { files_opened: opened.iter().map(open).collect(), ..RunObservations::default() }
     }
 
     fn counts(runs: usize, failed: usize) -> Counts {
@@ -206,22 +203,25 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_what_failing_runs_opened_most_failing_runs_first() {
-        let a = obs(
-            &["/h/.cache/app/state.csv", "/h/.local/lib/site-packages/x.py", "/w/conf", "r:/w/test_a.py"],
-            &["/h/out (deleted)", "/h/d/"],
-        );
-        let b = obs(&["/h/.cache/app/state.csv"], &["/h/new"]);
-        let passing = obs(&["/h/only-when-passing"], &[]);
-        // Read only (/w/test_a.py): the command's code, not state it keeps.
+    fn candidates_are_the_files_failing_runs_kept_state_in_most_failing_runs_first() {
+        let a = obs(&[
+            "/h/.cache/app/state.csv",
+            "/h/.local/lib/site-packages/x.py",
+            "rt:/w/state.json",
+            "r:/w/test_a.py",
+            "t:/w/junit.xml",
+        ]);
+        let b = obs(&["/h/.cache/app/state.csv", "/h/new"]);
+        let passing = obs(&["/h/only-when-passing"]);
+        // Only read (the command's code) or only overwritten (its reports): not state.
         let runs = [(true, &a), (true, &b), (false, &passing)];
         let all = candidates(runs, |_| true);
-        assert_eq!(all, ["/h/.cache/app/state.csv", "/h/new", "/w/conf"]);
+        assert_eq!(all, ["/h/.cache/app/state.csv", "/h/new", "/w/state.json"]);
         // The caller's filter: what predates the diagnosis and is not the project's.
         let kept = candidates(runs, |p| p != "/h/new");
-        assert_eq!(kept, ["/h/.cache/app/state.csv", "/w/conf"]);
+        assert_eq!(kept, ["/h/.cache/app/state.csv", "/w/state.json"]);
         let many: Vec<String> = (0..30).map(|i| format!("/h/f{i:02}")).collect();
-        let big = obs(&many.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+        let big = obs(&many.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(candidates([(true, &big)], |_| true).len(), MAX_HIDDEN);
     }
 

@@ -174,16 +174,22 @@ impl RunReport {
     }
 }
 
-/// The files the shim saw opened, each once (read and written: written).
+/// The files the shim saw opened, each once with every way it was.
 pub fn files_opened(trace: &[String]) -> Vec<diagnose::FileOpen> {
-    use clock::trace::TraceEvent;
-    let mut seen: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    use clock::trace::{Access, TraceEvent};
+    let mut seen: std::collections::BTreeMap<String, diagnose::FileOpen> = std::collections::BTreeMap::new();
     for ev in clock::trace::parse(&trace.join("\n")) {
-        if let TraceEvent::Open { path, write, .. } = ev {
-            *seen.entry(path).or_insert(false) |= write;
+        if let TraceEvent::Open { path, access, .. } = ev {
+            let f =
+                seen.entry(path.clone()).or_insert_with(|| diagnose::FileOpen { path, ..Default::default() });
+            match access {
+                Access::Read => f.read = true,
+                Access::Write => f.updated = true,
+                Access::Truncate => f.replaced = true,
+            }
         }
     }
-    seen.into_iter().map(|(path, write)| diagnose::FileOpen { path, write }).collect()
+    seen.into_values().collect()
 }
 
 /// One line per connect and name lookup the shim recorded.
