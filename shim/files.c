@@ -17,6 +17,12 @@ static const char *const SYSTEM_PREFIXES[] = {
 	"/sbin/", "/etc/", "/run/", "/var/lib/", "/var/cache/", "/snap/", "/.flakebox/",
 };
 
+/* Installed code, not state a test keeps (a suite's node_modules alone is
+ * thousands of opens); diagnose leaves these out too (stale::DEPENDENCY_DIRS). */
+static const char *const DEPENDENCY_DIRS[] = {
+	"/node_modules/", "/site-packages/", "/dist-packages/", "/__pycache__/", "/.git/",
+};
+
 /* Writing the trace opens a file too. */
 static __thread int t_tracing;
 
@@ -24,6 +30,9 @@ static int is_system(const char *p)
 {
 	for (size_t i = 0; i < sizeof SYSTEM_PREFIXES / sizeof SYSTEM_PREFIXES[0]; i++)
 		if (strncmp(p, SYSTEM_PREFIXES[i], strlen(SYSTEM_PREFIXES[i])) == 0)
+			return 1;
+	for (size_t i = 0; i < sizeof DEPENDENCY_DIRS / sizeof DEPENDENCY_DIRS[0]; i++)
+		if (strstr(p, DEPENDENCY_DIRS[i]))
 			return 1;
 	return 0;
 }

@@ -966,8 +966,8 @@ fn psql_connect_is_a_connect() {
 
 /// The files a program opens are traced with their absolute path, whether
 /// for writing and how the open ended: an exclusive create that finds the
-/// file there (EEXIST) is traced, a file that is not there, or one of the
-/// system's, is not.
+/// file there (EEXIST) is traced, a file that is not there, one of the
+/// system's or one of installed packages is not.
 #[test]
 fn file_opens_are_traced_with_mode_and_result() {
     require("python3");
@@ -977,11 +977,14 @@ fn file_opens_are_traced_with_mode_and_result() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("left.csv"), "old").expect("write");
     std::fs::write(dir.join("conf"), "x").expect("write");
+    std::fs::create_dir_all(dir.join("lib/site-packages")).expect("mkdir");
+    std::fs::write(dir.join("lib/site-packages/m.py"), "").expect("write");
     let script = "import os\n\
                   try:\n    open('left.csv', 'x')\nexcept FileExistsError:\n    pass\n\
                   open('conf').read()\n\
                   open('new.txt', 'w').write('n')\n\
                   open('log', 'a').write('n')\n\
+                  open('lib/site-packages/m.py').read()\n\
                   try:\n    open('missing')\nexcept FileNotFoundError:\n    pass\n\
                   open('/etc/hostname').read() if os.path.exists('/etc/hostname') else None\n";
     let out = env.run(

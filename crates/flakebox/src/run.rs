@@ -194,6 +194,9 @@ mod tests {
         let mut hidden = req(all);
         hidden.hide = vec!["/home/u/.cache/a b.csv".into()];
         let line = replay_line(&hidden, Some("t"), Some(1)).expect("a line");
-        assert!(line.starts_with("flakebox run --seed 1 --time t --hide '/home/u/.cache/a b.csv' -- "), "{line}");
+        assert!(
+            line.starts_with("flakebox run --seed 1 --time t --hide '/home/u/.cache/a b.csv' -- "),
+            "{line}"
+        );
     }
 }
