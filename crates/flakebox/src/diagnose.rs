@@ -172,7 +172,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     println!("{}", out.trim_end());
     // Interrupted is 130 whatever the partial runs suggest: a cancelled CI
     // job must not read as "stable, passed".
-    if report.stopped == diagnose::StopReason::Interrupted {
+    if report.stopped == diagnose::StopReason::Interrupted || INTERRUPTED.load(Ordering::SeqCst) {
         return Ok(diagnose::exit::INTERRUPTED);
     }
     Ok(report.exit_code())

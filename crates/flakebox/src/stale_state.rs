@@ -61,6 +61,13 @@ pub fn check(
                     hidden.failed += 1;
                 }
             }
+            Err(diagnose::RunnerError::Interrupted) => {
+                // Not tested: no finding, and the caller exits 130.
+                report
+                    .warnings
+                    .push(format!("interrupted while running with {} hidden: not tested", paths.join(", ")));
+                return;
+            }
             Err(e) => {
                 report.warnings.push(format!("the runs with state left on this machine hidden stopped: {e}"));
                 break;

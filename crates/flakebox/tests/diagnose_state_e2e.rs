@@ -114,6 +114,9 @@ fn a_wait_on_a_frozen_clock_is_bounded_by_the_derived_timeout_and_reported() {
         assert!(err.contains("10 s + 5 × the first baseline run"), "the limit is said: {ctx}");
         assert_ne!(r["verdict"], "stable", "{ctx}");
         assert_eq!(r["runs_total"].as_u64(), Some(4), "the measuring run is not counted: {ctx}");
+        // The hint holds: under a clock that runs, the wait ends.
+        let o = command(who, &ex, &["run", "--time", "now~tick", "--", "./run.sh"]).output().expect("spawn");
+        assert!(o.status.success(), "{who:?}: {}{}", stdout(&o), stderr(&o));
     }
 }
 
