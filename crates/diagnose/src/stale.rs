@@ -19,9 +19,9 @@ use factors::Factor;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Path components of directories that hold installed dependencies or
-/// caches of code, not state a test leaves: hiding them breaks the command.
-pub const DEPENDENCY_DIRS: [&str; 9] = [
+/// Path components of directories that hold installed dependencies,
+/// caches of code or a build tool's own state, not state a test leaves.
+pub const DEPENDENCY_DIRS: [&str; 14] = [
     "site-packages",
     "dist-packages",
     "node_modules",
@@ -31,7 +31,19 @@ pub const DEPENDENCY_DIRS: [&str; 9] = [
     "venv",
     ".tox",
     ".rustup",
+    ".cargo",
+    ".npm",
+    ".m2",
+    ".gradle",
+    ".yarn",
 ];
+
+/// A lock file (`.cargo-lock`, `x.lock`, `x.lck`): opened for writing to be
+/// locked, its contents never matter.
+fn is_lock(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    name.ends_with("lock") || name.ends_with(".lck")
+}
 
 /// Most paths hidden together.
 pub const MAX_HIDDEN: usize = 20;
@@ -59,7 +71,8 @@ pub fn hidden_runs(compared_runs: usize) -> usize {
     compared_runs.clamp(5, 10)
 }
 
-/// The paths failing runs kept state in, outside [`DEPENDENCY_DIRS`], for which `keep` holds (the
+/// The paths failing runs kept state in, outside [`DEPENDENCY_DIRS`] and
+/// not lock files, for which `keep` holds (the
 /// caller's: existed before the diagnosis, not the project's own), most
 /// failing runs first, at most [`MAX_HIDDEN`].
 pub fn candidates<'a>(
@@ -81,6 +94,7 @@ pub fn candidates<'a>(
     }
     let mut ranked: Vec<(&str, usize)> = count
         .into_iter()
+        .filter(|(p, _)| !is_lock(p))
         .filter(|(p, _)| {
             !std::path::Path::new(p).components().any(|c| DEPENDENCY_DIRS.iter().any(|d| c.as_os_str() == *d))
         })
@@ -210,10 +224,13 @@ mod tests {
             "rt:/w/state.json",
             "r:/w/test_a.py",
             "t:/w/junit.xml",
+            "/p/target/debug/.cargo-lock",
+            "/h/.cargo/.package-cache",
         ]);
         let b = obs(&["/h/.cache/app/state.csv", "/h/new"]);
         let passing = obs(&["/h/only-when-passing"]);
-        // Only read (the command's code) or only overwritten (its reports): not state.
+        // Only read (the command's code), only overwritten (its reports),
+        // locks and a build tool's own files: not state.
         let runs = [(true, &a), (true, &b), (false, &passing)];
         let all = candidates(runs, |_| true);
         assert_eq!(all, ["/h/.cache/app/state.csv", "/h/new", "/w/state.json"]);

@@ -3,7 +3,7 @@
 //! fixes the failures (crate `diagnose`'s `stale` module decides; this part
 //! asks the host and makes the runs).
 
-use diagnose::{Counts, Report, StopReason};
+use diagnose::{Counts, Report, StopReason, Verdict};
 use factors::{Factor, FactorSet};
 use runs::DiagnoseRunner;
 use std::collections::HashSet;
@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
 /// Hide the suspects in fs-isolated runs and put the finding into `report`,
-/// when the condition compared with (fs isolated, else baseline) failed.
+/// when the diagnosis found no cause (stable failing, or undecided) and the
+/// condition compared with (fs isolated, else baseline) failed.
 pub fn check(
     report: &mut Report,
     runner: &mut DiagnoseRunner,
@@ -21,7 +22,8 @@ pub fn check(
     alpha: f64,
     say: bool,
 ) {
-    if report.stopped == StopReason::Interrupted {
+    let unexplained = matches!(report.verdict, Verdict::Stable | Verdict::Undecided);
+    if report.stopped == StopReason::Interrupted || !unexplained {
         return;
     }
     let fs_alone = report.conditions.iter().find(|c| c.isolate == FactorSet::only(Factor::Fs));
