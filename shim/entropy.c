@@ -325,7 +325,7 @@ static mode_t open_mode(int flags, va_list ap)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-#define OPEN_LIKE(name, ...)                                                         \
+#define OPEN_LIKE(name, at, ...)                                                     \
 	do {                                                                         \
 		if (UNLIKELY(g_rand_on) && is_entropy_device(path) &&                \
 		    (flags & O_ACCMODE) == O_RDONLY) {                               \
@@ -337,7 +337,9 @@ static mode_t open_mode(int flags, va_list ap)
 			errno = ENOSYS;                                              \
 			return -1;                                                   \
 		}                                                                    \
-		return real_##name(__VA_ARGS__);                                     \
+		int fd_r_ = real_##name(__VA_ARGS__);                                \
+		trace_open(at, path, flags, fd_r_ < 0);                              \
+		return fd_r_;                                                        \
 	} while (0)
 
 EXPORT int open(const char *path, int flags, ...)
@@ -346,7 +348,7 @@ EXPORT int open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	OPEN_LIKE(open, path, flags, mode);
+	OPEN_LIKE(open, AT_FDCWD, path, flags, mode);
 }
 
 EXPORT int open64(const char *path, int flags, ...)
@@ -355,7 +357,7 @@ EXPORT int open64(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	OPEN_LIKE(open64, path, flags, mode);
+	OPEN_LIKE(open64, AT_FDCWD, path, flags, mode);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -364,7 +366,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	OPEN_LIKE(openat, dirfd, path, flags, mode);
+	OPEN_LIKE(openat, dirfd, dirfd, path, flags, mode);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -373,7 +375,7 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode_t mode = open_mode(flags, ap);
 	va_end(ap);
-	OPEN_LIKE(openat64, dirfd, path, flags, mode);
+	OPEN_LIKE(openat64, dirfd, dirfd, path, flags, mode);
 }
 
 /* glibc's fopen opens without a PLT call. */
@@ -393,7 +395,16 @@ static FILE *fopen_like(FILE *(*real)(const char *, const char *), const char *p
 		errno = ENOSYS;
 		return NULL;
 	}
-	return real(path, mode);
+	FILE *f = real(path, mode);
+	int flags = O_RDONLY;
+	if (mode && mode[0] != 'r')
+		flags = O_WRONLY | O_CREAT | (mode[0] == 'w' ? O_TRUNC : O_APPEND);
+	if (mode && strchr(mode, '+'))
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	if (mode && strchr(mode, 'x'))
+		flags |= O_EXCL;
+	trace_open(AT_FDCWD, path, flags, f == NULL);
+	return f;
 }
 
 EXPORT FILE *fopen(const char *restrict path, const char *restrict mode)

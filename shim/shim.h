@@ -13,6 +13,7 @@
  *   entropy.c   OS randomness from a seed (FLAKEBOX_SEED), per-process streams
  *   exec.c      LD_PRELOAD and FLAKEBOX_* put back into scrubbed environments
  *   init.c      the constructor: configuration from the environment
+ *   files.c     the files the command opens, traced (state left on the machine)
  *
  * Configuration is read once, in the constructor, from the environment:
  *
@@ -54,6 +55,10 @@
  *   clock-set       <call> <result>    settimeofday, clock_settime, adjtimex,
  *                                      ntp_adjtime, clock_adjtime or adjtime asked
  *                                      to change the clock; result: ok | errno name
+ *   open            <path> <result> <r|w|t>  a file the command opened (files.c): its
+ *                                      absolute path; result: ok | EEXIST | EACCES |
+ *                                      EISDIR (it was there); r read only, t truncated,
+ *                                      w any other write
  *
  * Fields escape backslash, tab, LF, CR as \\ \t \n \r and every other byte below
  * 0x20 or above 0x7e as \xHH, so the file is ASCII; unescaped fields are raw bytes.
@@ -328,6 +333,9 @@ void l_emit(struct line *l);
 /* The errno's name (ECONNREFUSED), or "error". */
 const char *errno_name(int e);
 void trace_configure(void);
+/* Traces an open of path (relative to dirfd) with these flags, which failed
+ * or not (errno is the failure's, and is kept). */
+void trace_open(int dirfd, const char *path, int flags, int failed);
 
 /* ---- clockset.c ---------------------------------------------------------------- */
 

@@ -17,6 +17,9 @@
 //! <pid>  clock-set <call>   <result>   settimeofday, clock_settime, adjtimex,
 //!                                      ntp_adjtime, clock_adjtime or adjtime asked
 //!                                      to change the clock; result: ok | errno name
+//! <pid>  open     <path> <result> <r|w|t> a file the command opened (absolute path);
+//!                                      result: ok | EEXIST | EACCES | EISDIR (it was
+//!                                      there); r read only, t truncated, w any other write
 //! ```
 //!
 //! Fields escape `\` TAB LF CR as `\\` `\t` `\n` `\r` and other bytes outside
@@ -105,6 +108,18 @@ impl std::fmt::Display for ClockSetCall {
     }
 }
 
+/// How a file was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Access {
+    /// For reading only.
+    Read,
+    /// For writing, truncated: what was there is gone.
+    Truncate,
+    /// Any other write (appending, updating in place, creating exclusively),
+    /// or a write that failed on a file that was there.
+    Write,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TraceEvent {
     Connect {
@@ -134,6 +149,14 @@ pub enum TraceEvent {
         call: ClockSetCall,
         outcome: Outcome,
     },
+    /// A file the command opened, or found there when opening it failed
+    /// (`O_EXCL` on an existing file, permission denied).
+    Open {
+        pid: u32,
+        path: String,
+        outcome: Outcome,
+        access: Access,
+    },
 }
 
 impl TraceEvent {
@@ -144,6 +167,7 @@ impl TraceEvent {
             | TraceEvent::Exec { pid, .. }
             | TraceEvent::Warn { pid, .. }
             | TraceEvent::ClockSet { pid, .. } => *pid,
+            TraceEvent::Open { pid, .. } => *pid,
         }
     }
 }
@@ -196,6 +220,7 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
     let kind = f.next()?;
     let a = unescape(f.next()?)?;
     let b = f.next().map(unescape);
+    let c = f.next();
     let outcome = |b: Option<Option<String>>| -> Option<Outcome> {
         match b?? {
             s if s == "ok" => Some(Outcome::Ok),
@@ -232,6 +257,15 @@ pub fn parse_line(line: &str) -> Option<TraceEvent> {
             call: ClockSetCall::ALL.into_iter().find(|c| c.name() == a)?,
             outcome: outcome(b)?,
         },
+        "open" => {
+            let access = match c? {
+                "r" => Access::Read,
+                "t" => Access::Truncate,
+                "w" => Access::Write,
+                _ => return None,
+            };
+            TraceEvent::Open { pid, path: a, outcome: outcome(b)?, access }
+        }
         _ => return None,
     };
     Some(ev)
@@ -288,7 +322,12 @@ mod tests {
                     15\texec\t/usr/bin/with\\ttab\\\\and\\x0anl\\xc3\\xa9\n\
                     15\twarn\t/bin/static: statically linked; its clock is NOT frozen\n\
                     16\tclock-set\tclock_settime\tEPERM\n\
-                    16\tclock-set\tadjtimex\tok\n";
+                    16\tclock-set\tadjtimex\tok\n\
+                    16\topen\t/home/u/.cache/app/state.csv\tEEXIST\tw\n\
+                    16\topen\t/w/conf\\x20x\tok\tr\n\
+                    16\topen\t/w/out\tok\tt\n\
+                    16\topen\t/w/odd\tok\tq\n\
+                    16\topen\t/w/truncated\tok\n";
         let ev = parse(text);
         assert_eq!(
             ev,
@@ -334,6 +373,25 @@ mod tests {
                     outcome: Outcome::Err("EPERM".into())
                 },
                 TraceEvent::ClockSet { pid: 16, call: ClockSetCall::Adjtimex, outcome: Outcome::Ok },
+                TraceEvent::Open {
+                    pid: 16,
+                    path: "/home/u/.cache/app/state.csv".into(),
+                    outcome: Outcome::Err("EEXIST".into()),
+                    access: Access::Write
+                },
+                TraceEvent::Open {
+                    pid: 16,
+                    path: "/w/conf x".into(),
+                    outcome: Outcome::Ok,
+                    access: Access::Read
+                },
+                TraceEvent::Open {
+                    pid: 16,
+                    path: "/w/out".into(),
+                    outcome: Outcome::Ok,
+                    access: Access::Truncate
+                },
+                // Without its mode the line is truncated: skipped.
             ]
         );
         assert_eq!(ev[0].pid(), 12);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use flakebox_clock::trace::{ConnectTarget, Outcome, TraceEvent};
+use flakebox_clock::trace::{Access, ConnectTarget, Outcome, TraceEvent};
 use flakebox_clock::{Anchor, TimeSpec, UnixTime};
 
 mod common;
@@ -960,6 +960,57 @@ fn psql_connect_is_a_connect() {
                 ..
             }
         )),
+        "{text}"
+    );
+}
+
+/// The files a program opens are traced with their absolute path, whether
+/// for writing and how the open ended: an exclusive create that finds the
+/// file there (EEXIST) is traced, a file that is not there, one of the
+/// system's or one of installed packages is not.
+#[test]
+fn file_opens_are_traced_with_mode_and_result() {
+    require("python3");
+    let env = setup();
+    let trace = env.path("trace");
+    let dir = env.path("files");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("left.csv"), "old").expect("write");
+    std::fs::write(dir.join("conf"), "x").expect("write");
+    std::fs::create_dir_all(dir.join("lib/site-packages")).expect("mkdir");
+    std::fs::write(dir.join("lib/site-packages/m.py"), "").expect("write");
+    let script = "import os\n\
+                  try:\n    open('left.csv', 'x')\nexcept FileExistsError:\n    pass\n\
+                  open('conf').read()\n\
+                  open('new.txt', 'w').write('n')\n\
+                  open('log', 'a').write('n')\n\
+                  open('lib/site-packages/m.py').read()\n\
+                  try:\n    open('missing')\nexcept FileNotFoundError:\n    pass\n\
+                  open('/etc/hostname').read() if os.path.exists('/etc/hostname') else None\n";
+    let out = env.run(
+        None,
+        &[("FLAKEBOX_TRACE", trace.as_os_str())],
+        Command::new("python3").arg("-c").arg(script).current_dir(&dir),
+    );
+    ok_stdout(&out);
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let opens: Vec<(String, Outcome, Access)> = flakebox_clock::trace::parse(&text)
+        .into_iter()
+        .filter_map(|e| match e {
+            TraceEvent::Open { path, outcome, access, .. } => Some((path, outcome, access)),
+            _ => None,
+        })
+        .filter(|(p, _, _)| p.starts_with(&*dir.to_string_lossy()) || p.starts_with("/etc/"))
+        .collect();
+    let at = |name: &str| dir.join(name).display().to_string();
+    assert_eq!(
+        opens,
+        vec![
+            (at("left.csv"), Outcome::Err("EEXIST".into()), Access::Write),
+            (at("conf"), Outcome::Ok, Access::Read),
+            (at("new.txt"), Outcome::Ok, Access::Truncate),
+            (at("log"), Outcome::Ok, Access::Write),
+        ],
         "{text}"
     );
 }

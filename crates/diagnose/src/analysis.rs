@@ -855,6 +855,7 @@ pub(crate) fn build_report(
         shards: None,
         order: None,
         categories: Vec::new(),
+        stale_state: None,
     };
     report.categories = crate::category::categorize(&report);
     report

@@ -83,6 +83,7 @@ pub mod polluter;
 pub mod report;
 pub mod report_shards;
 pub mod runner;
+pub mod stale;
 pub mod stats;
 
 mod analysis;
@@ -101,7 +102,21 @@ pub use report::{
     Screening, StableOutcome, Status, StopReason, TestReport, Verdict,
 };
 pub use report_shards::{MissingShard, ShardEvidence, ShardLine, ShardsSection};
-pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
+pub use runner::{FileOpen, JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
+
+/// The per-run time limit of a diagnosis without `--timeout`, from the
+/// first baseline run's duration: `10 s + 5 × that duration`. Slack for a
+/// loaded machine and a slower condition (a database to reach, a sandbox to
+/// build), yet a run that would never end (a wait on a frozen clock) stops
+/// and is counted as timed out. The first baseline run itself has no limit;
+/// the runner measures one before any other condition runs.
+pub fn run_timeout(first_baseline: Duration) -> Duration {
+    RUN_TIMEOUT_BASE.saturating_add(first_baseline.saturating_mul(RUN_TIMEOUT_FACTOR))
+}
+/// The fixed part of [`run_timeout`].
+pub const RUN_TIMEOUT_BASE: Duration = Duration::from_secs(10);
+/// The multiple of the first baseline run in [`run_timeout`].
+pub const RUN_TIMEOUT_FACTOR: u32 = 5;
 
 /// Default maximum runs per condition. With 4 factors a baseline failing
 /// 10% of the time needs ~70 rounds to show 7 failures against a clean
@@ -648,6 +663,15 @@ mod tests {
     fn screening_is_baseline_with_one_all_isolated_run_second() {
         assert_eq!(super::screening_schedule(3, 5), [(0, 0), (5, 0), (0, 1), (0, 2)]);
         assert_eq!(super::screening_schedule(1, 2), [(0, 0), (2, 0)]);
+    }
+
+    #[test]
+    fn the_derived_timeout_is_ten_seconds_plus_five_first_baseline_runs() {
+        use std::time::Duration;
+        assert_eq!(super::run_timeout(Duration::ZERO), Duration::from_secs(10));
+        assert_eq!(super::run_timeout(Duration::from_millis(400)), Duration::from_secs(12));
+        assert_eq!(super::run_timeout(Duration::from_secs(60)), Duration::from_secs(310));
+        assert_eq!(super::run_timeout(Duration::MAX), Duration::MAX, "saturates");
     }
 
     #[test]

@@ -686,6 +686,7 @@ pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, w
         shards: None,
         order: Some(order),
         categories: Vec::new(),
+        stale_state: None,
     };
     report.categories = crate::category::categorize(&report);
     report

@@ -310,6 +310,10 @@ pub struct Report {
     /// tests (intra-test, inter-test, external), see [`crate::category`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<crate::category::TestCategory>,
+    /// Additive: state left on the machine, tested by hiding it (absent when
+    /// no failing run opened such a file). See [`crate::stale`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_state: Option<crate::stale::StaleState>,
 }
 
 /// One run of a diagnosis (additive `runs`).

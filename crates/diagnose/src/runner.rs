@@ -172,6 +172,36 @@ pub struct RunObservations {
     /// clock not frozen").
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Files the command opened, or found there when an open failed,
+    /// outside the system's directories (the shim's trace), each once.
+    #[serde(default)]
+    pub files_opened: Vec<FileOpen>,
+}
+
+/// A file a run opened (see [`RunObservations::files_opened`]), and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileOpen {
+    /// Its absolute path in the sandbox (the host's path).
+    pub path: String,
+    /// Opened for reading only, at least once.
+    #[serde(default)]
+    pub read: bool,
+    /// Written without truncating it (appended, updated in place, created
+    /// exclusively), or found there by a write that failed: what was there
+    /// mattered.
+    #[serde(default)]
+    pub updated: bool,
+    /// Opened with truncation: what was there was thrown away.
+    #[serde(default)]
+    pub replaced: bool,
+}
+
+impl FileOpen {
+    /// The run kept state in it: updated it, or read it and wrote it anew
+    /// (an output it only overwrote, or a file it only read, is not state).
+    pub fn keeps_state(&self) -> bool {
+        self.updated || (self.read && self.replaced)
+    }
 }
 
 impl RunObservations {

@@ -190,7 +190,10 @@ pub struct DiagnoseArgs {
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]
     pub time: Option<String>,
 
-    /// Stop any single run after this long (it counts as a failure).
+    /// Stop any single run after this long (it counts as a failure, and as a
+    /// timeout). Default: the first baseline run has no limit and every other
+    /// run stops at 10 s + 5 × its duration (a baseline run is made first to
+    /// measure it, uncounted, when the shuffle puts another condition first).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
@@ -318,6 +321,12 @@ pub struct RunArgs {
     /// An existing path is bound through; a new one is copied out when CMD ends.
     #[arg(long, value_name = "PATH")]
     pub keep: Vec<PathBuf>,
+
+    /// Make PATH (a file or directory, absolute) look absent to CMD: it is
+    /// removed from the sandbox's copy-on-write view, never from your disk.
+    /// Tests whether a file left on this machine makes CMD fail. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub hide: Vec<PathBuf>,
 
     /// As root, give CMD back a capability the sandbox drops (CAP_SYS_TIME or
     /// sys_time), with a warning: it then acts on the host's kernel. Repeatable.

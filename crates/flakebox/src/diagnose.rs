@@ -107,8 +107,12 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         eprintln!("flakebox: note: {note}");
     }
     let runner_kind = adapter.map(|a| a.kind);
+    let base_timeout_none = base.timeout.is_none();
     let runs = Runs::new(chosen.command.as_ref(), base, &work);
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
+    if base_timeout_none {
+        runner = runner.with_derived_timeout();
+    }
     if args.format == OutputFormat::Text && order_only {
         eprintln!(
             "flakebox: diagnosing the order of the tests of {} ({}); every run isolates {}",
@@ -143,6 +147,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         }
     };
     let started = std::time::Instant::now();
+    let started_at = SystemTime::now();
     let mut part = None;
     let mut result = match (&shard, order_only) {
         // Only the order factor: no environment factor to compare.
@@ -155,6 +160,20 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         }
         (None, false) => diagnose::diagnose(&argv, &opts, &mut runner, &mut progress).map(Some),
     };
+    // State left on the machine before the diagnosis: tested by hiding it
+    // (not for a shard: its part holds only its planned rounds).
+    if let (Ok(Some(report)), None) = (&mut result, &shard) {
+        let say = args.format == OutputFormat::Text;
+        crate::stale_state::check(report, &mut runner, &cwd, started_at, opts.alpha, say);
+    }
+    // On stderr in every format: a JSON report's reader may wonder too.
+    if let Some((first, limit)) = runner.derived_timeout() {
+        eprintln!(
+            "flakebox: each run after the first was limited to {:.1}s (10 s + 5 × the first baseline run's {:.1}s; --timeout sets it)",
+            limit.as_secs_f64(),
+            first.as_secs_f64()
+        );
+    }
     if let (true, Ok(report), Some(a)) = (order, &mut result, adapter) {
         if report.as_ref().is_none_or(|r| r.stopped != diagnose::StopReason::Interrupted) {
             let o = crate::order::options(a, factors, &opts, report.as_ref());
@@ -239,7 +258,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     }
     // Interrupted is 130 whatever the partial runs suggest: a cancelled CI
     // job must not read as "stable, passed".
-    if report.stopped == diagnose::StopReason::Interrupted {
+    if report.stopped == diagnose::StopReason::Interrupted || INTERRUPTED.load(Ordering::SeqCst) {
         return Ok(diagnose::exit::INTERRUPTED);
     }
     Ok(report.exit_code())

@@ -9,6 +9,7 @@ mod order;
 mod report_file;
 mod run;
 mod shard;
+mod stale_state;
 mod test_runner;
 mod timetravel;
 

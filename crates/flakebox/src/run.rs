@@ -83,6 +83,7 @@ fn request(args: &RunArgs) -> Result<RunRequest> {
     let mut req = RunRequest::new(args.command.clone());
     req.isolate = isolated;
     req.keep = args.keep.clone();
+    req.hide = args.hide.clone();
     req.time = args.time.clone();
     if args.seed.is_some() && shared.contains(Factor::Rand) {
         bail!("--seed fixes the randomness but --share rand keeps the real one; drop one of them");
@@ -120,6 +121,9 @@ fn replay_line(req: &RunRequest, time: Option<&str>, seed: Option<u64>) -> Optio
     }
     if let Some(time) = time {
         args.extend(["--time".into(), time.to_string()]);
+    }
+    for p in &req.hide {
+        args.extend(["--hide".into(), p.to_string_lossy().into_owned()]);
     }
     args.push("--".into());
     let mut line = render::shell_line(&args);
@@ -192,5 +196,12 @@ mod tests {
         let pg = replay_line(&req(FactorSet::all().without(Factor::Rand)), Some("x"), None).expect("a line");
         assert!(pg.starts_with("flakebox run --share rand --postgres --time x -- "), "{pg}");
         assert_eq!(replay_line(&req(FactorSet::only(Factor::Net)), None, None), None);
+        let mut hidden = req(all);
+        hidden.hide = vec!["/home/u/.cache/a b.csv".into()];
+        let line = replay_line(&hidden, Some("t"), Some(1)).expect("a line");
+        assert!(
+            line.starts_with("flakebox run --seed 1 --time t --hide '/home/u/.cache/a b.csv' -- "),
+            "{line}"
+        );
     }
 }

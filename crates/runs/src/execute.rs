@@ -116,6 +116,7 @@ fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inpu
     if let Some(dir) = command_path.as_deref().and_then(|p| std::fs::canonicalize(p).ok()) {
         cfg.visible.extend(dir.parent().map(Path::to_path_buf));
     }
+    let mut notes = hide(cfg, &req.hide)?;
     if isolated.contains(Factor::Time) || isolated.contains(Factor::Rand) || req.trace {
         install_shim(cfg);
     }
@@ -142,6 +143,7 @@ fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inpu
         });
     }
     let (mut time, mut warnings) = (None, Vec::new());
+    warnings.append(&mut notes);
     if let (Some(_), Some(path)) = (&rand, &command_path) {
         warnings.extend(crate::rand_reach::warnings(path, !isolated.contains(Factor::Time)));
     }
@@ -186,6 +188,30 @@ fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inpu
         }
     }
     Ok(Inputs { time, rand, warnings })
+}
+
+/// `--hide`: each path checked (the errors say what to do instead) and
+/// resolved as the sandbox will see it; one already absent is a note.
+fn hide(cfg: &mut Config, paths: &[PathBuf]) -> Result<Vec<Warning>, RunsError> {
+    let mut notes = Vec::new();
+    let check = |p: &Path, cfg: &Config| sandbox::check_hide(p, &cfg.fs, &cfg.cwd, &cfg.visible, &cfg.keep);
+    for p in paths {
+        check(p, cfg).map_err(RunsError::Invalid)?;
+        let path = absolute(&cfg.cwd, p)?;
+        let note = |why: &str| Warning::Sandbox {
+            message: format!("flakebox: note: --hide {}: {why}; nothing to hide", p.display()),
+        };
+        match check(&path, cfg).map_err(RunsError::Invalid)? {
+            sandbox::HideBy::FreshTmp => {
+                notes.push(note("already absent in the sandbox (its tmp directories are fresh)"))
+            }
+            sandbox::HideBy::Removing if std::fs::symlink_metadata(&path).is_err() => {
+                notes.push(note("already absent on this machine"))
+            }
+            sandbox::HideBy::Removing => cfg.hide.push(path),
+        }
+    }
+    Ok(notes)
 }
 
 /// A seed from the kernel: without `--seed`, every run's randomness differs,

@@ -235,8 +235,27 @@ impl RunReport {
                 .chain(self.clock_set_attempts.iter().map(|a| a.to_string()))
                 .collect(),
             clock_set_attempts: self.clock_set_attempts.iter().map(ClockSetAttempt::event).collect(),
+            files_opened: files_opened(&ev.trace),
         }
     }
+}
+
+/// The files the shim saw opened, each once with every way it was.
+pub fn files_opened(trace: &[String]) -> Vec<diagnose::FileOpen> {
+    use clock::trace::{Access, TraceEvent};
+    let mut seen: std::collections::BTreeMap<String, diagnose::FileOpen> = std::collections::BTreeMap::new();
+    for ev in clock::trace::parse(&trace.join("\n")) {
+        if let TraceEvent::Open { path, access, .. } = ev {
+            let f =
+                seen.entry(path.clone()).or_insert_with(|| diagnose::FileOpen { path, ..Default::default() });
+            match access {
+                Access::Read => f.read = true,
+                Access::Write => f.updated = true,
+                Access::Truncate => f.replaced = true,
+            }
+        }
+    }
+    seen.into_values().collect()
 }
 
 /// One line per connect and name lookup the shim recorded.

@@ -25,6 +25,10 @@ pub struct RunRequest {
     /// Paths whose writes reach the host (`--keep`).
     #[serde(default)]
     pub keep: Vec<PathBuf>,
+    /// Paths that look absent to the command (`--hide`): removed from its
+    /// copy-on-write view, never from the host.
+    #[serde(default)]
+    pub hide: Vec<PathBuf>,
     /// (file the command writes, host file it is copied to when it ends).
     #[serde(default)]
     pub collect: Vec<(PathBuf, PathBuf)>,
@@ -102,6 +106,7 @@ impl RunRequest {
             isolate: FactorSet::all().without(factors::Factor::Db),
             env: Vec::new(),
             keep: Vec::new(),
+            hide: Vec::new(),
             collect: Vec::new(),
             state_dirs: None,
             time: None,
@@ -152,6 +157,7 @@ mod tests {
         r.isolate = FactorSet::all();
         r.env.push(("TZ".into(), "Asia/Tokyo".into()));
         r.collect.push(("/w/junit.xml".into(), "/tmp/x/junit-1.xml".into()));
+        r.hide.push("/home/u/.cache/app/state.csv".into());
         r.state_dirs = Some(["/tmp/a".into(), "/var/tmp/b".into()]);
         r.time = Some("2024-02-29T23:59:58Z".into());
         r.seed = Some(u64::MAX);

@@ -136,11 +136,92 @@ pub struct DiagnoseRunner<'a> {
     /// The run the engine said comes next.
     next: Option<RunSpec>,
     prepared: Option<Started>,
+    /// Derive each run's time limit from the first baseline run
+    /// ([`diagnose::run_timeout`]) instead of the request's.
+    derive_timeout: bool,
+    /// The first baseline run's duration, once it has run (derived limits).
+    first_baseline: Option<std::time::Duration>,
+    /// Every counted run: (it failed, what the sandbox saw).
+    observed: Vec<(bool, diagnose::RunObservations)>,
 }
 
 impl<'a> DiagnoseRunner<'a> {
     pub fn new(runs: &'a Runs<'a>, interrupted: &'a AtomicBool) -> Self {
-        DiagnoseRunner { runs, interrupted, next: None, prepared: None }
+        DiagnoseRunner {
+            runs,
+            interrupted,
+            next: None,
+            prepared: None,
+            derive_timeout: false,
+            first_baseline: None,
+            observed: Vec::new(),
+        }
+    }
+
+    /// Without `--timeout`: every run after the first baseline run stops at
+    /// [`diagnose::run_timeout`] of that run's duration.
+    pub fn with_derived_timeout(mut self) -> Self {
+        self.derive_timeout = true;
+        self
+    }
+
+    /// The derived limit, once known: (first baseline run, limit).
+    pub fn derived_timeout(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        self.first_baseline.filter(|_| self.derive_timeout).map(|d| (d, diagnose::run_timeout(d)))
+    }
+
+    /// The shuffle put another condition before baseline's first run: one
+    /// baseline run, only to measure the time limit every run then gets
+    /// (its outcome is not counted; its persistent state is apart, as a
+    /// screening run's, so baseline's own first run still starts afresh).
+    fn calibrate(&mut self, spec: &RunSpec) -> Result<(), RunnerError> {
+        let measure = RunSpec {
+            isolate: factors::FactorSet::default(),
+            run_no: 0,
+            tests: spec.tests.clone(),
+            screening: true,
+        };
+        let finished = self.runs.run(&measure, |_| {}).map_err(|e| RunnerError::Failed(chain(&e)))?;
+        self.first_baseline = Some(self.outcome(finished)?.duration);
+        Ok(())
+    }
+
+    /// What the sandbox saw in every run the engine asked for, and whether
+    /// the run failed.
+    pub fn observed(&self) -> &[(bool, diagnose::RunObservations)] {
+        &self.observed
+    }
+
+    /// One run with fs isolated (afresh) and `paths` hidden, net, time and
+    /// the database as the environment has them, under the time limit of
+    /// the others; a run prepared for the engine is cancelled first.
+    pub fn run_hidden(&mut self, paths: &[PathBuf]) -> Result<RunOutcome, RunnerError> {
+        if let Some(p) = self.prepared.take() {
+            p.child.cancel();
+        }
+        if self.interrupted() {
+            return Err(RunnerError::Interrupted);
+        }
+        let limit = self.limit();
+        let spec = RunSpec::suite(factors::FactorSet::only(Factor::Fs), 0);
+        let finished = self
+            .runs
+            .run(&spec, |req| {
+                limit(req);
+                req.hide = paths.to_vec();
+            })
+            .map_err(|e| RunnerError::Failed(chain(&e)))?;
+        self.outcome(finished)
+    }
+
+    /// Set the derived time limit on a run's request.
+    fn limit(&self) -> impl Fn(&mut RunRequest) {
+        let (derive, limit) = (self.derive_timeout, self.derived_timeout().map(|(_, t)| t));
+        move |req: &mut RunRequest| {
+            if derive {
+                req.timeout = limit;
+            }
+        }
     }
 
     fn interrupted(&self) -> bool {
@@ -178,22 +259,27 @@ impl diagnose::Runner for DiagnoseRunner<'_> {
             return Err(RunnerError::Interrupted);
         }
         let fail = |e: RunsError| RunnerError::Failed(chain(&e));
+        if self.derive_timeout && self.first_baseline.is_none() && !spec.isolate.is_empty() {
+            self.calibrate(spec)?;
+        }
         let mut current = match self.prepared.take() {
             Some(p) if p.spec == *spec => p,
             other => {
                 if let Some(p) = other {
                     p.child.cancel();
                 }
-                self.runs.start(spec, |_| {}, true).map_err(fail)?
+                self.runs.start(spec, self.limit(), true).map_err(fail)?
             }
         };
         current.child.release();
         // Build the next run now, unless it is this condition's own: two
-        // overlays must not share its state directories.
+        // overlays must not share its state directories. Not while its time
+        // limit waits on this run's duration.
+        let limit_unknown = self.derive_timeout && self.first_baseline.is_none();
         if let Some(next) = self.next.take() {
-            if next.isolate != spec.isolate {
+            if next.isolate != spec.isolate && !limit_unknown {
                 // A failure here shows again, reported, when that run's turn comes.
-                self.prepared = self.runs.start(&next, |_| {}, true).ok();
+                self.prepared = self.runs.start(&next, self.limit(), true).ok();
             }
         }
         // As soon as this command has exited (and what it left running is
@@ -206,7 +292,12 @@ impl diagnose::Runner for DiagnoseRunner<'_> {
             }
         }
         let finished = self.runs.finish(current).map_err(fail)?;
-        self.outcome(finished)
+        let outcome = self.outcome(finished)?;
+        if self.first_baseline.is_none() && spec.isolate.is_empty() {
+            self.first_baseline = Some(outcome.duration);
+        }
+        self.observed.push((!outcome.passed, outcome.evidence.clone()));
+        Ok(outcome)
     }
 }
 

@@ -42,6 +42,7 @@ mod user;
 pub use capabilities::{parse as parse_capability, Capability};
 pub use error::SandboxError;
 pub use evidence::{Evidence, FileChange, Leftover, ServiceEvidence, TableRows};
+pub use mount_plan::{check_hide, HideBy};
 pub use spawn::run;
 pub use tmp_size::{TmpSize, TmpSizeError};
 
@@ -130,6 +131,9 @@ pub struct Config {
     pub fs: FsMode,
     /// Absolute paths whose writes reach the host.
     pub keep: Vec<PathBuf>,
+    /// Absolute paths that look absent to the command (`--hide`): removed
+    /// from its copy-on-write view, never from the host. See [`check_hide`].
+    pub hide: Vec<PathBuf>,
     /// (path in the sandbox, host file): copied out when the command ends and
     /// removed in the sandbox before it starts and after, so a stale copy is
     /// never collected and none persists (how diagnose and timetravel fetch
@@ -180,6 +184,7 @@ impl Config {
             isolate_net: true,
             fs: FsMode::Fresh,
             keep: Vec::new(),
+            hide: Vec::new(),
             collect: Vec::new(),
             timeout: None,
             kill_after: Duration::from_secs(5),

@@ -115,6 +115,9 @@ pub struct Inputs<'a> {
     /// The terminal on the command's standard input (a host path), shown as
     /// /dev/console.
     pub terminal: Option<&'a Path>,
+    /// Absolute paths that look absent in the sandbox (`--hide`), checked
+    /// with [`check_hide`].
+    pub hide: &'a [PathBuf],
 }
 
 /// How the new root is made.
@@ -279,6 +282,12 @@ pub enum Op {
     Proc,
     /// Copy `path` out to the host when the command ends (see [`CopyOut`]).
     CopyOut(CopyOut),
+    /// Remove `at` (a tree) from the new root's copy-on-write view, so it
+    /// looks absent: overlayfs records a whiteout in the throwaway (or
+    /// persistent) upper layer; the host keeps its file.
+    Hide {
+        at: PathBuf,
+    },
     Warn(String),
 }
 
@@ -342,6 +351,7 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
     }
     p.keep();
     p.collect()?;
+    p.hide()?;
     p.ops.push(Op::Proc);
     if !inputs.userns {
         p.guard_proc();
@@ -613,6 +623,19 @@ impl Planner<'_, '_> {
         }
     }
 
+    /// `--hide PATH`: removed from the copy-on-write view once every mount
+    /// is in place (a path under a fresh tmp directory is absent already).
+    fn hide(&mut self) -> Result<(), String> {
+        let i = self.inputs;
+        for path in i.hide {
+            let how = check_hide(path, i.fs, i.cwd, i.visible, i.keep)?;
+            if how == HideBy::Removing && self.host.lstat(path).is_some() {
+                self.ops.push(Op::Hide { at: path.clone() });
+            }
+        }
+        Ok(())
+    }
+
     fn collect(&mut self) -> Result<(), String> {
         for (inside, dest) in self.inputs.collect {
             let dir = dest.parent().unwrap_or(Path::new("/"));
@@ -674,6 +697,67 @@ impl Planner<'_, '_> {
         }));
         Ok(())
     }
+}
+
+/// How a `--hide` path comes to look absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HideBy {
+    /// Removed from the sandbox's copy-on-write view before the command starts.
+    Removing,
+    /// It lies under a directory that is fresh in the sandbox (/tmp,
+    /// /var/tmp, /dev/shm under fs isolation): absent anyway.
+    FreshTmp,
+}
+
+/// Whether `path` can be hidden from a sandbox with this fs mode, working
+/// directory, visible and kept paths; the error names the path and what to
+/// do instead. Only a copy-on-write view can hide a path without touching
+/// the host.
+pub fn check_hide(
+    path: &Path,
+    fs: &FsMode,
+    cwd: &Path,
+    visible: &[PathBuf],
+    keep: &[PathBuf],
+) -> Result<HideBy, String> {
+    let shown = path.display();
+    if !path.is_absolute() {
+        return Err(format!(
+            "--hide {shown}: not an absolute path; give it from / (here: {})",
+            cwd.join(path).display()
+        ));
+    }
+    if path.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+        return Err(format!("--hide {shown}: write the path without . or .. components"));
+    }
+    if path == Path::new("/") {
+        return Err("--hide /: the whole filesystem cannot be hidden; name the file or directory".into());
+    }
+    if let Some(w) = WHOLE.iter().find(|w| path.starts_with(w)) {
+        return Err(format!(
+            "--hide {shown}: {w} is the sandbox's own, not the host's; nothing there to hide"
+        ));
+    }
+    if *fs == FsMode::Host {
+        return Err(format!(
+            "--hide {shown}: fs is shared (--share fs), so hiding would delete the host's file; \
+             drop --share fs (the sandbox's copy-on-write view hides it)"
+        ));
+    }
+    if let Some(k) = keep.iter().find(|k| path.starts_with(k) || k.starts_with(path)) {
+        return Err(format!(
+            "--hide {shown}: overlaps --keep {} (kept paths are the host's own, so hiding would delete \
+             them there); drop one of the two",
+            k.display()
+        ));
+    }
+    let fresh = *fs == FsMode::Fresh && under_any(path, &FRESH_TMP);
+    let shown_anyway =
+        std::iter::once(cwd).chain(visible.iter().map(PathBuf::as_path)).any(|d| path.starts_with(d));
+    if fresh && !shown_anyway {
+        return Ok(HideBy::FreshTmp);
+    }
+    Ok(HideBy::Removing)
 }
 
 /// The warning for a filesystem that cannot be copy-on-write.

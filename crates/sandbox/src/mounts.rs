@@ -59,6 +59,7 @@ pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
         own_net: cfg.isolate_net,
         terminal: terminal.as_deref(),
         tmp_size: cfg.tmp_size,
+        hide: &cfg.hide,
     };
     let mut built = Built { uppers: Vec::new(), copy_out: Vec::new(), warnings: Vec::new() };
     let root = Root::preferred(&inputs);
@@ -249,6 +250,12 @@ fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String>
                 rel: c.rel.clone(),
                 remove: c.remove,
             }),
+            Op::Hide { at } => hostfs::remove_tree(&new_path(at)).map_err(|e| {
+                format!(
+                    "--hide {}: cannot remove it from the sandbox's copy-on-write view: {e}",
+                    at.display()
+                )
+            })?,
             Op::Warn(w) => built.warnings.push(w.clone()),
         }
     }

@@ -110,6 +110,7 @@ struct Case {
     own_net: bool,
     terminal: Option<PathBuf>,
     tmp_size: TmpSize,
+    hide: Vec<PathBuf>,
 }
 
 fn case(userns: bool) -> Case {
@@ -124,6 +125,7 @@ fn case(userns: bool) -> Case {
         own_net: true,
         terminal: None,
         tmp_size: TmpSize::DEFAULT,
+        hide: Vec::new(),
     }
 }
 
@@ -140,6 +142,7 @@ impl Case {
             own_net: self.own_net,
             terminal: self.terminal.as_deref(),
             tmp_size: self.tmp_size,
+            hide: &self.hide,
         }
     }
 
@@ -201,6 +204,7 @@ fn show(op: &Op) -> String {
             c.rel.display(),
             if c.remove { " then remove" } else { "" }
         ),
+        Op::Hide { at } => format!("hide {}", at.display()),
         Op::Warn(w) => format!("warn {w}"),
     }
 }
@@ -623,4 +627,65 @@ fn a_keep_path_that_is_a_symbolic_link_is_not_bound() {
             .any(|l| l.starts_with("warn --keep /home/u/proj/out: a symbolic link (to /etc) is not kept")),
         "{plan:#?}"
     );
+}
+
+#[test]
+fn a_hidden_path_is_removed_from_the_view_after_every_mount_and_before_proc() {
+    let host =
+        tree(&["/tmp/", "/home/u/proj/", "/home/u/.cache/app/state.csv", "/home/u/.netrc", "/usr/bin/sh"]);
+    for userns in [false, true] {
+        let mut c = case(userns);
+        c.hide = vec!["/home/u/.cache/app".into(), "/home/u/.netrc".into(), "/home/u/missing".into()];
+        let ops = c.plan(&host);
+        let hides: Vec<usize> =
+            ops.iter().enumerate().filter(|(_, o)| o.starts_with("hide ")).map(|(i, _)| i).collect();
+        assert_eq!(
+            hides.iter().map(|&i| ops[i].as_str()).collect::<Vec<_>>(),
+            ["hide /home/u/.cache/app", "hide /home/u/.netrc"],
+            "a missing path needs nothing (userns {userns}): {ops:#?}"
+        );
+        let last_mount =
+            ops.iter().rposition(|o| o.starts_with("overlay") || o.starts_with("bind")).expect("mounts");
+        let proc = ops.iter().position(|o| o == "proc").expect("proc");
+        assert!(hides.iter().all(|&h| h > last_mount && h < proc), "userns {userns}: {ops:#?}");
+    }
+}
+
+#[test]
+fn a_hidden_path_under_a_fresh_tmp_directory_is_absent_already_unless_it_stays_visible() {
+    let host = tree(&["/tmp/stale.db", "/tmp/proj/cache.db", "/home/u/proj/", "/var/tmp/"]);
+    let mut c = case(true);
+    c.hide = vec!["/tmp/stale.db".into()];
+    assert!(!c.plan(&host).iter().any(|o| o.starts_with("hide")));
+    assert_eq!(
+        check_hide(Path::new("/tmp/stale.db"), &FsMode::Fresh, &c.cwd, &[], &[]),
+        Ok(HideBy::FreshTmp)
+    );
+    // The working directory under /tmp stays visible, so its files must go.
+    c.cwd = "/tmp/proj".into();
+    c.hide = vec!["/tmp/proj/cache.db".into()];
+    assert!(c.plan(&host).contains(&"hide /tmp/proj/cache.db".to_string()));
+    // Diagnose's persistent state keeps /tmp: hidden by removal there too.
+    let state = FsMode::Persistent { state: ["/s/a".into(), "/s/b".into()] };
+    assert_eq!(
+        check_hide(Path::new("/tmp/stale.db"), &state, Path::new("/w"), &[], &[]),
+        Ok(HideBy::Removing)
+    );
+}
+
+#[test]
+fn bad_hide_paths_are_refused_with_what_to_do() {
+    let cwd = Path::new("/home/u/proj");
+    let fresh = FsMode::Fresh;
+    let err =
+        |p: &str, fs: &FsMode, keep: &[PathBuf]| check_hide(Path::new(p), fs, cwd, &[], keep).expect_err(p);
+    assert!(err("data/x.csv", &fresh, &[]).contains("give it from / (here: /home/u/proj/data/x.csv)"));
+    assert!(err("/home/u/../u/x", &fresh, &[]).contains("without . or .."));
+    assert!(err("/", &fresh, &[]).contains("name the file or directory"));
+    assert!(err("/proc/self/x", &fresh, &[]).contains("/proc is the sandbox's own"));
+    assert!(err("/home/u/x", &FsMode::Host, &[]).contains("drop --share fs"));
+    let keep = [PathBuf::from("/home/u/out")];
+    assert!(err("/home/u/out/a", &fresh, &keep).contains("overlaps --keep /home/u/out"));
+    assert!(err("/home/u", &fresh, &keep).contains("drop one of the two"));
+    assert_eq!(check_hide(Path::new("/home/u/outside"), &fresh, cwd, &[], &keep), Ok(HideBy::Removing));
 }
