@@ -139,6 +139,24 @@ pub struct FactorEffect {
     /// Additive: the counts compared.
     pub baseline: Counts,
     pub isolated: Counts,
+    /// Additive, rand only: a seed under which it failed, and its replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_seed: Option<FailingSeed>,
+}
+
+/// A seed of OS randomness under which the command (or test) failed: the
+/// runs of a diagnosis of rand that do not isolate it each draw from a seed
+/// of their round, recorded, so a failure caused by randomness replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingSeed {
+    /// Pass it to `flakebox run --seed` (an entropy seed, not the shuffle seed).
+    pub seed: u64,
+    /// Runs with this seed, and how many of them failed (all of them: a
+    /// seed that also passed is not offered).
+    pub runs: usize,
+    pub failed: usize,
+    /// The replay command: `flakebox run --seed N [--time T] -- CMD`.
+    pub replay: Vec<String>,
 }
 
 /// One entry of the additive `analysis` array.
@@ -162,6 +180,9 @@ pub struct FactorAnalysis {
     /// what `none` means in numbers. `None` before any paired round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_ruled_out: Option<f64>,
+    /// Additive, rand only: a seed under which it failed, and its replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_seed: Option<FailingSeed>,
 }
 
 /// One entry of `conditions` (schema 1).

@@ -78,14 +78,17 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     base.time = Some(clock.replay_spec());
     base.postgres = pg;
     base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
-    // One seed for every rand-isolated run, so randomness-caused flakiness stabilizes.
-    base.seed = factors.contains(Factor::Rand).then(|| diagnose::entropy_seed(opts.seed));
     let (work, note) = Workspace::new("flakebox-diagnose-", true)?;
     if let Some(note) = note {
         eprintln!("flakebox: note: {note}");
     }
     let runner_kind = adapter.map(|a| a.kind);
-    let runs = Runs::new(chosen.command.as_ref(), base, &work);
+    let mut runs = Runs::new(chosen.command.as_ref(), base, &work);
+    if factors.contains(Factor::Rand) {
+        // One seed for every rand-isolated run, so randomness-caused
+        // flakiness stabilizes; a recorded one per round for the others.
+        runs = runs.with_entropy(opts.seed);
+    }
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
     if args.format == OutputFormat::Text {
         eprintln!(
