@@ -21,8 +21,8 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let mut factors = match &args.factors {
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
-        // rand is diagnosed only when asked for: a default condition costs runs.
-        None => FactorSet::all().without(Factor::Rand),
+        // rand too: without it, randomness would read as `intrinsic`.
+        None => FactorSet::all(),
     };
     let mut pg = PgOptions { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
     if factors.contains(Factor::Db) {
@@ -98,6 +98,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             clock.instant_rfc3339(),
             clock.replay_spec()
         );
+        if factors.contains(Factor::Rand) {
+            eprintln!(
+                "flakebox: rand-isolated runs draw their randomness from entropy seed {} (derived from the diagnosis seed {}, not the same number); every other run from a recorded seed of its round",
+                diagnose::entropy_seed(opts.seed),
+                opts.seed
+            );
+        }
         if let Some(kind) = runner_kind {
             let how = match opts.focus {
                 true => "per-test results; after screening runs of the whole suite, only the tests that failed are rerun",
