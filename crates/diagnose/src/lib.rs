@@ -31,7 +31,10 @@
 //! that the diagnosis claims any effect — hence an `environment` verdict — is
 //! at most `alpha`, whatever the failure rate, its drift, the stopping round
 //! or the number of looks. The same holds separately for each test's verdict
-//! (the correction is over factors, not over tests). `intrinsic` needs no
+//! (the correction is over factors, not over tests). With `rand` among the
+//! factors, the runs that do not isolate it draw from their round's entropy
+//! seed ([`run_entropy_seed`]): a function of the round, not of the
+//! condition, so the two runs of a pair stay exchangeable under the null. `intrinsic` needs no
 //! test: it is a fact that the all-isolated condition both passed and failed.
 //!
 //! # Stopping
