@@ -495,8 +495,16 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
         Verdict::Intrinsic => {
             let a = u.counts[engine.all_index()];
             let mut s = format!(
-                "flaky even with {all_name} isolated: failed {} of {} runs there{}, so the cause is inside the command (a race, randomness, ordering)",
-                a.failed, a.runs, tmo(a)
+                "flaky even with {all_name} isolated: failed {} of {} runs there{}, so the cause is inside the command ({})",
+                a.failed,
+                a.runs,
+                tmo(a),
+                // With rand isolated, its randomness came from one seed.
+                if engine.factors.contains(&Factor::Rand) {
+                    "a race, timing, ordering"
+                } else {
+                    "a race, randomness, ordering; --factors ...,rand tests randomness"
+                }
             );
             for r in u.factors.iter().filter(|r| r.status == Status::Reduces) {
                 s.push_str(&format!(

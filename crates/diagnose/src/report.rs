@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 pub enum Verdict {
     /// Some factor has a significant effect (see `factors`).
     Environment,
-    /// Flaky even with every chosen factor isolated: races, randomness.
+    /// Flaky even with every chosen factor isolated: races, timing (and
+    /// randomness, unless rand was among them).
     Intrinsic,
     /// Same outcome under every condition (see `outcome`).
     Stable,
