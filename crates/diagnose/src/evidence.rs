@@ -242,11 +242,16 @@ fn rand(engine: &Engine, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
     };
     match failing_seed(engine, fails) {
         Some(s) => out.push(format!(
-            "fails under seed {} ({} of {} runs with it failed): replay with `{}`",
+            "fails under seed {} ({} of {} runs with it failed): replay with `{}`{}",
             s.seed,
             s.failed,
             s.runs,
-            render::shell_line(&s.replay)
+            render::shell_line(&s.replay),
+            if s.suspects_only {
+                " (those runs selected only the suspects: the whole command may draw its randomness in another order)"
+            } else {
+                ""
+            }
         )),
         None if (0..engine.records.len()).any(|i| failed(fails, i)) => {
             out.push("no seed failed in every run that used it".into())
@@ -286,7 +291,8 @@ pub(crate) fn failing_seed(engine: &Engine, fails: &[Option<bool>]) -> Option<Fa
     }
     replay.push("--".into());
     replay.extend(engine.command.iter().cloned());
-    Some(FailingSeed { seed, runs, failed, replay })
+    let suspects_only = engine.suspects.as_ref().is_some_and(|s| !s.is_empty());
+    Some(FailingSeed { seed, runs, failed, replay, suspects_only })
 }
 
 fn time(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {

@@ -158,6 +158,11 @@ pub struct FailingSeed {
     pub failed: usize,
     /// The replay command: `flakebox run --seed N [--time T] -- CMD`.
     pub replay: Vec<String>,
+    /// The runs selected only the suspects (focused reruns): the whole
+    /// command, as the replay runs it, may draw its randomness in another
+    /// order (other tests before this one), so it may not fail.
+    #[serde(default)]
+    pub suspects_only: bool,
 }
 
 /// One entry of the additive `analysis` array.

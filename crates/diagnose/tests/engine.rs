@@ -672,6 +672,7 @@ fn randomness_is_rand_with_a_failing_seed_and_its_replay() {
         let fs = f.failing_seed.as_ref().unwrap_or_else(|| panic!("a failing seed: {ctx}"));
         assert!(fails(fs.seed), "{ctx}");
         assert_eq!((fs.failed, fs.runs > 0), (fs.runs, true), "{ctx}");
+        assert!(!fs.suspects_only, "the whole command ran: {ctx}");
         let n = fs.seed.to_string();
         let replay = ["flakebox", "run", "--seed", &n, "--time", INSTANT, "--", "pytest", "-q"];
         assert_eq!(fs.replay, replay, "{ctx}");
