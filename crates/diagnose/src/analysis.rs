@@ -139,6 +139,7 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
             rounds_only_isolated_failed: only_iso,
             evidence: Vec::new(),
             change_ruled_out: None,
+            failing_seed: None,
         });
     }
 
@@ -427,6 +428,7 @@ fn effects(analysis: &[FactorAnalysis]) -> Vec<FactorEffect> {
             evidence: a.evidence.clone(),
             baseline: a.baseline,
             isolated: a.isolated,
+            failing_seed: a.failing_seed.clone(),
         })
         .collect()
 }
@@ -493,8 +495,16 @@ fn summary(engine: &Engine, u: &UnitAnalysis, effects: &[FactorEffect]) -> Strin
         Verdict::Intrinsic => {
             let a = u.counts[engine.all_index()];
             let mut s = format!(
-                "flaky even with {all_name} isolated: failed {} of {} runs there{}, so the cause is inside the command (a race, randomness, ordering)",
-                a.failed, a.runs, tmo(a)
+                "flaky even with {all_name} isolated: failed {} of {} runs there{}, so the cause is inside the command ({})",
+                a.failed,
+                a.runs,
+                tmo(a),
+                // With rand isolated, its randomness came from one seed.
+                if engine.factors.contains(&Factor::Rand) {
+                    "a race, timing, ordering"
+                } else {
+                    "a race, randomness, ordering; --factors ...,rand tests randomness"
+                }
             );
             for r in u.factors.iter().filter(|r| r.status == Status::Reduces) {
                 s.push_str(&format!(
@@ -569,6 +579,9 @@ fn unit_report(
     for a in u.factors.iter_mut() {
         if evidence_for_all || a.status.effect().is_some() {
             a.evidence = evidence::for_factor(engine, a.factor, fails);
+        }
+        if a.factor == Factor::Rand {
+            a.failing_seed = evidence::failing_seed(engine, fails);
         }
     }
     let effects = effects(&u.factors);
@@ -808,7 +821,13 @@ pub(crate) fn build_report(
         };
     let frozen_instant =
         engine.records.iter().chain(&engine.screen).find_map(|r| r.evidence.frozen_instant.clone());
-    let entropy_seed = engine.records.iter().chain(&engine.screen).find_map(|r| r.evidence.entropy_seed);
+    // The rand-isolated runs' seed: the other runs have seeds of their own.
+    let entropy_seed = engine
+        .records
+        .iter()
+        .chain(&engine.screen)
+        .filter(|r| engine.conds[r.cond].isolate.contains(Factor::Rand))
+        .find_map(|r| r.evidence.entropy_seed);
     let mut warnings: Vec<String> = engine
         .warning_order
         .iter()

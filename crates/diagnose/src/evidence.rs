@@ -1,5 +1,6 @@
 //! Human-checkable evidence per factor, assembled from the runs' observations ([`crate::RunObservations`]).
 
+use crate::report::FailingSeed;
 use crate::Engine;
 use factors::{Factor, FactorSet};
 use std::collections::BTreeMap;
@@ -231,14 +232,67 @@ fn rand(engine: &Engine, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
     seeds.sort_unstable();
     seeds.dedup();
     let f = iso_runs.iter().filter(|&&i| failed(fails, i)).count();
-    match seeds.as_slice() {
+    let mut out = match seeds.as_slice() {
         [] => Vec::new(),
         [one] => vec![format!(
             "randomness from seed {one} in every rand-isolated run: {f} of {} failed (replay with `flakebox run --seed {one}`)",
             iso_runs.len()
         )],
         many => vec![format!("randomness from {} different seeds (expected one)", many.len())],
+    };
+    match failing_seed(engine, fails) {
+        Some(s) => out.push(format!(
+            "fails under seed {} ({} of {} runs with it failed): replay with `{}`{}",
+            s.seed,
+            s.failed,
+            s.runs,
+            render::shell_line(&s.replay),
+            if s.suspects_only {
+                " (those runs selected only the suspects: the whole command may draw its randomness in another order)"
+            } else {
+                ""
+            }
+        )),
+        None if (0..engine.records.len()).any(|i| failed(fails, i)) => {
+            out.push("no seed failed in every run that used it".into())
+        }
+        None => {}
     }
+    out
+}
+
+/// A seed under which the unit failed in every run that used it: of those,
+/// the one seen failing under the most isolation (the replay isolates
+/// everything), then in the most runs, then the earliest. `None` when no
+/// run recorded a seed, or every failing seed also passed.
+pub(crate) fn failing_seed(engine: &Engine, fails: &[Option<bool>]) -> Option<FailingSeed> {
+    // seed -> (runs, failed, most factors isolated in a failing run, first failing run)
+    let mut by_seed: BTreeMap<u64, (usize, usize, usize, usize)> = BTreeMap::new();
+    for (i, r) in engine.records.iter().enumerate() {
+        let (Some(seed), Some(f)) = (r.evidence.entropy_seed, fails.get(i).copied().flatten()) else {
+            continue;
+        };
+        let e = by_seed.entry(seed).or_insert((0, 0, 0, usize::MAX));
+        e.0 += 1;
+        if f {
+            e.1 += 1;
+            e.2 = e.2.max(engine.conds[r.cond].isolate.len());
+            e.3 = e.3.min(i);
+        }
+    }
+    let (seed, (runs, failed, _, _)) = by_seed
+        .into_iter()
+        .filter(|(_, (runs, failed, _, _))| *failed > 0 && failed == runs)
+        .max_by(|(_, a), (_, b)| a.2.cmp(&b.2).then(a.1.cmp(&b.1)).then(b.3.cmp(&a.3)))?;
+    let mut replay: Vec<String> = ["flakebox", "run", "--seed"].map(String::from).to_vec();
+    replay.push(seed.to_string());
+    if let Some(t) = engine.records.iter().find_map(|r| r.evidence.frozen_instant.as_ref()) {
+        replay.extend(["--time".to_string(), t.clone()]);
+    }
+    replay.push("--".into());
+    replay.extend(engine.command.iter().cloned());
+    let suspects_only = engine.suspects.as_ref().is_some_and(|s| !s.is_empty());
+    Some(FailingSeed { seed, runs, failed, replay, suspects_only })
 }
 
 fn time(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {

@@ -31,7 +31,10 @@
 //! that the diagnosis claims any effect — hence an `environment` verdict — is
 //! at most `alpha`, whatever the failure rate, its drift, the stopping round
 //! or the number of looks. The same holds separately for each test's verdict
-//! (the correction is over factors, not over tests). `intrinsic` needs no
+//! (the correction is over factors, not over tests). With `rand` among the
+//! factors, the runs that do not isolate it draw from their round's entropy
+//! seed ([`run_entropy_seed`]): a function of the round, not of the
+//! condition, so the two runs of a pair stay exchangeable under the null. `intrinsic` needs no
 //! test: it is a fact that the all-isolated condition both passed and failed.
 //!
 //! # Stopping
@@ -278,8 +281,6 @@ pub struct Condition {
     pub name: String,
 }
 
-/// The conditions for these factors: baseline, each alone, then all
-/// together (omitted when only one factor: it would repeat that one).
 /// The seed of OS randomness for every rand-isolated run of the diagnosis
 /// whose shuffle seed is `seed`: derived from it, so one number replays the
 /// diagnosis, but a different number, so the two are not confused.
@@ -290,6 +291,25 @@ pub fn entropy_seed(seed: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The seed of OS randomness for the run `spec` of a diagnosis of rand
+/// whose shuffle seed is `seed`: [`entropy_seed`] when the run isolates
+/// rand (one seed, so randomness-caused flakiness stabilizes); otherwise a
+/// seed of its round, the same for every condition of the round (paired
+/// runs then differ only in what they isolate) and another for each round
+/// and for the screening runs, so the runs' randomness varies as it would
+/// outside flakebox, but each is recorded and a failing run replays with
+/// `flakebox run --seed`. A function of `seed` and `spec` alone: every
+/// shard of a plan derives the same.
+pub fn run_entropy_seed(seed: u64, spec: &RunSpec) -> u64 {
+    if spec.isolate.contains(Factor::Rand) {
+        return entropy_seed(seed);
+    }
+    let round = ((spec.run_no as u64) << 1) | u64::from(spec.screening);
+    entropy_seed(entropy_seed(seed) ^ entropy_seed(round.wrapping_add(1)))
+}
+
+/// The conditions for these factors: baseline, each alone, then all
+/// together (omitted when only one factor: it would repeat that one).
 pub fn plan(factors: FactorSet) -> Vec<Condition> {
     let mut v = vec![Condition { isolate: FactorSet::EMPTY, name: "baseline".into() }];
     for f in factors.iter() {
@@ -341,6 +361,8 @@ pub(crate) struct RunRecord {
 
 /// Mutable state of a diagnosis in progress.
 pub(crate) struct Engine {
+    /// The command as the user gave it (for replay commands).
+    pub command: Vec<String>,
     pub conds: Vec<Condition>,
     pub factors: Vec<Factor>,
     /// The runs that decide: every run without focus, the focused rounds
@@ -520,6 +542,7 @@ pub fn diagnose(
         if opts.focus { screening_schedule(opts.screen_runs, conds.len() - 1) } else { Vec::new() };
     let planned_max = screening.len() + rounds_max * conds.len();
     let mut engine = Engine {
+        command: command.to_vec(),
         factors: opts.factors.iter().collect(),
         conds,
         records: Vec::new(),
@@ -681,5 +704,29 @@ mod tests {
             assert_ne!(super::entropy_seed(seed), seed);
         }
         assert_ne!(super::entropy_seed(1), super::entropy_seed(2));
+    }
+
+    #[test]
+    fn runs_isolating_rand_share_one_seed_the_others_one_per_round() {
+        use factors::{Factor, FactorSet};
+        let spec = |isolate: FactorSet, run_no: usize, screening: bool| super::RunSpec {
+            screening,
+            ..super::RunSpec::suite(isolate, run_no)
+        };
+        let rand = FactorSet::only(Factor::Rand);
+        let net = FactorSet::only(Factor::Net);
+        let fixed = super::entropy_seed(9);
+        for run_no in 0..50 {
+            assert_eq!(super::run_entropy_seed(9, &spec(rand, run_no, false)), fixed);
+            assert_eq!(super::run_entropy_seed(9, &spec(rand.with(Factor::Net), run_no, true)), fixed);
+            let base = super::run_entropy_seed(9, &spec(FactorSet::EMPTY, run_no, false));
+            assert_eq!(base, super::run_entropy_seed(9, &spec(net, run_no, false)), "paired runs share it");
+            assert_ne!(base, fixed);
+            assert_ne!(base, super::run_entropy_seed(9, &spec(FactorSet::EMPTY, run_no, true)));
+            assert_ne!(base, super::run_entropy_seed(10, &spec(FactorSet::EMPTY, run_no, false)));
+        }
+        let rounds: std::collections::BTreeSet<u64> =
+            (0..1000).map(|n| super::run_entropy_seed(9, &spec(FactorSet::EMPTY, n, false))).collect();
+        assert_eq!(rounds.len(), 1000, "a seed of its own per round");
     }
 }

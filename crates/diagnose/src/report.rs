@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 pub enum Verdict {
     /// Some factor has a significant effect (see `factors`).
     Environment,
-    /// Flaky even with every chosen factor isolated: races, randomness.
+    /// Flaky even with every chosen factor isolated: races, timing (and
+    /// randomness, unless rand was among them).
     Intrinsic,
     /// Same outcome under every condition (see `outcome`).
     Stable,
@@ -139,6 +140,29 @@ pub struct FactorEffect {
     /// Additive: the counts compared.
     pub baseline: Counts,
     pub isolated: Counts,
+    /// Additive, rand only: a seed under which it failed, and its replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_seed: Option<FailingSeed>,
+}
+
+/// A seed of OS randomness under which the command (or test) failed: the
+/// runs of a diagnosis of rand that do not isolate it each draw from a seed
+/// of their round, recorded, so a failure caused by randomness replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailingSeed {
+    /// Pass it to `flakebox run --seed` (an entropy seed, not the shuffle seed).
+    pub seed: u64,
+    /// Runs with this seed, and how many of them failed (all of them: a
+    /// seed that also passed is not offered).
+    pub runs: usize,
+    pub failed: usize,
+    /// The replay command: `flakebox run --seed N [--time T] -- CMD`.
+    pub replay: Vec<String>,
+    /// The runs selected only the suspects (focused reruns): the whole
+    /// command, as the replay runs it, may draw its randomness in another
+    /// order (other tests before this one), so it may not fail.
+    #[serde(default)]
+    pub suspects_only: bool,
 }
 
 /// One entry of the additive `analysis` array.
@@ -162,6 +186,9 @@ pub struct FactorAnalysis {
     /// what `none` means in numbers. `None` before any paired round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_ruled_out: Option<f64>,
+    /// Additive, rand only: a seed under which it failed, and its replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_seed: Option<FailingSeed>,
 }
 
 /// One entry of `conditions` (schema 1).

@@ -173,6 +173,7 @@ pub fn apply(report: &mut Report, s: StaleState) {
                 evidence: lines,
                 baseline: s.compared,
                 isolated: s.hidden,
+                failing_seed: None,
             },
         );
         report.verdict = Verdict::Environment;

@@ -129,18 +129,19 @@ clock and DATABASE_URL), each factor isolated alone, and all isolated. Runs are 
 is reached. Each condition's file writes persist across its own runs (that is how pollution \
 shows) in a private copy-on-write layer: your files are left as they were.\n\n\
 Verdicts: environment (a factor fixes, stabilizes or breaks the outcome, significantly), \
-intrinsic (flaky even with everything isolated: races, randomness), stable (same outcome \
+intrinsic (flaky even with everything isolated, randomness included: races, timing), stable (same outcome \
 everywhere), undecided.\n\n\
 Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 undecided, \
 2 usage error, 3 a run could not be made, 125 flakebox failed, 130 interrupted.",
     after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\"\n  flakebox diagnose --html diagnosis.html --junit-out verdicts.xml -- pytest -q"
 )]
 pub struct DiagnoseArgs {
-    /// Factors to test: net, fs, time, db, rand (default: net, fs, time, and db when
-    /// PostgreSQL is installed; rand only when named: every rand-isolated run then
-    /// uses one entropy seed, derived from --seed and printed apart from it). Add
-    /// `order` (or give it alone) to find tests that fail only after another test,
-    /// their polluter, what it left and a replay (pytest, go test).
+    /// Factors to test: net, fs, time, db, rand (default: all, db only when
+    /// PostgreSQL is installed). With rand, every run draws its OS randomness
+    /// from a recorded entropy seed: one for all rand-isolated runs, one per
+    /// round for the others, all derived from --seed and printed apart from it.
+    /// Add `order` (or give it alone) to find tests that fail only after
+    /// another test, their polluter, what it left and a replay (pytest, go test).
     #[arg(long, value_name = "LIST")]
     pub factors: Option<String>,
 
@@ -160,8 +161,9 @@ pub struct DiagnoseArgs {
     #[arg(long, default_value_t = 0.05, value_parser = parse_alpha)]
     pub alpha: f64,
 
-    /// Seed for the shuffling (printed in the report, for replay); rand-isolated
-    /// runs use an entropy seed derived from it (a different number, also printed).
+    /// The diagnosis seed: it orders the runs (printed in the report, for replay)
+    /// and derives every run's entropy seed (other numbers, printed apart: the
+    /// ones to give `flakebox run --seed`).
     #[arg(long)]
     pub seed: Option<u64>,
 

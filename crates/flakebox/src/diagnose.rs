@@ -40,8 +40,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         // a throwaway database per run costs its start).
         None if order_only => FactorSet::only(Factor::Net).with(Factor::Fs).with(Factor::Time),
         Some(list) => FactorSet::parse_lists(std::slice::from_ref(list))?,
-        // rand is diagnosed only when asked for: a default condition costs runs.
-        None => FactorSet::all().without(Factor::Rand),
+        // rand too: without it, randomness would read as `intrinsic`.
+        None => FactorSet::all(),
     };
     let mut pg = PgOptions { bin: args.postgres_bin.clone(), init: args.postgres_init.clone() };
     if factors.contains(Factor::Db) {
@@ -100,15 +100,19 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     base.time = Some(clock.replay_spec());
     base.postgres = pg;
     base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
-    // One seed for every rand-isolated run, so randomness-caused flakiness stabilizes.
-    base.seed = factors.contains(Factor::Rand).then(|| diagnose::entropy_seed(opts.seed));
     let (work, note) = Workspace::new("flakebox-diagnose-", true)?;
     if let Some(note) = note {
         eprintln!("flakebox: note: {note}");
     }
     let runner_kind = adapter.map(|a| a.kind);
     let base_timeout_none = base.timeout.is_none();
-    let runs = Runs::new(chosen.command.as_ref(), base, &work);
+    let mut runs = Runs::new(chosen.command.as_ref(), base, &work);
+    if factors.contains(Factor::Rand) {
+        // One seed for every rand-isolated run, so randomness-caused
+        // flakiness stabilizes; a recorded one per round for the others.
+        // A shard's seeds come from its plan, so every shard derives the same.
+        runs = runs.with_entropy(shard.as_ref().map_or(opts.seed, |s| s.plan.seed));
+    }
     let mut runner = DiagnoseRunner::new(&runs, &INTERRUPTED);
     if base_timeout_none {
         runner = runner.with_derived_timeout();
@@ -128,6 +132,13 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             clock.instant_rfc3339(),
             clock.replay_spec()
         );
+        if factors.contains(Factor::Rand) {
+            eprintln!(
+                "flakebox: rand-isolated runs draw their randomness from entropy seed {} (derived from the diagnosis seed {}, not the same number); every other run from a recorded seed of its round",
+                diagnose::entropy_seed(opts.seed),
+                opts.seed
+            );
+        }
         if let Some(kind) = runner_kind {
             let how = match opts.focus {
                 true => "per-test results; after screening runs of the whole suite, only the tests that failed are rerun",

@@ -41,6 +41,7 @@ fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
     }
     if let (true, Some(r)) = (req.verbose, &prepared.rand) {
         eprintln!("flakebox: randomness from seed {} (replay with --seed {})", r.seed, r.seed);
+        eprintln!("flakebox: {}", runs::rand_reach::NEVER_REACHED);
         seed_warnings.iter().for_each(|w| eprintln!("{w}"));
     }
     let (time, rand, warnings) = (prepared.time.clone(), prepared.rand, prepared.warnings.clone());

@@ -204,6 +204,7 @@ fn bash_random_follows_the_seed() {
 fn what_the_seed_cannot_reach_is_said_with_its_reason() {
     require("gcc");
     require("java");
+    require("go");
     for who in BOTH {
         let d = scratch(who);
         let st = compile(d.path(), "rnd-static", &["-static"]);
@@ -224,6 +225,31 @@ fn what_the_seed_cannot_reach_is_said_with_its_reason() {
         assert!(
             typed.iter().any(|w| w["kind"] == "not_seeded" && w["binary"] == st),
             "{who:?}: no typed warning for {st}: {typed:?}"
+        );
+
+        // What no look at a binary can tell is said too, once.
+        assert!(err.contains("RDRAND/RDSEED instructions"), "{who:?}: RDRAND is not named:\n{err}");
+
+        // A Go binary: its runtime calls getrandom by raw system call.
+        let go = d.path().join("gorand");
+        let built = std::process::Command::new("go")
+            .args(["build", "-o"])
+            .arg(&go)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../clockwatch/tests/progs/gonow.go"))
+            .env("GOCACHE", d.path().join(".gocache"))
+            .env("GO111MODULE", "off")
+            .env("CGO_ENABLED", "0")
+            .output()
+            .expect("spawn go build");
+        assert!(built.status.success(), "go build: {}", String::from_utf8_lossy(&built.stderr));
+        std::fs::set_permissions(&go, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let go = go.to_str().expect("utf-8 path");
+        let o = run(who, d.path(), &["run", "-v", "--seed", "77", "--", go]);
+        assert!(
+            stderr(&o).contains(&format!("{go}: Go binary"))
+                && stderr(&o).contains("does NOT follow the seed"),
+            "{who:?}: the Go binary is not named:\n{}",
+            stderr(&o)
         );
 
         // The JVM is reached (SecureRandom follows) but java.util.Random's

@@ -12,7 +12,7 @@ mod command;
 mod error;
 mod execute;
 mod postgres;
-mod rand_reach;
+pub mod rand_reach;
 mod report;
 mod request;
 mod runner;

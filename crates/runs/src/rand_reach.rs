@@ -33,6 +33,13 @@ const JAVA: &str = "the JVM seeds java.util.Random's default constructor from Sy
 const CLOCK_MIXED: &str = "seeds its default generator (bash: $RANDOM; Ruby: Random) from the \
 wall clock too, which is shared (--share time)";
 
+/// What no seed reaches in any program, which no look at a binary can tell
+/// (said with `-v`, beside the warnings for the command's own binary).
+pub const NEVER_REACHED: &str = "the seed does not reach the RDRAND/RDSEED instructions (a program \
+that executes them draws from the CPU; OpenSSL's use of them is turned off), getrandom by raw system \
+call, entropy devices opened by another path, or children started by system()/popen() (their own \
+stream, not a replayable one)";
+
 /// The warnings for the command at `path` (resolved) under a seed, the
 /// clock frozen or not.
 pub fn warnings(path: &Path, time_shared: bool) -> Vec<Warning> {

@@ -21,6 +21,9 @@ pub struct Runs<'a> {
     base: RunRequest,
     work: &'a Workspace,
     count: AtomicUsize,
+    /// A diagnosis of rand: its shuffle seed, from which every run's entropy
+    /// seed is derived ([`diagnose::run_entropy_seed`]).
+    entropy: Option<u64>,
 }
 
 /// One run's request, as [`Runs::request`] makes it.
@@ -55,7 +58,15 @@ pub struct Finished {
 
 impl<'a> Runs<'a> {
     pub fn new(command: &'a dyn RunCommand, base: RunRequest, work: &'a Workspace) -> Self {
-        Runs { command, base, work, count: AtomicUsize::new(0) }
+        Runs { command, base, work, count: AtomicUsize::new(0), entropy: None }
+    }
+
+    /// Every run's OS randomness from a recorded seed, derived from the
+    /// diagnosis seed `seed`: one for the runs that isolate rand, one per
+    /// round for the others (so a failing run's seed replays).
+    pub fn with_entropy(mut self, seed: u64) -> Self {
+        self.entropy = Some(seed);
+        self
     }
 
     /// The request for `spec`: the command plugged in, the condition's
@@ -71,8 +82,15 @@ impl<'a> Runs<'a> {
         if !spec.isolate.contains(Factor::Time) {
             req.time = None;
         }
-        if !spec.isolate.contains(Factor::Rand) {
-            req.seed = None;
+        match self.entropy {
+            Some(seed) => {
+                // Served from a seed even where rand counts as not isolated:
+                // the seed varies by round there, as real entropy would.
+                req.isolate.insert(Factor::Rand);
+                req.seed = Some(diagnose::run_entropy_seed(seed, spec));
+            }
+            None if !spec.isolate.contains(Factor::Rand) => req.seed = None,
+            None => {}
         }
         req.state_dirs = match spec.isolate.contains(Factor::Fs) {
             true => None,
@@ -368,5 +386,30 @@ mod tests {
         let req = runs.request(&baseline, 8).expect("request").request;
         assert_eq!(req.time, None, "time shared: the real clock");
         assert_eq!(req.state_dirs, Some(work.state_dirs(FactorSet::default(), false).expect("dirs")));
+        assert_eq!(
+            (req.isolate, req.seed),
+            (FactorSet::default(), None),
+            "no diagnosis of rand: real entropy"
+        );
+    }
+
+    #[test]
+    fn a_diagnosis_of_rand_gives_every_run_a_recorded_seed() {
+        let base_dir = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (base_dir.path().join("a"), base_dir.path().join("b"));
+        std::fs::create_dir_all(&a).expect("a");
+        std::fs::create_dir_all(&b).expect("b");
+        let (work, _) = Workspace::in_dirs("flakebox-test-", [&a, &b], false).expect("workspace");
+        let cmd = UserCommand { argv: vec!["./t.sh".into()], junit: None };
+        let runs = Runs::new(&cmd, RunRequest::new(Vec::new()), &work).with_entropy(5);
+        let rand = RunSpec::suite(FactorSet::only(Factor::Rand), 3);
+        let req = runs.request(&rand, 1).expect("request").request;
+        assert_eq!(req.seed, Some(diagnose::entropy_seed(5)));
+        let baseline = RunSpec::suite(FactorSet::default(), 3);
+        let req = runs.request(&baseline, 2).expect("request").request;
+        assert_eq!(req.isolate, FactorSet::only(Factor::Rand), "served from a seed");
+        assert_eq!(req.seed, Some(diagnose::run_entropy_seed(5, &baseline)));
+        assert_ne!(req.seed, Some(diagnose::entropy_seed(5)));
+        assert!(req.state_dirs.is_some(), "the condition's own fs isolation is unchanged");
     }
 }

@@ -1,13 +1,13 @@
 """One suite, four tests, four causes: for per-test verdicts via JUnit.
 
-    flakebox diagnose --junit /tmp/junit-mixed.xml -- examples/python/mixed/run.sh
+    flakebox diagnose --factors fs,time --junit /tmp/junit-mixed.xml -- examples/python/mixed/run.sh
 
 Expected per test (JUnit classname "test_mixed"):
   test_tmp_pollution   environment, fs: fixes   (fixed-name file left in /tmp)
-  test_random          intrinsic                (fails ~40%: random input)
+  test_random          intrinsic                (fails ~40%: random input; rand with --factors ...,rand)
   test_stable          stable                   (always passes)
   test_clock           environment, time: fixes (second ticks over, ~50%)
-The suite as a whole is flaky even with everything isolated (test_random), so
+The suite as a whole is flaky even with fs and time isolated (test_random), so
 its overall verdict is intrinsic.
 """
 import os

@@ -3,9 +3,11 @@
 The test feeds the code under test a random list (length 1-5) - random data
 seeded from os.urandom, as Python's `random` module does by default. median()
 is wrong for even lengths, so the test fails whenever the random length is 2 or
-4: 40% of runs. No environment factor changes that.
+4: 40% of runs.
 
-Expected: `flakebox diagnose` -> intrinsic.
+Expected: `flakebox diagnose` -> environment, rand (fixes or stabilizes, as
+the one seed of the rand-isolated runs passes or fails), with a failing seed
+whose `flakebox run --seed` line fails every time.
 """
 import random
 
