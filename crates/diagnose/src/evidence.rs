@@ -1,6 +1,7 @@
 //! Human-checkable evidence per factor, assembled from the runs' observations ([`crate::RunObservations`]).
 
-use crate::Engine;
+use crate::pollution::{self, LayerAfter};
+use crate::{Engine, FileChangeKind};
 use factors::{Factor, FactorSet};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -117,33 +118,64 @@ fn net(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<
 fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
     let mut out = Vec::new();
     let base_runs = runs_of(engine, base, fails);
-    // path -> first round a baseline run wrote it
+    // path -> first round a baseline run wrote it: the tie-break order.
     let mut first: BTreeMap<&str, usize> = BTreeMap::new();
-    for &i in &base_runs {
-        let r = &engine.records[i];
-        for p in &r.evidence.files_written {
-            let e = first.entry(p.as_str()).or_insert(r.round);
-            *e = (*e).min(r.round);
+    let layers: Vec<LayerAfter> = base_runs
+        .iter()
+        .map(|&i| {
+            let r = &engine.records[i];
+            let files: Vec<&str> = r
+                .evidence
+                .file_changes
+                .iter()
+                .filter(|f| f.kind != FileChangeKind::Dir)
+                .map(|f| f.path.as_str())
+                .collect();
+            for p in &files {
+                let e = first.entry(p).or_insert(r.round);
+                *e = (*e).min(r.round);
+            }
+            LayerAfter { round: r.round, files, failed: failed(fails, i) }
+        })
+        .collect();
+    let ranked = rank_written(first.into_iter().collect());
+    let tie = |p: &str| ranked.iter().position(|(q, _)| *q == p).unwrap_or(usize::MAX);
+    let scores = pollution::score(&layers, tie);
+    let (files, others): (Vec<_>, Vec<_>) = scores.iter().partition(|s| s.is_pollution());
+    for s in files.iter().take(MAX_LINES) {
+        let (path, r0) = (s.path, s.first_round);
+        if s.stayed {
+            out.push(format!(
+                "baseline run {} wrote {path} (kept between runs): {} of {} later baseline runs failed, {} of {} up to then",
+                r0 + 1,
+                s.with.1,
+                s.with.0,
+                s.without.1,
+                s.without.0
+            ));
+        } else {
+            out.push(format!(
+                "baseline run {} wrote {path} (kept, later removed): {} of {} baseline runs that started with it failed, {} of {} without it",
+                r0 + 1,
+                s.with.1,
+                s.with.0,
+                s.without.1,
+                s.without.0
+            ));
         }
-    }
-    let files = rank_written(first.into_iter().collect());
-    for (path, r0) in files.iter().take(MAX_LINES) {
-        let later: Vec<usize> =
-            base_runs.iter().copied().filter(|&i| engine.records[i].round > *r0).collect();
-        let later_failed = later.iter().filter(|&&i| failed(fails, i)).count();
-        let earlier_failed =
-            base_runs.iter().filter(|&&i| engine.records[i].round <= *r0 && failed(fails, i)).count();
-        out.push(format!(
-            "baseline run {} wrote {path} (kept between runs): {later_failed} of {} later baseline runs failed, {earlier_failed} of {} up to then",
-            r0 + 1,
-            later.len(),
-            base_runs.len() - later.len()
-        ));
     }
     if files.len() > MAX_LINES {
         out.push(format!("… and {} more files written outside tmp", files.len() - MAX_LINES));
     }
-    if files.is_empty() && !base_runs.is_empty() {
+    if !others.is_empty() {
+        out.push(format!(
+            "{} other file{} written and kept, not followed by more failures (e.g. {})",
+            others.len(),
+            if others.len() == 1 { "" } else { "s" },
+            others[0].path
+        ));
+    }
+    if scores.is_empty() && !base_runs.is_empty() {
         out.push("no files written outside tmp in baseline runs".into());
     }
     let iso_runs = runs_of(engine, iso, fails);

@@ -81,6 +81,7 @@ pub mod stats;
 
 mod analysis;
 mod evidence;
+mod pollution;
 
 use factors::{Factor, FactorSet};
 use std::collections::{BTreeMap, HashMap};
@@ -92,7 +93,7 @@ pub use report::{
     Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
     StableOutcome, Status, StopReason, TestReport, Verdict,
 };
-pub use runner::{JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
+pub use runner::{FileChangeKind, FileChanged, JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
 
 /// Default maximum runs per condition. With 4 factors a baseline failing
 /// 10% of the time needs ~70 rounds to show 7 failures against a clean

@@ -142,9 +142,14 @@ pub struct JunitFile {
 /// user as they are, so they should be self-explanatory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunObservations {
-    /// Files written outside the tmp directories (paths).
+    /// Files written outside the tmp directories (paths, as shown).
     #[serde(default)]
     pub files_written: Vec<String>,
+    /// The same changes, typed: what the fs evidence decides by (a
+    /// directory is never pollution). The state of the run's persistent
+    /// layer after the run, so earlier runs' files that remain are listed.
+    #[serde(default)]
+    pub file_changes: Vec<FileChanged>,
     /// Processes still running when the command exited (e.g. "1234 sleep 100").
     #[serde(default)]
     pub leftover_processes: Vec<String>,
@@ -169,4 +174,28 @@ pub struct RunObservations {
     /// clock not frozen").
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// One change in a run's copy-on-write layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChanged {
+    pub path: String,
+    pub kind: FileChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileChangeKind {
+    /// Created or changed.
+    Written,
+    /// A file that existed before was deleted.
+    Deleted,
+    /// An empty directory (created, or emptied of what the run removed).
+    Dir,
+}
+
+impl FileChanged {
+    pub fn written(path: &str) -> Self {
+        FileChanged { path: path.to_string(), kind: FileChangeKind::Written }
+    }
 }

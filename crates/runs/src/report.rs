@@ -149,6 +149,18 @@ impl RunReport {
                 _ => f.path.clone(),
             })
             .collect();
+        let file_changes = ev
+            .files_written
+            .iter()
+            .map(|f| diagnose::FileChanged {
+                path: f.path.clone(),
+                kind: match f.change.as_str() {
+                    "deleted" => diagnose::FileChangeKind::Deleted,
+                    "dir" => diagnose::FileChangeKind::Dir,
+                    _ => diagnose::FileChangeKind::Written,
+                },
+            })
+            .collect();
         let leftover_processes =
             ev.leftover_processes.iter().map(|l| format!("{} ({})", l.cmdline, l.name)).collect();
         let db_tables = ev
@@ -162,6 +174,7 @@ impl RunReport {
             .collect();
         diagnose::RunObservations {
             files_written,
+            file_changes,
             leftover_processes,
             net_events: self.net_events.clone(),
             db_tables,
@@ -266,6 +279,8 @@ mod tests {
 
         let ev = back.diagnose_evidence();
         assert_eq!(ev.files_written, vec!["/w/out".to_string(), "/w/gone (deleted)".to_string()]);
+        let kinds: Vec<diagnose::FileChangeKind> = ev.file_changes.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [diagnose::FileChangeKind::Written, diagnose::FileChangeKind::Deleted]);
         assert_eq!(ev.leftover_processes, vec!["sleep 100 (sleep)".to_string()]);
         assert_eq!(ev.db_tables, vec![("public.t".to_string(), 2)]);
         assert_eq!(ev.frozen_instant.as_deref(), Some("2024-02-29T23:59:58Z"));
