@@ -161,6 +161,15 @@ pub struct RunObservations {
     /// Tables with rows left behind in the throwaway database: (table, rows).
     #[serde(default)]
     pub db_tables: Vec<(String, u64)>,
+    /// Client sessions the command opened on the throwaway database, as the
+    /// server counted them (`None`: no throwaway database, or not counted).
+    #[serde(default)]
+    pub db_sessions: Option<u64>,
+    /// The shim traced every program of the run, so `net_events` is every
+    /// connect and name lookup (false: not traced, or a program out of the
+    /// shim's reach, such as a static binary).
+    #[serde(default)]
+    pub trace_complete: bool,
     /// The instant the clock was frozen at (ISO 8601), under time isolation.
     #[serde(default)]
     pub frozen_instant: Option<String>,

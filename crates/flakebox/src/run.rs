@@ -44,6 +44,7 @@ fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
         seed_warnings.iter().for_each(|w| eprintln!("{w}"));
     }
     let (time, rand, warnings) = (prepared.time.clone(), prepared.rand, prepared.warnings.clone());
+    let (traced, untraced) = (prepared.traced, prepared.untraced.clone());
     let outcome = match sandbox::run(prepared.config) {
         Ok(o) => o,
         Err(e) => {
@@ -65,7 +66,8 @@ fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
         }
     }
     if let Some(path) = &req.report {
-        let rep = RunReport::new(&req.command, req.isolate, time, rand, &warnings, &outcome);
+        let mut rep = RunReport::new(&req.command, req.isolate, time, rand, &warnings, &outcome);
+        (rep.traced, rep.untraced) = (traced, untraced);
         runs::write_report(path, &rep)?;
     }
     Ok(outcome.status.exit_code())

@@ -80,6 +80,14 @@ impl Server {
         crate::evidence::tables_with_rows(&self.listen)
     }
 
+    /// How many client sessions other programs opened on this server since it
+    /// started (every database; counted by the server itself, so a program the
+    /// shim cannot trace is counted too). Call it before any other evidence:
+    /// its own sessions are not counted, those are.
+    pub fn client_sessions(&self) -> Result<u64, PgError> {
+        crate::evidence::client_sessions(&self.listen)
+    }
+
     /// Immediate shutdown: SIGQUIT to the postmaster (it quits its children and
     /// removes its socket, lock file and shared memory), SIGKILL to the whole process
     /// group if that takes longer than a few seconds. Returns once nothing is left.

@@ -7,7 +7,7 @@ use clock::reach::NotFrozen;
 use factors::FactorSet;
 use sandbox::{ServiceEvidence, Status};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `--report` JSON: what one run did. Fields are only ever added.
@@ -34,6 +34,14 @@ pub struct RunReport {
     /// The same warnings, typed: what a program decides by.
     #[serde(default)]
     pub warning_details: Vec<Warning>,
+    /// Programs of the run the shim could not reach (static, Go, musl):
+    /// their connects and lookups are not in `net_events`. Only known when
+    /// the run was traced (`traced`).
+    #[serde(default)]
+    pub untraced: Vec<PathBuf>,
+    /// The shim traced the run (time or rand isolated, or a trace asked for).
+    #[serde(default)]
+    pub traced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +117,8 @@ impl RunReport {
             net_events: net_events(&outcome.evidence.trace),
             evidence,
             warning_details: details,
+            untraced: Vec::new(),
+            traced: false,
         }
     }
 
@@ -125,6 +135,13 @@ impl RunReport {
 
     pub fn duration(&self) -> Duration {
         Duration::from_millis(self.duration_ms)
+    }
+
+    /// Whether the trace saw every program of the run: it was traced, the
+    /// command's binary is in the shim's reach, and the shim reported no
+    /// program it could not reach.
+    pub fn trace_complete(&self) -> bool {
+        self.traced && self.untraced.is_empty() && !self.clock_not_frozen()
     }
 
     /// Whether some program of the run kept the real clock: the command's
@@ -167,12 +184,18 @@ impl RunReport {
             .services
             .iter()
             .flat_map(|(_, s)| match s {
-                ServiceEvidence::Database { tables_with_rows } => tables_with_rows.as_slice(),
+                ServiceEvidence::Database { tables_with_rows, .. } => tables_with_rows.as_slice(),
                 _ => &[],
             })
             .map(|t| (t.table.clone(), t.rows))
             .collect();
+        let db_sessions = ev.services.iter().find_map(|(_, s)| match s {
+            ServiceEvidence::Database { sessions, .. } => *sessions,
+            _ => None,
+        });
         diagnose::RunObservations {
+            db_sessions,
+            trace_complete: self.trace_complete(),
             files_written,
             file_changes,
             leftover_processes,
@@ -234,6 +257,7 @@ mod tests {
                     "postgres".into(),
                     ServiceEvidence::Database {
                         tables_with_rows: vec![TableRows { table: "public.t".into(), rows: 2 }],
+                        sessions: Some(1),
                     },
                 )],
                 warnings: vec!["could not do X".into()],
@@ -283,6 +307,8 @@ mod tests {
         assert_eq!(kinds, [diagnose::FileChangeKind::Written, diagnose::FileChangeKind::Deleted]);
         assert_eq!(ev.leftover_processes, vec!["sleep 100 (sleep)".to_string()]);
         assert_eq!(ev.db_tables, vec![("public.t".to_string(), 2)]);
+        assert_eq!(ev.db_sessions, Some(1));
+        assert!(!ev.trace_complete, "a report that does not say it was traced is not complete");
         assert_eq!(ev.frozen_instant.as_deref(), Some("2024-02-29T23:59:58Z"));
         assert_eq!(ev.warnings, back.evidence.warnings);
     }
