@@ -142,6 +142,11 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
         });
     }
 
+    // A factor the command provably never used claims nothing (its runs
+    // stopped after the first round).
+    for a in out.iter_mut().filter(|a| engine.pruned.iter().any(|p| p.factor == a.factor)) {
+        a.status = Status::None;
+    }
     let all = counts[engine.all_index()];
     if engine.factors.len() > 1 {
         drop_futile(&mut out, all);
@@ -849,6 +854,7 @@ pub(crate) fn build_report(
         frozen_instant,
         warnings,
         screening,
+        pruned: engine.pruned.clone(),
     }
 }
 

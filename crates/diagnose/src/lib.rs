@@ -82,6 +82,9 @@ pub mod stats;
 mod analysis;
 mod evidence;
 mod pollution;
+mod prune;
+
+pub use prune::Pruned;
 
 use factors::{Factor, FactorSet};
 use std::collections::{BTreeMap, HashMap};
@@ -135,6 +138,9 @@ pub struct Options {
     pub focus: bool,
     /// Whole-suite baseline runs of the screening (focused reruns only).
     pub screen_runs: usize,
+    /// Factor pruning: after the first round, leave out a factor the command
+    /// provably never used ([`Pruned`]).
+    pub prune: bool,
 }
 
 impl Default for Options {
@@ -148,6 +154,7 @@ impl Default for Options {
             seed: 0,
             focus: false,
             screen_runs: DEFAULT_SCREEN_RUNS,
+            prune: true,
         }
     }
 }
@@ -337,9 +344,45 @@ pub(crate) struct Engine {
     /// Most rounds (of the phase that decides).
     pub rounds_max: usize,
     pub seq: stats::SequentialSignTest,
+    /// Factors left out after the first round (factor pruning).
+    pub pruned: Vec<Pruned>,
 }
 
 impl Engine {
+    /// Decide factor pruning from the runs so far (after the first round).
+    fn prune(&mut self, rounds: usize) {
+        let factors: FactorSet =
+            self.factors.iter().copied().filter(|f| !self.pruned.iter().any(|p| p.factor == *f)).collect();
+        let seen = |r: &RunRecord, round: usize| prune::Seen {
+            isolate: self.conds[r.cond].isolate,
+            round,
+            net_events: r.evidence.net_events.len(),
+            trace_complete: r.evidence.trace_complete,
+            db_sessions: r.evidence.db_sessions,
+        };
+        // Screening runs are not the first round.
+        let seen: Vec<prune::Seen> = self
+            .screen
+            .iter()
+            .map(|r| seen(r, usize::MAX))
+            .chain(self.records.iter().map(|r| seen(r, r.round)))
+            .collect();
+        for (factor, reason) in prune::unused(factors, &seen) {
+            self.pruned.push(Pruned { factor, after_rounds: rounds, reason });
+        }
+    }
+
+    /// Pruned factors among those condition `ci` isolates.
+    fn unused_in(&self, ci: usize) -> FactorSet {
+        self.pruned.iter().map(|p| p.factor).filter(|f| self.conds[ci].isolate.contains(*f)).collect()
+    }
+
+    /// A condition that isolates only pruned factors: nothing left to compare.
+    fn pruned_away(&self, ci: usize) -> bool {
+        let iso = self.conds[ci].isolate;
+        !iso.is_empty() && self.unused_in(ci) == iso
+    }
+
     fn warn(&mut self, msg: String) {
         let n = self.warnings.entry(msg.clone()).or_insert(0);
         if *n == 0 {
@@ -510,6 +553,7 @@ pub fn diagnose(
         fixed: opts.fixed_runs.is_some(),
         rounds_max,
         seq: stats::SequentialSignTest::new(rounds_max),
+        pruned: Vec::new(),
     };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     // Its own stream, so the shuffles stay those of the seed alone.
@@ -541,14 +585,9 @@ pub fn diagnose(
     let mut selected: Option<Vec<String>> = None;
     let mut rounds_needed = true;
     for (k, &(ci, run_no)) in screening.iter().enumerate() {
-        let spec = RunSpec { isolate: engine.conds[ci].isolate, run_no, tests: None, screening: true };
+        let spec = RunSpec { screening: true, ..RunSpec::suite(engine.conds[ci].isolate, run_no) };
         if let Some(&(n, no)) = screening.get(k + 1) {
-            runner.upcoming(&RunSpec {
-                isolate: engine.conds[n].isolate,
-                run_no: no,
-                tests: None,
-                screening: true,
-            });
+            runner.upcoming(&RunSpec { screening: true, ..RunSpec::suite(engine.conds[n].isolate, no) });
         }
         if let Ran::Interrupted = run_one(&mut engine, runner, progress, &mut pace, &spec, ci, 0)? {
             let wall = start.elapsed();
@@ -587,11 +626,13 @@ pub fn diagnose(
         if let Some(needed) = &needed {
             order.retain(|&c| needed[c]);
         }
+        order.retain(|&c| !engine.pruned_away(c));
         let next_order = if round + 1 < rounds_max {
             let mut next = shuffled();
             if let Some(needed) = &needed {
                 next.retain(|&c| needed[c]);
             }
+            next.retain(|&c| !engine.pruned_away(c));
             if next.len() > 2 && next.first() == order.last() {
                 let other = 1 + rng_swap.usize(..next.len() - 1);
                 next.swap(0, other);
@@ -608,16 +649,24 @@ pub fn diagnose(
             if let Some((n, run_no)) = next {
                 runner.upcoming(&RunSpec {
                     tests: selected.clone(),
+                    unused: engine.unused_in(n),
                     ..RunSpec::suite(engine.conds[n].isolate, run_no)
                 });
             }
-            let spec = RunSpec { tests: selected.clone(), ..RunSpec::suite(engine.conds[ci].isolate, round) };
+            let spec = RunSpec {
+                tests: selected.clone(),
+                unused: engine.unused_in(ci),
+                ..RunSpec::suite(engine.conds[ci].isolate, round)
+            };
             if let Ran::Interrupted = run_one(&mut engine, runner, progress, &mut pace, &spec, ci, round)? {
                 stopped = StopReason::Interrupted;
                 break 'rounds;
             }
         }
         rounds_done = round + 1;
+        if round == 0 && opts.prune {
+            engine.prune(rounds_done);
+        }
         if needed.is_some() {
             needed = Some(analysis::needed_conditions(&mut engine));
         }

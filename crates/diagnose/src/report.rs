@@ -291,6 +291,10 @@ pub struct Report {
     /// Additive: focused reruns' screening (absent without focus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screening: Option<Screening>,
+    /// Factors left out after the first round: the command provably never
+    /// used them (factor pruning), with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<crate::Pruned>,
 }
 
 impl Report {
@@ -474,6 +478,9 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
             }
         }
     }
+    for line in pruned_lines(report) {
+        let _ = writeln!(out, "  {}", pal.dim(&line));
+    }
     if !report.tests.is_empty() {
         let (shown, stable) = split_tests(report);
         let _ = writeln!(out);
@@ -530,6 +537,22 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
         let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));
     }
     out
+}
+
+/// One line per pruned factor: which, after how many rounds, and why.
+fn pruned_lines(report: &Report) -> Vec<String> {
+    report
+        .pruned
+        .iter()
+        .map(|p| {
+            format!(
+                "{} not used, so not isolated after round {}: {}",
+                p.factor,
+                p.after_rounds,
+                p.reason
+            )
+        })
+        .collect()
 }
 
 /// What the screening of focused reruns did, in one sentence.
@@ -759,6 +782,13 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
             }
             let _ = writeln!(out);
             let _ = writeln!(out, "</details>");
+        }
+    }
+    let pruned = pruned_lines(report);
+    if !pruned.is_empty() {
+        let _ = writeln!(out);
+        for line in pruned {
+            let _ = writeln!(out, "- {}", md_escape(&line));
         }
     }
     if !report.warnings.is_empty() {

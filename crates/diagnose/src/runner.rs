@@ -28,12 +28,23 @@ pub struct RunSpec {
     /// same history).
     #[serde(default)]
     pub screening: bool,
+    /// Factors of `isolate` the command provably never uses (factor
+    /// pruning): the runner shares them instead (no throwaway database is
+    /// started), while the condition keeps its identity (its persistent
+    /// state is still that of `isolate`).
+    #[serde(default)]
+    pub unused: FactorSet,
 }
 
 impl RunSpec {
     /// A whole-suite run.
     pub fn suite(isolate: FactorSet, run_no: usize) -> Self {
-        RunSpec { isolate, run_no, tests: None, screening: false }
+        RunSpec { isolate, run_no, tests: None, screening: false, unused: FactorSet::EMPTY }
+    }
+
+    /// The factors the run really isolates: `isolate` but the unused ones.
+    pub fn effective(&self) -> FactorSet {
+        self.isolate.iter().filter(|f| !self.unused.contains(*f)).collect()
     }
 }
 

@@ -65,7 +65,7 @@ impl<'a> Runs<'a> {
         let plan = self.command.plan(spec)?;
         let mut req = self.base.clone();
         req.command = plan.argv;
-        req.isolate = spec.isolate;
+        req.isolate = spec.effective();
         req.env.extend(plan.env);
         req.files.extend(plan.files);
         if !spec.isolate.contains(Factor::Time) {
