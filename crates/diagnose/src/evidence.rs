@@ -218,7 +218,11 @@ fn db(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, r)| {
-            engine.conds[r.cond].isolate.contains(factor) && fails.get(*i).copied().flatten().is_some()
+            // After pruning, a condition that lists db shares it.
+            let pruned = engine.pruned.iter().any(|p| p.factor == factor && r.round >= p.after_rounds);
+            engine.conds[r.cond].isolate.contains(factor)
+                && !pruned
+                && fails.get(*i).copied().flatten().is_some()
         })
         .map(|(i, _)| i)
         .collect();

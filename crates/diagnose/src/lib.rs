@@ -96,7 +96,9 @@ pub use report::{
     Counts, Effect, FactorAnalysis, FactorEffect, NeverFailedBound, RenderOptions, Report, Screening,
     StableOutcome, Status, StopReason, TestReport, Verdict,
 };
-pub use runner::{FileChangeKind, FileChanged, JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
+pub use runner::{
+    FileChangeKind, FileChanged, JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError,
+};
 
 /// Default maximum runs per condition. With 4 factors a baseline failing
 /// 10% of the time needs ~70 rounds to show 7 failures against a clean

@@ -89,7 +89,11 @@ mod tests {
     #[test]
     fn a_database_nobody_connected_to_is_pruned_with_the_reason() {
         let all = FactorSet::only(Factor::Fs).with(Factor::Db);
-        let runs = [seen(FactorSet::EMPTY, 0, false, None), seen(db(), 0, false, Some(0)), seen(all, 0, false, Some(0))];
+        let runs = [
+            seen(FactorSet::EMPTY, 0, false, None),
+            seen(db(), 0, false, Some(0)),
+            seen(all, 0, false, Some(0)),
+        ];
         let got = unused(all, &runs);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, Factor::Db);

@@ -545,12 +545,7 @@ fn pruned_lines(report: &Report) -> Vec<String> {
         .pruned
         .iter()
         .map(|p| {
-            format!(
-                "{} not used, so not isolated after round {}: {}",
-                p.factor,
-                p.after_rounds,
-                p.reason
-            )
+            format!("{} not used, so not isolated after round {}: {}", p.factor, p.after_rounds, p.reason)
         })
         .collect()
 }

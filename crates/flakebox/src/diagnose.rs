@@ -64,6 +64,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         alpha: args.alpha,
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
         focus: focus && args.runs.is_none(),
+        prune: !args.keep_unused,
         ..Options::default()
     };
     // Before the scratch directories exist: a Ctrl-C from here on ends the

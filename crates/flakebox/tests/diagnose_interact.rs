@@ -64,3 +64,33 @@ fn pytest_capture_files_are_not_evidence_and_the_culprit_comes_first() {
     assert!(ev[0].contains("5 of 5 later baseline runs failed"), "{ev:?}");
     assert!(!ev.iter().any(|l| l.contains(" /tmp/ ") || l.contains("wrote /tmp ")), "{ev:?}");
 }
+
+/// A command that never connects to a database: the db factor gets its
+/// first round only (one throwaway PostgreSQL per db-isolated condition),
+/// and the report says why. One that connects keeps it.
+#[test]
+fn a_command_that_never_uses_a_database_gets_no_db_runs_after_the_first_round() {
+    let (o, r) = diagnose(&["--factors", "fs,db", "--runs", "6", "--", "examples/shell/tmp_pollution.sh"]);
+    let ctx = format!("{}\n{}", stderr(&o), r);
+    assert_eq!(r["verdict"], "environment", "{ctx}");
+    assert_eq!(r["pruned"][0]["factor"], "db", "{ctx}");
+    assert_eq!(r["pruned"][0]["after_rounds"], 1, "{ctx}");
+    let reason = r["pruned"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("no connection to the throwaway database in the 2 db-isolated runs"), "{ctx}");
+    let runs = |iso: Value| {
+        r["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["isolate"] == iso))
+            .map(|c| c["runs"].clone())
+    };
+    assert_eq!(runs(serde_json::json!(["db"])), Some(1.into()), "{ctx}");
+    let db = r["analysis"].as_array().and_then(|a| a.iter().find(|f| f["factor"] == "db")).expect("db");
+    assert_eq!(db["status"], "none", "{ctx}");
+    assert!(db["evidence"].to_string().contains("(2 runs)"), "only the runs with a database: {ctx}");
+    assert_eq!(runs(serde_json::json!(["fs", "db"])), Some(6.into()), "all goes on, db shared: {ctx}");
+
+    let psql = "psql -Atc 'select 1' >/dev/null; true";
+    let (o, r) = diagnose(&["--factors", "db", "--runs", "2", "--", "sh", "-c", psql]);
+    assert!(r["pruned"].is_null(), "{}\n{r}", stderr(&o));
+    assert_eq!(r["conditions"][1]["runs"], 2, "{r}");
+}
