@@ -118,29 +118,7 @@ fn net(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<
 fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
     let mut out = Vec::new();
     let base_runs = runs_of(engine, base, fails);
-    // path -> first round a baseline run wrote it: the tie-break order.
-    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
-    let layers: Vec<LayerAfter> = base_runs
-        .iter()
-        .map(|&i| {
-            let r = &engine.records[i];
-            let files: Vec<&str> = r
-                .evidence
-                .file_changes
-                .iter()
-                .filter(|f| f.kind != FileChangeKind::Dir)
-                .map(|f| f.path.as_str())
-                .collect();
-            for p in &files {
-                let e = first.entry(p).or_insert(r.round);
-                *e = (*e).min(r.round);
-            }
-            LayerAfter { round: r.round, files, failed: failed(fails, i) }
-        })
-        .collect();
-    let ranked = rank_written(first.into_iter().collect());
-    let tie = |p: &str| ranked.iter().position(|(q, _)| *q == p).unwrap_or(usize::MAX);
-    let scores = pollution::score(&layers, tie);
+    let scores = written_scores(engine, &base_runs, fails);
     let (files, others): (Vec<_>, Vec<_>) = scores.iter().partition(|s| s.is_pollution());
     for s in files.iter().take(MAX_LINES) {
         let (path, r0) = (s.path, s.first_round);
@@ -193,6 +171,51 @@ fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<S
         event_lines("left running", &all, fails, |i| engine.records[i].evidence.leftover_processes.clone());
     out.extend(procs);
     out
+}
+
+/// The files baseline runs left in their layer, scored and ranked
+/// ([`pollution::score`]; ties: [`rank_written`]).
+fn written_scores<'a>(
+    engine: &'a Engine,
+    base_runs: &[usize],
+    fails: &[Option<bool>],
+) -> Vec<pollution::FileScore<'a>> {
+    // path -> first round a baseline run wrote it: the tie-break order.
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    let layers: Vec<LayerAfter> = base_runs
+        .iter()
+        .map(|&i| {
+            let r = &engine.records[i];
+            let files: Vec<&str> = r
+                .evidence
+                .file_changes
+                .iter()
+                .filter(|f| f.kind != FileChangeKind::Dir)
+                .map(|f| f.path.as_str())
+                .collect();
+            for p in &files {
+                let e = first.entry(p).or_insert(r.round);
+                *e = (*e).min(r.round);
+            }
+            LayerAfter { round: r.round, files, failed: failed(fails, i) }
+        })
+        .collect();
+    let ranked = rank_written(first.into_iter().collect());
+    let tie = |p: &str| ranked.iter().position(|(q, _)| *q == p).unwrap_or(usize::MAX);
+    pollution::score(&layers, tie)
+}
+
+/// State a factor's evidence found that later failures go with: for fs, the
+/// file left behind most associated with them.
+pub(crate) fn state_found(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Option<String> {
+    match factor {
+        Factor::Fs => {
+            let base_runs = runs_of(engine, 0, fails);
+            let scores = written_scores(engine, &base_runs, fails);
+            scores.iter().find(|s| s.is_pollution()).map(|s| format!("{} left behind", s.path))
+        }
+        _ => None,
+    }
 }
 
 /// Files baseline wrote, `(path, first round)`, in the order to show them:

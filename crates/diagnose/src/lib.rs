@@ -82,7 +82,10 @@ pub mod stats;
 mod analysis;
 mod evidence;
 mod pollution;
+mod interaction;
 mod prune;
+
+pub use interaction::{Combination, Interaction, InteractionFactor, Role};
 
 pub use prune::Pruned;
 
@@ -348,6 +351,11 @@ pub(crate) struct Engine {
     pub seq: stats::SequentialSignTest,
     /// Factors left out after the first round (factor pruning).
     pub pruned: Vec<Pruned>,
+    /// Interactions: each factor with an effect and the condition that
+    /// isolates everything but it, once two or more factors have an effect;
+    /// and the round those conditions joined.
+    pub loo: Vec<(Factor, usize)>,
+    pub loo_from: usize,
 }
 
 impl Engine {
@@ -556,6 +564,8 @@ pub fn diagnose(
         rounds_max,
         seq: stats::SequentialSignTest::new(rounds_max),
         pruned: Vec::new(),
+        loo: Vec::new(),
+        loo_from: 0,
     };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     // Its own stream, so the shuffles stay those of the seed alone.
@@ -574,13 +584,13 @@ pub fn diagnose(
         mean_run: None,
         eta_max: None,
     });
-    let n_conds = engine.conds.len();
-    let mut shuffled = || {
+    // Conditions may join later (interactions): the count is the caller's.
+    let mut shuffled = |n_conds: usize| {
         let mut order: Vec<usize> = (0..n_conds).collect();
         rng.shuffle(&mut order);
         order
     };
-    let mut order = shuffled();
+    let mut order = shuffled(engine.conds.len());
 
     // Focused reruns, phase 1: whole-suite screening runs that only choose
     // the suspects; the rounds that decide then run the suspects alone.
@@ -613,7 +623,7 @@ pub fn diagnose(
     // Only focused rounds with a fixed-length-free schedule prune
     // conditions: without focus every condition runs every round.
     let mut needed: Option<Vec<bool>> =
-        (opts.focus && opts.fixed_runs.is_none()).then(|| vec![true; n_conds]);
+        (opts.focus && opts.fixed_runs.is_none()).then(|| vec![true; engine.conds.len()]);
     'rounds: for round in 0..if rounds_needed { rounds_max } else { 0 } {
         // The next round's order is drawn now, so the runner can be told
         // which run follows the last one of this round. With three or more
@@ -629,8 +639,8 @@ pub fn diagnose(
             order.retain(|&c| needed[c]);
         }
         order.retain(|&c| !engine.pruned_away(c));
-        let next_order = if round + 1 < rounds_max {
-            let mut next = shuffled();
+        let mut next_order = if round + 1 < rounds_max {
+            let mut next = shuffled(engine.conds.len());
             if let Some(needed) = &needed {
                 next.retain(|&c| needed[c]);
             }
@@ -669,12 +679,20 @@ pub fn diagnose(
         if round == 0 && opts.prune {
             engine.prune(rounds_done);
         }
+        // Two or more factors with an effect: the leave-one-out conditions
+        // join from the next round (drawn again to include them).
+        if engine.loo.is_empty() && analysis::plan_interaction(&mut engine, rounds_done) && round + 1 < rounds_max
+        {
+            next_order = shuffled(engine.conds.len());
+            next_order.retain(|&c| !engine.pruned_away(c));
+        }
         if needed.is_some() {
             needed = Some(analysis::needed_conditions(&mut engine));
         }
         if opts.fixed_runs.is_none()
             && rounds_done >= opts.min_runs.max(1)
             && analysis::all_decided(&mut engine)
+            && analysis::interaction_decided(&mut engine, rounds_done, opts.min_runs)
         {
             stopped = StopReason::Decided;
             break;

@@ -295,6 +295,10 @@ pub struct Report {
     /// used them (factor pruning), with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pruned: Vec<crate::Pruned>,
+    /// How the factors with an effect combine (leave-one-out conditions),
+    /// when two or more have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<crate::Interaction>,
 }
 
 impl Report {
@@ -477,6 +481,10 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
                 }
             }
         }
+    }
+    if let Some(i) = &report.interaction {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  {} {}", pal.bold("interaction:"), i.summary);
     }
     for line in pruned_lines(report) {
         let _ = writeln!(out, "  {}", pal.dim(&line));
@@ -778,6 +786,10 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
             let _ = writeln!(out);
             let _ = writeln!(out, "</details>");
         }
+    }
+    if let Some(i) = &report.interaction {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "**interaction:** {}", md_escape(&i.summary));
     }
     let pruned = pruned_lines(report);
     if !pruned.is_empty() {
