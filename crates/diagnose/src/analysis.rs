@@ -931,6 +931,16 @@ pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool 
         .collect();
     let active: FactorSet =
         engine.factors.iter().copied().filter(|f| !engine.pruned.iter().any(|p| p.factor == *f)).collect();
+    // No factor alone, but isolating everything together is established to
+    // remove the failures: each factor's leave-one-out says which of them
+    // are enough to fail on their own ("either suffices").
+    let all_idx = engine.all_index();
+    let effects = if effects.is_empty() && active.len() > 1 && all_together_fixes(engine, &grid(engine, &fails), all_idx)
+    {
+        active.iter().collect()
+    } else {
+        effects
+    };
     let plan = crate::interaction::plan(active, &effects);
     let before = engine.conds.len();
     for (f, set) in plan {
@@ -958,13 +968,7 @@ pub(crate) fn interaction(engine: &mut Engine, fails: &[Option<bool>]) -> Option
     if engine.loo.is_empty() {
         return None;
     }
-    let rounds = engine.records.iter().map(|r| r.round + 1).max().unwrap_or(0);
-    let mut grid = vec![vec![None; engine.conds.len()]; rounds];
-    for (r, f) in engine.records.iter().zip(fails) {
-        if let Some(failed) = *f {
-            grid[r.round][r.cond] = Some(failed);
-        }
-    }
+    let grid = grid(engine, fails);
     let loo = engine.loo.clone();
     let mut raw = Vec::new();
     let mut counts = Vec::new();
@@ -1011,4 +1015,16 @@ pub(crate) fn interaction_decided(engine: &mut Engine, rounds_done: usize, min_r
                 || rounds_done >= engine.loo_from + engine.loo_from.max(min_runs)
         }
     }
+}
+
+/// Per round, per condition: failed (`None`: no run counted).
+fn grid(engine: &Engine, fails: &[Option<bool>]) -> Vec<Vec<Option<bool>>> {
+    let rounds = engine.records.iter().map(|r| r.round + 1).max().unwrap_or(0);
+    let mut grid = vec![vec![None; engine.conds.len()]; rounds];
+    for (r, f) in engine.records.iter().zip(fails) {
+        if let Some(failed) = *f {
+            grid[r.round][r.cond] = Some(failed);
+        }
+    }
+    grid
 }

@@ -13,8 +13,9 @@ use factors::{Factor, FactorSet};
 use serde::{Deserialize, Serialize};
 
 /// The leave-one-out conditions for `effects` (factors that remove
-/// failures) among the `active` factors: `(factor, everything isolated but
-/// it)`. Empty unless at least two factors have an effect.
+/// failures, or every active factor when only isolating them all together
+/// does) among the `active` factors: `(factor, everything isolated but
+/// it)`. Empty unless there are at least two.
 pub(crate) fn plan(active: FactorSet, effects: &[Factor]) -> Vec<(Factor, FactorSet)> {
     if effects.len() < 2 {
         return Vec::new();
@@ -168,11 +169,11 @@ fn summary(c: Combination, fs: &[InteractionFactor]) -> String {
             fs.iter().map(alone).collect::<Vec<_>>().join("; ")
         ),
         Combination::Mixed => format!(
-            "{} suffice{} alone; {} need{} the others ({})",
+            "{} fail{} with everything else isolated, {} not{} ({})",
             names(&with(Role::Suffices)),
             if with(Role::Suffices).len() == 1 { "s" } else { "" },
             names(&with(Role::NeedsOthers)),
-            if with(Role::NeedsOthers).len() == 1 { "s" } else { "" },
+            if with(Role::NeedsOthers).len() == 1 { "" } else { " alone" },
             fs.iter().map(alone).collect::<Vec<_>>().join("; ")
         ),
         Combination::Undecided => format!(
@@ -248,6 +249,6 @@ mod tests {
         assert!(i.factors.iter().all(|f| f.role == Role::Undecided));
         let i = judge(&[alone(Factor::Fs, 8, 2, 0.9, None), alone(Factor::Time, 8, 0, 0.01, None)], 0.05);
         assert_eq!(i.combination, Combination::Mixed);
-        assert!(i.summary.starts_with("fs suffices alone; time needs the others"), "{}", i.summary);
+        assert!(i.summary.starts_with("fs fails with everything else isolated, time not ("), "{}", i.summary);
     }
 }

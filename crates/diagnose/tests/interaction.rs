@@ -56,7 +56,7 @@ fn a_failure_needing_a_leftover_file_and_a_moving_clock_names_the_cause_and_the_
 }
 
 #[test]
-fn either_suffices_when_each_factor_alone_still_fails() {
+fn either_suffices_is_told_apart_when_only_isolating_everything_helps() {
     // Fails half the time from each shared factor, independently.
     let mut rng = fastrand::Rng::with_seed(11);
     let mut r = move |iso: FactorSet, _| {
@@ -67,7 +67,13 @@ fn either_suffices_when_each_factor_alone_still_fails() {
     let o = Options { factors: nft(), seed: 5, ..Options::default() };
     let rep = diagnose(&["t".into()], &o, &mut r, &mut |_| {}).expect("runs");
     let i = rep.interaction.as_ref().unwrap_or_else(|| panic!("no interaction: {} {:?}", rep.summary, rep.conditions));
-    assert_eq!(i.combination, Combination::EachSuffices, "{}", i.summary);
+    // Net is not involved: alone it never fails.
+    assert_eq!(i.combination, Combination::Mixed, "{}", i.summary);
+    let role = |f: Factor| i.factors.iter().find(|x| x.factor == f).map(|x| x.role);
+    assert_eq!(role(Factor::Fs), Some(Role::Suffices), "{}", i.summary);
+    assert_eq!(role(Factor::Time), Some(Role::Suffices), "{}", i.summary);
+    assert_eq!(role(Factor::Net), Some(Role::NeedsOthers), "{}", i.summary);
+    assert!(i.summary.starts_with("fs and time fail with everything else isolated, net not"), "{}", i.summary);
 }
 
 #[test]
