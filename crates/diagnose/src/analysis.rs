@@ -935,7 +935,9 @@ pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool 
     // remove the failures: each factor's leave-one-out says which of them
     // are enough to fail on their own ("either suffices").
     let all_idx = engine.all_index();
-    let effects = if effects.is_empty() && active.len() > 1 && all_together_fixes(engine, &grid(engine, &fails), all_idx)
+    let effects = if effects.is_empty()
+        && active.len() > 1
+        && all_together_fixes(engine, &grid(engine, &fails), all_idx)
     {
         active.iter().collect()
     } else {

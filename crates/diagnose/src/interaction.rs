@@ -139,7 +139,10 @@ fn summary(c: Combination, fs: &[InteractionFactor]) -> String {
     let with = |r: Role| -> Vec<&InteractionFactor> { fs.iter().filter(|f| f.role == r).collect() };
     let all: Vec<&InteractionFactor> = fs.iter().collect();
     let alone = |f: &InteractionFactor| {
-        format!("with everything but {} isolated it failed {} of {} runs", f.factor, f.alone_failed, f.alone_runs)
+        format!(
+            "with everything but {} isolated it failed {} of {} runs",
+            f.factor, f.alone_failed, f.alone_runs
+        )
     };
     match c {
         Combination::AllNeeded => {
@@ -222,7 +225,11 @@ mod tests {
         assert_eq!(i.factors[0].role, Role::Cause);
         assert_eq!(i.factors[1].role, Role::Masks);
         assert!(i.summary.contains("needs fs and time together"), "{}", i.summary);
-        assert!(i.summary.contains("fs points at the cause (state found — fs: /home/u/state.csv)"), "{}", i.summary);
+        assert!(
+            i.summary.contains("fs points at the cause (state found — fs: /home/u/state.csv)"),
+            "{}",
+            i.summary
+        );
         assert!(i.summary.contains("time only masks it"), "{}", i.summary);
     }
 
@@ -236,7 +243,8 @@ mod tests {
 
     #[test]
     fn either_suffices_when_each_alone_still_fails() {
-        let i = judge(&[alone(Factor::Fs, 8, 3, 0.5, Some("/x")), alone(Factor::Time, 8, 2, 0.6, None)], 0.05);
+        let i =
+            judge(&[alone(Factor::Fs, 8, 3, 0.5, Some("/x")), alone(Factor::Time, 8, 2, 0.6, None)], 0.05);
         assert_eq!(i.combination, Combination::EachSuffices);
         assert!(i.factors.iter().all(|f| f.role == Role::Suffices));
         assert!(i.summary.starts_with("either suffices"), "{}", i.summary);

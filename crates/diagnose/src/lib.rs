@@ -81,8 +81,8 @@ pub mod stats;
 
 mod analysis;
 mod evidence;
-mod pollution;
 mod interaction;
+mod pollution;
 mod prune;
 
 pub use interaction::{Combination, Interaction, InteractionFactor, Role};
@@ -681,7 +681,9 @@ pub fn diagnose(
         }
         // Two or more factors with an effect: the leave-one-out conditions
         // join from the next round (drawn again to include them).
-        if engine.loo.is_empty() && analysis::plan_interaction(&mut engine, rounds_done) && round + 1 < rounds_max
+        if engine.loo.is_empty()
+            && analysis::plan_interaction(&mut engine, rounds_done)
+            && round + 1 < rounds_max
         {
             next_order = shuffled(engine.conds.len());
             next_order.retain(|&c| !engine.pruned_away(c));

@@ -66,14 +66,21 @@ fn either_suffices_is_told_apart_when_only_isolating_everything_helps() {
     };
     let o = Options { factors: nft(), seed: 5, ..Options::default() };
     let rep = diagnose(&["t".into()], &o, &mut r, &mut |_| {}).expect("runs");
-    let i = rep.interaction.as_ref().unwrap_or_else(|| panic!("no interaction: {} {:?}", rep.summary, rep.conditions));
+    let i = rep
+        .interaction
+        .as_ref()
+        .unwrap_or_else(|| panic!("no interaction: {} {:?}", rep.summary, rep.conditions));
     // Net is not involved: alone it never fails.
     assert_eq!(i.combination, Combination::Mixed, "{}", i.summary);
     let role = |f: Factor| i.factors.iter().find(|x| x.factor == f).map(|x| x.role);
     assert_eq!(role(Factor::Fs), Some(Role::Suffices), "{}", i.summary);
     assert_eq!(role(Factor::Time), Some(Role::Suffices), "{}", i.summary);
     assert_eq!(role(Factor::Net), Some(Role::NeedsOthers), "{}", i.summary);
-    assert!(i.summary.starts_with("fs and time fail with everything else isolated, net not"), "{}", i.summary);
+    assert!(
+        i.summary.starts_with("fs and time fail with everything else isolated, net not"),
+        "{}",
+        i.summary
+    );
 }
 
 #[test]

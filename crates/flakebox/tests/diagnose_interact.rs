@@ -94,3 +94,31 @@ fn a_command_that_never_uses_a_database_gets_no_db_runs_after_the_first_round() 
     assert!(r["pruned"].is_null(), "{}\n{r}", stderr(&o));
     assert_eq!(r["conditions"][1]["runs"], 2, "{r}");
 }
+
+/// A failure that needs both a file an earlier run left in `$HOME` and a
+/// clock that moved: isolating either fixes it; the report says both are
+/// needed, that fs's evidence (the file) points at the cause and that time
+/// only masks it. The host's home is left as it was.
+#[test]
+fn a_failure_needing_a_leftover_file_and_a_moving_clock_is_reported_as_an_interaction() {
+    let home_entry = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".cache/flakebox-example-file-and-clock"))
+        .expect("HOME");
+    let existed = home_entry.exists();
+    let (o, r) = diagnose(&["--factors", "fs,time", "--", "examples/python/file_and_clock/run.sh"]);
+    let ctx = format!("{}\n{}", stderr(&o), r);
+    assert_eq!(r["verdict"], "environment", "{ctx}");
+    assert_eq!(factor(&r, "fs")["effect"], "fixes", "{ctx}");
+    assert_eq!(factor(&r, "time")["effect"], "fixes", "{ctx}");
+    let i = &r["interaction"];
+    assert_eq!(i["combination"], "all_needed", "{ctx}");
+    let role = |f: &str| {
+        i["factors"].as_array().and_then(|v| v.iter().find(|x| x["factor"] == f)).map(|x| x["role"].clone())
+    };
+    assert_eq!(role("fs"), Some("cause".into()), "{ctx}");
+    assert_eq!(role("time"), Some("masks".into()), "{ctx}");
+    let summary = i["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains(".cache/flakebox-example-file-and-clock/report.csv"), "{ctx}");
+    assert!(summary.contains("time only masks it"), "{ctx}");
+    assert_eq!(home_entry.exists(), existed, "diagnose left the user's home as it was");
+}
