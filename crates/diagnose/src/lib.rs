@@ -74,6 +74,46 @@
 //! runs depends on earlier rounds only, and those it runs are shuffled as
 //! ever, so each pair stays exchangeable under the null.
 
+//!
+//! # Factor pruning
+//!
+//! After the first round, a factor the command provably never used is left
+//! out ([`Pruned`], [`Options::prune`]): its own condition runs no more, and
+//! conditions that list it share it instead ([`RunSpec::unused`]; no
+//! throwaway database is started). Proof is the throwaway server's own count
+//! of client sessions (none in every db-isolated run of the first round), or
+//! for the network a trace that saw every program (none out of the shim's
+//! reach) with no name lookup and no connect in any run with the network
+//! shared. The decision uses earlier rounds only, like every choice of which
+//! conditions a round runs, so the remaining pairs stay exchangeable under
+//! the null. A pruned factor claims nothing and stays in Holm's correction
+//! with the p-value of the rounds it ran (conservative: the others' adjusted
+//! p-values are what they would be had it run on and shown nothing), so the
+//! guarantee above holds as stated.
+//!
+//! # Interactions
+//!
+//! Once two or more factors remove the command's failures (or only
+//! isolating everything together does), each such factor's leave-one-out
+//! condition — everything isolated but it — joins the rounds that follow
+//! (an existing condition when it is the same set). If it still fails, the
+//! factor suffices alone; if it fails less than baseline (the exact
+//! sequential sign test on the paired rounds, Holm over the factors of the
+//! interaction at `alpha`), the failure needs the others too. When every one
+//! needs the others, the factor whose evidence found state (a file left
+//! behind that later failures go with) is named the cause and the others
+//! only mask it. The extra conditions never enter the factors' own pairs
+//! (baseline against each single-factor condition), and they join on the
+//! strength of earlier rounds only, so the factors' p-values and the
+//! guarantee above are unchanged. The interaction is a second family,
+//! tested only after claims in the first: with no effect at all (the
+//! guarantee's null) it is tested only after a false claim, so the
+//! probability of any false claim, effects and interactions together, stays
+//! at most `alpha`; given the effects, its own claims are false with
+//! probability at most `alpha`. The runs stop when the interaction is
+//! decided or has had as many rounds as the effects took to show (at least
+//! the minimum runs).
+
 pub use runners::junit;
 pub mod report;
 pub mod runner;

@@ -25,7 +25,7 @@ impl Runner for FileAndClock {
         if fs_shared {
             self.written.insert(spec.isolate, true);
         }
-        let passed = !(present && !spec.isolate.contains(Factor::Time));
+        let passed = !present || spec.isolate.contains(Factor::Time);
         let mut evidence = RunObservations::default();
         if fs_shared {
             evidence.file_changes.push(FileChanged::written("/home/u/.cache/app/state.csv"));
