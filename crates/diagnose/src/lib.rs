@@ -84,7 +84,9 @@
 //! of client sessions (none in every db-isolated run of the first round), or
 //! for the network a trace that saw every program (none out of the shim's
 //! reach) with no name lookup and no connect in any run with the network
-//! shared. The decision uses earlier rounds only, like every choice of which
+//! shared; and never a factor whose own condition already came out
+//! differently from baseline in the first round (a use no trace shows, such
+//! as reading the routing table). The decision uses earlier rounds only, like every choice of which
 //! conditions a round runs, so the remaining pairs stay exchangeable under
 //! the null. A pruned factor claims nothing and stays in Holm's correction
 //! with the p-value of the rounds it ran (conservative: the others' adjusted
@@ -409,6 +411,7 @@ impl Engine {
             net_events: r.evidence.net_events.len(),
             trace_complete: r.evidence.trace_complete,
             db_sessions: r.evidence.db_sessions,
+            failed: !r.passed,
         };
         // Screening runs are not the first round.
         let seen: Vec<prune::Seen> = self

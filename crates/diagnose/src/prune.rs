@@ -31,10 +31,19 @@ pub(crate) struct Seen {
     pub trace_complete: bool,
     /// Client sessions the throwaway database counted (`None`: no count).
     pub db_sessions: Option<u64>,
+    /// The command failed.
+    pub failed: bool,
 }
 
-/// The factors among `factors` the runs prove unused, with the reason.
+/// The factors among `factors` the runs prove unused, with the reason. A
+/// factor whose own condition already came out differently from baseline
+/// in the first round is kept whatever the trace says: the command used it
+/// in a way no trace shows (reading the routing table, say).
 pub(crate) fn unused(factors: FactorSet, runs: &[Seen]) -> Vec<(Factor, String)> {
+    let first = |iso: FactorSet| runs.iter().filter(move |r| r.round == 0 && r.isolate == iso);
+    let differs =
+        |f: Factor| first(FactorSet::EMPTY).any(|b| first(FactorSet::only(f)).any(|i| i.failed != b.failed));
+    let factors: FactorSet = factors.iter().filter(|f| !differs(*f)).collect();
     let mut out = Vec::new();
     if factors.contains(Factor::Net) {
         let shared: Vec<&Seen> = runs.iter().filter(|r| !r.isolate.contains(Factor::Net)).collect();
@@ -79,7 +88,7 @@ mod tests {
     use super::*;
 
     fn seen(isolate: FactorSet, net_events: usize, trace_complete: bool, db_sessions: Option<u64>) -> Seen {
-        Seen { isolate, round: 0, net_events, trace_complete, db_sessions }
+        Seen { isolate, round: 0, net_events, trace_complete, db_sessions, failed: false }
     }
 
     fn db() -> FactorSet {
@@ -127,6 +136,17 @@ mod tests {
         // A static binary: its connects are not in the trace.
         assert!(unused(net, &[seen(FactorSet::EMPTY, 0, false, None)]).is_empty());
         assert!(unused(net, &[seen(net, 0, true, None)]).is_empty(), "no run with the network shared");
+    }
+
+    #[test]
+    fn a_factor_whose_condition_already_differed_is_kept() {
+        // Reads the routing table, connects nowhere: fails without a network.
+        let net = FactorSet::only(Factor::Net);
+        let runs = [seen(FactorSet::EMPTY, 0, true, None), Seen { failed: true, ..seen(net, 0, true, None) }];
+        assert!(unused(net, &runs).is_empty());
+        let runs =
+            [Seen { failed: true, ..seen(FactorSet::EMPTY, 0, true, None) }, seen(db(), 0, true, Some(0))];
+        assert!(unused(db(), &runs).is_empty());
     }
 
     #[test]

@@ -68,6 +68,11 @@ fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
     if let Some(path) = &req.report {
         let mut rep = RunReport::new(&req.command, req.isolate, time, rand, &warnings, &outcome);
         (rep.traced, rep.untraced) = (traced, untraced);
+        for p in rep.untraced_execs() {
+            if !rep.untraced.contains(&p) {
+                rep.untraced.push(p);
+            }
+        }
         runs::write_report(path, &rep)?;
     }
     Ok(outcome.status.exit_code())

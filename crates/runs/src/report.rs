@@ -144,6 +144,24 @@ impl RunReport {
         self.traced && self.untraced.is_empty() && !self.clock_not_frozen()
     }
 
+    /// The programs the run executed (the shim traces each exec) that the
+    /// shim cannot reach, or that are gone and cannot be checked: with the
+    /// clock shared the shim does not warn about them, so they are found
+    /// here. Read where the run's files are still visible (its parent).
+    pub fn untraced_execs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for ev in clock::trace::parse(&self.evidence.trace.join("\n")) {
+            if let clock::trace::TraceEvent::Exec { path, .. } = ev {
+                let p = PathBuf::from(&path);
+                let reached = clock::reach::inspect(&p).ok().is_some_and(|r| r.warning(&p).is_none());
+                if !reached && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether some program of the run kept the real clock: the command's
     /// own binary (checked before the run), or one it executed (the shim
     /// traces a `warn` event for each, and for nothing else).
@@ -326,5 +344,17 @@ mod tests {
             &outcome(vec!["12\twarn\t/w/static: statically linked; its clock is NOT frozen".into()]),
         );
         assert!(traced.clock_not_frozen());
+    }
+
+    #[test]
+    fn a_program_out_of_the_shims_reach_makes_the_trace_incomplete() {
+        let trace = vec!["12\texec\t/bin/sh".into(), "13\texec\t/nonexistent/flakebox-static".into()];
+        let mut rep = RunReport::new(&[], FactorSet::EMPTY, None, None, &[], &outcome(trace));
+        assert_eq!(rep.untraced_execs(), [PathBuf::from("/nonexistent/flakebox-static")]);
+        rep.traced = true;
+        assert!(rep.trace_complete(), "only the command's own check was recorded");
+        rep.untraced = rep.untraced_execs();
+        assert!(!rep.trace_complete());
+        assert!(!rep.diagnose_evidence().trace_complete);
     }
 }
