@@ -312,7 +312,7 @@ mod tests {
         );
         assert_eq!(
             json["services"],
-            serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}]}]])
+            serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}], "sessions": 1}]])
         );
         assert_eq!(json["duration_ms"], 1234);
         assert_eq!(json["rand"], serde_json::json!({"seed": u64::MAX}));
