@@ -80,10 +80,11 @@ impl Server {
         crate::evidence::tables_with_rows(&self.listen)
     }
 
-    /// How many client sessions other programs opened on this server since it
-    /// started (every database; counted by the server itself, so a program the
-    /// shim cannot trace is counted too). Call it before any other evidence:
-    /// its own sessions are not counted, those are.
+    /// How many client sessions were opened on this server since it started,
+    /// but the one this call opens (every database; counted by the server
+    /// itself, so a program the shim cannot trace is counted too). Call it
+    /// once, before any other evidence: the sessions of earlier calls and of
+    /// [`Server::tables_with_rows`] are counted like the command's.
     pub fn client_sessions(&self) -> Result<u64, PgError> {
         crate::evidence::client_sessions(&self.listen)
     }
