@@ -142,16 +142,19 @@ fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<S
             ));
         }
     }
-    if files.len() > MAX_LINES {
-        out.push(format!("… and {} more files written outside tmp", files.len() - MAX_LINES));
-    }
-    if !others.is_empty() {
+    // Files that stayed but that failures do not follow: named after the
+    // others, as what the command changed, not as pollution.
+    let room = MAX_LINES.saturating_sub(files.len());
+    for s in others.iter().take(room) {
         out.push(format!(
-            "{} other file{} written and kept, not followed by more failures (e.g. {})",
-            others.len(),
-            if others.len() == 1 { "" } else { "s" },
-            others[0].path
+            "baseline run {} wrote {} (kept, not followed by more failures)",
+            s.first_round + 1,
+            s.path
         ));
+    }
+    let shown = files.len().min(MAX_LINES) + others.len().min(room);
+    if scores.len() > shown {
+        out.push(format!("… and {} more files written outside tmp", scores.len() - shown));
     }
     if scores.is_empty() && !base_runs.is_empty() {
         out.push("no files written outside tmp in baseline runs".into());
