@@ -89,8 +89,8 @@
 //! as reading the routing table). The decision uses earlier rounds only, like every choice of which
 //! conditions a round runs, so the remaining pairs stay exchangeable under
 //! the null. A pruned factor claims nothing and stays in Holm's correction
-//! with the p-value of the rounds it ran (conservative: the others' adjusted
-//! p-values are what they would be had it run on and shown nothing), so the
+//! with the p-value of the rounds it ran (valid at any stop; keeping it can
+//! only raise the others' adjusted p-values, never lower them), so the
 //! guarantee above holds as stated.
 //!
 //! # Interactions
