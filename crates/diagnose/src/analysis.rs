@@ -43,9 +43,11 @@ impl Engine {
         self.conds.iter().position(|c| c.isolate == isolate)
     }
 
-    /// The condition with every chosen factor isolated.
+    /// The condition with every chosen factor isolated (leave-one-out
+    /// conditions may come after it).
     pub(crate) fn all_index(&self) -> usize {
-        self.conds.len() - 1
+        let all: FactorSet = self.factors.iter().copied().collect();
+        self.cond_index(all).unwrap_or(self.conds.len() - 1)
     }
 }
 
@@ -143,6 +145,11 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
         });
     }
 
+    // A factor the command provably never used claims nothing (its runs
+    // stopped after the first round).
+    for a in out.iter_mut().filter(|a| engine.pruned.iter().any(|p| p.factor == a.factor)) {
+        a.status = Status::None;
+    }
     let all = counts[engine.all_index()];
     if engine.factors.len() > 1 {
         drop_futile(&mut out, all);
@@ -378,7 +385,10 @@ pub(crate) fn needed_conditions(engine: &mut Engine) -> Vec<bool> {
     let n = engine.conds.len();
     let mut needed = vec![false; n];
     needed[0] = true;
-    needed[n - 1] = true;
+    needed[engine.all_index()] = true;
+    for &(_, ci) in &engine.loo {
+        needed[ci] = true;
+    }
     let mut units = vec![command_fails(engine)];
     for name in engine.test_names.keys().cloned().collect::<Vec<_>>() {
         units.push(test_fails(engine, &name));
@@ -875,6 +885,8 @@ pub(crate) fn build_report(
         order: None,
         categories: Vec::new(),
         stale_state: None,
+        pruned: engine.pruned.clone(),
+        interaction: if interrupted { None } else { interaction(engine, &fails) },
     };
     report.categories = crate::category::categorize(&report);
     report
@@ -955,4 +967,122 @@ fn roll_up(
         _ => (Verdict::Stable, Some(StableOutcome::Pass)),
     };
     *effects = if *verdict == Verdict::Environment { best } else { Vec::new() };
+}
+
+/// Plan the interaction conditions once two or more factors remove the
+/// command's failures (fixes or reduces, not pruned): each one's
+/// leave-one-out condition, an existing one when it is the same set (with two
+/// factors, the other factor's own condition). Returns whether conditions
+/// were added. Which conditions later rounds run is thus chosen from earlier
+/// rounds only, and they are shuffled with the rest, so every pair stays
+/// exchangeable under its null.
+pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool {
+    let fails = command_fails(engine);
+    let u = analyse(engine, &fails);
+    let effects: Vec<Factor> = u
+        .factors
+        .iter()
+        .filter(|a| matches!(a.status, Status::Fixes | Status::Reduces))
+        .map(|a| a.factor)
+        .collect();
+    let active: FactorSet =
+        engine.factors.iter().copied().filter(|f| !engine.pruned.iter().any(|p| p.factor == *f)).collect();
+    // No factor alone, but isolating everything together is established to
+    // remove the failures: each factor's leave-one-out says which of them
+    // are enough to fail on their own ("either suffices").
+    let all_idx = engine.all_index();
+    let effects = if effects.is_empty()
+        && active.len() > 1
+        && all_together_fixes(engine, &grid(engine, &fails), all_idx)
+    {
+        active.iter().collect()
+    } else {
+        effects
+    };
+    let plan = crate::interaction::plan(active, &effects);
+    let before = engine.conds.len();
+    for (f, set) in plan {
+        let ci = match engine.cond_index(set) {
+            Some(ci) => ci,
+            None => {
+                engine.conds.push(crate::Condition { isolate: set, name: format!("all but {f}") });
+                engine.conds.len() - 1
+            }
+        };
+        engine.loo.push((f, ci));
+    }
+    if !engine.loo.is_empty() {
+        engine.loo_from = rounds_done;
+    }
+    engine.conds.len() > before
+}
+
+/// The interaction of the factors with an effect, from their leave-one-out
+/// runs paired with baseline's (`None` before it was planned). Each
+/// factor's "fails less than baseline with only it shared" is the exact
+/// sequential sign test on the rounds both ran, corrected with Holm over
+/// the factors of the interaction at `alpha`.
+pub(crate) fn interaction(engine: &mut Engine, fails: &[Option<bool>]) -> Option<crate::Interaction> {
+    if engine.loo.is_empty() {
+        return None;
+    }
+    let grid = grid(engine, fails);
+    let loo = engine.loo.clone();
+    let mut raw = Vec::new();
+    let mut counts = Vec::new();
+    for &(_, ci) in &loo {
+        let (mut only_base, mut only_loo, mut runs, mut failed) = (0usize, 0usize, 0usize, 0usize);
+        for row in &grid {
+            if let Some(l) = row[ci] {
+                runs += 1;
+                failed += usize::from(l);
+            }
+            match (row[0], row[ci]) {
+                (Some(true), Some(false)) => only_base += 1,
+                (Some(false), Some(true)) => only_loo += 1,
+                _ => {}
+            }
+        }
+        raw.push(engine.seq.p_value(only_base + only_loo, only_base));
+        counts.push((runs, failed));
+    }
+    let adjusted = stats::holm_adjust(&raw);
+    let alone: Vec<crate::interaction::Alone> = loo
+        .iter()
+        .zip(adjusted)
+        .zip(counts)
+        .map(|((&(factor, _), p_value), (runs, failed))| crate::interaction::Alone {
+            factor,
+            runs,
+            failed,
+            p_value,
+            state: evidence::state_found(engine, factor, fails),
+        })
+        .collect();
+    Some(crate::interaction::judge(&alone, engine.alpha))
+}
+
+/// May the runs stop as far as the interaction goes? Decided, or given as
+/// many rounds as the effects took to show (at least `min_runs`).
+pub(crate) fn interaction_decided(engine: &mut Engine, rounds_done: usize, min_runs: usize) -> bool {
+    let fails = command_fails(engine);
+    match interaction(engine, &fails) {
+        None => true,
+        Some(i) => {
+            i.combination != crate::Combination::Undecided
+                || rounds_done >= engine.loo_from + engine.loo_from.max(min_runs)
+        }
+    }
+}
+
+/// Per round, per condition: failed (`None`: no run counted).
+fn grid(engine: &Engine, fails: &[Option<bool>]) -> Vec<Vec<Option<bool>>> {
+    let rounds = engine.records.iter().map(|r| r.round + 1).max().unwrap_or(0);
+    let mut grid = vec![vec![None; engine.conds.len()]; rounds];
+    for (r, f) in engine.records.iter().zip(fails) {
+        if let Some(failed) = *f {
+            grid[r.round][r.cond] = Some(failed);
+        }
+    }
+    grid
 }

@@ -132,6 +132,7 @@ mod tests {
                     evidence: Vec::new(),
                     baseline: Counts::default(),
                     isolated: Counts::default(),
+                    failing_seed: None,
                 })
                 .collect(),
             conditions: Vec::new(),

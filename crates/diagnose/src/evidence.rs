@@ -1,7 +1,8 @@
 //! Human-checkable evidence per factor, assembled from the runs' observations ([`crate::RunObservations`]).
 
+use crate::pollution::{self, LayerAfter};
 use crate::report::FailingSeed;
-use crate::Engine;
+use crate::{Engine, FileChangeKind};
 use factors::{Factor, FactorSet};
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -118,33 +119,45 @@ fn net(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<
 fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
     let mut out = Vec::new();
     let base_runs = runs_of(engine, base, fails);
-    // path -> first round a baseline run wrote it
-    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
-    for &i in &base_runs {
-        let r = &engine.records[i];
-        for p in &r.evidence.files_written {
-            let e = first.entry(p.as_str()).or_insert(r.round);
-            *e = (*e).min(r.round);
+    let scores = written_scores(engine, &base_runs, fails);
+    let (files, others): (Vec<_>, Vec<_>) = scores.iter().partition(|s| s.is_pollution());
+    for s in files.iter().take(MAX_LINES) {
+        let (path, r0) = (s.path, s.first_round);
+        if s.stayed {
+            out.push(format!(
+                "baseline run {} wrote {path} (kept between runs): {} of {} later baseline runs failed, {} of {} up to then",
+                r0 + 1,
+                s.with.1,
+                s.with.0,
+                s.without.1,
+                s.without.0
+            ));
+        } else {
+            out.push(format!(
+                "baseline run {} wrote {path} (kept, later removed): {} of {} baseline runs that started with it failed, {} of {} without it",
+                r0 + 1,
+                s.with.1,
+                s.with.0,
+                s.without.1,
+                s.without.0
+            ));
         }
     }
-    let files = rank_written(first.into_iter().collect());
-    for (path, r0) in files.iter().take(MAX_LINES) {
-        let later: Vec<usize> =
-            base_runs.iter().copied().filter(|&i| engine.records[i].round > *r0).collect();
-        let later_failed = later.iter().filter(|&&i| failed(fails, i)).count();
-        let earlier_failed =
-            base_runs.iter().filter(|&&i| engine.records[i].round <= *r0 && failed(fails, i)).count();
+    // Files that stayed but that failures do not follow: named after the
+    // others, as what the command changed, not as pollution.
+    let room = MAX_LINES.saturating_sub(files.len());
+    for s in others.iter().take(room) {
         out.push(format!(
-            "baseline run {} wrote {path} (kept between runs): {later_failed} of {} later baseline runs failed, {earlier_failed} of {} up to then",
-            r0 + 1,
-            later.len(),
-            base_runs.len() - later.len()
+            "baseline run {} wrote {} (kept, not followed by more failures)",
+            s.first_round + 1,
+            s.path
         ));
     }
-    if files.len() > MAX_LINES {
-        out.push(format!("… and {} more files written outside tmp", files.len() - MAX_LINES));
+    let shown = files.len().min(MAX_LINES) + others.len().min(room);
+    if scores.len() > shown {
+        out.push(format!("… and {} more files written outside tmp", scores.len() - shown));
     }
-    if files.is_empty() && !base_runs.is_empty() {
+    if scores.is_empty() && !base_runs.is_empty() {
         out.push("no files written outside tmp in baseline runs".into());
     }
     let iso_runs = runs_of(engine, iso, fails);
@@ -162,6 +175,51 @@ fn fs(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<S
         event_lines("left running", &all, fails, |i| engine.records[i].evidence.leftover_processes.clone());
     out.extend(procs);
     out
+}
+
+/// The files baseline runs left in their layer, scored and ranked
+/// ([`pollution::score`]; ties: [`rank_written`]).
+fn written_scores<'a>(
+    engine: &'a Engine,
+    base_runs: &[usize],
+    fails: &[Option<bool>],
+) -> Vec<pollution::FileScore<'a>> {
+    // path -> first round a baseline run wrote it: the tie-break order.
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    let layers: Vec<LayerAfter> = base_runs
+        .iter()
+        .map(|&i| {
+            let r = &engine.records[i];
+            let files: Vec<&str> = r
+                .evidence
+                .file_changes
+                .iter()
+                .filter(|f| f.kind != FileChangeKind::Dir)
+                .map(|f| f.path.as_str())
+                .collect();
+            for p in &files {
+                let e = first.entry(p).or_insert(r.round);
+                *e = (*e).min(r.round);
+            }
+            LayerAfter { round: r.round, files, failed: failed(fails, i) }
+        })
+        .collect();
+    let ranked = rank_written(first.into_iter().collect());
+    let tie = |p: &str| ranked.iter().position(|(q, _)| *q == p).unwrap_or(usize::MAX);
+    pollution::score(&layers, tie)
+}
+
+/// State a factor's evidence found that later failures go with: for fs, the
+/// file left behind most associated with them.
+pub(crate) fn state_found(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Option<String> {
+    match factor {
+        Factor::Fs => {
+            let base_runs = runs_of(engine, 0, fails);
+            let scores = written_scores(engine, &base_runs, fails);
+            scores.iter().find(|s| s.is_pollution()).map(|s| format!("{} left behind", s.path))
+        }
+        _ => None,
+    }
 }
 
 /// Files baseline wrote, `(path, first round)`, in the order to show them:
@@ -187,7 +245,11 @@ fn db(engine: &Engine, factor: Factor, fails: &[Option<bool>]) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, r)| {
-            engine.conds[r.cond].isolate.contains(factor) && fails.get(*i).copied().flatten().is_some()
+            // After pruning, a condition that lists db shares it.
+            let pruned = engine.pruned.iter().any(|p| p.factor == factor && r.round >= p.after_rounds);
+            engine.conds[r.cond].isolate.contains(factor)
+                && !pruned
+                && fails.get(*i).copied().flatten().is_some()
         })
         .map(|(i, _)| i)
         .collect();

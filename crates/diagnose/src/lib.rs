@@ -77,6 +77,48 @@
 //! runs depends on earlier rounds only, and those it runs are shuffled as
 //! ever, so each pair stays exchangeable under the null.
 
+//!
+//! # Factor pruning
+//!
+//! After the first round, a factor the command provably never used is left
+//! out ([`Pruned`], [`Options::prune`]): its own condition runs no more, and
+//! conditions that list it share it instead ([`RunSpec::unused`]; no
+//! throwaway database is started). Proof is the throwaway server's own count
+//! of client sessions (none in every db-isolated run of the first round), or
+//! for the network a trace that saw every program (none out of the shim's
+//! reach) with no name lookup and no connect in any run with the network
+//! shared; and never a factor whose own condition already came out
+//! differently from baseline in the first round (a use no trace shows, such
+//! as reading the routing table). The decision uses earlier rounds only, like every choice of which
+//! conditions a round runs, so the remaining pairs stay exchangeable under
+//! the null. A pruned factor claims nothing and stays in Holm's correction
+//! with the p-value of the rounds it ran (valid at any stop; keeping it can
+//! only raise the others' adjusted p-values, never lower them), so the
+//! guarantee above holds as stated.
+//!
+//! # Interactions
+//!
+//! Once two or more factors remove the command's failures (or only
+//! isolating everything together does), each such factor's leave-one-out
+//! condition — everything isolated but it — joins the rounds that follow
+//! (an existing condition when it is the same set). If it still fails, the
+//! factor suffices alone; if it fails less than baseline (the exact
+//! sequential sign test on the paired rounds, Holm over the factors of the
+//! interaction at `alpha`), the failure needs the others too. When every one
+//! needs the others, the factor whose evidence found state (a file left
+//! behind that later failures go with) is named the cause and the others
+//! only mask it. The extra conditions never enter the factors' own pairs
+//! (baseline against each single-factor condition), and they join on the
+//! strength of earlier rounds only, so the factors' p-values and the
+//! guarantee above are unchanged. The interaction is a second family,
+//! tested only after claims in the first: with no effect at all (the
+//! guarantee's null) it is tested only after a false claim, so the
+//! probability of any false claim, effects and interactions together, stays
+//! at most `alpha`; given the effects, its own claims are false with
+//! probability at most `alpha`. The runs stop when the interaction is
+//! decided or has had as many rounds as the effects took to show (at least
+//! the minimum runs).
+
 pub use runners::junit;
 pub mod category;
 pub mod html;
@@ -91,6 +133,13 @@ pub mod stats;
 
 mod analysis;
 mod evidence;
+mod interaction;
+mod pollution;
+mod prune;
+
+pub use interaction::{Combination, Interaction, InteractionFactor, Role};
+
+pub use prune::Pruned;
 
 use factors::{Factor, FactorSet};
 use std::collections::{BTreeMap, HashMap};
@@ -105,7 +154,10 @@ pub use report::{
     Screening, StableOutcome, Status, StopReason, TestReport, Verdict,
 };
 pub use report_shards::{MissingShard, ShardEvidence, ShardLine, ShardsSection};
-pub use runner::{FileOpen, JunitFile, RunObservations, RunOutcome, RunSpec, Runner, RunnerError};
+pub use runner::{
+    FileChangeKind, FileChanged, FileOpen, JunitFile, RunObservations, RunOutcome, RunSpec, Runner,
+    RunnerError,
+};
 
 /// The per-run time limit of a diagnosis without `--timeout`, from the
 /// first baseline run's duration: `10 s + 5 × that duration`. Slack for a
@@ -161,6 +213,9 @@ pub struct Options {
     pub focus: bool,
     /// Whole-suite baseline runs of the screening (focused reruns only).
     pub screen_runs: usize,
+    /// Factor pruning: after the first round, leave out a factor the command
+    /// provably never used ([`Pruned`]).
+    pub prune: bool,
 }
 
 impl Default for Options {
@@ -174,6 +229,7 @@ impl Default for Options {
             seed: 0,
             focus: false,
             screen_runs: DEFAULT_SCREEN_RUNS,
+            prune: true,
         }
     }
 }
@@ -382,9 +438,51 @@ pub(crate) struct Engine {
     /// Most rounds (of the phase that decides).
     pub rounds_max: usize,
     pub seq: stats::SequentialSignTest,
+    /// Factors left out after the first round (factor pruning).
+    pub pruned: Vec<Pruned>,
+    /// Interactions: each factor with an effect and the condition that
+    /// isolates everything but it, once two or more factors have an effect;
+    /// and the round those conditions joined.
+    pub loo: Vec<(Factor, usize)>,
+    pub loo_from: usize,
 }
 
 impl Engine {
+    /// Decide factor pruning from the runs so far (after the first round).
+    fn prune(&mut self, rounds: usize) {
+        let factors: FactorSet =
+            self.factors.iter().copied().filter(|f| !self.pruned.iter().any(|p| p.factor == *f)).collect();
+        let seen = |r: &RunRecord, round: usize| prune::Seen {
+            isolate: self.conds[r.cond].isolate,
+            round,
+            net_events: r.evidence.net_events.len(),
+            trace_complete: r.evidence.trace_complete,
+            db_sessions: r.evidence.db_sessions,
+            failed: !r.passed,
+        };
+        // Screening runs are not the first round.
+        let seen: Vec<prune::Seen> = self
+            .screen
+            .iter()
+            .map(|r| seen(r, usize::MAX))
+            .chain(self.records.iter().map(|r| seen(r, r.round)))
+            .collect();
+        for (factor, reason) in prune::unused(factors, &seen) {
+            self.pruned.push(Pruned { factor, after_rounds: rounds, reason });
+        }
+    }
+
+    /// Pruned factors among those condition `ci` isolates.
+    fn unused_in(&self, ci: usize) -> FactorSet {
+        self.pruned.iter().map(|p| p.factor).filter(|f| self.conds[ci].isolate.contains(*f)).collect()
+    }
+
+    /// A condition that isolates only pruned factors: nothing left to compare.
+    fn pruned_away(&self, ci: usize) -> bool {
+        let iso = self.conds[ci].isolate;
+        !iso.is_empty() && self.unused_in(ci) == iso
+    }
+
     fn warn(&mut self, msg: String) {
         let n = self.warnings.entry(msg.clone()).or_insert(0);
         if *n == 0 {
@@ -556,6 +654,9 @@ pub fn diagnose(
         fixed: opts.fixed_runs.is_some(),
         rounds_max,
         seq: stats::SequentialSignTest::new(rounds_max),
+        pruned: Vec::new(),
+        loo: Vec::new(),
+        loo_from: 0,
     };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     // Its own stream, so the shuffles stay those of the seed alone.
@@ -574,27 +675,22 @@ pub fn diagnose(
         mean_run: None,
         eta_max: None,
     });
-    let n_conds = engine.conds.len();
-    let mut shuffled = || {
+    // Conditions may join later (interactions): the count is the caller's.
+    let mut shuffled = |n_conds: usize| {
         let mut order: Vec<usize> = (0..n_conds).collect();
         rng.shuffle(&mut order);
         order
     };
-    let mut order = shuffled();
+    let mut order = shuffled(engine.conds.len());
 
     // Focused reruns, phase 1: whole-suite screening runs that only choose
     // the suspects; the rounds that decide then run the suspects alone.
     let mut selected: Option<Vec<String>> = None;
     let mut rounds_needed = true;
     for (k, &(ci, run_no)) in screening.iter().enumerate() {
-        let spec = RunSpec { isolate: engine.conds[ci].isolate, run_no, tests: None, screening: true };
+        let spec = RunSpec { screening: true, ..RunSpec::suite(engine.conds[ci].isolate, run_no) };
         if let Some(&(n, no)) = screening.get(k + 1) {
-            runner.upcoming(&RunSpec {
-                isolate: engine.conds[n].isolate,
-                run_no: no,
-                tests: None,
-                screening: true,
-            });
+            runner.upcoming(&RunSpec { screening: true, ..RunSpec::suite(engine.conds[n].isolate, no) });
         }
         if let Ran::Interrupted = run_one(&mut engine, runner, progress, &mut pace, &spec, ci, 0)? {
             let wall = start.elapsed();
@@ -618,7 +714,7 @@ pub fn diagnose(
     // Only focused rounds with a fixed-length-free schedule prune
     // conditions: without focus every condition runs every round.
     let mut needed: Option<Vec<bool>> =
-        (opts.focus && opts.fixed_runs.is_none()).then(|| vec![true; n_conds]);
+        (opts.focus && opts.fixed_runs.is_none()).then(|| vec![true; engine.conds.len()]);
     'rounds: for round in 0..if rounds_needed { rounds_max } else { 0 } {
         // The next round's order is drawn now, so the runner can be told
         // which run follows the last one of this round. With three or more
@@ -633,11 +729,13 @@ pub fn diagnose(
         if let Some(needed) = &needed {
             order.retain(|&c| needed[c]);
         }
-        let next_order = if round + 1 < rounds_max {
-            let mut next = shuffled();
+        order.retain(|&c| !engine.pruned_away(c));
+        let mut next_order = if round + 1 < rounds_max {
+            let mut next = shuffled(engine.conds.len());
             if let Some(needed) = &needed {
                 next.retain(|&c| needed[c]);
             }
+            next.retain(|&c| !engine.pruned_away(c));
             if next.len() > 2 && next.first() == order.last() {
                 let other = 1 + rng_swap.usize(..next.len() - 1);
                 next.swap(0, other);
@@ -654,22 +752,40 @@ pub fn diagnose(
             if let Some((n, run_no)) = next {
                 runner.upcoming(&RunSpec {
                     tests: selected.clone(),
+                    unused: engine.unused_in(n),
                     ..RunSpec::suite(engine.conds[n].isolate, run_no)
                 });
             }
-            let spec = RunSpec { tests: selected.clone(), ..RunSpec::suite(engine.conds[ci].isolate, round) };
+            let spec = RunSpec {
+                tests: selected.clone(),
+                unused: engine.unused_in(ci),
+                ..RunSpec::suite(engine.conds[ci].isolate, round)
+            };
             if let Ran::Interrupted = run_one(&mut engine, runner, progress, &mut pace, &spec, ci, round)? {
                 stopped = StopReason::Interrupted;
                 break 'rounds;
             }
         }
         rounds_done = round + 1;
+        if round == 0 && opts.prune {
+            engine.prune(rounds_done);
+        }
+        // Two or more factors with an effect: the leave-one-out conditions
+        // join from the next round (drawn again to include them).
+        if engine.loo.is_empty()
+            && analysis::plan_interaction(&mut engine, rounds_done)
+            && round + 1 < rounds_max
+        {
+            next_order = shuffled(engine.conds.len());
+            next_order.retain(|&c| !engine.pruned_away(c));
+        }
         if needed.is_some() {
             needed = Some(analysis::needed_conditions(&mut engine));
         }
         if opts.fixed_runs.is_none()
             && rounds_done >= opts.min_runs.max(1)
             && analysis::all_decided(&mut engine)
+            && analysis::interaction_decided(&mut engine, rounds_done, opts.min_runs)
         {
             stopped = StopReason::Decided;
             break;

@@ -687,6 +687,8 @@ pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, w
         order: Some(order),
         categories: Vec::new(),
         stale_state: None,
+        pruned: Vec::new(),
+        interaction: None,
     };
     report.categories = crate::category::categorize(&report);
     report

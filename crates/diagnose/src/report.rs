@@ -341,6 +341,14 @@ pub struct Report {
     /// no failing run opened such a file). See [`crate::stale`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_state: Option<crate::stale::StaleState>,
+    /// Factors left out after the first round: the command provably never
+    /// used them (factor pruning), with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<crate::Pruned>,
+    /// How the factors with an effect combine (leave-one-out conditions),
+    /// when two or more have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<crate::Interaction>,
 }
 
 /// One run of a diagnosis (additive `runs`).
@@ -559,6 +567,13 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
             }
         }
     }
+    if let Some(i) = &report.interaction {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  {} {}", pal.bold("interaction:"), i.summary);
+    }
+    for line in pruned_lines(report) {
+        let _ = writeln!(out, "  {}", pal.dim(&line));
+    }
     if !report.tests.is_empty() {
         let (shown, stable) = split_tests(report);
         let _ = writeln!(out);
@@ -623,6 +638,17 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
         let _ = writeln!(out, "{} {w}", pal.paint("33", "warning:"));
     }
     out
+}
+
+/// One line per pruned factor: which, after how many rounds, and why.
+fn pruned_lines(report: &Report) -> Vec<String> {
+    report
+        .pruned
+        .iter()
+        .map(|p| {
+            format!("{} not used, so not isolated after round {}: {}", p.factor, p.after_rounds, p.reason)
+        })
+        .collect()
 }
 
 /// What the screening of focused reruns did, in one sentence.
@@ -872,6 +898,17 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
         out.push_str(&crate::order::render(o, true));
     }
     out.push_str(&crate::category::render(&report.categories, true));
+    if let Some(i) = &report.interaction {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "**interaction:** {}", md_escape(&i.summary));
+    }
+    let pruned = pruned_lines(report);
+    if !pruned.is_empty() {
+        let _ = writeln!(out);
+        for line in pruned {
+            let _ = writeln!(out, "- {}", md_escape(&line));
+        }
+    }
     if !report.warnings.is_empty() {
         let _ = writeln!(out);
         for w in &report.warnings {

@@ -28,12 +28,23 @@ pub struct RunSpec {
     /// same history).
     #[serde(default)]
     pub screening: bool,
+    /// Factors of `isolate` the command provably never uses (factor
+    /// pruning): the runner shares them instead (no throwaway database is
+    /// started), while the condition keeps its identity (its persistent
+    /// state is still that of `isolate`).
+    #[serde(default)]
+    pub unused: FactorSet,
 }
 
 impl RunSpec {
     /// A whole-suite run.
     pub fn suite(isolate: FactorSet, run_no: usize) -> Self {
-        RunSpec { isolate, run_no, tests: None, screening: false }
+        RunSpec { isolate, run_no, tests: None, screening: false, unused: FactorSet::EMPTY }
+    }
+
+    /// The factors the run really isolates: `isolate` but the unused ones.
+    pub fn effective(&self) -> FactorSet {
+        self.isolate.iter().filter(|f| !self.unused.contains(*f)).collect()
     }
 }
 
@@ -142,9 +153,14 @@ pub struct JunitFile {
 /// user as they are, so they should be self-explanatory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunObservations {
-    /// Files written outside the tmp directories (paths).
+    /// Files written outside the tmp directories (paths, as shown).
     #[serde(default)]
     pub files_written: Vec<String>,
+    /// The same changes, typed: what the fs evidence decides by (a
+    /// directory is never pollution). The state of the run's persistent
+    /// layer after the run, so earlier runs' files that remain are listed.
+    #[serde(default)]
+    pub file_changes: Vec<FileChanged>,
     /// Processes still running when the command exited (e.g. "1234 sleep 100").
     #[serde(default)]
     pub leftover_processes: Vec<String>,
@@ -156,6 +172,15 @@ pub struct RunObservations {
     /// Tables with rows left behind in the throwaway database: (table, rows).
     #[serde(default)]
     pub db_tables: Vec<(String, u64)>,
+    /// Client sessions the command opened on the throwaway database, as the
+    /// server counted them (`None`: no throwaway database, or not counted).
+    #[serde(default)]
+    pub db_sessions: Option<u64>,
+    /// The shim traced every program of the run, so `net_events` is every
+    /// connect and name lookup (false: not traced, or a program out of the
+    /// shim's reach, such as a static binary).
+    #[serde(default)]
+    pub trace_complete: bool,
     /// The instant the clock was frozen at (ISO 8601), under time isolation.
     #[serde(default)]
     pub frozen_instant: Option<String>,
@@ -251,5 +276,29 @@ mod summary_tests {
             ["wrote: /home/u/f1, /home/u/f2, /home/u/f3 (+2 more)", "rows left in: users (2 rows)"]
         );
         assert!(RunObservations::default().summary_lines().is_empty());
+    }
+}
+
+/// One change in a run's copy-on-write layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChanged {
+    pub path: String,
+    pub kind: FileChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileChangeKind {
+    /// Created or changed.
+    Written,
+    /// A file that existed before was deleted.
+    Deleted,
+    /// An empty directory (created, or emptied of what the run removed).
+    Dir,
+}
+
+impl FileChanged {
+    pub fn written(path: &str) -> Self {
+        FileChanged { path: path.to_string(), kind: FileChangeKind::Written }
     }
 }

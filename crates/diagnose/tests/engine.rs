@@ -203,6 +203,9 @@ fn state_pollution_is_fixed_by_fs_with_file_evidence() {
             p
         };
         ev.files_written.push("/home/user/.cache/app/marker".into());
+        ev.file_changes.push(FileChanged::written("/home/user/.cache/app/marker"));
+        // The directory the command used: never pollution.
+        ev.file_changes.push(FileChanged { path: "/tmp".into(), kind: FileChangeKind::Dir });
         Ok(RunOutcome { evidence: ev, ..RunOutcome::new(passed) })
     };
     let rep = run(&opts(all4(), 6), &mut r);
@@ -211,6 +214,7 @@ fn state_pollution_is_fixed_by_fs_with_file_evidence() {
     let ev = rep.factors[0].evidence.join("\n");
     assert!(ev.contains("baseline run 1 wrote /home/user/.cache/app/marker"), "{ev}");
     assert!(ev.contains("9 of 9 later baseline runs failed"), "{ev}");
+    assert!(!ev.contains("/tmp"), "a directory is not pollution: {ev}");
 }
 
 #[test]

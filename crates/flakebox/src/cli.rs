@@ -187,6 +187,13 @@ pub struct DiagnoseArgs {
     #[arg(long)]
     pub all_tests: bool,
 
+    /// Keep isolating every factor to the end: by default a factor the
+    /// command provably never used (no session on the throwaway database in
+    /// the first round; no lookup or connect in fully traced runs) is left
+    /// out after the first round, and the report says why.
+    #[arg(long)]
+    pub keep_unused: bool,
+
     /// The clock for time-isolated runs (default: frozen at the moment the
     /// diagnosis starts; every run sees the same instant). Grammar as `run --time`.
     #[arg(long, value_name = "SPEC", allow_hyphen_values = true)]

@@ -86,6 +86,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         alpha: args.alpha,
         seed: shard.as_ref().map(|s| s.plan.seed).or(args.seed).unwrap_or_else(|| fastrand::u64(..)),
         focus: focus && args.runs.is_none(),
+        prune: !args.keep_unused,
         ..Options::default()
     };
     // Before the scratch directories exist: a Ctrl-C from here on ends the

@@ -45,6 +45,7 @@ fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
         seed_warnings.iter().for_each(|w| eprintln!("{w}"));
     }
     let (time, rand, warnings) = (prepared.time.clone(), prepared.rand, prepared.warnings.clone());
+    let (traced, untraced) = (prepared.traced, prepared.untraced.clone());
     let outcome = match sandbox::run(prepared.config) {
         Ok(o) => o,
         Err(e) => {
@@ -66,7 +67,13 @@ fn execute(req: &RunRequest, own_command_line: bool) -> Result<i32> {
         }
     }
     if let Some(path) = &req.report {
-        let rep = RunReport::new(&req.command, req.isolate, time, rand, &warnings, &outcome);
+        let mut rep = RunReport::new(&req.command, req.isolate, time, rand, &warnings, &outcome);
+        (rep.traced, rep.untraced) = (traced, untraced);
+        for p in rep.untraced_execs() {
+            if !rep.untraced.contains(&p) {
+                rep.untraced.push(p);
+            }
+        }
         runs::write_report(path, &rep)?;
     }
     Ok(outcome.status.exit_code())

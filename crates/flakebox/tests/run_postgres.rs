@@ -430,8 +430,8 @@ read go
     let report = read_json(&d.path().join("report.json"));
     assert_eq!(
         report["services"],
-        serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}]}]]),
-        "{who:?} `{end}`"
+        serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}], "sessions": 1}]]),
+        "{who:?} `{end}`: the tables, and the one session psql opened"
     );
     assert_host_clean(who, d.path(), &["report.json"]);
 }
@@ -505,7 +505,7 @@ fn report_lists_the_tables_left_with_rows() {
         let report = read_json(&d.path().join("r.json"));
         assert_eq!(
             report["services"],
-            serde_json::json!([["postgres", {"tables_with_rows": []}]]),
+            serde_json::json!([["postgres", {"tables_with_rows": [], "sessions": 1}]]),
             "{who:?}"
         );
     }

@@ -23,6 +23,26 @@ const COUNT_STATEMENTS: &str = "select format('select %L, count(*) from %I.%I',
     and n.nspname not like 'pg_temp_%' and n.nspname not like 'pg_toast_temp_%'
   order by 1";
 
+/// Sessions opened by others since the server started: `pg_stat_database`
+/// counts every session, this one included (a new backend reports its
+/// connection before it first waits for a query); the counters start at zero
+/// because every run's data directory starts without the template's saved
+/// statistics ([`crate::start`]).
+pub(crate) fn client_sessions(listen: &Listen) -> Result<u64, PgError> {
+    let mut conn = Conn::connect(&listen.unix_dir, listen.port(), USER, DATABASE, OPTIONS, SOCKET_TIMEOUT)
+        .map_err(PgError::Query)?;
+    let rows = conn
+        .query("select coalesce(sum(sessions), 0) from pg_stat_database")
+        .map_err(PgError::Query)?
+        .map_err(PgError::Query)?;
+    let total = rows
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| PgError::Query("pg_stat_database gave no session count".into()))?;
+    Ok(total.saturating_sub(1))
+}
+
 /// The tables with rows in every database of the server listening at `listen`.
 pub(crate) fn tables_with_rows(listen: &Listen) -> Result<Vec<(String, u64)>, PgError> {
     let connect = |db: &str| {

@@ -80,6 +80,15 @@ impl Server {
         crate::evidence::tables_with_rows(&self.listen)
     }
 
+    /// How many client sessions were opened on this server since it started,
+    /// but the one this call opens (every database; counted by the server
+    /// itself, so a program the shim cannot trace is counted too). Call it
+    /// once, before any other evidence: the sessions of earlier calls and of
+    /// [`Server::tables_with_rows`] are counted like the command's.
+    pub fn client_sessions(&self) -> Result<u64, PgError> {
+        crate::evidence::client_sessions(&self.listen)
+    }
+
     /// Immediate shutdown: SIGQUIT to the postmaster (it quits its children and
     /// removes its socket, lock file and shared memory), SIGKILL to the whole process
     /// group if that takes longer than a few seconds. Returns once nothing is left.

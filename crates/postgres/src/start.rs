@@ -107,6 +107,18 @@ impl Server {
             run_as,
             data_source(mode, run_as, template.data_owner),
         )?;
+        // The template's saved statistics would carry its own sessions into
+        // every run: without them the counters start at zero, so
+        // `Server::client_sessions` counts this run's clients alone.
+        match fs::remove_file(data_dir.join("pg_stat").join("pgstat.stat")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                if overlay {
+                    let _ = crate::overlay::unmount(&data_dir);
+                }
+                return Err(io_err(format!("removing the saved statistics in {}", data_dir.display()))(e));
+            }
+            _ => {}
+        }
         match launch(&template.binaries, &data_dir, &scratch.join("postgres.log"), listen, run_as) {
             Ok(mut s) => {
                 s.server.overlay = overlay;

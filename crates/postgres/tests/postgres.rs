@@ -397,6 +397,22 @@ fn tables_with_rows_reports_counts() {
     server.stop().expect("stop");
 }
 
+/// The server's own count of the sessions clients opened: one per client
+/// (the template's saved statistics do not carry over), the count's own
+/// connection not among them.
+#[test]
+fn client_sessions_counts_what_clients_opened() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let server =
+        Server::start(template(), scratch.path(), &listen(scratch.path(), false), run_as()).expect("start");
+    query(&server, "select 1");
+    query(&server, "select 2");
+    assert_eq!(server.client_sessions().expect("count"), 2);
+    // An earlier count's session is a session like any other: count once.
+    assert_eq!(server.client_sessions().expect("count again"), 3);
+    server.stop().expect("stop");
+}
+
 #[test]
 fn stop_leaves_nothing_behind() {
     let scratch = tempfile::tempdir().expect("scratch");

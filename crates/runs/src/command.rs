@@ -316,12 +316,7 @@ mod tests {
     fn the_user_command_is_run_unchanged_and_its_junit_read() {
         let cmd =
             UserCommand { argv: vec!["pytest".into(), "-q".into()], junit: Some("/w/report.xml".into()) };
-        let spec = RunSpec {
-            isolate: FactorSet::all(),
-            run_no: 3,
-            tests: Some(vec!["t::a".into()]),
-            screening: false,
-        };
+        let spec = RunSpec { tests: Some(vec!["t::a".into()]), ..RunSpec::suite(FactorSet::all(), 3) };
         let plan = cmd.plan(&spec).expect("plan");
         assert_eq!(plan.argv, vec![OsString::from("pytest"), OsString::from("-q")]);
         assert_eq!(plan.collect, vec![PathBuf::from("/w/report.xml")]);

@@ -24,6 +24,11 @@ pub struct Prepared {
     pub warnings: Vec<Warning>,
     /// The PostgreSQL template, when db is isolated: (version, directory, built now).
     pub postgres_template: Option<(String, PathBuf, bool)>,
+    /// The shim is loaded (it traces connects, lookups and execs).
+    pub traced: bool,
+    /// The command's binary, when the shim cannot reach it: what it does is
+    /// not traced ([`crate::RunReport::untraced`]).
+    pub untraced: Vec<PathBuf>,
 }
 
 /// Build the sandbox config for `req` (taking over its inherited
@@ -31,7 +36,7 @@ pub struct Prepared {
 pub fn prepare(req: &RunRequest, now: SystemTime) -> Result<Prepared, RunsError> {
     let mut cfg = Config::new(req.command.clone())
         .map_err(|source| RunsError::SandboxContext { context: "preparing the sandbox".into(), source })?;
-    let Inputs { time, rand, warnings } = configure(&mut cfg, req, now)?;
+    let Inputs { time, rand, warnings, traced, untraced } = configure(&mut cfg, req, now)?;
     let mut postgres_template = None;
     if req.isolate.contains(Factor::Db) {
         let mut pg = PgService::prepare(req.postgres.bin.as_deref(), req.postgres.init.as_deref())?;
@@ -46,7 +51,7 @@ pub fn prepare(req: &RunRequest, now: SystemTime) -> Result<Prepared, RunsError>
     }
     cfg.start_gate = req.start_gate.map(|fd| inherited_fd("the start gate", fd)).transpose()?;
     cfg.done_signal = req.done_fd.map(|fd| inherited_fd("the done signal", fd)).transpose()?;
-    Ok(Prepared { config: cfg, time, rand, warnings, postgres_template })
+    Ok(Prepared { config: cfg, time, rand, warnings, postgres_template, traced, untraced })
 }
 
 /// A descriptor number this process inherited, checked to be open.
@@ -74,6 +79,8 @@ struct Inputs {
     time: Option<TimeInfo>,
     rand: Option<RandInfo>,
     warnings: Vec<Warning>,
+    traced: bool,
+    untraced: Vec<PathBuf>,
 }
 
 /// Fill a sandbox config from the request.
@@ -117,8 +124,16 @@ fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inpu
         cfg.visible.extend(dir.parent().map(Path::to_path_buf));
     }
     let mut notes = hide(cfg, &req.hide)?;
-    if isolated.contains(Factor::Time) || isolated.contains(Factor::Rand) || req.trace {
+    let traced = isolated.contains(Factor::Time) || isolated.contains(Factor::Rand) || req.trace;
+    let mut untraced = Vec::new();
+    if traced {
         install_shim(cfg);
+        // A binary out of the shim's reach does its connects untraced.
+        if let Some(path) = &command_path {
+            if let Some(w) = clock::reach::inspect(path).ok().and_then(|r| r.warning(path)) {
+                untraced.push(w.binary);
+            }
+        }
     }
     // A seed in flakebox's own environment is not this run's.
     cfg.env.retain(|(k, _)| k != clock::ENV_SEED && k != clock::ENV_RAND_ID);
@@ -187,7 +202,7 @@ fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inpu
             }
         }
     }
-    Ok(Inputs { time, rand, warnings })
+    Ok(Inputs { time, rand, warnings, traced, untraced })
 }
 
 /// `--hide`: each path checked (the errors say what to do instead) and

@@ -108,9 +108,12 @@ impl Service for PgService {
         let Some(server) = self.server.as_ref().filter(|_| self.want_evidence) else {
             return ServiceEvidence::None;
         };
+        // Sessions first: the tables' count opens sessions of its own.
+        let sessions = server.client_sessions().ok();
         match server.tables_with_rows() {
             Ok(tables) => ServiceEvidence::Database {
                 tables_with_rows: tables.into_iter().map(|(table, rows)| TableRows { table, rows }).collect(),
+                sessions,
             },
             Err(e) => ServiceEvidence::Failed { error: e.to_string() },
         }

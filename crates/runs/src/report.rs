@@ -7,7 +7,7 @@ use clock::reach::NotFrozen;
 use factors::FactorSet;
 use sandbox::{ServiceEvidence, Status};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `--report` JSON: what one run did. Fields are only ever added.
@@ -38,6 +38,14 @@ pub struct RunReport {
     /// refused by the sandbox unless `--cap-add CAP_SYS_TIME`.
     #[serde(default)]
     pub clock_set_attempts: Vec<ClockSetAttempt>,
+    /// Programs of the run the shim could not reach (static, Go, musl):
+    /// their connects and lookups are not in `net_events`. Only known when
+    /// the run was traced (`traced`).
+    #[serde(default)]
+    pub untraced: Vec<PathBuf>,
+    /// The shim traced the run (time or rand isolated, or a trace asked for).
+    #[serde(default)]
+    pub traced: bool,
 }
 
 /// One kind of attempt to change the system clock: the call, how it ended,
@@ -168,6 +176,8 @@ impl RunReport {
             evidence,
             warning_details: details,
             clock_set_attempts: clock_set_attempts(&outcome.evidence.trace),
+            untraced: Vec::new(),
+            traced: false,
         }
     }
 
@@ -184,6 +194,31 @@ impl RunReport {
 
     pub fn duration(&self) -> Duration {
         Duration::from_millis(self.duration_ms)
+    }
+
+    /// Whether the trace saw every program of the run: it was traced, the
+    /// command's binary is in the shim's reach, and the shim reported no
+    /// program it could not reach.
+    pub fn trace_complete(&self) -> bool {
+        self.traced && self.untraced.is_empty() && !self.clock_not_frozen()
+    }
+
+    /// The programs the run executed (the shim traces each exec) that the
+    /// shim cannot reach, or that are gone and cannot be checked: with the
+    /// clock shared the shim does not warn about them, so they are found
+    /// here. Read where the run's files are still visible (its parent).
+    pub fn untraced_execs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for ev in clock::trace::parse(&self.evidence.trace.join("\n")) {
+            if let clock::trace::TraceEvent::Exec { path, .. } = ev {
+                let p = PathBuf::from(&path);
+                let reached = clock::reach::inspect(&p).ok().is_some_and(|r| r.warning(&p).is_none());
+                if !reached && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
     }
 
     /// Whether some program of the run kept the real clock: the command's
@@ -208,19 +243,38 @@ impl RunReport {
                 _ => f.path.clone(),
             })
             .collect();
+        let file_changes = ev
+            .files_written
+            .iter()
+            .map(|f| diagnose::FileChanged {
+                path: f.path.clone(),
+                kind: match f.change.as_str() {
+                    "deleted" => diagnose::FileChangeKind::Deleted,
+                    "dir" => diagnose::FileChangeKind::Dir,
+                    _ => diagnose::FileChangeKind::Written,
+                },
+            })
+            .collect();
         let leftover_processes =
             ev.leftover_processes.iter().map(|l| format!("{} ({})", l.cmdline, l.name)).collect();
         let db_tables = ev
             .services
             .iter()
             .flat_map(|(_, s)| match s {
-                ServiceEvidence::Database { tables_with_rows } => tables_with_rows.as_slice(),
+                ServiceEvidence::Database { tables_with_rows, .. } => tables_with_rows.as_slice(),
                 _ => &[],
             })
             .map(|t| (t.table.clone(), t.rows))
             .collect();
+        let db_sessions = ev.services.iter().find_map(|(_, s)| match s {
+            ServiceEvidence::Database { sessions, .. } => *sessions,
+            _ => None,
+        });
         diagnose::RunObservations {
+            db_sessions,
+            trace_complete: self.trace_complete(),
             files_written,
+            file_changes,
             leftover_processes,
             net_events: self.net_events.clone(),
             db_tables,
@@ -306,6 +360,7 @@ mod tests {
                     "postgres".into(),
                     ServiceEvidence::Database {
                         tables_with_rows: vec![TableRows { table: "public.t".into(), rows: 2 }],
+                        sessions: Some(1),
                     },
                 )],
                 warnings: vec!["could not do X".into()],
@@ -342,7 +397,7 @@ mod tests {
         );
         assert_eq!(
             json["services"],
-            serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}]}]])
+            serde_json::json!([["postgres", {"tables_with_rows": [{"table": "public.t", "rows": 2}], "sessions": 1}]])
         );
         assert_eq!(json["duration_ms"], 1234);
         assert_eq!(json["rand"], serde_json::json!({"seed": u64::MAX}));
@@ -351,8 +406,12 @@ mod tests {
 
         let ev = back.diagnose_evidence();
         assert_eq!(ev.files_written, vec!["/w/out".to_string(), "/w/gone (deleted)".to_string()]);
+        let kinds: Vec<diagnose::FileChangeKind> = ev.file_changes.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [diagnose::FileChangeKind::Written, diagnose::FileChangeKind::Deleted]);
         assert_eq!(ev.leftover_processes, vec!["sleep 100 (sleep)".to_string()]);
         assert_eq!(ev.db_tables, vec![("public.t".to_string(), 2)]);
+        assert_eq!(ev.db_sessions, Some(1));
+        assert!(!ev.trace_complete, "a report that does not say it was traced is not complete");
         assert_eq!(ev.frozen_instant.as_deref(), Some("2024-02-29T23:59:58Z"));
         assert_eq!(ev.warnings, back.evidence.warnings);
     }
@@ -413,5 +472,17 @@ mod tests {
         old.as_object_mut().expect("object").remove("clock_set_attempts");
         let back: RunReport = serde_json::from_value(old).expect("old report");
         assert!(back.clock_set_attempts.is_empty());
+    }
+
+    #[test]
+    fn a_program_out_of_the_shims_reach_makes_the_trace_incomplete() {
+        let trace = vec!["12\texec\t/bin/sh".into(), "13\texec\t/nonexistent/flakebox-static".into()];
+        let mut rep = RunReport::new(&[], FactorSet::EMPTY, None, None, &[], &outcome(trace));
+        assert_eq!(rep.untraced_execs(), [PathBuf::from("/nonexistent/flakebox-static")]);
+        rep.traced = true;
+        assert!(rep.trace_complete(), "only the command's own check was recorded");
+        rep.untraced = rep.untraced_execs();
+        assert!(!rep.trace_complete());
+        assert!(!rep.diagnose_evidence().trace_complete);
     }
 }

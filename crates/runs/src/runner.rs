@@ -76,7 +76,7 @@ impl<'a> Runs<'a> {
         let plan = self.command.plan(spec)?;
         let mut req = self.base.clone();
         req.command = plan.argv;
-        req.isolate = spec.isolate;
+        req.isolate = spec.effective();
         req.env.extend(plan.env);
         req.files.extend(plan.files);
         if !spec.isolate.contains(Factor::Time) {
@@ -198,6 +198,7 @@ impl<'a> DiagnoseRunner<'a> {
             run_no: 0,
             tests: spec.tests.clone(),
             screening: true,
+            unused: factors::FactorSet::default(),
         };
         let finished = self.runs.run(&measure, |_| {}).map_err(|e| RunnerError::Failed(chain(&e)))?;
         self.first_baseline = Some(self.outcome(finished)?.duration);

@@ -41,8 +41,13 @@ pub enum ServiceEvidence {
     /// Nothing gathered (nobody asked for it).
     #[default]
     None,
-    /// A database: the tables the command left rows in.
-    Database { tables_with_rows: Vec<TableRows> },
+    /// A database: the tables the command left rows in, and how many
+    /// client sessions the command opened (`None`: not counted).
+    Database {
+        tables_with_rows: Vec<TableRows>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sessions: Option<u64>,
+    },
     /// Gathering failed.
     Failed { error: String },
 }
@@ -185,8 +190,13 @@ mod tests {
             (
                 ServiceEvidence::Database {
                     tables_with_rows: vec![TableRows { table: "public.t".into(), rows: 2 }],
+                    sessions: None,
                 },
                 r#"{"tables_with_rows":[{"table":"public.t","rows":2}]}"#,
+            ),
+            (
+                ServiceEvidence::Database { tables_with_rows: Vec::new(), sessions: Some(3) },
+                r#"{"tables_with_rows":[],"sessions":3}"#,
             ),
             (ServiceEvidence::Failed { error: "gone".into() }, r#"{"error":"gone"}"#),
         ];
