@@ -80,8 +80,9 @@
 //!
 //! # Factor pruning
 //!
-//! After the first round, a factor the command provably never used is left
-//! out ([`Pruned`], [`Options::prune`]): its own condition runs no more, and
+//! In adaptive mode (not with `--runs N`, which runs every condition
+//! exactly N times), after the first round a factor the command provably
+//! never used is left out ([`Pruned`], [`Options::prune`]): its own condition runs no more, and
 //! conditions that list it share it instead ([`RunSpec::unused`]; no
 //! throwaway database is started). Proof is the throwaway server's own count
 //! of client sessions (none in every db-isolated run of the first round), or
@@ -98,7 +99,7 @@
 //!
 //! # Interactions
 //!
-//! Once two or more factors remove the command's failures (or only
+//! In adaptive mode, once two or more factors remove the command's failures (or only
 //! isolating everything together does), each such factor's leave-one-out
 //! condition — everything isolated but it — joins the rounds that follow
 //! (an existing condition when it is the same set). If it still fails, the
@@ -767,12 +768,17 @@ pub fn diagnose(
             }
         }
         rounds_done = round + 1;
-        if round == 0 && opts.prune {
+        // Pruning and interactions change the conditions as the runs go:
+        // adaptive mode only. `--runs N` (and every shard of a plan) runs
+        // each condition exactly N times.
+        let adaptive = opts.fixed_runs.is_none();
+        if round == 0 && opts.prune && adaptive {
             engine.prune(rounds_done);
         }
         // Two or more factors with an effect: the leave-one-out conditions
         // join from the next round (drawn again to include them).
-        if engine.loo.is_empty()
+        if adaptive
+            && engine.loo.is_empty()
             && analysis::plan_interaction(&mut engine, rounds_done)
             && round + 1 < rounds_max
         {
