@@ -977,6 +977,12 @@ fn roll_up(
 /// rounds only, and they are shuffled with the rest, so every pair stays
 /// exchangeable under its null.
 pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool {
+    // The interaction is the command's: with per-test results for more than
+    // one test (focused reruns run the suspects together), two factors that
+    // each fix a different test are two findings, not an interaction.
+    if engine.test_names.len() > 1 {
+        return false;
+    }
     let fails = command_fails(engine);
     let u = analyse(engine, &fails);
     let effects: Vec<Factor> = u

@@ -99,7 +99,9 @@
 //!
 //! # Interactions
 //!
-//! In adaptive mode, once two or more factors remove the command's failures (or only
+//! In adaptive mode, for a command without per-test results or with one
+//! test (two factors that each fix another test are two findings, not an
+//! interaction), once two or more factors remove the command's failures (or only
 //! isolating everything together does), each such factor's leave-one-out
 //! condition — everything isolated but it — joins the rounds that follow
 //! (an existing condition when it is the same set). If it still fails, the
