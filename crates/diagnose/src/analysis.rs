@@ -359,8 +359,13 @@ fn consistency_with_all(out: &mut [FactorAnalysis], all: Counts) {
 
 /// May the runs stop? Every factor of the command and of every test decided.
 pub(crate) fn all_decided(engine: &mut Engine) -> bool {
+    // Focused rounds run the suspects together: the verdict is the tests'
+    // own (`roll_up`), so the suspects run together need no decision of
+    // their own (e.g. one test failing everywhere but once keeps that unit
+    // undecided while each test is long decided).
+    let focused = engine.suspects.as_ref().is_some_and(|s| !s.is_empty()) && !engine.records.is_empty();
     let fails = command_fails(engine);
-    if !analyse(engine, &fails).decided {
+    if !focused && !analyse(engine, &fails).decided {
         return false;
     }
     let names: Vec<String> = engine.test_names.keys().cloned().collect();

@@ -362,3 +362,34 @@ fn html_and_junit_renderings_of_a_focused_diagnosis() {
     assert!(case(SCRATCH).message.as_deref().is_some_and(|m| m.contains("fs fixes (p = ")), "{xml}");
     assert_eq!(case(&name(7)).outcome, Outcome::Passed);
 }
+
+/// The clock test under a frozen instant that always fails it (time
+/// stabilizes it) beside a scratch test that fails after the first run: the
+/// suspects run together pass only in round 0, which would keep that unit
+/// undecided forever; each test is decided, so the diagnosis stops long
+/// before max runs.
+#[test]
+fn focused_diagnosis_stops_when_every_test_is_decided() {
+    struct Frozen(Suite);
+    impl Runner for Frozen {
+        fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError> {
+            let mut out = self.0.run(spec)?;
+            if spec.isolate.contains(Factor::Time) {
+                for t in out.tests.iter_mut().filter(|t| t.name == CLOCK) {
+                    t.outcome = Outcome::Failed;
+                }
+                out.passed = false;
+            }
+            Ok(out)
+        }
+    }
+    for seed in 0..3 {
+        let mut suite = Frozen(Suite::new(seed));
+        let o = Options { max_runs: 100, ..focus_opts(seed) };
+        let rep = diagnose(&["pytest".into()], &o, &mut suite, &mut |_| {}).expect("diagnosis");
+        let ctx = format!("seed {seed}: {}", render_text(&rep, false));
+        assert_eq!(rep.stopped, StopReason::Decided, "{ctx}");
+        assert!(rep.rounds < 40, "{ctx}");
+        assert_eq!(test(&rep, SCRATCH).verdict, Verdict::Environment, "{ctx}");
+    }
+}
