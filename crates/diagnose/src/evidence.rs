@@ -223,10 +223,12 @@ pub(crate) fn state_found(engine: &Engine, factor: Factor, fails: &[Option<bool>
 }
 
 /// Files baseline wrote, `(path, first round)`, in the order to show them:
-/// earliest round first, and within a round the files written alone before
-/// those written in bulk under one directory (a build or package cache
-/// writes hundreds in one go; the state a test leaves is a file or two), so
-/// the few lines shown name the likely culprit.
+/// a build tool's own state (caches and locks under ~/.gradle, ~/.m2, ...:
+/// [`crate::stale::is_tool_state`]) last; otherwise earliest round first,
+/// and within a round the files written alone before those written in bulk
+/// under one directory (a build or package cache writes hundreds in one go;
+/// the state a test leaves is a file or two), so the few lines shown name
+/// the likely culprit.
 fn rank_written(mut files: Vec<(&str, usize)>) -> Vec<(&str, usize)> {
     // Two levels up: caches fan out into subdirectories (go-build/ab/…).
     let area = |p: &str| std::path::Path::new(p).parent().and_then(|d| d.parent()).map(|d| d.to_path_buf());
@@ -235,7 +237,15 @@ fn rank_written(mut files: Vec<(&str, usize)>) -> Vec<(&str, usize)> {
         *bulk.entry((*r0, area(p))).or_insert(0) += 1;
     }
     let size = |p: &str, r0: usize| bulk.get(&(r0, area(p))).copied().unwrap_or(0);
-    files.sort_by(|a, b| a.1.cmp(&b.1).then(size(a.0, a.1).cmp(&size(b.0, b.1))).then(a.0.cmp(b.0)));
+    // A build tool's caches and locks (~/.gradle, ~/.m2, ...) after the rest.
+    let tool = |p: &str| crate::stale::is_tool_state(p);
+    files.sort_by(|a, b| {
+        tool(a.0)
+            .cmp(&tool(b.0))
+            .then(a.1.cmp(&b.1))
+            .then(size(a.0, a.1).cmp(&size(b.0, b.1)))
+            .then(a.0.cmp(b.0))
+    });
     files
 }
 
@@ -490,6 +500,21 @@ mod tests {
         assert_eq!(ranked[0], ("/srv/state/app.marker", 0));
         assert_eq!(ranked[ranked.len() - 1], ("/srv/later.txt", 3), "earliest round first");
         assert_eq!(ranked.len(), 22);
+    }
+
+    /// A build tool's caches, each file alone in its own directory (so not
+    /// "bulk"), written in the same round as a test's marker: the marker first.
+    #[test]
+    fn a_build_tools_cache_is_shown_after_the_state_a_test_left() {
+        let files = vec![
+            ("/root/.gradle/caches/4.4.1/scripts/d4/proj/proj4a.lock", 0),
+            ("/root/.gradle/caches/4.4.1/scripts-remapped/b/d4/cp/metadata/metadata.bin", 0),
+            ("/srv/state/app.marker", 0),
+            ("/srv/later.txt", 3),
+        ];
+        let ranked = super::rank_written(files);
+        assert_eq!(ranked[0], ("/srv/state/app.marker", 0));
+        assert_eq!(ranked[1], ("/srv/later.txt", 3), "a tool's state after every other file");
     }
 
     #[test]

@@ -38,6 +38,15 @@ pub const DEPENDENCY_DIRS: [&str; 14] = [
     ".yarn",
 ];
 
+/// A tool's own state rather than a test's: under one of the
+/// [`DEPENDENCY_DIRS`], or a lock file.
+pub fn is_tool_state(path: &str) -> bool {
+    is_lock(path)
+        || std::path::Path::new(path)
+            .components()
+            .any(|c| DEPENDENCY_DIRS.iter().any(|d| c.as_os_str() == *d))
+}
+
 /// A lock file (`.cargo-lock`, `x.lock`, `x.lck`): opened for writing to be
 /// locked, its contents never matter.
 fn is_lock(path: &str) -> bool {
@@ -92,13 +101,7 @@ pub fn candidates<'a>(
             *count.entry(p).or_insert(0) += 1;
         }
     }
-    let mut ranked: Vec<(&str, usize)> = count
-        .into_iter()
-        .filter(|(p, _)| !is_lock(p))
-        .filter(|(p, _)| {
-            !std::path::Path::new(p).components().any(|c| DEPENDENCY_DIRS.iter().any(|d| c.as_os_str() == *d))
-        })
-        .collect();
+    let mut ranked: Vec<(&str, usize)> = count.into_iter().filter(|(p, _)| !is_tool_state(p)).collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     ranked.into_iter().map(|(p, _)| p).filter(|p| keep(p)).take(MAX_HIDDEN).map(String::from).collect()
 }
