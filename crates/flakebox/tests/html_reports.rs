@@ -101,8 +101,9 @@ fn junitparser_cases(xml: &Path) -> Vec<(String, String)> {
 fn diagnose_writes_html_and_junit_beside_its_json() {
     let dir = example("runners/pytest");
     let out = scratch(Who::Root);
-    // The marker's directory: outside /tmp (fs isolation gives a fresh one).
-    let state = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("state dir");
+    // The marker's directory, in the working directory: isolating fs keeps
+    // it visible wherever the checkout is (not so under /tmp, made fresh).
+    let state = tempfile::Builder::new().prefix("flakebox-html-state-").tempdir_in(&dir).expect("state dir");
     let (html, xml, shot) = (out.path().join("d.html"), out.path().join("d.xml"), out.path().join("d.png"));
     let mut c = command(
         Who::Root,

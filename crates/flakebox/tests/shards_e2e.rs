@@ -241,9 +241,11 @@ fn pytest_per_test_results_merge() {
         tempfile::Builder::new().prefix("flakebox-shards-parts-").tempdir_in(target).expect("tempdir");
     let mut verdicts_of = Vec::new();
     for n in [1, 2] {
-        // A fresh marker directory per diagnosis, outside the tmp directories.
+        // A fresh marker directory per diagnosis, in the working directory:
+        // isolating fs keeps it visible wherever the checkout is (the build's
+        // scratch may lie under /tmp, which fs isolation gives fresh).
         let state =
-            tempfile::Builder::new().prefix("flakebox-shards-state-").tempdir_in(target).expect("tempdir");
+            tempfile::Builder::new().prefix("flakebox-shards-state-").tempdir_in(&cwd).expect("tempdir");
         let mut parts = Vec::new();
         for k in 1..=n {
             let out = parts_dir.path().join(format!("pytest-{n}-{k}.json")).display().to_string();
