@@ -104,7 +104,12 @@ pub(crate) fn analyse(engine: &mut Engine, fails: &[Option<bool>]) -> UnitAnalys
         raw.push(p_fix.min(p_worse));
         pairs.push((ci, only_base, only_iso));
     }
-    let adjusted = stats::holm_adjust(&raw);
+    // The order factor's hypothesis, tested later in the same family, as
+    // p = 1: Holm-adjusted p-values only fall as another p-value falls, so
+    // the claims made now hold whatever it turns out to be.
+    let mut family = raw.clone();
+    family.extend(std::iter::repeat_n(1.0, engine.extra_hypotheses));
+    let adjusted = stats::holm_adjust(&family);
 
     let mut out = Vec::with_capacity(factors.len());
     for (k, f) in factors.iter().enumerate() {
@@ -269,7 +274,7 @@ fn beyond_reach(engine: &mut Engine, grid: &[Vec<Option<bool>>], out: &mut [Fact
     if left == 0 {
         return;
     }
-    let m = engine.factors.len();
+    let m = engine.factors.len() + engine.extra_hypotheses;
     let claimed = out.iter().filter(|a| a.status.effect().is_some() || a.status == Status::Reduces).count();
     let holm = m.saturating_sub(claimed).max(1) as f64;
     for a in out.iter_mut().filter(|a| a.status == Status::Undecided) {

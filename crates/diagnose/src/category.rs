@@ -117,6 +117,7 @@ mod tests {
     use crate::order::{order_only_report, OrderReport, OrderTest};
     use crate::polluter::Tally;
     use crate::report::{Counts, Effect, FactorEffect, TestReport};
+    use factors::FactorSet;
 
     fn test(name: &str, verdict: Verdict, factors: &[Factor]) -> TestReport {
         TestReport {
@@ -155,6 +156,8 @@ mod tests {
             alone: Tally::default(),
             p_victim: 1.0,
             p_brittle: 1.0,
+            p_value: if effect == OrderEffect::None { 1.0 } else { 0.001 },
+            p_unadjusted: 1.0,
             polluters: Vec::new(),
             cleaner: None,
             state: None,
@@ -176,6 +179,7 @@ mod tests {
             incomplete: false,
             suite_runs: 1,
             suite_runs_failed: 1,
+            isolate: FactorSet::EMPTY,
         };
         let mut r = order_only_report(vec!["pytest".into()], order, 0.05, 0.0);
         assert_eq!(r.categories.len(), 1);

@@ -19,6 +19,9 @@ pub(crate) fn for_factor(engine: &Engine, factor: Factor, fails: &[Option<bool>]
         Factor::Time => time(engine, base, iso, fails),
         Factor::Db => db(engine, factor, fails),
         Factor::Rand => rand(engine, iso, fails),
+        // Never one of the engine's conditions: the order factor's evidence
+        // is its own (crate::order_verdict).
+        Factor::Order => Vec::new(),
     });
     out
 }

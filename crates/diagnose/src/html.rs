@@ -38,8 +38,9 @@ fn verdict_class(v: Verdict, outcome: Option<StableOutcome>) -> &'static str {
 }
 
 fn factor_section(report: &Report) -> String {
+    // The order factor's evidence is its test, polluter, state and replay.
     let evidence_cell = |evidence: &[String]| -> String {
-        evidence.iter().take(3).map(|e| format!("<div>{}</div>", escape(e))).collect()
+        evidence.iter().take(5).map(|e| format!("<div>{}</div>", escape(e))).collect()
     };
     let row = |factor: &str, status: &str, p: f64, b: &Counts, i: &Counts, change: String, ev: String| {
         vec![
@@ -87,8 +88,15 @@ fn factor_section(report: &Report) -> String {
     if rows.is_empty() {
         return String::new();
     }
+    let order = report.analysis.iter().any(|a| a.factor == factors::Factor::Order);
+    let note = match order {
+        true => {
+            "<p class=\"muted\">order: baseline is the suite's own order, isolated the test run alone.</p>\n"
+        }
+        false => "",
+    };
     format!(
-        "<h2>Factors</h2>\n{}",
+        "<h2>Factors</h2>\n{}{note}",
         table(
             "factors",
             &["factor", "status", "p (adjusted)", "baseline failed", "isolated failed", "change", "evidence"],

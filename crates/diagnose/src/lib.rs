@@ -127,6 +127,7 @@ pub mod category;
 pub mod html;
 pub mod junit_out;
 pub mod order;
+pub mod order_verdict;
 pub mod polluter;
 pub mod report;
 pub mod report_shards;
@@ -219,6 +220,10 @@ pub struct Options {
     /// Factor pruning: after the first round, leave out a factor the command
     /// provably never used ([`Pruned`]).
     pub prune: bool,
+    /// Hypotheses tested beside `factors` in each unit's Holm family (1 when
+    /// the order factor follows: [`order_verdict`]). Counted as p = 1 until
+    /// known, so the factors' claims hold in the larger family.
+    pub extra_hypotheses: usize,
 }
 
 impl Default for Options {
@@ -233,6 +238,7 @@ impl Default for Options {
             focus: false,
             screen_runs: DEFAULT_SCREEN_RUNS,
             prune: true,
+            extra_hypotheses: 0,
         }
     }
 }
@@ -437,6 +443,9 @@ pub(crate) struct Engine {
     pub warnings: BTreeMap<String, usize>,
     pub warning_order: Vec<String>,
     pub alpha: f64,
+    /// Hypotheses beside the factors in each unit's Holm family
+    /// ([`Options::extra_hypotheses`]).
+    pub extra_hypotheses: usize,
     pub fixed: bool,
     /// Most rounds (of the phase that decides).
     pub rounds_max: usize,
@@ -654,6 +663,7 @@ pub fn diagnose(
         warnings: BTreeMap::new(),
         warning_order: Vec::new(),
         alpha: opts.alpha,
+        extra_hypotheses: opts.extra_hypotheses,
         fixed: opts.fixed_runs.is_some(),
         rounds_max,
         seq: stats::SequentialSignTest::new(rounds_max),

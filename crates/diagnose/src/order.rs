@@ -16,12 +16,14 @@
 //! 2. Each test that failed in one of them, and each suspect the caller
 //!    names, runs `alone_runs` times selected alone.
 //! 3. Per test, Fisher's exact test of its failures in the suite's order
-//!    against alone: `victim` when more in the suite (at 2/3 of `alpha`),
-//!    `brittle` when more alone (at 1/3), split in advance as for the
-//!    environment factors, at two looks (`alone_runs` alone runs, then twice
-//!    as many more when the first is promising) each at half of it, so the
-//!    family-wise error of a test's order claims is at most `alpha`. (Order is its own family: the environment factors
-//!    keep theirs.)
+//!    against alone: `victim` when more in the suite (2/3 of the test's
+//!    share of `alpha`), `brittle` when more alone (1/3), split in advance as
+//!    for the environment factors, at two looks (`alone_runs` alone runs,
+//!    then four times as many more unless the first decided) each at half of
+//!    it. Those four weighted p-values give the order hypothesis one p-value
+//!    (Bonferroni), which joins the test's environment factors in one Holm
+//!    family ([`crate::order_verdict`]): the family-wise error of all the
+//!    claims about a test is at most `alpha`.
 //! 4. A victim's polluter search ([`crate::polluter`]) over the tests before
 //!    it in an order where it failed, with its alone and in-suite runs as
 //!    the prior; a cleaner search over the tests between the polluter and
@@ -41,6 +43,7 @@ use crate::stats::{fisher_exact, Alternative};
 use factors::FactorSet;
 use runners::TestId;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How the order factor is diagnosed.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,8 +62,14 @@ pub struct OrderOptions {
     pub seed: u64,
     pub search: SearchOptions,
     /// Tests to examine besides those that fail in the suite orders (the
-    /// diagnosis's suspects, runner ids).
+    /// diagnosis's suspects and the tests the user named, runner ids).
     pub tests: Vec<String>,
+    /// Tests the user named (`--test`): each must be one of the suite's,
+    /// else [`OrderError::UnknownTests`].
+    pub named: Vec<String>,
+    /// Per test, the p-values (before any correction for their number) of
+    /// the other hypotheses in its Holm family: its environment factors'.
+    pub family: BTreeMap<String, Vec<f64>>,
 }
 
 impl Default for OrderOptions {
@@ -74,6 +83,8 @@ impl Default for OrderOptions {
             seed: 0,
             search: SearchOptions::default(),
             tests: Vec::new(),
+            named: Vec::new(),
+            family: BTreeMap::new(),
         }
     }
 }
@@ -141,6 +152,15 @@ pub struct OrderTest {
     /// alone (victim), fewer (brittle).
     pub p_victim: f64,
     pub p_brittle: f64,
+    /// The order hypothesis's p-value, Holm-adjusted in the test's family
+    /// (its looks, its two directions and the test's environment factors
+    /// accounted for): the effect is claimed because `p_value <= alpha`.
+    #[serde(default = "one")]
+    pub p_value: f64,
+    /// Before the correction for the rest of the family (its looks and
+    /// directions accounted for).
+    #[serde(default = "one")]
+    pub p_unadjusted: f64,
     /// For a victim, the polluters (together, in order); for a brittle
     /// test, the state setters. Empty when the search found none.
     pub polluters: Vec<String>,
@@ -163,6 +183,10 @@ pub struct OrderTest {
     pub summary: String,
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 /// The order factor's part of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderReport {
@@ -180,6 +204,34 @@ pub struct OrderReport {
     pub suite_runs: usize,
     #[serde(default)]
     pub suite_runs_failed: usize,
+    /// The factors every run isolated.
+    #[serde(default)]
+    pub isolate: FactorSet,
+}
+
+/// Why the order factor could not be diagnosed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// Tests named with `--test` that the suite does not have.
+    #[error(
+        "no test named {} in this suite ({} tests, e.g. {}): name tests by the runner's own id, as the report lists them",
+        .unknown.iter().map(|n| format!("`{}`", n.escape_debug())).collect::<Vec<_>>().join(", "),
+        .known,
+        .examples.iter().map(|n| format!("`{}`", n.escape_debug())).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownTests { unknown: Vec<String>, known: usize, examples: Vec<String> },
+}
+
+/// The named tests the suite does not have (`None`: all are known).
+pub fn unknown_tests(named: &[String], suite: &[String]) -> Option<OrderError> {
+    let unknown: Vec<String> = named.iter().filter(|n| !suite.contains(n)).cloned().collect();
+    (!unknown.is_empty()).then(|| OrderError::UnknownTests {
+        unknown,
+        known: suite.len(),
+        examples: suite.iter().take(3).cloned().collect(),
+    })
 }
 
 /// Renders the command that runs exactly these tests in this order, in the
@@ -246,7 +298,7 @@ pub fn diagnose_order<R: Runner + ?Sized>(
     runner: &mut R,
     opts: &OrderOptions,
     replay: Replay<'_>,
-) -> Result<OrderReport, RunnerError> {
+) -> Result<OrderReport, OrderError> {
     let mut runs = Runs { runner, isolate: opts.isolate, made: 0 };
     let mut report = OrderReport {
         tests: Vec::new(),
@@ -256,10 +308,11 @@ pub fn diagnose_order<R: Runner + ?Sized>(
         incomplete: false,
         suite_runs: 0,
         suite_runs_failed: 0,
+        isolate: opts.isolate,
     };
     match examine(&mut runs, opts, replay, &mut report) {
         Ok(()) => {}
-        Err(RunnerError::Interrupted) => report.incomplete = true,
+        Err(OrderError::Runner(RunnerError::Interrupted)) => report.incomplete = true,
         Err(e) => return Err(e),
     }
     report.runs = runs.made;
@@ -284,12 +337,19 @@ fn examine<R: Runner + ?Sized>(
     opts: &OrderOptions,
     replay: Replay<'_>,
     report: &mut OrderReport,
-) -> Result<(), RunnerError> {
+) -> Result<(), OrderError> {
     let mut suite = Vec::new();
     for _ in 0..opts.suite_runs.max(1) {
         let ran = runs.run(None)?.0;
         report.suite_runs += 1;
         report.suite_runs_failed += usize::from(ran.iter().any(|(_, f)| *f == Some(true)));
+        // A name the suite does not have is refused after its first run.
+        if suite.is_empty() {
+            let names: Vec<String> = ran.iter().map(|(n, _)| n.clone()).collect();
+            if let Some(e) = unknown_tests(&opts.named, &names) {
+                return Err(e);
+            }
+        }
         suite.push(OrderRun { ran });
     }
     let names: Vec<String> = suite[0].ran.iter().map(|(n, _)| n.clone()).collect();
@@ -301,7 +361,12 @@ fn examine<R: Runner + ?Sized>(
         }
     }
     let all_runs = || suite.iter().chain(shuffles.iter().map(|(_, r)| r));
-    let mut candidates: Vec<String> = opts.tests.clone();
+    let mut candidates: Vec<String> = opts.named.clone();
+    for n in &opts.tests {
+        if !candidates.contains(n) {
+            candidates.push(n.clone());
+        }
+    }
     for r in all_runs() {
         for (n, f) in &r.ran {
             if *f == Some(true) && !candidates.contains(n) {
@@ -355,6 +420,10 @@ fn examine_test<R: Runner + ?Sized>(
     let mut alone = Tally::default();
     let mut alone_evidence = RunObservations::default();
     let (mut effect, mut p_victim, mut p_brittle) = (OrderEffect::None, 1.0f64, 1.0f64);
+    // The smallest weighted p-value so far, and its direction (victim?).
+    let (mut p_order, mut leans_victim) = (1.0f64, true);
+    let mut p_value = 1.0f64;
+    let others = opts.family.get(name).map(Vec::as_slice).unwrap_or_default();
     let n = opts.alone_runs.max(1);
     for (look, more_alone) in [n, 4 * n].into_iter().enumerate() {
         if look == 1 {
@@ -392,13 +461,18 @@ fn examine_test<R: Runner + ?Sized>(
             )
         };
         (p_victim, p_brittle) = (fisher(Alternative::Greater), fisher(Alternative::Less));
-        let a = opts.alpha / 2.0;
-        effect = if p_victim < a * 2.0 / 3.0 {
-            OrderEffect::Victim
-        } else if p_brittle < a / 3.0 {
-            OrderEffect::Brittle
-        } else {
-            OrderEffect::None
+        let (v, b) = (
+            crate::order_verdict::weighted(p_victim, true),
+            crate::order_verdict::weighted(p_brittle, false),
+        );
+        if v.min(b) < p_order {
+            (p_order, leans_victim) = (v.min(b), v <= b);
+        }
+        p_value = crate::order_verdict::holm_in_family(p_order, others);
+        effect = match (p_value <= opts.alpha && p_order < 1.0, leans_victim) {
+            (false, _) => OrderEffect::None,
+            (true, true) => OrderEffect::Victim,
+            (true, false) => OrderEffect::Brittle,
         };
         if effect != OrderEffect::None {
             break;
@@ -412,6 +486,8 @@ fn examine_test<R: Runner + ?Sized>(
         alone,
         p_victim,
         p_brittle,
+        p_value,
+        p_unadjusted: p_order,
         polluters: Vec::new(),
         cleaner: None,
         state: None,
@@ -621,44 +697,30 @@ fn summary(t: &OrderTest, alpha: f64) -> String {
         OrderEffect::Victim if t.polluters.is_empty() => {
             format!(
                 "fails after other tests, passes alone ({counts}, p = {:.2e}); no polluter confirmed",
-                t.p_victim
+                t.p_value
             )
         }
         OrderEffect::Victim => format!(
             "fails after {} ({counts}, p = {:.2e}); confirmed at {alpha}",
             t.polluters.join(" + "),
-            t.p_victim
+            t.p_value
         ),
         OrderEffect::Brittle if t.polluters.is_empty() => {
             format!(
                 "fails alone, passes after other tests ({counts}, p = {:.2e}); no state setter confirmed",
-                t.p_brittle
+                t.p_value
             )
         }
-        OrderEffect::Brittle => format!(
-            "fails alone, passes after {} ({counts}, p = {:.2e})",
-            t.polluters.join(" + "),
-            t.p_brittle
-        ),
+        OrderEffect::Brittle => {
+            format!("fails alone, passes after {} ({counts}, p = {:.2e})", t.polluters.join(" + "), t.p_value)
+        }
     }
 }
 
 /// The report of a diagnosis of the order factor alone (`--factors
-/// order`): no environment factor was compared, so the verdict is the
-/// suite's outcome in its own order (`stable`, failing when any of those
-/// runs failed), and the findings are in `order`.
+/// order`): each examined test's verdict from its order effect, and the
+/// suite's from its tests' ([`crate::order_verdict::fold`]).
 pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, wall_seconds: f64) -> Report {
-    let failing = order.suite_runs_failed > 0;
-    let found: Vec<String> = order
-        .tests
-        .iter()
-        .filter(|t| t.effect != OrderEffect::None)
-        .map(|t| format!("{} ({})", t.name, t.effect.name()))
-        .collect();
-    let summary = match found.is_empty() {
-        true => "no test depends on the order of the tests".to_string(),
-        false => format!("order-dependent tests: {}", found.join(", ")),
-    };
     let mut report = Report {
         schema: 1,
         command,
@@ -666,8 +728,8 @@ pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, w
         factors: Vec::new(),
         conditions: Vec::new(),
         tests: Vec::new(),
-        outcome: Some(if failing { StableOutcome::Fail } else { StableOutcome::Pass }),
-        summary,
+        outcome: Some(StableOutcome::Pass),
+        summary: String::new(),
         analysis: Vec::new(),
         never_failed_bound: None,
         alpha,
@@ -684,13 +746,13 @@ pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, w
         screening: None,
         runs: Vec::new(),
         shards: None,
-        order: Some(order),
+        order: None,
         categories: Vec::new(),
         stale_state: None,
         pruned: Vec::new(),
         interaction: None,
     };
-    report.categories = crate::category::categorize(&report);
+    crate::order_verdict::fold_order_only(&mut report, order);
     report
 }
 

@@ -164,3 +164,42 @@ fn an_interruption_keeps_what_was_examined() {
     let mut failing = |_: FactorSet, _: usize| Err(RunnerError::Failed("no sandbox".into()));
     assert!(diagnose_order(&mut failing, &opts(), &replay).is_err());
 }
+
+#[test]
+fn a_named_test_is_examined_and_an_unknown_name_refused() {
+    let mut suite = Suite::new();
+    let o = OrderOptions { named: vec!["e".into()], shuffles: 0, ..opts() };
+    let r = diagnose_order(&mut suite, &o, &replay).unwrap();
+    assert!(r.tests.iter().any(|t| t.name == "e" && t.effect == OrderEffect::None), "{r:?}");
+    let mut suite = Suite::new();
+    let o = OrderOptions { named: vec!["e".into(), "nope".into()], ..opts() };
+    let e = diagnose_order(&mut suite, &o, &replay).unwrap_err();
+    assert!(
+        matches!(&e, OrderError::UnknownTests { unknown, known: 6, .. } if unknown == &["nope"]),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("`nope`") && msg.contains("runner's own id") && msg.contains("`a`"), "{msg}");
+    // Refused after the first suite run, before any test is examined.
+    assert_eq!(suite.runs.len(), 1);
+}
+
+#[test]
+fn the_order_claim_is_holms_in_the_tests_family() {
+    // `v` fails in each of the suite's 3 runs and in none of 6 alone: at the
+    // first look p = 1/84, weighted 3/84 (0.036), claimed on its own.
+    let mut suite = Suite::new();
+    let o = OrderOptions { shuffles: 0, ..opts() };
+    let r = diagnose_order(&mut suite, &o, &replay).unwrap();
+    let v = r.tests.iter().find(|t| t.name == "v").expect("v");
+    assert_eq!((v.effect, v.alone.runs), (OrderEffect::Victim, 6), "{v:?}");
+    assert!((v.p_unadjusted - 3.0 / 84.0).abs() < 1e-12 && v.p_value == v.p_unadjusted, "{v:?}");
+    // With one environment factor of p = 0.5 in its family, Holm doubles
+    // it past alpha: the second look decides (far more runs alone).
+    let family = [("v".to_string(), vec![0.5])].into_iter().collect();
+    let o = OrderOptions { shuffles: 0, family, ..opts() };
+    let r = diagnose_order(&mut Suite::new(), &o, &replay).unwrap();
+    let v = r.tests.iter().find(|t| t.name == "v").expect("v");
+    assert_eq!((v.effect, v.alone.runs), (OrderEffect::Victim, 30), "{v:?}");
+    assert!((v.p_value - 2.0 * v.p_unadjusted).abs() < 1e-15, "{v:?}");
+}

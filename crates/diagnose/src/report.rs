@@ -390,6 +390,15 @@ impl Report {
     }
 }
 
+/// What a factor's two counts are: baseline and isolated, or for `order`
+/// the suite's own order and the test alone.
+pub(crate) fn sides(f: Factor) -> (&'static str, &'static str) {
+    match f {
+        Factor::Order => ("in the suite's order", "alone"),
+        _ => ("baseline", "isolated"),
+    }
+}
+
 /// "net fixes (p = 0.004)" for each claimed effect, strongest first.
 fn effect_list(factors: &[FactorEffect]) -> Vec<String> {
     factors.iter().map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value))).collect()
@@ -517,9 +526,10 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     if !report.factors.is_empty() {
         let _ = writeln!(out);
         for f in &report.factors {
+            let (base, iso) = sides(f.factor);
             let _ = writeln!(
                 out,
-                "  {} {}  (p = {}; baseline failed {}/{}, isolated failed {}/{})",
+                "  {} {}  (p = {}; {base} failed {}/{}, {iso} failed {}/{})",
                 pal.bold(f.factor.name()),
                 pal.bold(f.effect.name()),
                 fmt_p(f.p_value),
@@ -539,9 +549,10 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "  {}", pal.dim("other factors:"));
         for a in others {
+            let (base, iso) = sides(a.factor);
             let _ = writeln!(
                 out,
-                "    {:<5} {:<10} p = {:<8} baseline failed {}/{}, isolated failed {}/{}",
+                "    {:<5} {:<10} p = {:<8} {base} failed {}/{}, {iso} failed {}/{}",
                 a.factor.name(),
                 a.status.name(),
                 fmt_p(a.p_value),
@@ -722,13 +733,16 @@ pub(crate) fn test_details(t: &TestReport) -> Vec<String> {
         v.push(t.summary.clone());
     }
     for f in &t.factors {
+        let (base, iso) = match f.factor {
+            Factor::Order => (sides(f.factor).0.to_string(), sides(f.factor).1.to_string()),
+            _ => ("baseline".to_string(), format!("{} isolated", f.factor)),
+        };
         v.push(format!(
-            "{} {} (p = {}): baseline failed {}, {} isolated failed {}",
+            "{} {} (p = {}): {base} failed {}, {iso} failed {}",
             f.factor,
             f.effect.name(),
             fmt_p(f.p_value),
             counts_text(&f.baseline),
-            f.factor,
             counts_text(&f.isolated)
         ));
         for e in f.evidence.iter().take(3) {

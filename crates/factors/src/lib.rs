@@ -1,4 +1,6 @@
-//! The five environment factors flakebox can isolate, and sets of them.
+//! The five environment factors flakebox can isolate, and sets of them;
+//! and `order`, the factor `diagnose` alone examines (a test run alone and
+//! in other orders), which a report names beside them.
 //!
 //! This is the one place the factor model lives: `run --share`, `diagnose
 //! --factors`, the sandbox configuration and the JSON report all speak it.
@@ -22,10 +24,15 @@ pub enum Factor {
     /// Operating-system randomness: isolated means served by the shim from
     /// a seed (`run --seed`), so a run can be replayed.
     Rand,
+    /// The order of the tests (diagnose only, through a test runner):
+    /// isolated means the test runs alone. Never in [`Factor::ALL`] nor in a
+    /// run's isolation: no sandbox isolates it, and `run --share` does not
+    /// parse it.
+    Order,
 }
 
 impl Factor {
-    /// Every factor, in report order.
+    /// Every environment factor (those a run isolates), in report order.
     pub const ALL: [Factor; 5] = [Factor::Net, Factor::Fs, Factor::Time, Factor::Db, Factor::Rand];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +42,7 @@ impl Factor {
             Factor::Time => "time",
             Factor::Db => "db",
             Factor::Rand => "rand",
+            Factor::Order => "order",
         }
     }
 
@@ -216,6 +224,14 @@ mod tests {
         assert!(!s.contains(Factor::Db) && s.contains(Factor::Net));
         assert_eq!(FactorSet::only(Factor::Time).with(Factor::Net).len(), 2);
         assert_eq!(FactorSet::EMPTY.to_string(), "none");
+    }
+
+    #[test]
+    fn order_is_named_but_never_an_environment_factor() {
+        assert_eq!(Factor::Order.to_string(), "order");
+        assert_eq!(serde_json::to_string(&Factor::Order).unwrap(), r#""order""#);
+        assert!(!FactorSet::all().contains(Factor::Order));
+        assert!("order".parse::<Factor>().is_err());
     }
 
     #[test]
