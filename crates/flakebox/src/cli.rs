@@ -133,7 +133,7 @@ intrinsic (flaky even with everything isolated, randomness included: races, timi
 everywhere), undecided.\n\n\
 Exit status: 0 stable pass, 1 stable failure, 10 environment, 11 intrinsic, 12 undecided, \
 2 usage error, 3 a run could not be made, 125 flakebox failed, 130 interrupted.",
-    after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\"\n  flakebox diagnose --html diagnosis.html --junit-out verdicts.xml -- pytest -q"
+    after_help = "Examples:\n  flakebox diagnose -- ./run_tests.sh\n  flakebox diagnose -- pytest -q\n  flakebox diagnose -- go test ./...\n  flakebox diagnose --junit report.xml -- ./run_tests.sh\n  flakebox diagnose --factors net,time --runs 30 --format json -- cargo test\n  flakebox diagnose --format markdown -- make test >> \"$GITHUB_STEP_SUMMARY\"\n  flakebox diagnose --html diagnosis.html --junit-out verdicts.xml -- pytest -q\n  flakebox diagnose --factors order -- pytest -q\n  flakebox diagnose --factors order --test tests/test_b.py::test_counts -- pytest -q"
 )]
 pub struct DiagnoseArgs {
     /// Factors to test: net, fs, time, db, rand (default: all, db only when
@@ -141,9 +141,20 @@ pub struct DiagnoseArgs {
     /// from a recorded entropy seed: one for all rand-isolated runs, one per
     /// round for the others, all derived from --seed and printed apart from it.
     /// Add `order` (or give it alone) to find tests that fail only after
-    /// another test, their polluter, what it left and a replay (pytest, go test).
+    /// another test (victims: `order fixes`, running them alone does) or only
+    /// alone (brittle: `order breaks`), their polluter or state setter, what
+    /// it left and a replay; needs a runner that selects tests (pytest, go
+    /// test, ...). Not with --shard: diagnose order once, unsharded.
     #[arg(long, value_name = "LIST")]
     pub factors: Option<String>,
+
+    /// A test the order factor examines, whether or not any run of the suite
+    /// fails it (repeatable; needs order in --factors). Name it as its runner
+    /// does and as the report lists it: pytest `tests/test_x.py::test_y`, go
+    /// `example.com/m/pkg TestY`. A name the suite does not have stops the
+    /// diagnosis after the suite's first run, with some names it has.
+    #[arg(long = "test", value_name = "ID")]
+    pub tests: Vec<String>,
 
     /// Exactly N runs per condition (no adaptive stopping).
     #[arg(long, value_name = "N", value_parser = parse_runs)]

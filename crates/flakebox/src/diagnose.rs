@@ -28,11 +28,9 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     // `order` is not an environment factor: the order factor's runs follow
     // the diagnosis (crate::order).
     let (factor_list, order) = crate::order::split_factors(args.factors.as_deref());
-    if order && shard.is_some() {
-        bail!(
-            "--factors order cannot be sharded: its polluter search decides each run from the last; \
-             run it in one diagnosis, or leave order out of the shards' --factors"
-        );
+    if let Some(e) = crate::order::usage_error(order, shard.is_some(), &args.tests) {
+        eprintln!("flakebox: {e}");
+        return Ok(crate::exit::USAGE);
     }
     let order_only = order && factor_list.as_deref() == Some("");
     let mut factors = match factor_list.as_ref().filter(|_| !order_only) {
@@ -87,6 +85,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
         seed: shard.as_ref().map(|s| s.plan.seed).or(args.seed).unwrap_or_else(|| fastrand::u64(..)),
         focus: focus && args.runs.is_none(),
         prune: !args.keep_unused,
+        // The order factor's hypothesis joins each test's Holm family.
+        extra_hypotheses: usize::from(order),
         ..Options::default()
     };
     // Before the scratch directories exist: a Ctrl-C from here on ends the
@@ -161,6 +161,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     let started = std::time::Instant::now();
     let started_at = SystemTime::now();
     let mut part = None;
+    let mut unknown_test = None;
     let mut result = match (&shard, order_only) {
         // Only the order factor: no environment factor to compare.
         (_, true) => Ok(None),
@@ -188,20 +189,20 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     }
     if let (true, Ok(report), Some(a)) = (order, &mut result, adapter) {
         if report.as_ref().is_none_or(|r| r.stopped != diagnose::StopReason::Interrupted) {
-            let o = crate::order::options(a, factors, &opts, report.as_ref());
+            let o = crate::order::options(a, factors, &opts, report.as_ref(), &args.tests);
             let replay = |tests: &[String]| crate::order::replay(a, tests);
             match diagnose::order::diagnose_order(&mut runner, &o, &replay) {
                 Ok(found) => match report {
-                    Some(r) => {
-                        r.order = Some(found);
-                        r.categories = diagnose::category::categorize(r);
-                    }
+                    Some(r) => diagnose::order_verdict::fold(r, found),
                     None => {
                         let wall = started.elapsed().as_secs_f64();
                         *report =
                             Some(diagnose::order::order_only_report(argv.clone(), found, opts.alpha, wall))
                     }
                 },
+                Err(e @ diagnose::order::OrderError::UnknownTests { .. }) => {
+                    unknown_test = Some(e.to_string());
+                }
                 Err(e) => {
                     result = Err(diagnose::DiagnoseError::Runner {
                         condition: "order".into(),
@@ -230,6 +231,10 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     drop(runner);
     drop(runs);
     drop(work);
+    if let Some(e) = unknown_test {
+        eprintln!("flakebox: --test: {e}");
+        return Ok(crate::exit::USAGE);
+    }
     let report = match result {
         Ok(r) => r,
         Err(diagnose::DiagnoseError::ResultsMissing { path, reason, .. }) if runner_kind.is_some() => {

@@ -24,6 +24,29 @@ pub fn split_factors(list: Option<&str>) -> (Option<String>, bool) {
     (Some(rest.join(",")), order)
 }
 
+/// Why these options cannot diagnose order as asked (`None`: they can):
+/// `--test` without order; order under `--shard`.
+pub fn usage_error(order: bool, sharded: bool, tests: &[String]) -> Option<String> {
+    if !tests.is_empty() && !order {
+        return Some(format!(
+            "--test {} names a test for the order factor, which is not diagnosed: add order to --factors \
+             (e.g. --factors order, or --factors net,fs,time,order)",
+            tests[0]
+        ));
+    }
+    if order && sharded {
+        return Some(
+            "--factors order cannot be sharded: its polluter search chooses each run from the outcome of \
+             the one before, so no plan can split its runs among shards alike. Leave order out of the \
+             shards' --factors, merge their parts with `flakebox merge`, then diagnose order once, \
+             unsharded: `flakebox diagnose --factors order [--test ID]... -- CMD` (the merged report's \
+             tests that are not stable are the ones to name with --test)"
+                .into(),
+        );
+    }
+    None
+}
+
 /// The order factor runs chosen tests in a chosen order through the runner.
 pub fn check_runner(adapter: Option<&Adapter>) -> Result<()> {
     match adapter {
@@ -91,12 +114,15 @@ pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
 }
 
 /// The order factor's options for a diagnosis with these options: every
-/// diagnosed factor isolated, and fs, the diagnosis's alpha and seed, its suspects.
+/// diagnosed factor isolated, and fs, the diagnosis's alpha and seed, its
+/// suspects, the tests the user named, and each test's Holm family (its
+/// environment factors' p-values).
 pub fn options(
     adapter: &Adapter,
     isolate: factors::FactorSet,
     opts: &diagnose::Options,
     report: Option<&Report>,
+    named: &[String],
 ) -> diagnose::order::OrderOptions {
     let defaults = diagnose::order::OrderOptions::default();
     diagnose::order::OrderOptions {
@@ -107,6 +133,8 @@ pub fn options(
         seed: opts.seed,
         shuffles: if adapter.capabilities().can_order { defaults.shuffles } else { 0 },
         tests: report.map(suspects).unwrap_or_default(),
+        named: named.to_vec(),
+        family: report.map(diagnose::order_verdict::family).unwrap_or_default(),
         ..defaults
     }
 }
@@ -160,6 +188,19 @@ mod tests {
             r,
             "flakebox run -- go test -json '-count=1' '-shuffle=off' '-run=^(TestA|TestB)$' example.com/m/pkg"
         );
+    }
+
+    #[test]
+    fn order_under_shards_and_a_test_without_order_are_refused_with_what_to_do() {
+        assert_eq!(usage_error(true, false, &["t".into()]), None);
+        assert_eq!(usage_error(false, true, &[]), None);
+        let e = usage_error(true, true, &[]).unwrap_or_default();
+        assert!(
+            e.contains("cannot be sharded") && e.contains("flakebox merge") && e.contains("unsharded"),
+            "{e}"
+        );
+        let e = usage_error(false, false, &["tests/a.py::test_x".into()]).unwrap_or_default();
+        assert!(e.contains("--test tests/a.py::test_x") && e.contains("add order to --factors"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use diagnose::order::{OrderEffect, OrderTest};
-use diagnose::{Report, StableOutcome, Verdict};
+use diagnose::{Report, Verdict};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -98,10 +98,9 @@ fn pytest_victims_their_polluters_state_and_replays() {
     let cwd = dir.path();
     let (r, out) = diagnose_order(cwd, &["python3", "-m", "pytest", "-q"]);
     let ctx = stderr(&out);
-    // Every suite run fails (a victim after its polluter), and no
-    // environment factor was compared.
-    assert_eq!(out.status.code(), Some(1), "{ctx}");
-    assert_eq!((r.verdict, r.outcome), (Verdict::Stable, Some(StableOutcome::Fail)));
+    // The victims' order effect is the verdict (see diagnose_order_verdict.rs).
+    assert_eq!(out.status.code(), Some(10), "{ctx}");
+    assert_eq!((r.verdict, r.outcome), (Verdict::Environment, None));
     check_victim(
         cwd,
         &r,
@@ -162,8 +161,8 @@ fn pytest_brittle_test_and_its_state_setter() {
     let dir = copy_of("pytest_brittle");
     let cwd = dir.path();
     let (r, out) = diagnose_order(cwd, &["python3", "-m", "pytest", "-q"]);
-    // The suite passes in its own order.
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The suite passes in its own order; alone, the test fails: order breaks it.
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     let t = victim(&r, "test_config.py::test_reads_config");
     let ctx = format!("{t:#?}");
     assert_eq!(t.effect, OrderEffect::Brittle, "{ctx}");
@@ -183,7 +182,7 @@ fn go_package_globals_polluters_and_replays() {
     let dir = copy_of("go");
     let cwd = dir.path();
     let (r, out) = diagnose_order(cwd, &["go", "test", "./..."]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     let pkg = "example.com/flakebox/order";
     let id = |name: &str| format!("{pkg} {name}");
     check_victim(cwd, &r, &id("TestNoPlugins"), &id("TestRegisterPlugin"), "in-process");
