@@ -7,6 +7,7 @@
 //! XML by `quick-xml`: attribute values and text are escaped by the writer.
 
 use crate::report::*;
+use factors::Factor;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
@@ -77,7 +78,8 @@ fn test_case(t: &TestReport) -> Case {
         body.push(format!("run it alone: {r}"));
     }
     let body = body.join("\n");
-    if t.fails_only_in_suite {
+    let order = t.factors.iter().any(|f| f.factor == Factor::Order);
+    if t.fails_only_in_suite && !order {
         return Case::Failure {
             kind: "flakebox.order",
             message: "fails only in the whole suite: it needs an earlier test".into(),
@@ -110,11 +112,12 @@ fn verdict_case(
                 .map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value)))
                 .collect();
             let replay = replay.map(|r| format!("; run it alone: {r}")).unwrap_or_default();
-            Case::Failure {
-                kind: "flakebox.environment",
-                message: format!("flaky because of the environment: {}{replay}", causes.join(", ")),
-                body,
-            }
+            // The order factor alone: the cause is another test, not the machine.
+            let (kind, what) = match factors.iter().all(|f| f.factor == Factor::Order) {
+                true => ("flakebox.order", "depends on the order of the tests"),
+                false => ("flakebox.environment", "flaky because of the environment"),
+            };
+            Case::Failure { kind, message: format!("{what}: {}{replay}", causes.join(", ")), body }
         }
         Verdict::Intrinsic => Case::Failure {
             kind: "flakebox.intrinsic",

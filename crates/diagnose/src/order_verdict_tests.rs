@@ -113,6 +113,13 @@ fn an_order_only_diagnosis_with_a_victim_is_environment() {
     assert!(md.contains("| order | fixes |") && md.contains("polluter: a"), "{md}");
     let html = crate::render_html(&r);
     assert!(html.contains(">order<") && html.contains("polluter: a"), "{html}");
+    let xml = crate::render_junit(&r).unwrap_or_default();
+    assert!(
+        xml.contains("type=\"flakebox.order\"")
+            && xml.contains("depends on the order of the tests: order fixes"),
+        "{xml}"
+    );
+    assert!(xml.contains("polluter: a"), "{xml}");
     let json: serde_json::Value =
         serde_json::from_str(&crate::render_json(&r).unwrap_or_default()).unwrap_or_default();
     assert_eq!(json["verdict"], "environment");
