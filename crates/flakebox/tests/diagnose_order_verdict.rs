@@ -144,3 +144,33 @@ fn order_under_shards_is_refused_with_what_to_do() {
     );
     assert!(!Path::new(part).exists(), "a refused shard wrote its part");
 }
+
+/// With an environment factor: the victims (failing only in the whole
+/// suite, never with the suspects alone) get their verdict from order, and
+/// each test's order p-value is Holm's in one family with its fs p-value.
+#[test]
+fn order_with_an_environment_factor_shares_each_tests_holm_family() {
+    let dir = pytest_suite();
+    let args = ["diagnose", "--format", "json", "--factors", "fs,order", "--seed", "11", "--"];
+    let mut args = args.to_vec();
+    args.extend(["python3", "-m", "pytest", "-q"]);
+    let out = run(Who::Root, dir.path(), &args);
+    let ctx = format!("exit {:?}\n{}", out.status.code(), stderr(&out));
+    assert_eq!(out.status.code(), Some(10), "{ctx}");
+    let r: Report = serde_json::from_slice(&out.stdout).expect("one JSON report");
+    assert_eq!((r.verdict, r.factors[0].factor), (Verdict::Environment, Factor::Order), "{}", r.summary);
+    let t = r.tests.iter().find(|t| t.name == VICTIM).expect("the victim's verdict");
+    assert_eq!(
+        (t.verdict, t.factors[0].factor, t.factors[0].effect),
+        (Verdict::Environment, Factor::Order, Effect::Fixes)
+    );
+    let a = |f: Factor| t.analysis.iter().find(|a| a.factor == f).unwrap_or_else(|| panic!("{f} in {t:?}"));
+    let (fs, order) = (a(Factor::Fs), a(Factor::Order));
+    let joint = diagnose::order_verdict::holm_in_family(order.p_unadjusted, &[fs.p_unadjusted]);
+    // (JSON keeps a float to its last digit or so.)
+    assert!((order.p_value - joint).abs() <= 1e-12 * joint.max(1e-300), "{joint}: {t:?}");
+    assert!(order.p_value <= r.alpha && order.p_value >= order.p_unadjusted, "{t:?}");
+    // The polluters themselves pass everywhere: no order entry, no verdict change.
+    let p = r.tests.iter().find(|t| t.name == POLLUTER).expect("the polluter's verdict");
+    assert_eq!(p.verdict, Verdict::Stable, "{p:?}");
+}
