@@ -13,8 +13,9 @@
 //! 1. `suite_runs` runs of the whole suite in its own order, and `shuffles`
 //!    runs of all its tests in orders shuffled with recorded seeds (listed
 //!    explicitly, so any runner that orders tests can replay them).
-//! 2. Each test that failed in one of them, and each suspect the caller
-//!    names, runs `alone_runs` times selected alone.
+//! 2. Each test that failed in one of them, each suspect the caller
+//!    passes and each test the user named (`--test`; a name the suite's
+//!    first run does not have is refused), runs `alone_runs` times alone.
 //! 3. Per test, Fisher's exact test of its failures in the suite's order
 //!    against alone: `victim` when more in the suite (2/3 of the test's
 //!    share of `alpha`), `brittle` when more alone (1/3), split in advance as
