@@ -8,9 +8,14 @@ use std::path::Path;
 
 use clock::reach::Reach;
 
+use std::sync::atomic::Ordering;
+
+use crate::error::Failed;
 use crate::fake::FakeClock;
+use crate::stats::Counts;
 use crate::tracees::Tracees;
 use crate::ClockwatchError;
+use crate::VdsoPath;
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
     | libc::PTRACE_O_TRACEFORK
@@ -18,6 +23,8 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
     | libc::PTRACE_O_TRACECLONE
     // The filter's SECCOMP_RET_TRACE: absolute deadlines to convert.
     | libc::PTRACE_O_TRACESECCOMP
+    // Syscall stops (only while the vDSO is redirected) tell themselves apart.
+    | libc::PTRACE_O_TRACESYSGOOD
     // If the supervisor dies, the tree dies with it rather than reading the real clock.
     | libc::PTRACE_O_EXITKILL;
 
@@ -66,6 +73,27 @@ fn tgid_ppid(tid: i32) -> Option<(i32, i32)> {
     Some((field(b"Tgid:")?, field(b"PPid:")?))
 }
 
+/// At the exec stop of a program the shim cannot reach: redirect its vDSO's
+/// wall-clock functions (x86_64), or else hide its vDSO.
+fn exec_stop(pid: i32, path: VdsoPath, clock: &FakeClock, counts: &Counts) -> Result<(), Failed> {
+    #[cfg(target_arch = "x86_64")]
+    if path == VdsoPath::Redirect {
+        match crate::inject::redirect(pid, clock) {
+            Ok(()) => {
+                counts.redirected.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(Failed::Fallback(_)) => counts.fallbacks.fetch_add(1, Ordering::Relaxed),
+            Err(e) => return Err(e),
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (path, clock);
+    crate::auxv::hide_vdso(pid)?;
+    counts.hidden.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
 /// What the tracer saw happen to the root process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RootExit {
@@ -79,6 +107,8 @@ pub fn follow(
     root: i32,
     tracees: &Tracees,
     clock: &FakeClock,
+    path: VdsoPath,
+    counts: &Counts,
     warn: &mut dyn FnMut(String),
 ) -> Option<RootExit> {
     let mut warned_deadline = false;
@@ -126,9 +156,17 @@ pub fn follow(
                     .is_some_and(|r| needs_watch(&r));
                 let mut on = false;
                 if watch {
-                    match crate::auxv::hide_vdso(pid) {
-                        Ok(_) => on = true,
-                        Err(e) => warn(format!(
+                    match exec_stop(pid, path, clock, counts) {
+                        Ok(()) => on = true,
+                        Err(Failed::Exited(status)) => {
+                            tracees.remove(pid);
+                            known.remove(&pid);
+                            if pid == root {
+                                root_exit = Some(RootExit { status });
+                            }
+                            continue;
+                        }
+                        Err(Failed::Fallback(e)) => warn(format!(
                             "flakebox: warning: {}: cannot hide its vDSO ({e}); its clock is NOT frozen",
                             exe.as_deref().unwrap_or(Path::new("?")).display()
                         )),
