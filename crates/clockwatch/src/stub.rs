@@ -116,3 +116,180 @@ pub fn page(answers: &[(i32, Answer); 4], orig_cgt: u64) -> Vec<u8> {
     }
     p
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use clock::ShimClock;
+
+    const INSTANT: i64 = 1_709_251_198;
+
+    fn clock(mode: ShimMode) -> FakeClock {
+        let step_ns = if mode == ShimMode::Step { 1_000 } else { 0 };
+        let origin_sec = INSTANT + 1_000;
+        FakeClock::new(
+            ShimClock {
+                mode,
+                instant_sec: INSTANT,
+                instant_nsec: 7,
+                step_ns,
+                origin_sec,
+                origin_nsec: 999_999_999,
+            },
+            37,
+        )
+    }
+
+    #[test]
+    fn the_bytes_are_the_assembled_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (o, bin) = (dir.path().join("s.o"), dir.path().join("s.bin"));
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/stub/x86_64.S");
+        let ok = |c: &mut std::process::Command| c.status().is_ok_and(|s| s.success());
+        assert!(ok(std::process::Command::new("as").arg("-o").arg(&o).arg(&src)), "as (binutils) failed");
+        assert!(ok(std::process::Command::new("objcopy")
+            .args(["-O", "binary", "-j", ".text"])
+            .arg(&o)
+            .arg(&bin)));
+        let built = std::fs::read(&bin).expect("s.bin");
+        if built != CODE {
+            let rows: Vec<String> = built
+                .chunks(16)
+                .map(|r| r.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(", ") + ",")
+                .collect();
+            panic!("stub.rs CODE is stale; assembled ({} bytes):\n{}", built.len(), rows.join("\n"));
+        }
+        let nm = std::process::Command::new("nm").arg(&o).output().expect("nm");
+        let syms = String::from_utf8_lossy(&nm.stdout);
+        for (name, at) in [
+            ("orig_cgt", ORIG_CGT),
+            ("entries", ENTRIES),
+            ("idx", IDX),
+            ("cgt", CLOCK_GETTIME),
+            ("gtod", GETTIMEOFDAY),
+            ("time", TIME),
+        ] {
+            assert!(
+                syms.lines().any(|l| l == format!("{at:016x} t {name}")),
+                "{name} is not at {at:#x}:\n{syms}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_follow_the_fake_clock() {
+        let a = answers(&clock(ShimMode::Frozen));
+        assert_eq!(a[0], (libc::CLOCK_REALTIME, Answer::Frozen(INSTANT, 7)));
+        assert_eq!(a[3], (libc::CLOCK_TAI, Answer::Frozen(INSTANT + 37, 7)));
+        // Ticking: instant − origin, normalised.
+        let a = answers(&clock(ShimMode::Ticking));
+        assert_eq!(a[0].1, Answer::Offset { base: libc::CLOCK_REALTIME, sec: -1_001, nsec: 8 });
+        assert_eq!(a[1], (libc::CLOCK_REALTIME_COARSE, Answer::Offset { base: 5, sec: -1_001, nsec: 8 }));
+        assert_eq!(a[2].1, Answer::Offset { base: libc::CLOCK_REALTIME, sec: -1_001, nsec: 8 });
+        assert_eq!(a[3].1, Answer::Offset { base: libc::CLOCK_REALTIME, sec: -1_001 + 37, nsec: 8 });
+        assert!(answers(&clock(ShimMode::Step)).iter().all(|(_, a)| *a == Answer::Syscall));
+        let p = page(&answers(&clock(ShimMode::Frozen)), 0x1234);
+        assert_eq!(&p[..8], &0x1234u64.to_le_bytes());
+        assert_eq!(
+            &p[IDX..IDX + 16],
+            &[0, 0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 2, 0xff, 0xff, 3, 0xff, 0xff, 0xff, 0xff]
+        );
+        assert_eq!(&p[CLOCK_GETTIME..], &CODE[CLOCK_GETTIME..]);
+    }
+
+    type Cgt = extern "C" fn(libc::clockid_t, *mut libc::timespec) -> libc::c_int;
+    type Gtod = extern "C" fn(*mut libc::timeval, *mut libc::c_void) -> libc::c_int;
+    type Time = extern "C" fn(*mut libc::time_t) -> libc::time_t;
+
+    /// The page mapped executable in this process, calling this process's vDSO.
+    struct Mapped(*mut libc::c_void);
+    impl Mapped {
+        fn new(c: &FakeClock) -> Mapped {
+            let (base, img) = crate::vdso::tests::own_vdso();
+            let orig = base + crate::vdso::Image::parse(&img).expect("parse").clock_gettime().expect("cgt");
+            let p = page(&answers(c), orig);
+            // SAFETY: a fresh anonymous mapping, filled, then made executable.
+            unsafe {
+                let m = libc::mmap(
+                    std::ptr::null_mut(),
+                    4096,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                assert_ne!(m, libc::MAP_FAILED);
+                std::ptr::copy_nonoverlapping(p.as_ptr(), m.cast(), p.len());
+                assert_eq!(libc::mprotect(m, 4096, libc::PROT_READ | libc::PROT_EXEC), 0);
+                Mapped(m)
+            }
+        }
+        fn at<T>(&self, off: usize) -> T {
+            // SAFETY: the caller names the type of the stub entry point at `off`.
+            unsafe { std::mem::transmute_copy(&(self.0 as usize + off)) }
+        }
+        fn cgt(&self, clk: i32) -> (i32, i64, i64) {
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+            let r = self.at::<Cgt>(CLOCK_GETTIME)(clk, &mut ts);
+            (r, ts.tv_sec, ts.tv_nsec)
+        }
+    }
+    impl Drop for Mapped {
+        fn drop(&mut self) {
+            // SAFETY: unmaps the page mapped in new().
+            unsafe { libc::munmap(self.0, 4096) };
+        }
+    }
+
+    fn real(clk: i32) -> i128 {
+        crate::fake::real_now(clk).expect("real clock")
+    }
+
+    #[test]
+    fn the_frozen_stub_answers_the_instant_and_passes_monotonic_through() {
+        let m = Mapped::new(&clock(ShimMode::Frozen));
+        assert_eq!(m.cgt(libc::CLOCK_REALTIME), (0, INSTANT, 7));
+        assert_eq!(m.cgt(libc::CLOCK_REALTIME_COARSE), (0, INSTANT, 7));
+        assert_eq!(m.cgt(libc::CLOCK_REALTIME_ALARM), (0, INSTANT, 7));
+        assert_eq!(m.cgt(libc::CLOCK_TAI), (0, INSTANT + 37, 7));
+        let mut tv = libc::timeval { tv_sec: 0, tv_usec: 1 };
+        let mut tz = [0xffu8; 8];
+        assert_eq!(m.at::<Gtod>(GETTIMEOFDAY)(&mut tv, tz.as_mut_ptr().cast()), 0);
+        assert_eq!((tv.tv_sec, tv.tv_usec), (INSTANT, 0));
+        assert_eq!(tz, [0; 8]);
+        assert_eq!(m.at::<Gtod>(GETTIMEOFDAY)(std::ptr::null_mut(), std::ptr::null_mut()), 0);
+        let mut t: libc::time_t = 0;
+        assert_eq!(m.at::<Time>(TIME)(&mut t), INSTANT);
+        assert_eq!(t, INSTANT);
+        assert_eq!(m.at::<Time>(TIME)(std::ptr::null_mut()), INSTANT);
+        // Other clocks are the vDSO's own: MONOTONIC between two real reads.
+        let before = real(libc::CLOCK_MONOTONIC);
+        let (r, s, n) = m.cgt(libc::CLOCK_MONOTONIC);
+        let after = real(libc::CLOCK_MONOTONIC);
+        assert_eq!(r, 0);
+        assert!((before..=after).contains(&(s as i128 * 1_000_000_000 + n as i128)));
+        // A CPU clock (negative id) and an invalid one reach the vDSO too.
+        let (r, _, _) = m.cgt(-2); // CLOCK_THREAD_CPUTIME_ID of the calling thread
+        assert_eq!(r, 0);
+        assert_eq!(m.cgt(10_000).0, -libc::EINVAL);
+    }
+
+    #[test]
+    fn the_ticking_stub_adds_the_offset_to_the_real_clock() {
+        let c = clock(ShimMode::Ticking);
+        let m = Mapped::new(&c);
+        for clk in [libc::CLOCK_REALTIME, libc::CLOCK_TAI] {
+            let before = c.now(clk, real(libc::CLOCK_REALTIME), false);
+            let (r, s, n) = m.cgt(clk);
+            let after = c.now(clk, real(libc::CLOCK_REALTIME), false);
+            assert_eq!(r, 0);
+            assert!((0..1_000_000_000).contains(&n));
+            let got = s as i128 * 1_000_000_000 + n as i128;
+            assert!((before..=after).contains(&got), "{clk}: {before} <= {got} <= {after}");
+        }
+        // time() reads the coarse clock: within a tick of the precise one.
+        let t = m.at::<Time>(TIME)(std::ptr::null_mut()) as i128;
+        let now = c.now(libc::CLOCK_REALTIME, real(libc::CLOCK_REALTIME), false) / 1_000_000_000;
+        assert!((now - 1..=now).contains(&t), "{t} vs {now}");
+    }
+}
