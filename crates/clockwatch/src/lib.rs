@@ -1,14 +1,19 @@
 //! A fake wall clock for programs LD_PRELOAD cannot reach (static, Go, musl).
 //!
-//! Design (issue 14, option b): the command is started under a seccomp filter
-//! ([`filter`]) that sends REALTIME-family reads and absolute REALTIME sleeps to a
-//! supervisor by `SECCOMP_RET_USER_NOTIF`, stops absolute REALTIME deadlines of
-//! futex waits and timers for the tracer to convert (`deadline`), and lets
-//! MONOTONIC, BOOTTIME and CPU clocks through in the kernel. The supervisor follows the tree with ptrace
-//! ([`tracer`]): at each exec of a program the shim cannot reach it hides the vDSO
-//! ([`auxv`]), so the program's clock reads become system calls, which [`notify`]
-//! answers from the same [`clock::ShimClock`] the shim is given ([`fake`]).
-//! Dynamically linked programs keep their vDSO and the shim's fast path.
+//! The command is started under a seccomp filter ([`filter`]) that sends
+//! REALTIME-family system calls and absolute REALTIME sleeps to a supervisor by
+//! `SECCOMP_RET_USER_NOTIF`, stops absolute REALTIME deadlines of futex waits and
+//! timers for the tracer to convert (`deadline`), and lets MONOTONIC, BOOTTIME and
+//! CPU clocks through in the kernel. The supervisor follows the tree with ptrace
+//! ([`tracer`]). At each exec of a program the shim cannot reach it redirects the
+//! vDSO's wall-clock functions to a stub page injected into the program
+//! ([`inject`], [`vdso`], [`stub`]; x86_64), which answers frozen and ticking reads
+//! in user space and leaves every other clock to the vDSO (issue 14's design (a),
+//! kept to the wall clock). Where that cannot be done (aarch64, a failed
+//! injection) it hides the vDSO ([`auxv`]), so the program's clock reads become
+//! system calls, which [`notify`] answers from the same [`clock::ShimClock`] the
+//! shim is given ([`fake`]) — design (b). Dynamically linked programs keep their
+//! vDSO and the shim's fast path.
 //!
 //! Use: [`handover`] before fork; in the child [`Prepared::install`] then exec; in a
 //! process that has no other children (its `waitpid(-1)` must see only tracees),

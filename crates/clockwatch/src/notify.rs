@@ -35,7 +35,7 @@ enum Answer {
 }
 
 /// Serves notifications on `listener` until it fails (the last filtered process exited).
-/// Absolute deadlines are converted only for threads whose vDSO was hidden: a
+/// Absolute deadlines are converted only for threads clockwatch fakes the clock of: a
 /// process the shim reaches has converted its own.
 pub fn serve(
     listener: OwnedFd,
@@ -48,9 +48,11 @@ pub fn serve(
     // The caller and this thread hand the CPU to each other directly (Linux 6.6+;
     // older kernels refuse the flag and keep the ordinary wakeups).
     if sync_wake_up {
-        let mut flags: u64 = SYNC_WAKE_UP;
-        // SAFETY: SET_FLAGS reads one u64.
-        unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, &raw mut flags) };
+        // The flags are the argument itself, not a pointer to them.
+        // SAFETY: SET_FLAGS takes an integer argument and touches no memory of ours.
+        let r =
+            unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
+        counts.sync_wake_up.store(r == 0, Ordering::Relaxed);
     }
     let listener = Arc::new(listener);
     loop {
@@ -67,7 +69,7 @@ pub fn serve(
         }
         let nr = req.data.nr as u32;
         if nr == arch.clock_nanosleep {
-            if tracees.is_hidden(req.pid as i32) {
+            if tracees.is_watched(req.pid as i32) {
                 let (l, c, t) = (listener.clone(), clock.clone(), tracees.clone());
                 // The wait may be long: one thread per sleeping caller.
                 std::thread::spawn(move || {

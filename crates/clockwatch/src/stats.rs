@@ -2,7 +2,7 @@
 //! many reads reached the supervisor (tests check the fast path is the one used;
 //! `clockwatch-run --stats` prints them).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Live counters, shared by the tracer and the answering thread.
 #[derive(Debug, Default)]
@@ -15,6 +15,8 @@ pub struct Counts {
     pub hidden: AtomicU64,
     /// Wall-clock reads answered by the supervisor (system calls).
     pub reads: AtomicU64,
+    /// Whether the kernel took SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP.
+    pub sync_wake_up: AtomicBool,
 }
 
 /// A snapshot of [`Counts`].
@@ -24,6 +26,7 @@ pub struct Stats {
     pub fallbacks: u64,
     pub hidden: u64,
     pub reads: u64,
+    pub sync_wake_up: bool,
 }
 
 impl Counts {
@@ -34,6 +37,7 @@ impl Counts {
             fallbacks: get(&self.fallbacks),
             hidden: get(&self.hidden),
             reads: get(&self.reads),
+            sync_wake_up: self.sync_wake_up.load(Ordering::Relaxed),
         }
     }
 }
@@ -42,8 +46,8 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "clockwatch: redirected {} hidden {} fallbacks {} reads {}",
-            self.redirected, self.hidden, self.fallbacks, self.reads
+            "clockwatch: redirected {} hidden {} fallbacks {} reads {} sync_wake_up {}",
+            self.redirected, self.hidden, self.fallbacks, self.reads, self.sync_wake_up as u8
         )
     }
 }

@@ -1,5 +1,5 @@
 //! The ptrace side: follows the command's process tree (forks, clones, execs) and,
-//! at every exec of a program the shim cannot reach, hides the vDSO; at the
+//! at every exec of a program the shim cannot reach, redirects or hides its vDSO; at the
 //! filter's trace stops of those programs it converts absolute deadlines
 //! ([`crate::deadline`]). Other stops are passed through: signals re-injected,
 //! group stops kept (PTRACE_LISTEN).
@@ -28,7 +28,7 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
     // If the supervisor dies, the tree dies with it rather than reading the real clock.
     | libc::PTRACE_O_EXITKILL;
 
-/// Whether a program needs its vDSO hidden: the shim cannot reach it and the reason
+/// Whether a program needs its vDSO redirected or hidden: the shim cannot reach it and the reason
 /// is its linking (setuid and file-capability programs run without privileges under
 /// the filter's no_new_privs, so the shim reaches them after all).
 pub fn needs_watch(reach: &Reach) -> bool {
@@ -102,7 +102,7 @@ pub struct RootExit {
 }
 
 /// Follows the tree until no tracee is left; warnings (a program whose vDSO could
-/// not be hidden, a deadline that could not be converted) go to `warn`.
+/// be neither redirected nor hidden, a deadline that could not be converted) go to `warn`.
 pub fn follow(
     root: i32,
     tracees: &Tracees,
@@ -139,7 +139,7 @@ pub fn follow(
             // A new thread or process whose creator's event may not have come yet.
             if let Some((tgid, ppid)) = tgid_ppid(pid) {
                 let from = if tgid != pid { tgid } else { ppid };
-                tracees.add(pid, tracees.is_hidden(from));
+                tracees.add(pid, tracees.is_watched(from));
             }
         }
         let sig = libc::WSTOPSIG(status);
@@ -178,14 +178,14 @@ pub fn follow(
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
                 if let Some(child) = event_msg(pid) {
                     if known.insert(child) {
-                        tracees.add(child, tracees.is_hidden(pid));
+                        tracees.add(child, tracees.is_watched(pid));
                     }
                 }
                 cont(pid, libc::PTRACE_CONT, 0);
             }
             libc::PTRACE_EVENT_SECCOMP => {
                 // A process the shim reaches has converted its own deadline.
-                if tracees.is_hidden(pid) {
+                if tracees.is_watched(pid) {
                     let tgid = tgid_ppid(pid).map_or(pid, |(tgid, _)| tgid);
                     if let Err(e) = crate::deadline::convert(pid, tgid, clock, tracees) {
                         if !std::mem::replace(&mut warned_deadline, true) {

@@ -89,6 +89,7 @@ struct Stats {
     hidden: u64,
     fallbacks: u64,
     reads: u64,
+    sync_wake_up: u64,
 }
 
 fn stats(out: &Output) -> Stats {
@@ -99,12 +100,12 @@ fn stats(out: &Output) -> Stats {
         .find_map(|l| l.strip_prefix("clockwatch: "))
         .unwrap_or_else(|| panic!("no stats in {err}"));
     let v: Vec<u64> = line.split_whitespace().skip(1).step_by(2).map(|x| x.parse().expect("count")).collect();
-    Stats { redirected: v[0], hidden: v[1], fallbacks: v[2], reads: v[3] }
+    Stats { redirected: v[0], hidden: v[1], fallbacks: v[2], reads: v[3], sync_wake_up: v[4] }
 }
 
 /// Redirected vDSOs only, no fallback, and no wall-clock read answered by the supervisor.
 fn user_space_only(n: u64) -> Stats {
-    Stats { redirected: n, hidden: 0, fallbacks: 0, reads: 0 }
+    Stats { redirected: n, hidden: 0, fallbacks: 0, reads: 0, sync_wake_up: 1 }
 }
 
 fn run_with(who: Who, flags: &[&str], spec: &str, argv: &[&Path], env: &[(String, String)]) -> Output {
@@ -222,6 +223,10 @@ fn the_hidden_vdso_path_still_freezes_static_programs() {
             assert_eq!((s.redirected, s.hidden), (0, 1), "{who:?} {bin:?}");
             // clock_gettime, coarse, gettimeofday, time and the sleep's fake now.
             assert!(s.reads >= 4, "{s:?}");
+            assert_eq!(s.sync_wake_up, 1, "this kernel (6.6+) takes SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP");
+            let out = run_with(who, &["--vdso", "hide", "--no-sync-wake-up"], SPEC, &[bin], &[]);
+            assert_c_frozen(&lines(&out), "");
+            assert_eq!(stats(&out).sync_wake_up, 0);
         }
     }
 }
