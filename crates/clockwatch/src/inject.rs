@@ -107,13 +107,7 @@ fn to_syscall_stop(pid: i32, want: u8, pending: &mut Vec<i32>) -> Result<(), Fai
 fn read_image(pid: i32, mem: &File, base: u64) -> Result<Vec<u8>, Failed> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
         .map_err(|source| ClockwatchError::Sys { what: "read the program's maps", source })?;
-    let end = maps
-        .lines()
-        .filter(|l| l.ends_with("[vdso]"))
-        .filter_map(|l| l.split_once(' ')?.0.split_once('-'))
-        .filter_map(|(lo, hi)| Some((u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?)))
-        .find(|(lo, _)| *lo == base)
-        .map(|(_, hi)| hi)
+    let end = vdso::mapping_end(&maps, base)
         .ok_or(vdso_err(vdso::VdsoError::Malformed("no [vdso] mapping at the auxv address")))?;
     let mut img = vec![0u8; (end - base) as usize];
     mem.read_exact_at(&mut img, base).map_err(|source| mem_err(pid, source))?;

@@ -292,4 +292,18 @@ mod tests {
         let now = c.now(libc::CLOCK_REALTIME, real(libc::CLOCK_REALTIME), false) / 1_000_000_000;
         assert!((now - 1..=now).contains(&t), "{t} vs {now}");
     }
+
+    #[test]
+    fn the_step_stub_makes_the_system_call() {
+        // Outside the filter the kernel answers it: the real time.
+        let m = Mapped::new(&clock(ShimMode::Step));
+        let before = real(libc::CLOCK_REALTIME);
+        let (r, s, n) = m.cgt(libc::CLOCK_REALTIME);
+        let after = real(libc::CLOCK_REALTIME);
+        assert_eq!(r, 0);
+        assert!((before..=after).contains(&(s as i128 * 1_000_000_000 + n as i128)));
+        let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+        assert_eq!(m.at::<Gtod>(GETTIMEOFDAY)(&mut tv, std::ptr::null_mut()), 0);
+        assert!(tv.tv_sec as i128 >= before / 1_000_000_000);
+    }
 }

@@ -142,6 +142,17 @@ impl Image {
     }
 }
 
+/// The end of the `[vdso]` mapping that starts at `base`, from the text of
+/// `/proc/PID/maps`.
+pub fn mapping_end(maps: &str, base: u64) -> Option<u64> {
+    maps.lines()
+        .filter(|l| l.ends_with("[vdso]"))
+        .filter_map(|l| l.split_once(' ')?.0.split_once('-'))
+        .filter_map(|(lo, hi)| Some((u64::from_str_radix(lo, 16).ok()?, u64::from_str_radix(hi, 16).ok()?)))
+        .find(|(lo, _)| *lo == base)
+        .map(|(_, hi)| hi)
+}
+
 /// The stub entry point that replaces the vDSO function `name`, if it is one we redirect.
 pub fn replacement(name: &str) -> Option<usize> {
     match name {
@@ -190,14 +201,20 @@ pub(crate) mod tests {
         let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) };
         assert_ne!(base, 0, "no vDSO");
         let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
-        let line = maps.lines().find(|l| l.ends_with("[vdso]")).expect("[vdso] in maps");
-        let (lo, hi) = line.split_once(' ').and_then(|(r, _)| r.split_once('-')).expect("range");
-        let (lo, hi) = (u64::from_str_radix(lo, 16).expect("lo"), u64::from_str_radix(hi, 16).expect("hi"));
-        assert_eq!(lo, base);
+        let hi = mapping_end(&maps, base).expect("[vdso] in maps");
         let mem = std::fs::File::open("/proc/self/mem").expect("mem");
-        let mut img = vec![0u8; (hi - lo) as usize];
-        std::os::unix::fs::FileExt::read_exact_at(&mem, &mut img, lo).expect("read the vDSO");
+        let mut img = vec![0u8; (hi - base) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&mem, &mut img, base).expect("read the vDSO");
         (base, img)
+    }
+
+    #[test]
+    fn finds_the_vdso_mapping_by_its_start() {
+        let maps = "7ffc1000-7ffc3000 r--p 00000000 00:00 0                          [vvar]\n\
+                    7ffc3000-7ffc5000 r-xp 00000000 00:00 0                          [vdso]\n";
+        assert_eq!(mapping_end(maps, 0x7ffc3000), Some(0x7ffc5000));
+        assert_eq!(mapping_end(maps, 0x7ffc1000), None, "[vvar] is not the vDSO");
+        assert_eq!(mapping_end("", 0x7ffc3000), None);
     }
 
     #[test]

@@ -187,12 +187,7 @@ fn own_vdso() -> Vec<u8> {
     // SAFETY: getauxval has no preconditions.
     let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) };
     let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
-    let hi = maps
-        .lines()
-        .find(|l| l.ends_with("[vdso]"))
-        .and_then(|l| l.split_once(' ')?.0.split_once('-'))
-        .and_then(|(_, hi)| u64::from_str_radix(hi, 16).ok())
-        .expect("[vdso] in maps");
+    let hi = flakebox_clockwatch::vdso::mapping_end(&maps, base).expect("[vdso] in maps");
     let mut img = vec![0u8; (hi - base) as usize];
     let mem = std::fs::File::open("/proc/self/mem").expect("mem");
     std::os::unix::fs::FileExt::read_exact_at(&mem, &mut img, base).expect("read the vDSO");
