@@ -5,10 +5,9 @@
 //! group stops kept (PTRACE_LISTEN).
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use clock::reach::Reach;
-
-use std::sync::atomic::Ordering;
 
 use crate::error::Failed;
 use crate::fake::FakeClock;
