@@ -12,7 +12,7 @@ use crate::ClockwatchError;
 
 const AT_NULL: u64 = 0;
 const AT_IGNORE: u64 = 1;
-const AT_SYSINFO_EHDR: u64 = 33;
+pub const AT_SYSINFO_EHDR: u64 = 33;
 
 /// Where the auxv entry with `tag` is on a stack that starts with argc.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,14 +42,15 @@ pub fn find(words: &[u64], tag: u64) -> Found {
         match words.get(i) {
             None => return Found::NeedMore,
             Some(&AT_NULL) => return Found::Absent,
-            Some(&t) if t == tag => return Found::At(i),
+            Some(&t) if t == tag && words.len() > i + 1 => return Found::At(i),
+            Some(&t) if t == tag => return Found::NeedMore,
             Some(_) => i += 2,
         }
     }
 }
 
 /// The stack pointer of a tracee in a ptrace stop.
-fn stack_pointer(pid: i32) -> Result<u64, ClockwatchError> {
+pub fn stack_pointer(pid: i32) -> Result<u64, ClockwatchError> {
     // SAFETY: user_regs_struct is plain data; all-zero is a valid value.
     let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
     let mut iov = libc::iovec {
@@ -74,20 +75,30 @@ pub fn hide_vdso(pid: i32) -> Result<bool, ClockwatchError> {
     let path = PathBuf::from(format!("/proc/{pid}/mem"));
     let mem_err = |source| ClockwatchError::Mem { path: path.clone(), source };
     let mem = File::options().read(true).write(true).open(&path).map_err(mem_err)?;
+    match entry(pid, &mem, sp, AT_SYSINFO_EHDR)? {
+        Some((at, _)) => {
+            mem.write_all_at(&AT_IGNORE.to_ne_bytes(), at).map_err(mem_err)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// The auxv entry `tag` of `pid` (at its exec stop, stack pointer `sp`): the
+/// address of its tag word and its value.
+pub fn entry(pid: i32, mem: &File, sp: u64, tag: u64) -> Result<Option<(u64, u64)>, ClockwatchError> {
+    let mem_err = |source| ClockwatchError::Mem { path: PathBuf::from(format!("/proc/{pid}/mem")), source };
     let mut len = 4096usize;
     loop {
         let mut buf = vec![0u8; len];
-        let n = read_upto(&mem, &mut buf, sp).map_err(mem_err)?;
+        let n = read_upto(mem, &mut buf, sp).map_err(mem_err)?;
         let words: Vec<u64> = buf[..n - n % 8]
             .chunks_exact(8)
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
             .collect();
-        match find(&words, AT_SYSINFO_EHDR) {
-            Found::At(i) => {
-                mem.write_all_at(&AT_IGNORE.to_ne_bytes(), sp + 8 * i as u64).map_err(mem_err)?;
-                return Ok(true);
-            }
-            Found::Absent => return Ok(false),
+        match find(&words, tag) {
+            Found::At(i) => return Ok(Some((sp + 8 * i as u64, words[i + 1]))),
+            Found::Absent => return Ok(None),
             Found::NeedMore if n < len => return Err(ClockwatchError::NoAuxv { pid }),
             Found::NeedMore => len *= 4,
         }

@@ -27,6 +27,9 @@ pub enum ClockwatchError {
         #[source]
         source: std::io::Error,
     },
+    /// The vDSO cannot be redirected (the program gets it hidden instead).
+    #[error("{0}")]
+    Vdso(#[from] crate::vdso::VdsoError),
     /// The child never handed over its listener (it died or the socket closed).
     #[error("the command exited before its seccomp listener was handed over")]
     NoListener,
@@ -35,5 +38,20 @@ pub enum ClockwatchError {
 impl ClockwatchError {
     pub(crate) fn last(what: &'static str) -> ClockwatchError {
         ClockwatchError::Sys { what, source: std::io::Error::last_os_error() }
+    }
+}
+
+/// How an attempt ended when it did not redirect.
+#[derive(Debug)]
+pub enum Failed {
+    /// Nothing the program will notice was changed: hide the vDSO instead.
+    Fallback(ClockwatchError),
+    /// The program exited or was killed meanwhile (its raw wait status, already reaped).
+    Exited(i32),
+}
+
+impl From<ClockwatchError> for Failed {
+    fn from(e: ClockwatchError) -> Failed {
+        Failed::Fallback(e)
     }
 }

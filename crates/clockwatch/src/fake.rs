@@ -26,6 +26,10 @@ impl FakeClock {
         FakeClock { clock, tai_offset, reads: AtomicU64::new(0) }
     }
 
+    pub fn mode(&self) -> ShimMode {
+        self.clock.mode
+    }
+
     /// TAI − UTC of this host (0 when CLOCK_TAI is not set up), rounded as the shim does.
     pub fn host_tai_offset() -> i64 {
         match (real_now(libc::CLOCK_TAI), real_now(libc::CLOCK_REALTIME)) {

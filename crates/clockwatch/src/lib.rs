@@ -1,14 +1,19 @@
 //! A fake wall clock for programs LD_PRELOAD cannot reach (static, Go, musl).
 //!
-//! Design (issue 14, option b): the command is started under a seccomp filter
-//! ([`filter`]) that sends REALTIME-family reads and absolute REALTIME sleeps to a
-//! supervisor by `SECCOMP_RET_USER_NOTIF`, stops absolute REALTIME deadlines of
-//! futex waits and timers for the tracer to convert (`deadline`), and lets
-//! MONOTONIC, BOOTTIME and CPU clocks through in the kernel. The supervisor follows the tree with ptrace
-//! ([`tracer`]): at each exec of a program the shim cannot reach it hides the vDSO
-//! ([`auxv`]), so the program's clock reads become system calls, which [`notify`]
-//! answers from the same [`clock::ShimClock`] the shim is given ([`fake`]).
-//! Dynamically linked programs keep their vDSO and the shim's fast path.
+//! The command is started under a seccomp filter ([`filter`]) that sends
+//! REALTIME-family system calls and absolute REALTIME sleeps to a supervisor by
+//! `SECCOMP_RET_USER_NOTIF`, stops absolute REALTIME deadlines of futex waits and
+//! timers for the tracer to convert (`deadline`), and lets MONOTONIC, BOOTTIME and
+//! CPU clocks through in the kernel. The supervisor follows the tree with ptrace
+//! ([`tracer`]). At each exec of a program the shim cannot reach it redirects the
+//! vDSO's wall-clock functions to a stub page injected into the program
+//! ([`inject`], [`vdso`], [`stub`]; x86_64), which answers frozen and ticking reads
+//! in user space and leaves every other clock to the vDSO (issue 14's design (a),
+//! kept to the wall clock). Where that cannot be done (aarch64, a failed
+//! injection) it hides the vDSO ([`auxv`]), so the program's clock reads become
+//! system calls, which [`notify`] answers from the same [`clock::ShimClock`] the
+//! shim is given ([`fake`]) — design (b). Dynamically linked programs keep their
+//! vDSO and the shim's fast path.
 //!
 //! Use: [`handover`] before fork; in the child [`Prepared::install`] then exec; in a
 //! process that has no other children (its `waitpid(-1)` must see only tracees),
@@ -20,9 +25,14 @@ mod deadline;
 mod error;
 pub mod fake;
 pub mod filter;
+#[cfg(target_arch = "x86_64")]
+pub mod inject;
 pub mod notify;
+pub mod stats;
+pub mod stub;
 pub mod tracees;
 pub mod tracer;
+pub mod vdso;
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -32,6 +42,7 @@ use std::sync::Arc;
 pub use child::Prepared;
 pub use error::ClockwatchError;
 pub use filter::Routes;
+pub use stats::Stats;
 pub use tracer::{needs_watch, RootExit};
 
 /// What the supervisor answers with.
@@ -39,6 +50,29 @@ pub use tracer::{needs_watch, RootExit};
 pub struct Options {
     pub clock: clock::ShimClock,
     pub routes: Routes,
+    pub vdso: VdsoPath,
+    /// Ask the kernel to hand the CPU straight between a notified caller and the
+    /// supervisor (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, Linux 6.6+).
+    pub sync_wake_up: bool,
+}
+
+impl Options {
+    /// The fastest mechanism this host offers, for `clock`.
+    pub fn new(clock: clock::ShimClock) -> Options {
+        Options { clock, routes: Routes::default(), vdso: VdsoPath::default(), sync_wake_up: true }
+    }
+}
+
+/// How a program the shim cannot reach gets the fake clock at exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VdsoPath {
+    /// Its vDSO's wall-clock functions are redirected to a stub page that answers
+    /// in user space ([`inject`], x86_64); hidden as below if that fails.
+    #[default]
+    Redirect,
+    /// Its vDSO is hidden ([`auxv`]): every clock read becomes a system call and
+    /// wall-clock reads are answered by the supervisor.
+    Hide,
 }
 
 /// The supervisor's end of the handover socket.
@@ -69,7 +103,7 @@ impl Supervisor {
         self,
         opts: &Options,
         warn: &mut dyn FnMut(String),
-    ) -> Result<Option<RootExit>, ClockwatchError> {
+    ) -> Result<(Option<RootExit>, Stats), ClockwatchError> {
         let me = std::process::id().to_ne_bytes();
         // SAFETY: writes four bytes from a valid buffer.
         if unsafe { libc::write(self.sock.as_raw_fd(), me.as_ptr().cast(), 4) } != 4 {
@@ -85,12 +119,14 @@ impl Supervisor {
         let clock = Arc::new(fake::FakeClock::new(opts.clock, fake::FakeClock::host_tai_offset()));
         let tracees = Arc::new(tracees::Tracees::default());
         tracees.add(pid, false);
-        let (t, c) = (tracees.clone(), clock.clone());
+        let counts = Arc::new(stats::Counts::default());
+        let (t, c, n, sync) = (tracees.clone(), clock.clone(), counts.clone(), opts.sync_wake_up);
         std::thread::Builder::new()
             .name("clockwatch-notify".into())
-            .spawn(move || notify::serve(listener, c, t))
+            .spawn(move || notify::serve(listener, c, t, &n, sync))
             .map_err(|source| ClockwatchError::Sys { what: "spawn the notification thread", source })?;
-        Ok(tracer::follow(pid, &tracees, &clock, warn))
+        let root = tracer::follow(pid, &tracees, &clock, opts.vdso, &counts, warn);
+        Ok((root, counts.snapshot()))
     }
 }
 
@@ -249,13 +285,14 @@ fn recv_fd(sock: RawFd) -> Result<(i32, OwnedFd), ClockwatchError> {
     Ok((i32::from_ne_bytes(data), unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
-/// Runs `argv` (PATH searched) under the mechanism and returns its wait status.
+/// Runs `argv` (PATH searched) under the mechanism and returns its wait status
+/// and what the supervisor did.
 /// The calling process becomes the supervisor: it must have no other children.
 pub fn run_command(
     opts: &Options,
     argv: &[OsString],
     warn: &mut dyn FnMut(String),
-) -> Result<i32, ClockwatchError> {
+) -> Result<(i32, Stats), ClockwatchError> {
     let args: Vec<CString> = argv
         .iter()
         .map(|a| {
@@ -289,6 +326,6 @@ pub fn run_command(
         }
     }
     drop(prepared);
-    let exit = sup.run(opts, warn)?;
-    Ok(exit.map(|e| e.status).unwrap_or(0))
+    let (exit, stats) = sup.run(opts, warn)?;
+    Ok((exit.map(|e| e.status).unwrap_or(0), stats))
 }

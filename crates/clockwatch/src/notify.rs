@@ -9,11 +9,13 @@
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::fake::{real_now, split, FakeClock, Nanos};
 use crate::filter::Arch;
+use crate::stats::Counts;
 use crate::tracees::Tracees;
 
 /// SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (linux/seccomp.h).
@@ -33,15 +35,25 @@ enum Answer {
 }
 
 /// Serves notifications on `listener` until it fails (the last filtered process exited).
-/// Absolute deadlines are converted only for threads whose vDSO was hidden: a
+/// Absolute deadlines are converted only for threads clockwatch fakes the clock of: a
 /// process the shim reaches has converted its own.
-pub fn serve(listener: OwnedFd, clock: Arc<FakeClock>, tracees: Arc<Tracees>) {
+pub fn serve(
+    listener: OwnedFd,
+    clock: Arc<FakeClock>,
+    tracees: Arc<Tracees>,
+    counts: &Counts,
+    sync_wake_up: bool,
+) {
     let arch = Arch::native();
     // The caller and this thread hand the CPU to each other directly (Linux 6.6+;
     // older kernels refuse the flag and keep the ordinary wakeups).
-    let mut flags: u64 = SYNC_WAKE_UP;
-    // SAFETY: SET_FLAGS reads one u64.
-    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, &raw mut flags) };
+    if sync_wake_up {
+        // The flags are the argument itself, not a pointer to them.
+        // SAFETY: SET_FLAGS takes an integer argument and touches no memory of ours.
+        let r =
+            unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS, SYNC_WAKE_UP) };
+        counts.sync_wake_up.store(r == 0, Ordering::Relaxed);
+    }
     let listener = Arc::new(listener);
     loop {
         // SAFETY: seccomp_notif is plain data; all-zero is what RECV requires.
@@ -57,7 +69,7 @@ pub fn serve(listener: OwnedFd, clock: Arc<FakeClock>, tracees: Arc<Tracees>) {
         }
         let nr = req.data.nr as u32;
         if nr == arch.clock_nanosleep {
-            if tracees.is_hidden(req.pid as i32) {
+            if tracees.is_watched(req.pid as i32) {
                 let (l, c, t) = (listener.clone(), clock.clone(), tracees.clone());
                 // The wait may be long: one thread per sleeping caller.
                 std::thread::spawn(move || {
@@ -70,6 +82,9 @@ pub fn serve(listener: OwnedFd, clock: Arc<FakeClock>, tracees: Arc<Tracees>) {
             continue;
         }
         let a = read_clock(listener.as_raw_fd(), &clock, &tracees, &arch, &req);
+        if matches!(a, Answer::Value(_)) {
+            counts.reads.fetch_add(1, Ordering::Relaxed);
+        }
         respond(listener.as_raw_fd(), req.id, a);
     }
 }

@@ -1,5 +1,5 @@
 //! What the tracer knows about each traced thread, shared with the answering side:
-//! whether its program had the vDSO hidden, and its memory file, opened once.
+//! whether its program gets the fake clock from clockwatch (vDSO redirected or hidden), and its memory file, opened once.
 //!
 //! A cached `/proc/TID/mem` is safe against pid reuse because the tracer drops it
 //! when it sees the thread exit or exec, and a traced thread's pid cannot be reused
@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default)]
 struct Entry {
-    hidden: bool,
+    watched: bool,
     mem: Option<Arc<File>>,
 }
 
@@ -28,23 +28,23 @@ impl Tracees {
     }
 
     /// A new thread or process, unless already recorded.
-    pub fn add(&self, tid: i32, hidden: bool) {
+    pub fn add(&self, tid: i32, watched: bool) {
         self.with(|m| {
-            m.entry(tid).or_insert(Entry { hidden, mem: None });
+            m.entry(tid).or_insert(Entry { watched, mem: None });
         });
     }
 
     /// `tid` exec'd a new program: new memory, new verdict.
-    pub fn exec(&self, tid: i32, hidden: bool) {
-        self.with(|m| m.insert(tid, Entry { hidden, mem: None }));
+    pub fn exec(&self, tid: i32, watched: bool) {
+        self.with(|m| m.insert(tid, Entry { watched, mem: None }));
     }
 
     pub fn remove(&self, tid: i32) {
         self.with(|m| m.remove(&tid));
     }
 
-    pub fn is_hidden(&self, tid: i32) -> bool {
-        self.with(|m| m.get(&tid).is_some_and(|e| e.hidden))
+    pub fn is_watched(&self, tid: i32) -> bool {
+        self.with(|m| m.get(&tid).is_some_and(|e| e.watched))
     }
 
     /// The thread's memory, opened on first use and kept while the tracer knows it.
@@ -72,14 +72,14 @@ mod tests {
         let me = std::process::id() as i32;
         t.add(me, true);
         t.add(me, false); // already known: unchanged
-        assert!(t.is_hidden(me));
+        assert!(t.is_watched(me));
         let a = t.mem(me).expect("own mem");
         assert!(Arc::ptr_eq(&a, &t.mem(me).expect("cached")));
         t.exec(me, false);
-        assert!(!t.is_hidden(me));
+        assert!(!t.is_watched(me));
         assert!(!Arc::ptr_eq(&a, &t.mem(me).expect("reopened")));
         t.remove(me);
-        assert!(!t.is_hidden(me));
+        assert!(!t.is_watched(me));
         // An unknown thread is opened but not cached.
         let b = t.mem(me).expect("uncached");
         assert!(!Arc::ptr_eq(&b, &t.mem(me).expect("uncached again")));

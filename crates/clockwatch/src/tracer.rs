@@ -1,16 +1,20 @@
 //! The ptrace side: follows the command's process tree (forks, clones, execs) and,
-//! at every exec of a program the shim cannot reach, hides the vDSO; at the
+//! at every exec of a program the shim cannot reach, redirects or hides its vDSO; at the
 //! filter's trace stops of those programs it converts absolute deadlines
 //! ([`crate::deadline`]). Other stops are passed through: signals re-injected,
 //! group stops kept (PTRACE_LISTEN).
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use clock::reach::Reach;
 
+use crate::error::Failed;
 use crate::fake::FakeClock;
+use crate::stats::Counts;
 use crate::tracees::Tracees;
 use crate::ClockwatchError;
+use crate::VdsoPath;
 
 const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
     | libc::PTRACE_O_TRACEFORK
@@ -18,10 +22,12 @@ const OPTIONS: libc::c_int = libc::PTRACE_O_TRACEEXEC
     | libc::PTRACE_O_TRACECLONE
     // The filter's SECCOMP_RET_TRACE: absolute deadlines to convert.
     | libc::PTRACE_O_TRACESECCOMP
+    // Syscall stops (only while the vDSO is redirected) tell themselves apart.
+    | libc::PTRACE_O_TRACESYSGOOD
     // If the supervisor dies, the tree dies with it rather than reading the real clock.
     | libc::PTRACE_O_EXITKILL;
 
-/// Whether a program needs its vDSO hidden: the shim cannot reach it and the reason
+/// Whether a program needs its vDSO redirected or hidden: the shim cannot reach it and the reason
 /// is its linking (setuid and file-capability programs run without privileges under
 /// the filter's no_new_privs, so the shim reaches them after all).
 pub fn needs_watch(reach: &Reach) -> bool {
@@ -66,6 +72,27 @@ fn tgid_ppid(tid: i32) -> Option<(i32, i32)> {
     Some((field(b"Tgid:")?, field(b"PPid:")?))
 }
 
+/// At the exec stop of a program the shim cannot reach: redirect its vDSO's
+/// wall-clock functions (x86_64), or else hide its vDSO.
+fn exec_stop(pid: i32, path: VdsoPath, clock: &FakeClock, counts: &Counts) -> Result<(), Failed> {
+    #[cfg(target_arch = "x86_64")]
+    if path == VdsoPath::Redirect {
+        match crate::inject::redirect(pid, clock) {
+            Ok(()) => {
+                counts.redirected.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(Failed::Fallback(_)) => counts.fallbacks.fetch_add(1, Ordering::Relaxed),
+            Err(e) => return Err(e),
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (path, clock);
+    crate::auxv::hide_vdso(pid)?;
+    counts.hidden.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
 /// What the tracer saw happen to the root process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RootExit {
@@ -74,11 +101,13 @@ pub struct RootExit {
 }
 
 /// Follows the tree until no tracee is left; warnings (a program whose vDSO could
-/// not be hidden, a deadline that could not be converted) go to `warn`.
+/// be neither redirected nor hidden, a deadline that could not be converted) go to `warn`.
 pub fn follow(
     root: i32,
     tracees: &Tracees,
     clock: &FakeClock,
+    path: VdsoPath,
+    counts: &Counts,
     warn: &mut dyn FnMut(String),
 ) -> Option<RootExit> {
     let mut warned_deadline = false;
@@ -109,7 +138,7 @@ pub fn follow(
             // A new thread or process whose creator's event may not have come yet.
             if let Some((tgid, ppid)) = tgid_ppid(pid) {
                 let from = if tgid != pid { tgid } else { ppid };
-                tracees.add(pid, tracees.is_hidden(from));
+                tracees.add(pid, tracees.is_watched(from));
             }
         }
         let sig = libc::WSTOPSIG(status);
@@ -126,9 +155,17 @@ pub fn follow(
                     .is_some_and(|r| needs_watch(&r));
                 let mut on = false;
                 if watch {
-                    match crate::auxv::hide_vdso(pid) {
-                        Ok(_) => on = true,
-                        Err(e) => warn(format!(
+                    match exec_stop(pid, path, clock, counts) {
+                        Ok(()) => on = true,
+                        Err(Failed::Exited(status)) => {
+                            tracees.remove(pid);
+                            known.remove(&pid);
+                            if pid == root {
+                                root_exit = Some(RootExit { status });
+                            }
+                            continue;
+                        }
+                        Err(Failed::Fallback(e)) => warn(format!(
                             "flakebox: warning: {}: cannot hide its vDSO ({e}); its clock is NOT frozen",
                             exe.as_deref().unwrap_or(Path::new("?")).display()
                         )),
@@ -140,14 +177,14 @@ pub fn follow(
             libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK | libc::PTRACE_EVENT_CLONE => {
                 if let Some(child) = event_msg(pid) {
                     if known.insert(child) {
-                        tracees.add(child, tracees.is_hidden(pid));
+                        tracees.add(child, tracees.is_watched(pid));
                     }
                 }
                 cont(pid, libc::PTRACE_CONT, 0);
             }
             libc::PTRACE_EVENT_SECCOMP => {
                 // A process the shim reaches has converted its own deadline.
-                if tracees.is_hidden(pid) {
+                if tracees.is_watched(pid) {
                     let tgid = tgid_ppid(pid).map_or(pid, |(tgid, _)| tgid);
                     if let Err(e) = crate::deadline::convert(pid, tgid, clock, tracees) {
                         if !std::mem::replace(&mut warned_deadline, true) {

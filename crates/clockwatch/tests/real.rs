@@ -79,6 +79,36 @@ fn progs() -> &'static Progs {
 }
 
 fn run(who: Who, spec: &str, argv: &[&Path], env: &[(String, String)]) -> Output {
+    run_with(who, &[], spec, argv, env)
+}
+
+/// What the supervisor did (`--stats`): the counts of its last stderr line.
+#[derive(Debug, PartialEq, Eq)]
+struct Stats {
+    redirected: u64,
+    hidden: u64,
+    fallbacks: u64,
+    reads: u64,
+    sync_wake_up: u64,
+}
+
+fn stats(out: &Output) -> Stats {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("clockwatch: "))
+        .unwrap_or_else(|| panic!("no stats in {err}"));
+    let v: Vec<u64> = line.split_whitespace().skip(1).step_by(2).map(|x| x.parse().expect("count")).collect();
+    Stats { redirected: v[0], hidden: v[1], fallbacks: v[2], reads: v[3], sync_wake_up: v[4] }
+}
+
+/// Redirected vDSOs only, no fallback, and no wall-clock read answered by the supervisor.
+fn user_space_only(n: u64) -> Stats {
+    Stats { redirected: n, hidden: 0, fallbacks: 0, reads: 0, sync_wake_up: 1 }
+}
+
+fn run_with(who: Who, flags: &[&str], spec: &str, argv: &[&Path], env: &[(String, String)]) -> Output {
     let p = progs();
     let mut c = match who {
         Who::Root => Command::new(&p.run),
@@ -88,7 +118,12 @@ fn run(who: Who, spec: &str, argv: &[&Path], env: &[(String, String)]) -> Output
             c
         }
     };
-    c.args(["--time", spec, "--"]).args(argv).envs(env.iter().cloned()).current_dir("/");
+    c.arg("--stats")
+        .args(flags)
+        .args(["--time", spec, "--"])
+        .args(argv)
+        .envs(env.iter().cloned())
+        .current_dir("/");
     let out = c.output().expect("spawn clockwatch-run");
     assert!(
         out.status.success(),
@@ -140,8 +175,53 @@ fn static_glibc_and_musl_read_the_frozen_instant_and_sleep_on_real_time() {
     let p = progs();
     for who in BOTH {
         for bin in [&p.glibc, &p.musl] {
-            let m = lines(&run(who, SPEC, &[bin], &[]));
-            assert_c_frozen(&m, "");
+            let out = run(who, SPEC, &[bin], &[]);
+            assert_c_frozen(&lines(&out), "");
+            assert_eq!(stats(&out), user_space_only(1), "{who:?} {bin:?}");
+        }
+    }
+}
+
+/// This process's vDSO image, read from its own memory.
+fn own_vdso() -> Vec<u8> {
+    // SAFETY: getauxval has no preconditions.
+    let base = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) };
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    let hi = flakebox_clockwatch::vdso::mapping_end(&maps, base).expect("[vdso] in maps");
+    let mut img = vec![0u8; (hi - base) as usize];
+    let mem = std::fs::File::open("/proc/self/mem").expect("mem");
+    std::os::unix::fs::FileExt::read_exact_at(&mem, &mut img, base).expect("read the vDSO");
+    img
+}
+
+#[test]
+fn the_patched_vdso_page_is_the_programs_own_copy() {
+    let before = own_vdso();
+    let out = run(Who::Root, SPEC, &[&progs().glibc], &[]);
+    assert_eq!(stats(&out).redirected, 1);
+    // Writing the program's .dynsym copied the page for it alone: every other
+    // process's vDSO (this one's too) still names the kernel's functions.
+    assert_eq!(own_vdso(), before);
+    let image = flakebox_clockwatch::vdso::Image::parse(&before).expect("parse");
+    let cgt = image.clock_gettime().expect("__vdso_clock_gettime");
+    assert!((cgt as usize) < before.len(), "{cgt:#x} is outside the vDSO");
+}
+
+#[test]
+fn the_hidden_vdso_path_still_freezes_static_programs() {
+    let p = progs();
+    for who in BOTH {
+        for bin in [&p.glibc, &p.musl] {
+            let out = run_with(who, &["--vdso", "hide"], SPEC, &[bin], &[]);
+            assert_c_frozen(&lines(&out), "");
+            let s = stats(&out);
+            assert_eq!((s.redirected, s.hidden), (0, 1), "{who:?} {bin:?}");
+            // clock_gettime, coarse, gettimeofday, time and the sleep's fake now.
+            assert!(s.reads >= 4, "{s:?}");
+            assert_eq!(s.sync_wake_up, 1, "this kernel (6.6+) takes SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP");
+            let out = run_with(who, &["--vdso", "hide", "--no-sync-wake-up"], SPEC, &[bin], &[]);
+            assert_c_frozen(&lines(&out), "");
+            assert_eq!(stats(&out).sync_wake_up, 0);
         }
     }
 }
@@ -151,9 +231,11 @@ fn descendants_inherit_the_filter_and_get_their_vdso_hidden() {
     let p = progs();
     for who in BOTH {
         // The program forks and execs itself: the second block is the descendant's.
-        let m = lines(&run(who, SPEC, &[&p.glibc, Path::new("again")], &[]));
+        let out = run(who, SPEC, &[&p.glibc, Path::new("again")], &[]);
+        let m = lines(&out);
         assert_c_frozen(&m, "");
         assert_c_frozen(&m, "#2");
+        assert_eq!(stats(&out), user_space_only(2));
     }
 }
 
@@ -194,7 +276,9 @@ fn absolute_deadlines_of_timers_and_futex_waits_fire_on_real_time() {
 #[test]
 fn go_reads_the_frozen_instant_and_its_timers_fire_on_real_time() {
     for who in BOTH {
-        let m = lines(&run(who, SPEC, &[&progs().go], &[]));
+        let out = run(who, SPEC, &[&progs().go], &[]);
+        assert_eq!(stats(&out), user_space_only(1));
+        let m = lines(&out);
         assert_eq!(get(&m, "now", 0), INSTANT, "{m:?}");
         assert_eq!(get(&m, "now2", 0), INSTANT * 1_000_000_000);
         assert_eq!(get(&m, "after_wall", 0), INSTANT);
@@ -209,12 +293,19 @@ fn go_reads_the_frozen_instant_and_its_timers_fire_on_real_time() {
 #[test]
 fn go_ticking_and_step_modes() {
     let go = &progs().go;
-    let m = lines(&run(Who::Root, &format!("{SPEC}~tick"), &[go], &[]));
+    let out = run(Who::Root, &format!("{SPEC}~tick"), &[go], &[]);
+    assert_eq!(stats(&out), user_space_only(1), "ticking is answered in user space");
+    let m = lines(&out);
     let (start, end) = (get(&m, "now2", 0), get(&m, "end_ns", 0));
     assert!((INSTANT * 1_000_000_000..(INSTANT + 60) * 1_000_000_000).contains(&start), "{m:?}");
     assert!(end - start >= 195_000_000 && end - start < 20_000_000_000, "ticking moved {} ns", end - start);
 
-    let m = lines(&run(Who::Root, &format!("{SPEC}~step=1ms"), &[go], &[]));
+    let out = run(Who::Root, &format!("{SPEC}~step=1ms"), &[go], &[]);
+    // Step reads leave the stub as system calls: one count shared by the whole run.
+    let s = stats(&out);
+    assert_eq!((s.redirected, s.hidden), (1, 0));
+    assert!(s.reads >= 3, "{s:?}");
+    let m = lines(&out);
     let base = INSTANT * 1_000_000_000;
     let (a, b) = (get(&m, "now2", 0), get(&m, "end_ns", 0));
     assert_eq!(get(&m, "now", 0), INSTANT);
@@ -239,6 +330,9 @@ fn a_go_program_and_its_python_child_through_the_shim_agree() {
             &[&p.go, python, Path::new("-c"), Path::new("import time; print(time.time_ns())")],
             &env,
         );
+        // Python is reached by the shim (not redirected; its own few system calls may reach the supervisor).
+        let s = stats(&out);
+        assert_eq!((s.redirected, s.hidden, s.fallbacks), (1, 0, 0), "{s:?}");
         let m = lines(&out);
         assert_eq!(get(&m, "now2", 0), INSTANT * 1_000_000_000);
         assert_eq!(get(&m, "child", 0), INSTANT * 1_000_000_000, "{m:?}");

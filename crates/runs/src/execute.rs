@@ -182,7 +182,7 @@ fn configure(cfg: &mut Config, req: &RunRequest, now: SystemTime) -> Result<Inpu
         // any program it execs, get the clock from the clockwatch supervisor.
         let watch = clockwatch::probe();
         if watch.is_ok() {
-            cfg.clock_watch = Some(clockwatch::Options { clock: c, routes: Default::default() });
+            cfg.clock_watch = Some(clockwatch::Options::new(c));
             set_env(cfg, OsStr::new(clock::ENV_CLOCKWATCH), OsString::from("1"));
         }
         // Say how the command's clock is reached, or that it is not.

@@ -123,7 +123,7 @@ pub enum Warning {
     /// The shim cannot reach the command's binary: its clock is not frozen.
     ClockNotFrozen(NotFrozen),
     /// The shim cannot reach the command's binary, but the clockwatch
-    /// supervisor does: its clock is frozen, at a system call per read.
+    /// supervisor does: its clock is frozen.
     ClockWatched { binary: std::path::PathBuf, reason: String },
     /// A program whose randomness does not follow the run's seed.
     NotSeeded(crate::NotSeeded),
@@ -131,15 +131,25 @@ pub enum Warning {
     Sandbox { message: String },
 }
 
+/// What a wall-clock read costs a program clockwatch reaches (see crates/clockwatch).
+#[cfg(target_arch = "x86_64")]
+const WATCHED_COST: &str =
+    "its vDSO's wall-clock functions are redirected to code that answers inside the program \
+     (a read costs nanoseconds, as through the vDSO; in step mode each read is a system call answered by the \
+     supervisor, microseconds)";
+#[cfg(not(target_arch = "x86_64"))]
+const WATCHED_COST: &str =
+    "each wall-clock read is a system call answered by it (microseconds instead of nanoseconds)";
+
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Warning::ClockNotFrozen(w) => w.fmt(f),
             Warning::ClockWatched { binary, reason } => write!(
                 f,
-                "flakebox: note: {}: {reason}; its clock IS frozen, through the clockwatch supervisor: \
-                 each wall-clock read is a system call answered by it (microseconds instead of nanoseconds)",
-                binary.display()
+                "flakebox: note: {}: {reason}; its clock IS frozen, through the clockwatch supervisor: {}",
+                binary.display(),
+                WATCHED_COST
             ),
             Warning::NotSeeded(w) => w.fmt(f),
             Warning::Sandbox { message } => f.write_str(message),
