@@ -11,11 +11,10 @@
 //! earliest of each kind stands for the others in the first pass.
 //!
 //! A test that compares with a fixed date (an expiry) tells months apart:
-//! its outcome changes between two probes that ran. Every skipped instant
-//! between two consecutive probes at which a time-dependent test's outcome
-//! differs is run once the differences are confirmed
-//! ([`Plan::refinements`](crate::Plan)), so failing windows start and end
-//! where the full set would put them. What
+//! its outcome changes once over the probes that ran, and the skipped
+//! instants between those two probes are run once the differences are
+//! confirmed ([`Plan::refinements`](crate::Plan)), so its window starts
+//! where the full set would start it. What
 //! stays unprobed is a test failing only on a skipped day and passing on
 //! both sides of it and on the day standing for it: a dependence on the
 //! month itself (or the weekday), which no hazard here targets;

@@ -394,13 +394,15 @@ impl Plan {
             .collect()
     }
 
-    /// The skipped instants to run once the first pass is confirmed: those
-    /// lying between two consecutive probed instants at which a
-    /// time-dependent test's outcome differs (a failing window starts or ends
-    /// there, and the full set would place that edge more precisely; a flaky
-    /// test's differences say nothing about the calendar). Attempt 1: they
-    /// belong to the first pass, and one that differs joins the confirmed
-    /// stretch next to it, so no new confirmation is needed.
+    /// The skipped instants to run once the first pass is confirmed: for a
+    /// time-dependent test whose outcome changes once over the probed
+    /// instants (a fixed date: an expiry, a start), those between the two
+    /// probes it changes between, so the edge is where the full set puts it.
+    /// A test whose outcome changes more often follows a calendar pattern,
+    /// which the probes standing for the skipped ones show; a flaky test's
+    /// differences say nothing about the calendar. Attempt 1: they belong to
+    /// the first pass, and one that differs joins the confirmed stretch next
+    /// to it, so no new confirmation is needed.
     pub fn refinements(&self, results: &[ProbeResult]) -> Vec<Probe> {
         let dependent: BTreeSet<String> = self
             .classify(results)
@@ -409,31 +411,27 @@ impl Plan {
             .map(|t| t.name)
             .collect();
         let by_target = group(results);
-        let outcomes = |i: usize| -> Option<BTreeMap<&str, bool>> {
-            let runs = by_target.get(&Target::Instant(i))?;
-            Some(
-                runs.iter()
-                    .filter(|r| r.attempt == 1)
-                    .flat_map(|r| r.tests.iter())
-                    .filter(|(n, _)| dependent.contains(n.as_str()))
-                    .filter_map(|(n, o)| observed(*o).map(|f| (n.as_str(), f)))
-                    .collect(),
-            )
-        };
-        let ran: Vec<Option<BTreeMap<&str, bool>>> = (0..self.hazards.len()).map(outcomes).collect();
-        let mut out = Vec::new();
-        for i in (0..self.hazards.len()).filter(|&i| ran[i].is_none() && self.stood_for_by(i).is_some()) {
-            let before = ran[..i].iter().rev().flatten().next();
-            let after = ran[i + 1..].iter().flatten().next();
-            let edge = match (before, after) {
-                (Some(b), Some(a)) => b.iter().any(|(n, f)| a.get(n).is_some_and(|g| g != f)),
-                _ => false,
-            };
-            if edge {
-                out.extend(self.probe(Target::Instant(i), 1));
+        let mut wanted: BTreeSet<usize> = BTreeSet::new();
+        for name in &dependent {
+            // (instant index, failed) over the instants probed, in time order.
+            let seen: Vec<(usize, bool)> = (0..self.hazards.len())
+                .filter_map(|i| {
+                    let runs = by_target.get(&Target::Instant(i))?;
+                    runs.iter()
+                        .filter(|r| r.attempt == 1)
+                        .find_map(|r| r.tests.get(name).copied().and_then(observed))
+                        .map(|f| (i, f))
+                })
+                .collect();
+            let edges: Vec<(usize, usize)> =
+                seen.windows(2).filter(|w| w[0].1 != w[1].1).map(|w| (w[0].0, w[1].0)).collect();
+            // One change: a fixed date. More: a calendar pattern, which the
+            // probes standing for the skipped ones already show.
+            if let [(a, b)] = edges[..] {
+                wanted.extend((a + 1..b).filter(|&i| self.stood_for_by(i).is_some()));
             }
         }
-        out
+        wanted.into_iter().filter_map(|i| self.probe(Target::Instant(i), 1)).collect()
     }
 
     /// Re-runs needed before anything is reported: the fewest instants that
