@@ -97,6 +97,13 @@
 //! only raise the others' adjusted p-values, never lower them), so the
 //! guarantee above holds as stated.
 //!
+//! The check for state left on the machine before the diagnosis ([`stale`]:
+//! runs with the suspected paths hidden) is one more hypothesis of the same
+//! family: its p-value joins the factors' in Holm's correction, and theirs
+//! are adjusted for it too. It runs only when no factor was claimed, and a
+//! larger family only raises adjusted p-values, so no factor's decision
+//! changes and the family-wise error stays at most `alpha`.
+//!
 //! # Interactions
 //!
 //! In adaptive mode, for a command without per-test results or with one
