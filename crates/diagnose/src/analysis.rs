@@ -17,13 +17,17 @@ pub(crate) fn command_fails(engine: &Engine) -> Fails {
 
 /// A test's outcome per run. Missing from a failed run's JUnit (the run
 /// crashed before writing it) counts as a failure; missing from a passing
-/// run, or skipped, does not count.
+/// run, or skipped, does not count; nor does a run of a condition that did
+/// not select it (another test's leave-one-out condition).
 pub(crate) fn test_fails(engine: &Engine, name: &str) -> Fails {
     engine
         .records
         .iter()
         .map(|r| match r.tests.get(name) {
             Some((f, _)) => *f,
+            None if engine.loo_select.get(&r.cond).is_some_and(|only| !only.iter().any(|t| t == name)) => {
+                None
+            }
             None if r.passed => None,
             None => Some(true),
         })
@@ -709,6 +713,7 @@ fn screened_test(engine: &Engine, name: &str, interrupted: bool) -> TestReport {
         screening: Some(all),
         fails_only_in_suite: false,
         replay: None,
+        interaction: None,
         max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
             .then(|| stats::never_failed_bound(all.runs))
             .flatten(),
@@ -791,6 +796,7 @@ pub(crate) fn build_report(
             verdict = Verdict::Undecided;
             outcome = None;
         }
+        let interaction = if interrupted { None } else { test_interaction(engine, &name) };
         tests.push(TestReport {
             name,
             verdict,
@@ -806,6 +812,7 @@ pub(crate) fn build_report(
             max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
                 .then(|| stats::never_failed_bound(counted.runs))
                 .flatten(),
+            interaction,
         });
     }
     // Focused reruns: the tests that were not rerun, from the screening.
@@ -987,10 +994,13 @@ fn roll_up(
 /// rounds only, and they are shuffled with the rest, so every pair stays
 /// exchangeable under its null.
 pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool {
-    // The interaction is the command's: with per-test results for more than
-    // one test (focused reruns run the suspects together), two factors that
-    // each fix a different test are two findings, not an interaction.
+    // With per-test results for more than one test (focused reruns run the
+    // suspects together), the interactions are each test's own: two factors
+    // that each fix a different test are two findings, not an interaction.
     if engine.test_names.len() > 1 {
+        return plan_test_interactions(engine, rounds_done);
+    }
+    if !engine.loo.is_empty() {
         return false;
     }
     let fails = command_fails(engine);
@@ -1033,20 +1043,90 @@ pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool 
     engine.conds.len() > before
 }
 
-/// The interaction of the factors with an effect, from their leave-one-out
-/// runs paired with baseline's (`None` before it was planned). Each
-/// factor's "fails less than baseline with only it shared" is the exact
-/// sequential sign test on the rounds both ran, corrected with Holm over
-/// the factors of the interaction at `alpha`.
+/// Focused reruns: plan the leave-one-out conditions of each test on which
+/// two or more factors have an effect (its own, from its own outcomes), not
+/// planned before. A condition added for them runs only the tests it was
+/// added for ([`Engine::loo_select`]); one that already exists (with two
+/// factors, the other factor's own condition) runs every suspect as before.
+fn plan_test_interactions(engine: &mut Engine, rounds_done: usize) -> bool {
+    let active: FactorSet =
+        engine.factors.iter().copied().filter(|f| !engine.pruned.iter().any(|p| p.factor == *f)).collect();
+    let names: Vec<String> = engine.test_names.keys().cloned().collect();
+    let before = engine.conds.len();
+    for name in names {
+        if engine.loo_tests.iter().any(|(n, _, _)| *n == name) {
+            continue;
+        }
+        let fails = test_fails(engine, &name);
+        let u = analyse(engine, &fails);
+        let effects: Vec<Factor> = u
+            .factors
+            .iter()
+            .filter(|a| matches!(a.status, Status::Fixes | Status::Reduces))
+            .map(|a| a.factor)
+            .collect();
+        let plan = crate::interaction::plan(active, &effects);
+        if plan.is_empty() {
+            continue;
+        }
+        let mut mine = Vec::new();
+        for (f, set) in plan {
+            let ci = match engine.cond_index(set) {
+                Some(ci) => ci,
+                None => {
+                    engine.conds.push(crate::Condition { isolate: set, name: format!("all but {f}") });
+                    engine.loo_select.insert(engine.conds.len() - 1, Vec::new());
+                    engine.conds.len() - 1
+                }
+            };
+            if let Some(only) = engine.loo_select.get_mut(&ci) {
+                only.push(name.clone());
+            }
+            if !engine.loo.contains(&(f, ci)) {
+                engine.loo.push((f, ci));
+            }
+            mine.push((f, ci));
+        }
+        engine.loo_tests.push((name, mine, rounds_done));
+    }
+    if engine.loo_from == 0 && !engine.loo.is_empty() {
+        engine.loo_from = rounds_done;
+    }
+    engine.conds.len() > before
+}
+
+/// The command's interaction (`None` before it was planned, and with focused
+/// reruns, whose interactions are the tests', see [`test_interaction`]).
 pub(crate) fn interaction(engine: &mut Engine, fails: &[Option<bool>]) -> Option<crate::Interaction> {
-    if engine.loo.is_empty() {
+    if engine.loo.is_empty() || !engine.loo_tests.is_empty() {
         return None;
     }
-    let grid = grid(engine, fails);
     let loo = engine.loo.clone();
+    Some(interaction_over(engine, fails, &loo))
+}
+
+/// One test's interaction, from its own outcomes in its leave-one-out
+/// conditions (`None` when no two factors had an effect on it).
+pub(crate) fn test_interaction(engine: &mut Engine, name: &str) -> Option<crate::Interaction> {
+    let loo = engine.loo_tests.iter().find(|(n, _, _)| n == name)?.1.clone();
+    let fails = test_fails(engine, name);
+    Some(interaction_over(engine, &fails, &loo))
+}
+
+/// The interaction of the factors with an effect on one unit (the command
+/// or a test, by `fails`), from their leave-one-out runs (`loo`) paired
+/// with baseline's. Each factor's "fails less than baseline with only it
+/// shared" is the exact sequential sign test on the rounds both ran,
+/// corrected with Holm over the factors of the interaction at `alpha`.
+fn interaction_over(
+    engine: &mut Engine,
+    fails: &[Option<bool>],
+    loo: &[(Factor, usize)],
+) -> crate::Interaction {
+    let grid = grid(engine, fails);
     let mut raw = Vec::new();
     let mut counts = Vec::new();
-    for &(_, ci) in &loo {
+    for &(_, ci) in loo {
         let (mut only_base, mut only_loo, mut runs, mut failed) = (0usize, 0usize, 0usize, 0usize);
         for row in &grid {
             if let Some(l) = row[ci] {
@@ -1075,19 +1155,26 @@ pub(crate) fn interaction(engine: &mut Engine, fails: &[Option<bool>]) -> Option
             state: evidence::state_found(engine, factor, fails),
         })
         .collect();
-    Some(crate::interaction::judge(&alone, engine.alpha))
+    crate::interaction::judge(&alone, engine.alpha)
 }
 
-/// May the runs stop as far as the interaction goes? Decided, or given as
-/// many rounds as the effects took to show (at least `min_runs`).
+/// May the runs stop as far as the interactions go? Each decided, or given
+/// as many rounds as the effects took to show (at least `min_runs`).
 pub(crate) fn interaction_decided(engine: &mut Engine, rounds_done: usize, min_runs: usize) -> bool {
+    let enough = |from: usize| rounds_done >= from + from.max(min_runs);
+    let tests: Vec<(String, usize)> =
+        engine.loo_tests.iter().map(|(n, _, from)| (n.clone(), *from)).collect();
+    for (name, from) in tests {
+        let decided =
+            test_interaction(engine, &name).is_none_or(|i| i.combination != crate::Combination::Undecided);
+        if !decided && !enough(from) {
+            return false;
+        }
+    }
     let fails = command_fails(engine);
     match interaction(engine, &fails) {
         None => true,
-        Some(i) => {
-            i.combination != crate::Combination::Undecided
-                || rounds_done >= engine.loo_from + engine.loo_from.max(min_runs)
-        }
+        Some(i) => i.combination != crate::Combination::Undecided || enough(engine.loo_from),
     }
 }
 

@@ -144,6 +144,7 @@ mod tests {
             fails_only_in_suite: false,
             replay: None,
             max_failure_rate_95: None,
+            interaction: None,
         }
     }
 

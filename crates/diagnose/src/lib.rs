@@ -97,11 +97,17 @@
 //! only raise the others' adjusted p-values, never lower them), so the
 //! guarantee above holds as stated.
 //!
+//! The check for state left on the machine before the diagnosis ([`stale`]:
+//! runs with the suspected paths hidden) is one more hypothesis of the same
+//! family: its p-value joins the factors' in Holm's correction, and theirs
+//! are adjusted for it too. It runs only when no factor was claimed, and a
+//! larger family only raises adjusted p-values, so no factor's decision
+//! changes and the family-wise error stays at most `alpha`.
+//!
 //! # Interactions
 //!
 //! In adaptive mode, for a command without per-test results or with one
-//! test (two factors that each fix another test are two findings, not an
-//! interaction), once two or more factors remove the command's failures (or only
+//! test, once two or more factors remove the command's failures (or only
 //! isolating everything together does), each such factor's leave-one-out
 //! condition — everything isolated but it — joins the rounds that follow
 //! (an existing condition when it is the same set). If it still fails, the
@@ -121,6 +127,14 @@
 //! probability at most `alpha`. The runs stop when the interaction is
 //! decided or has had as many rounds as the effects took to show (at least
 //! the minimum runs).
+//!
+//! With focused reruns the interactions are per test: for each suspect on
+//! which two or more factors have an effect (its own analysis), its
+//! factors' leave-one-out conditions join, a new condition running only the
+//! suspects it was added for; the interaction is judged from that test's own
+//! outcomes and reported on it. Two tests each fixed by another factor are
+//! two findings: neither has two effects, so no interaction is ever formed
+//! across tests.
 
 pub use runners::junit;
 pub mod category;
@@ -424,6 +438,10 @@ pub(crate) struct RunRecord {
     pub tests: HashMap<String, (Option<bool>, u32)>,
 }
 
+/// Leave-one-out conditions: each factor with an effect and the condition
+/// that isolates everything but it.
+pub(crate) type LeaveOneOut = Vec<(Factor, usize)>;
+
 /// Mutable state of a diagnosis in progress.
 pub(crate) struct Engine {
     /// The command as the user gave it (for replay commands).
@@ -457,6 +475,13 @@ pub(crate) struct Engine {
     /// and the round those conditions joined.
     pub loo: Vec<(Factor, usize)>,
     pub loo_from: usize,
+    /// Focused reruns: the interactions are per test. Each test with two or
+    /// more factors having an effect on it, its factors' leave-one-out
+    /// conditions, and the round they joined.
+    pub loo_tests: Vec<(String, LeaveOneOut, usize)>,
+    /// Leave-one-out conditions added for focused reruns run only the
+    /// tests that need them (condition → those tests).
+    pub loo_select: BTreeMap<usize, Vec<String>>,
 }
 
 impl Engine {
@@ -481,6 +506,15 @@ impl Engine {
             .collect();
         for (factor, reason) in prune::unused(factors, &seen) {
             self.pruned.push(Pruned { factor, after_rounds: rounds, reason });
+        }
+    }
+
+    /// The tests condition `ci` runs: the suspects (`selected`), or those of
+    /// them a leave-one-out condition was added for.
+    fn selection(&self, ci: usize, selected: &Option<Vec<String>>) -> Option<Vec<String>> {
+        match (self.loo_select.get(&ci), selected) {
+            (Some(only), Some(all)) => Some(all.iter().filter(|t| only.contains(t)).cloned().collect()),
+            _ => selected.clone(),
         }
     }
 
@@ -670,6 +704,8 @@ pub fn diagnose(
         pruned: Vec::new(),
         loo: Vec::new(),
         loo_from: 0,
+        loo_tests: Vec::new(),
+        loo_select: BTreeMap::new(),
     };
     let mut rng = fastrand::Rng::with_seed(opts.seed);
     // Its own stream, so the shuffles stay those of the seed alone.
@@ -764,13 +800,13 @@ pub fn diagnose(
             };
             if let Some((n, run_no)) = next {
                 runner.upcoming(&RunSpec {
-                    tests: selected.clone(),
+                    tests: engine.selection(n, &selected),
                     unused: engine.unused_in(n),
                     ..RunSpec::suite(engine.conds[n].isolate, run_no)
                 });
             }
             let spec = RunSpec {
-                tests: selected.clone(),
+                tests: engine.selection(ci, &selected),
                 unused: engine.unused_in(ci),
                 ..RunSpec::suite(engine.conds[ci].isolate, round)
             };
@@ -789,11 +825,7 @@ pub fn diagnose(
         }
         // Two or more factors with an effect: the leave-one-out conditions
         // join from the next round (drawn again to include them).
-        if adaptive
-            && engine.loo.is_empty()
-            && analysis::plan_interaction(&mut engine, rounds_done)
-            && round + 1 < rounds_max
-        {
+        if adaptive && analysis::plan_interaction(&mut engine, rounds_done) && round + 1 < rounds_max {
             next_order = shuffled(engine.conds.len());
             next_order.retain(|&c| !engine.pruned_away(c));
         }

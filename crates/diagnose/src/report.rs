@@ -239,6 +239,11 @@ pub struct TestReport {
     /// are not a stable pass, by the caller that knows the runner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// Additive (focused reruns): how this test's factors combine, from its
+    /// own outcomes in the leave-one-out conditions, when more than one
+    /// factor has an effect on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction: Option<crate::Interaction>,
 }
 
 /// The screening phase of focused reruns (additive).
@@ -748,6 +753,9 @@ pub(crate) fn test_details(t: &TestReport) -> Vec<String> {
         for e in f.evidence.iter().take(3) {
             v.push(format!("  - {e}"));
         }
+    }
+    if let Some(i) = &t.interaction {
+        v.push(format!("interaction: {}", i.summary));
     }
     v
 }

@@ -69,9 +69,13 @@ pub struct StaleState {
     /// The condition compared with (`fs`, or `baseline` without fs) and its runs.
     pub compared_with: String,
     pub compared: Counts,
-    /// One-sided Fisher's exact test: hiding lowers the failure rate.
+    /// One-sided Fisher's exact test (hiding lowers the failure rate),
+    /// Holm-adjusted in one family with the factors' tests (see [`judge`]).
     pub p_value: f64,
-    /// Significant at the diagnosis's alpha (on its own, besides the factors').
+    /// Before the correction.
+    #[serde(default)]
+    pub p_unadjusted: f64,
+    /// Significant at the diagnosis's alpha, family-wise with the factors.
     pub confirmed: bool,
 }
 
@@ -107,22 +111,48 @@ pub fn candidates<'a>(
 }
 
 /// Compare the runs with the paths hidden with the condition's.
+///
+/// "Hiding them fixes it" is one more claim of the same diagnosis, so it
+/// joins the factors' family: `factors_raw` are the factors' p-values before
+/// the correction (the report's `analysis[].p_unadjusted`) and Holm's
+/// step-down runs over them and this test together, keeping the family-wise
+/// error at `alpha`. The check runs only when no factor was claimed, and
+/// Holm's adjusted values only grow with the family, so the factors'
+/// decisions stand ([`apply`] raises their adjusted p-values to the larger
+/// family's).
 pub fn judge(
     paths: Vec<String>,
     hidden: Counts,
     compared_with: &str,
     compared: Counts,
+    factors_raw: &[f64],
     alpha: f64,
 ) -> StaleState {
-    let p_value = fisher_exact(
+    let p_unadjusted = fisher_exact(
         compared.failed as u64,
         compared.passed as u64,
         hidden.failed as u64,
         hidden.passed as u64,
         Alternative::Greater,
     );
+    let p_value = family(factors_raw, p_unadjusted).pop().unwrap_or(p_unadjusted);
     let confirmed = p_value <= alpha && hidden.runs > 0;
-    StaleState { paths, hidden, compared_with: compared_with.to_string(), compared, p_value, confirmed }
+    StaleState {
+        paths,
+        hidden,
+        compared_with: compared_with.to_string(),
+        compared,
+        p_value,
+        p_unadjusted,
+        confirmed,
+    }
+}
+
+/// Holm-adjusted p-values of the factors' tests and, last, the hiding test.
+fn family(factors_raw: &[f64], hiding: f64) -> Vec<f64> {
+    let mut raw = factors_raw.to_vec();
+    raw.push(hiding);
+    crate::stats::holm_adjust(&raw)
 }
 
 /// The lines that explain a finding about `command`, with how to clean up.
@@ -163,6 +193,12 @@ pub fn explain(s: &StaleState, command: &[String]) -> Vec<String> {
 /// `environment`; otherwise it is a warning.
 pub fn apply(report: &mut Report, s: StaleState) {
     let lines = explain(&s, &report.command);
+    // The factors' tests are now corrected in the larger family too.
+    let raw: Vec<f64> = report.analysis.iter().map(|a| a.p_unadjusted).collect();
+    let adjusted = family(&raw, s.p_unadjusted);
+    for (a, p) in report.analysis.iter_mut().zip(adjusted) {
+        a.p_value = a.p_value.max(p);
+    }
     if s.confirmed {
         // Isolating fs alone changed nothing: the finding replaces that line.
         report.analysis.retain(|a| a.factor != Factor::Fs);
@@ -248,7 +284,7 @@ mod tests {
 
     #[test]
     fn hiding_that_fixes_the_failures_is_confirmed_and_becomes_fs_fixes() {
-        let s = judge(vec!["/h/state.csv".into()], counts(5, 0), "fs", counts(3, 3), 0.05);
+        let s = judge(vec!["/h/state.csv".into()], counts(5, 0), "fs", counts(3, 3), &[], 0.05);
         assert!(s.confirmed, "{s:?}");
         assert!((s.p_value - 1.0 / 56.0).abs() < 1e-9, "{}", s.p_value);
         let lines = explain(&s, &["./t.sh".to_string()]).join("\n");
@@ -267,7 +303,7 @@ mod tests {
 
     #[test]
     fn hiding_that_changes_nothing_is_a_warning_not_a_verdict() {
-        let s = judge(vec!["/h/a".into(), "/h/b c".into()], counts(5, 5), "fs", counts(10, 10), 0.05);
+        let s = judge(vec!["/h/a".into(), "/h/b c".into()], counts(5, 5), "fs", counts(10, 10), &[], 0.05);
         assert!(!s.confirmed);
         let mut r = report_stub();
         let before = r.verdict;
@@ -285,7 +321,40 @@ mod tests {
     #[test]
     fn few_runs_are_not_enough() {
         assert_eq!((hidden_runs(2), hidden_runs(7), hidden_runs(100)), (5, 7, 10));
-        assert!(!judge(vec!["/x".into()], counts(2, 0), "fs", counts(2, 2), 0.05).confirmed);
+        assert!(!judge(vec!["/x".into()], counts(2, 0), "fs", counts(2, 2), &[], 0.05).confirmed);
+    }
+
+    #[test]
+    fn hiding_is_corrected_with_the_factors_in_one_family() {
+        // Alone, 1/56 would be confirmed at 0.05; with four factors' tests
+        // in the family (none significant) Holm multiplies the smallest by
+        // five: not confirmed.
+        let factors = [0.5, 0.9, 1.0, 0.3];
+        let s = judge(vec!["/h/state.csv".into()], counts(5, 0), "fs", counts(3, 3), &factors, 0.05);
+        assert!((s.p_unadjusted - 1.0 / 56.0).abs() < 1e-9, "{}", s.p_unadjusted);
+        assert!((s.p_value - 5.0 / 56.0).abs() < 1e-9, "{}", s.p_value);
+        assert!(!s.confirmed, "{s:?}");
+        // A clear enough difference is confirmed in the family too.
+        let s = judge(vec!["/h/state.csv".into()], counts(10, 0), "fs", counts(10, 10), &factors, 0.05);
+        assert!(s.confirmed && s.p_value > s.p_unadjusted, "{s:?}");
+        // The factors' adjusted p-values grow to the larger family's.
+        let mut r = report_stub();
+        r.analysis = serde_json::from_str(&format!("[{}]", analysis_json(0.3, 0.3))).expect("analysis");
+        let s = judge(vec!["/h/x".into()], counts(10, 0), "fs", counts(10, 10), &[0.3], 0.05);
+        apply(&mut r, s);
+        assert!((r.analysis[0].p_value - 0.3).abs() < 1e-9, "{:?}", r.analysis);
+        let s = judge(vec!["/h/x".into()], counts(5, 5), "fs", counts(10, 10), &[0.3], 0.05);
+        assert_eq!((s.p_unadjusted, s.p_value), (1.0, 1.0));
+        apply(&mut r, s);
+        assert!((r.analysis[0].p_value - 0.6).abs() < 1e-9, "{:?}", r.analysis);
+    }
+
+    fn analysis_json(p: f64, raw: f64) -> String {
+        format!(
+            r#"{{"factor":"time","status":"none","p_value":{p},"p_unadjusted":{raw},
+            "baseline":{{"runs":3,"passed":0,"failed":3}},"isolated":{{"runs":3,"passed":0,"failed":3}},
+            "rounds_only_baseline_failed":0,"rounds_only_isolated_failed":0,"evidence":[]}}"#
+        )
     }
 
     fn report_stub() -> Report {

@@ -91,3 +91,93 @@ fn one_factor_with_an_effect_runs_no_extra_condition() {
     assert!(rep.interaction.is_none());
     assert_eq!(rep.conditions.len(), 5);
 }
+
+const BOTH: &str = "tests/test_cache.py::test_fresh_entry";
+const FS_ONLY: &str = "tests/test_export.py::test_new_file";
+const TIME_ONLY: &str = "tests/test_clock.py::test_ticks";
+const FINE: &str = "tests/test_math.py::test_add";
+
+/// A suite run with focused reruns: `BOTH` fails when the state file an
+/// earlier run of its condition left is there and the clock moves, `FS_ONLY`
+/// whenever the file is there, `TIME_ONLY` whenever the clock moves. It
+/// honours `RunSpec::tests` and keys its state by (condition, screening).
+struct Suite {
+    written: HashMap<(FactorSet, bool), bool>,
+    specs: Vec<RunSpec>,
+}
+
+impl Runner for Suite {
+    fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError> {
+        self.specs.push(spec.clone());
+        let fs_shared = !spec.isolate.contains(Factor::Fs);
+        let time_shared = !spec.isolate.contains(Factor::Time);
+        let key = (spec.isolate, spec.screening);
+        let present = fs_shared && *self.written.get(&key).unwrap_or(&false);
+        if fs_shared {
+            self.written.insert(key, true);
+        }
+        let all = [FINE, BOTH, FS_ONLY, TIME_ONLY].map(String::from).to_vec();
+        let chosen = spec.tests.clone().unwrap_or(all);
+        let tests: Vec<junit::TestCase> = chosen
+            .iter()
+            .map(|t| {
+                let failed = match t.as_str() {
+                    BOTH => present && time_shared,
+                    FS_ONLY => present,
+                    TIME_ONLY => time_shared,
+                    _ => false,
+                };
+                junit::TestCase {
+                    name: t.clone(),
+                    outcome: if failed { Outcome::Failed } else { Outcome::Passed },
+                    flaky_reruns: 0,
+                }
+            })
+            .collect();
+        let passed = tests.iter().all(|t| t.outcome == Outcome::Passed);
+        let mut evidence = RunObservations::default();
+        if fs_shared {
+            evidence.file_changes.push(FileChanged::written("/home/u/.cache/app/state.csv"));
+        }
+        Ok(RunOutcome { tests, evidence, ..RunOutcome::new(passed) })
+    }
+}
+
+#[test]
+fn focused_reruns_judge_each_test_s_interaction_from_its_own_outcomes() {
+    for seed in [1, 2] {
+        let mut suite = Suite { written: HashMap::new(), specs: Vec::new() };
+        let o = Options { factors: nft(), seed, focus: true, ..Options::default() };
+        let rep = diagnose(&["pytest".into()], &o, &mut suite, &mut |_| {}).expect("runs");
+        let ctx = format!("seed {seed}: {}", render_text(&rep, false));
+        let test = |n: &str| rep.tests.iter().find(|t| t.name == n).unwrap_or_else(|| panic!("{n}: {ctx}"));
+        // Two tests each fixed by another factor: two findings, no
+        // interaction, neither the command's nor theirs.
+        assert!(rep.interaction.is_none(), "{ctx}");
+        for (name, factor) in [(FS_ONLY, Factor::Fs), (TIME_ONLY, Factor::Time)] {
+            let t = test(name);
+            assert_eq!(t.verdict, Verdict::Environment, "{name}: {ctx}");
+            let claimed: Vec<Factor> = t.factors.iter().map(|f| f.factor).collect();
+            assert_eq!(claimed, [factor], "{name}: {ctx}");
+            assert!(t.interaction.is_none(), "{name}: {ctx}");
+        }
+        // The test needing both: its own leave-one-out outcomes say so.
+        let both = test(BOTH);
+        let i = both.interaction.as_ref().unwrap_or_else(|| panic!("no interaction for {BOTH}: {ctx}"));
+        assert_eq!(i.combination, Combination::AllNeeded, "{ctx}");
+        let role = |f: Factor| i.factors.iter().find(|x| x.factor == f).map(|x| x.role);
+        assert_eq!(role(Factor::Fs), Some(Role::Cause), "{ctx}");
+        assert_eq!(role(Factor::Time), Some(Role::Masks), "{ctx}");
+        assert!(ctx.contains("interaction: the failure needs fs and time together"), "{ctx}");
+        // The leave-one-out conditions ran only the test that needed them.
+        let loo: Vec<&RunSpec> = suite
+            .specs
+            .iter()
+            .filter(|s| s.isolate == nft().without(Factor::Fs) || s.isolate == nft().without(Factor::Time))
+            .collect();
+        assert!(!loo.is_empty(), "{ctx}");
+        assert!(loo.iter().all(|s| s.tests.as_deref() == Some(&[BOTH.to_string()][..])), "{ctx}");
+        assert!(test(FINE).interaction.is_none());
+        assert_eq!(rep.stopped, StopReason::Decided, "{ctx}");
+    }
+}

@@ -69,6 +69,12 @@ pub struct TimetravelArgs {
     #[arg(long)]
     pub no_instants: bool,
 
+    /// Probe every month boundary and offset-crossing day, also those with
+    /// the same calendar facts as an earlier one (by default one of each
+    /// kind runs, and the others where a test's outcome changes around them).
+    #[arg(long)]
+    pub all_probes: bool,
+
     /// The JUnit XML file CMD writes, for per-test findings. Not needed for a
     /// test runner flakebox recognises (see --runner).
     #[arg(long, value_name = "PATH")]

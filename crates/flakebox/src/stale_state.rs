@@ -77,7 +77,8 @@ pub fn check(
         }
     }
     if hidden.runs > 0 {
-        let finding = diagnose::stale::judge(paths, hidden, &compared_with, compared, alpha);
+        let factors_raw: Vec<f64> = report.analysis.iter().map(|a| a.p_unadjusted).collect();
+        let finding = diagnose::stale::judge(paths, hidden, &compared_with, compared, &factors_raw, alpha);
         diagnose::stale::apply(report, finding);
     }
 }

@@ -53,7 +53,10 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     } else {
         timetravel::parse_zone_lists(&args.zones)?.into_iter().map(|z| z.name).collect()
     };
-    let plan = Plan::new(now, &zone, &zone_name, hazards, zones);
+    let mut plan = Plan::new(now, &zone, &zone_name, hazards, zones);
+    if args.all_probes {
+        plan = plan.every_instant();
+    }
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let chosen = test_runner::choose(&args.runner, args.junit.as_deref(), &args.command, &cwd)?;
     let mut base = RunRequest::new(Vec::new());
@@ -69,8 +72,9 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     let first_probes = plan.probes();
     if args.format == OutputFormat::Text {
         eprintln!(
-            "flakebox: timetravel: {} probes ({} instants, {} zones) around {} in {}, {} at a time",
+            "flakebox: timetravel: {} probes ({} of {} instants, {} zones) around {} in {}, {} at a time",
             first_probes.len(),
+            first_probes.iter().filter(|p| p.tz.is_none()).count(),
             plan.hazards().len(),
             plan.zones().len(),
             now,
@@ -91,7 +95,10 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     let mut warnings = Vec::new();
     let first = runner.run_all(&first_probes, jobs, &mut warnings)?;
     let again = runner.run_all(&plan.confirmations(&first), jobs, &mut warnings)?;
-    let all: Vec<ProbeResult> = first.into_iter().chain(again).collect();
+    let mut all: Vec<ProbeResult> = first.into_iter().chain(again).collect();
+    // Skipped instants where a time-dependent test's outcome changes around them.
+    let refined = runner.run_all(&plan.refinements(&all), jobs, &mut warnings)?;
+    all.extend(refined);
     let command: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     let report = plan.report(&command, &all, warnings);
     let out = match args.format {

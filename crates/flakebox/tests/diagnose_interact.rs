@@ -137,3 +137,92 @@ fn a_failure_needing_a_leftover_file_and_a_moving_clock_is_reported_as_an_intera
     assert!(summary.contains("time only masks it"), "{ctx}");
     assert_eq!(home_entry.exists(), existed, "diagnose left the user's home as it was");
 }
+
+/// Focused reruns of a real pytest suite: one test needs both a file an
+/// earlier run left in `$HOME` and a moving clock, one only the file, one
+/// only the clock. The interaction is the first test's own (its leave-one-out
+/// conditions run only it); the other two are two findings, never an
+/// interaction.
+#[test]
+fn interactions_are_per_test_in_focused_reruns() {
+    let home_entry = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".cache/flakebox-example-interaction-per-test"))
+        .expect("HOME");
+    let existed = home_entry.exists();
+    // From the suite's directory: its pytest.ini makes it pytest's rootdir,
+    // and the focused reruns select tests by ids relative to it.
+    let dir = repo().join("examples/python/interaction_per_test");
+    // --keep-unused: net (never used) stays, so the leave-one-out conditions
+    // are new ones (everything but fs: net and time), not the single factors'.
+    let args = [
+        "diagnose",
+        "--format",
+        "json",
+        "--keep-unused",
+        "--factors",
+        "net,fs,time",
+        "--",
+        "python3",
+        "-m",
+        "pytest",
+    ];
+    let o = run(Who::Root, &dir, &[&args[..], &["-q", "-p", "no:cacheprovider"]].concat());
+    let r: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}); exit {:?}\n{}", o.status.code(), stderr(&o)));
+    let ctx = format!("{}\n{}", stderr(&o), r);
+    assert_eq!(r["verdict"], "environment", "{ctx}");
+    assert!(r["screening"].is_object(), "focused reruns: {ctx}");
+    assert!(r["interaction"].is_null(), "no interaction across tests: {ctx}");
+    let test = |suffix: &str| {
+        r["tests"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["name"].as_str().is_some_and(|n| n.ends_with(suffix))))
+            .unwrap_or_else(|| panic!("no test {suffix}: {ctx}"))
+    };
+    let claimed = |t: &Value| -> Vec<String> {
+        t["factors"]
+            .as_array()
+            .map(|fs| fs.iter().map(|f| f["factor"].as_str().unwrap_or_default().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let export = test("::test_export_is_new");
+    assert_eq!(claimed(export), ["fs"], "{ctx}");
+    assert!(export["interaction"].is_null(), "{ctx}");
+    let clock = test("::test_request_time_is_constant");
+    assert_eq!(claimed(clock), ["time"], "{ctx}");
+    assert!(clock["interaction"].is_null(), "{ctx}");
+    let both = test("::test_report_is_from_this_run");
+    let i = &both["interaction"];
+    assert_eq!(i["combination"], "all_needed", "{ctx}");
+    let role = |f: &str| {
+        i["factors"].as_array().and_then(|v| v.iter().find(|x| x["factor"] == f)).map(|x| x["role"].clone())
+    };
+    assert_eq!(role("fs"), Some("cause".into()), "{ctx}");
+    assert_eq!(role("time"), Some("masks".into()), "{ctx}");
+    let summary = i["summary"].as_str().unwrap_or_default();
+    // The suite writes its two files in the same runs: the association
+    // names the directory's state, whichever file comes first.
+    assert!(summary.contains("/.cache/flakebox-example-interaction-per-test/"), "{summary}\n{ctx}");
+    // The leave-one-out conditions ran, and only for it: the other tests
+    // have no runs there.
+    let loo: Vec<&Value> = r["conditions"]
+        .as_array()
+        .map(|cs| {
+            cs.iter().filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("all but"))).collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(loo.len(), 2, "{ctx}");
+    let runs_in = |t: &Value, name: &Value| {
+        t["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == *name))
+            .map(|c| c["runs"].as_u64().unwrap_or(0))
+            .unwrap_or(0)
+    };
+    for c in loo {
+        assert!(runs_in(both, &c["name"]) > 0, "{ctx}");
+        assert_eq!(runs_in(export, &c["name"]), 0, "{ctx}");
+        assert_eq!(runs_in(clock, &c["name"]), 0, "{ctx}");
+    }
+    assert_eq!(home_entry.exists(), existed, "diagnose left the user's home as it was");
+}

@@ -6,7 +6,8 @@
 //! let plan = Plan::new(now, &zone, &zone_name, hazards, zone_names);
 //! let first: Vec<ProbeResult> = run_all(plan.probes());          // CLI
 //! let again: Vec<ProbeResult> = run_all(plan.confirmations(&first)); // CLI
-//! let all = [first, again].concat();
+//! let mut all = [first, again].concat();
+//! all.extend(run_all(plan.refinements(&all)));                   // CLI
 //! let verdicts = plan.classify(&all);     // or plan.report(&cmd, &all, warnings)
 //! ```
 //!
@@ -100,6 +101,10 @@ pub struct Plan {
     hazards: Vec<Hazard>,
     zones: Vec<String>,
     baseline: usize,
+    /// For each hazard, the hazard that stands for it in the first pass
+    /// (itself unless it has the same calendar facts as an earlier one, see
+    /// [`crate::equivalence`]).
+    stands_for: Vec<usize>,
 }
 
 /// Per-test verdict. Serialized in kebab-case.
@@ -301,7 +306,29 @@ impl Plan {
         let baseline = hazards.iter().position(|h| h.instant == now).unwrap_or_default(); // always present: inserted above
         let mut seen = BTreeSet::new();
         let zones = zones.into_iter().filter(|z| seen.insert(z.clone())).collect();
-        Plan { now, zone: zone.clone(), zone_name: zone_name.to_string(), hazards, zones, baseline }
+        let stands_for = crate::equivalence::representatives(&hazards, zone);
+        Plan {
+            now,
+            zone: zone.clone(),
+            zone_name: zone_name.to_string(),
+            hazards,
+            zones,
+            baseline,
+            stands_for,
+        }
+    }
+
+    /// Probe every instant in the first pass (`--all-probes`): none stands
+    /// for another.
+    pub fn every_instant(mut self) -> Plan {
+        self.stands_for = (0..self.hazards.len()).collect();
+        self
+    }
+
+    /// The hazard whose probe stands for hazard `i` in the first pass, when
+    /// it is another one.
+    pub fn stood_for_by(&self, i: usize) -> Option<usize> {
+        self.stands_for.get(i).copied().filter(|&r| r != i)
     }
 
     pub fn now(&self) -> Timestamp {
@@ -356,10 +383,55 @@ impl Plan {
         }
     }
 
-    /// The first pass: one run per target, baseline first. The runs are
+    /// The first pass: one run per target, baseline first, but instants
+    /// another instant stands for ([`Plan::stood_for_by`]). The runs are
     /// independent and may run in parallel.
     pub fn probes(&self) -> Vec<Probe> {
-        self.targets().into_iter().filter_map(|t| self.probe(t, 1)).collect()
+        self.targets()
+            .into_iter()
+            .filter(|t| !matches!(t, Target::Instant(i) if self.stood_for_by(*i).is_some()))
+            .filter_map(|t| self.probe(t, 1))
+            .collect()
+    }
+
+    /// The skipped instants to run once the first pass is confirmed: for a
+    /// time-dependent test whose outcome changes once over the probed
+    /// instants (a fixed date: an expiry, a start), those between the two
+    /// probes it changes between, so the edge is where the full set puts it.
+    /// A test whose outcome changes more often follows a calendar pattern,
+    /// which the probes standing for the skipped ones show; a flaky test's
+    /// differences say nothing about the calendar. Attempt 1: they belong to
+    /// the first pass, and one that differs joins the confirmed stretch next
+    /// to it, so no new confirmation is needed.
+    pub fn refinements(&self, results: &[ProbeResult]) -> Vec<Probe> {
+        let dependent: BTreeSet<String> = self
+            .classify(results)
+            .into_iter()
+            .filter(|t| t.verdict == Verdict::TimeDependent)
+            .map(|t| t.name)
+            .collect();
+        let by_target = group(results);
+        let mut wanted: BTreeSet<usize> = BTreeSet::new();
+        for name in &dependent {
+            // (instant index, failed) over the instants probed, in time order.
+            let seen: Vec<(usize, bool)> = (0..self.hazards.len())
+                .filter_map(|i| {
+                    let runs = by_target.get(&Target::Instant(i))?;
+                    runs.iter()
+                        .filter(|r| r.attempt == 1)
+                        .find_map(|r| r.tests.get(name).copied().and_then(observed))
+                        .map(|f| (i, f))
+                })
+                .collect();
+            let edges: Vec<(usize, usize)> =
+                seen.windows(2).filter(|w| w[0].1 != w[1].1).map(|w| (w[0].0, w[1].0)).collect();
+            // One change: a fixed date. More: a calendar pattern, which the
+            // probes standing for the skipped ones already show.
+            if let [(a, b)] = edges[..] {
+                wanted.extend((a + 1..b).filter(|&i| self.stood_for_by(i).is_some()));
+            }
+        }
+        wanted.into_iter().filter_map(|i| self.probe(Target::Instant(i), 1)).collect()
     }
 
     /// Re-runs needed before anything is reported: the fewest instants that
@@ -383,7 +455,7 @@ impl Plan {
                         r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail)
                     })
                 };
-            for stretch in self.stretches(&differs) {
+            for stretch in self.stretches(&|t| by_target.contains_key(&t), &differs) {
                 if let (Some(Target::Instant(a)), Some(Target::Instant(b))) =
                     (stretch.first(), stretch.last())
                 {
@@ -417,10 +489,11 @@ impl Plan {
 
     /// Maximal runs of consecutive instant targets (in time order) for which
     /// `differs` holds; now and any target where it does not hold end a run.
-    fn stretches(&self, differs: &dyn Fn(Target) -> bool) -> Vec<Vec<Target>> {
+    /// Instants not probed (see [`Plan::probes`]) neither extend nor end one.
+    fn stretches(&self, ran: &dyn Fn(Target) -> bool, differs: &dyn Fn(Target) -> bool) -> Vec<Vec<Target>> {
         let mut out: Vec<Vec<Target>> = Vec::new();
         let mut open = false;
-        for target in (0..self.hazards.len()).map(Target::Instant) {
+        for target in (0..self.hazards.len()).map(Target::Instant).filter(|&t| ran(t)) {
             if target != self.baseline() && differs(target) {
                 match out.last_mut() {
                     Some(run) if open => run.push(target),
@@ -513,7 +586,7 @@ impl Plan {
                 .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
         };
         let mut confirmed: BTreeSet<Target> = BTreeSet::new();
-        for stretch in self.stretches(&first_differs) {
+        for stretch in self.stretches(&|t| by_target.contains_key(&t), &first_differs) {
             let agreed = |t: &Target| {
                 let obs = observations(*t);
                 obs.len() >= 2 && obs.iter().all(|&f| f != base_fail)
@@ -529,6 +602,10 @@ impl Plan {
             (0..self.hazards.len()).map(Target::Instant).chain((0..self.zones.len()).map(Target::Zone));
         for target in order {
             let runs = by_target.get(&target).map(Vec::as_slice).unwrap_or(&[]);
+            if runs.is_empty() && target != self.baseline() {
+                // Not probed: another instant stood for it.
+                continue;
+            }
             let obs = observations(target);
             if !obs.is_empty() {
                 unreliable |= runs.iter().any(|r| r.unreliable && r.tests.contains_key(name));

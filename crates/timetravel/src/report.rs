@@ -116,7 +116,12 @@ pub struct ProbeSummary {
     pub zone: String,
     pub label: String,
     pub family: Option<Family>,
+    /// Empty when another probe stood for this one (`stood_for_by`).
     pub runs: Vec<RunSummary>,
+    /// Not run: the label of the earlier instant with the same calendar
+    /// facts that stood for it (`--all-probes` runs every instant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stood_for_by: Option<String>,
 }
 
 /// The whole report (see the module docs for the JSON schema).
@@ -161,6 +166,12 @@ impl Plan {
                     Target::Instant(i) => (ProbeKind::Instant, self.hazards().get(i).map(|h| h.family)),
                     Target::Zone(_) => (ProbeKind::Zone, None),
                 };
+                let stood_for_by = match target {
+                    Target::Instant(i) if runs.is_empty() => {
+                        self.stood_for_by(i).and_then(|r| self.hazards().get(r)).map(|h| h.label.clone())
+                    }
+                    _ => None,
+                };
                 ProbeSummary {
                     kind,
                     instant: p.instant.to_string(),
@@ -168,6 +179,7 @@ impl Plan {
                     label: p.label,
                     family,
                     runs,
+                    stood_for_by,
                 }
             })
             .collect();
@@ -205,7 +217,8 @@ impl Report {
         if t.verdict != Verdict::ZoneDependent {
             return t.timeline.clone();
         }
-        let instants = self.probes.iter().filter(|p| p.kind == ProbeKind::Instant).count();
+        let instants =
+            self.probes.iter().filter(|p| p.kind == ProbeKind::Instant && !p.runs.is_empty()).count();
         let mut rows = vec![TimelineEntry {
             instant: format!("every instant ({instants})"),
             zone: self.zone.clone(),
@@ -380,6 +393,13 @@ pub fn render_text(r: &Report) -> String {
     ));
     for w in &r.warnings {
         out.push_str(&format!("warning: {w}\n"));
+    }
+    let stood_for = r.probes.iter().filter(|p| p.stood_for_by.is_some()).count();
+    if stood_for > 0 {
+        out.push_str(&format!(
+            "{} not probed: each has the calendar facts of an earlier probed one, and no test changed outcome around it (--all-probes runs every instant)\n",
+            plural(stood_for, "instant", "instants")
+        ));
     }
     for t in r.tests.iter().filter(|t| t.verdict != Verdict::Stable) {
         out.push('\n');

@@ -42,6 +42,8 @@ fn full_pass(plan: &Plan, suite: &Suite) -> Vec<ProbeResult> {
     let mut results = run(&plan.probes(), suite);
     let again = plan.confirmations(&results);
     results.extend(run(&again, suite));
+    let more = plan.refinements(&results);
+    results.extend(run(&more, suite));
     results
 }
 
@@ -89,7 +91,7 @@ fn suite(p: &Probe) -> Vec<(&'static str, Outcome)> {
 
 #[test]
 fn verdicts_for_every_kind_of_test() {
-    let plan = plan(&["2020-06-01T00:00:00Z"]);
+    let plan = plan(&["2020-06-01T00:00:00Z"]).every_instant();
     let results = full_pass(&plan, &suite);
     let v = plan.classify(&results);
 
@@ -180,7 +182,7 @@ fn verdicts_for_every_kind_of_test() {
 
 #[test]
 fn confirmations_rerun_differing_targets_and_now() {
-    let plan = plan(&[]);
+    let plan = plan(&[]).every_instant();
     let first = run(&plan.probes(), &suite);
     let again = plan.confirmations(&first);
     assert!(again.iter().all(|p| p.attempt == 2));
@@ -576,8 +578,60 @@ fn a_test_failing_in_every_zone_but_one_is_shown_once_with_its_failing_zones() {
         ),
         "{text}"
     );
-    // The instants are one row, not one per instant.
-    let n = plan.hazards().len();
+    // The instants probed are one row, not one per instant.
+    let n = plan.probes().iter().filter(|p| p.tz.is_none()).count();
+    assert!(n < plan.hazards().len());
     assert!(text.contains(&format!("✗ every instant ({n})")), "{text}");
     assert_eq!(text.lines().filter(|l| l.starts_with("    ")).count(), 1 + DEFAULT_ZONES.len(), "{text}");
+}
+
+#[test]
+fn instants_of_the_same_calendar_facts_run_once_and_edges_are_refined() {
+    let every = plan(&[]).every_instant();
+    let some = plan(&[]);
+    let (n_all, n_some) = (every.probes().len(), some.probes().len());
+    assert!(n_some < n_all, "{n_some} of {n_all}");
+    // An expiry in the middle of 2027 (between two month boundaries that
+    // another month's boundary stands for) and a month-length bomb: a 30-day
+    // month's last second.
+    let suite: &Suite = &|p| {
+        let expiry = ts("2027-06-15T00:00:00Z");
+        let local = p.instant.to_zoned(zone("Europe/Berlin").unwrap().tz);
+        let thirty = local.date().day() == 30 && local.date().days_in_month() == 30 && local.hour() == 23;
+        // Flaky: a coin by label, turned over on the re-run.
+        let coin = (p.label.len() % 2 == 0) == (p.attempt == 1);
+        vec![
+            ("expiry", pass_if(p.instant < expiry)),
+            ("thirty", pass_if(!thirty)),
+            ("ok", Outcome::Passed),
+            ("coin", pass_if(coin)),
+        ]
+    };
+    let windows = |plan: &Plan| {
+        let results = full_pass(plan, suite);
+        let report = plan.report(&["x".into()], &results, Vec::new());
+        let runs: usize = report.probes.iter().map(|p| p.runs.len()).sum();
+        let tests = plan.classify(&results);
+        let exp = find(&tests, "expiry").clone();
+        let thirty = find(&tests, "thirty").clone();
+        (exp, thirty, runs, report)
+    };
+    let (exp_all, thirty_all, runs_all, _) = windows(&every);
+    let (exp, thirty, runs, report) = windows(&some);
+    assert!(runs < runs_all, "{runs} runs against {runs_all}");
+    // The expiry's window starts where the full set starts it.
+    assert_eq!(exp.verdict, Verdict::TimeDependent);
+    assert_eq!(exp.first_failure, exp_all.first_failure);
+    assert_eq!(exp.failing_windows[0].from, exp_all.failing_windows[0].from);
+    // The month-length bomb is found at the first 30-day month end.
+    assert_eq!(thirty.verdict, Verdict::TimeDependent);
+    assert_eq!(thirty.first_failure, thirty_all.first_failure);
+    assert!(thirty.failing_instants.len() <= thirty_all.failing_instants.len());
+    // Skipped instants are not "not run" findings, and say who stood for them.
+    assert!(find(&some.classify(&full_pass(&some, suite)), "ok").not_run.is_empty());
+    let skipped: Vec<_> = report.probes.iter().filter(|p| p.runs.is_empty()).collect();
+    assert!(!skipped.is_empty());
+    assert!(skipped.iter().all(|p| p.stood_for_by.is_some()), "{skipped:?}");
+    let text = render_text(&report);
+    assert!(text.contains("not probed: each has the calendar facts of an earlier probed one"), "{text}");
 }
