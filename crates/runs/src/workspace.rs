@@ -18,11 +18,15 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Scratch in /tmp and /var/tmp. With `private_tmpfs`, as root, on a tmpfs of our own:
-    /// overlayfs mounts faster on a tmpfs upper layer than on disk, and the
-    /// state cannot outlive us; a note says why when that fails.
-    pub fn new(prefix: &str, private_tmpfs: bool) -> Result<(Self, Option<String>), RunsError> {
-        let tmpfs = private_tmpfs && sandbox::host::is_root();
+    /// Scratch in /tmp and /var/tmp. With `private_tmpfs` (its size limit),
+    /// as root, on a tmpfs of our own: overlayfs mounts faster on a tmpfs
+    /// upper layer than on disk, and the state cannot outlive us; a note says
+    /// why when that fails.
+    pub fn new(
+        prefix: &str,
+        private_tmpfs: Option<sandbox::TmpSize>,
+    ) -> Result<(Self, Option<String>), RunsError> {
+        let tmpfs = private_tmpfs.filter(|_| sandbox::host::is_root());
         Self::in_dirs(prefix, [Path::new("/tmp"), Path::new("/var/tmp")], tmpfs)
     }
 
@@ -30,7 +34,7 @@ impl Workspace {
     pub fn in_dirs(
         prefix: &str,
         bases: [&Path; 2],
-        tmpfs: bool,
+        tmpfs: Option<sandbox::TmpSize>,
     ) -> Result<(Self, Option<String>), RunsError> {
         // Named before they exist, so the reaper is watching before there is
         // anything to leave: a SIGKILL at any point leaves nothing.
@@ -52,10 +56,10 @@ impl Workspace {
         let work = Workspace { roots, reaper: Some(reaper) };
         let [a, b] = &work.roots;
         let note = match tmpfs {
-            true => sandbox::scratch::private_tmpfs(&[a, b])
+            Some(size) => sandbox::scratch::private_tmpfs(&[a, b], size)
                 .err()
                 .map(|e| format!("diagnosis state kept on disk ({e})")),
-            false => None,
+            None => None,
         };
         Ok((work, note))
     }
@@ -141,7 +145,7 @@ mod tests {
         let (a, b) = (base.path().join("a"), base.path().join("b"));
         std::fs::create_dir_all(&a).expect("a");
         std::fs::create_dir_all(&b).expect("b");
-        let (work, note) = Workspace::in_dirs("flakebox-test-", [&a, &b], false).expect("workspace");
+        let (work, note) = Workspace::in_dirs("flakebox-test-", [&a, &b], None).expect("workspace");
         assert_eq!(note, None);
         let cond = FactorSet::all().without(Factor::Fs);
         let dirs = work.state_dirs(cond, false).expect("state dirs");

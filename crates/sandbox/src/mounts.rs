@@ -47,7 +47,7 @@ pub struct CopyOut {
 pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
     let host_mounts = mountinfo::read_own()?;
     let terminal = terminal();
-    stage()?;
+    stage(cfg.tmp_size)?;
     let inputs = Inputs {
         fs: &cfg.fs,
         cwd: &cfg.cwd,
@@ -92,11 +92,13 @@ fn terminal() -> Option<PathBuf> {
 }
 
 /// Make the mount tree private, mount the staging tmpfs and make it the root,
-/// with the host's at [`mount_plan::OLD`].
-fn stage() -> Result<(), String> {
+/// with the host's at [`mount_plan::OLD`]. The overlays' upper layers are on
+/// it (the command's writes outside tmp), so it has the tmp directories'
+/// size limit: a command filling it gets ENOSPC, not the host's memory.
+fn stage(size: TmpSize) -> Result<(), String> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .ctx(|| "making the mount tree private".into())?;
-    tmpfs("/tmp", 0o755).map_err(|e| format!("{e} (staging)"))?;
+    tmpfs("/tmp", 0o755, size).map_err(|e| format!("{e} (staging)"))?;
     mkdir("/tmp/old", 0o755)?;
     pivot_root("/tmp", "/tmp/old").ctx(|| "pivot_root into the staging tmpfs".into())?;
     chdir("/").ctx(|| "chdir /".into())?;
@@ -167,7 +169,7 @@ fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String>
         match op {
             Op::Tmpfs { at, mode, size, target } => {
                 if let Some(dst) = ready(at, *target, built)? {
-                    tmpfs_sized(&dst, *mode, *size)?;
+                    tmpfs(&dst, *mode, *size)?;
                 }
             }
             Op::Mkdir { at, mode } => mkdir(new_path(at), *mode)?,
@@ -381,17 +383,9 @@ fn mkdir<P: AsRef<Path>>(p: P, mode: u32) -> Result<(), String> {
     }
 }
 
-fn tmpfs<P: AsRef<Path>>(target: P, mode: u32) -> Result<(), String> {
-    tmpfs_sized(target, mode, None)
-}
-
-fn tmpfs_sized<P: AsRef<Path>>(target: P, mode: u32, size: Option<TmpSize>) -> Result<(), String> {
+fn tmpfs<P: AsRef<Path>>(target: P, mode: u32, size: TmpSize) -> Result<(), String> {
     let target = target.as_ref();
-    let mut opts = format!("mode={mode:o}");
-    if let Some(size) = size {
-        opts.push(',');
-        opts.push_str(&size.mount_option());
-    }
+    let opts = format!("mode={mode:o},{}", size.mount_option());
     mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
         .ctx(|| format!("tmpfs on {}", target.display()))
 }
