@@ -328,8 +328,11 @@ fn command_capabilities(
     if mode.userns {
         return Ok(None);
     }
+    let t = crate::step_times::now();
     evidence.warnings.extend(capabilities::warnings(cfg.isolate_net, &cfg.cap_add));
-    capabilities::Drop::new(capabilities::kept(cfg.isolate_net, &cfg.cap_add)).map(Some)
+    let drop = capabilities::Drop::new(capabilities::kept(cfg.isolate_net, &cfg.cap_add)).map(Some);
+    crate::step_times::record(b"caps_prepare", t);
+    drop
 }
 
 /// Start the command (taking the terminal when `take_terminal`, see [`Mode`])

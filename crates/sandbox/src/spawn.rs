@@ -50,6 +50,7 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
         return Err(SandboxError::Threaded(threads));
     }
     let launch = Launch::for_caller(&cfg);
+    crate::step_times::open_from_env();
     // Blocked before clone so no signal is lost between clone and the loop;
     // PID 1 inherits the mask and keeps it.
     let mut mask = SigSet::empty();
@@ -61,6 +62,7 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask))
         .map_err(|e| SandboxError::sys("blocking signals", e))?;
     let result = supervise(&mut cfg, &launch, &mask);
+    crate::step_times::close();
     if launch.mode.take_terminal {
         reclaim_terminal();
     }
