@@ -184,6 +184,8 @@ fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String>
 #[derive(Default)]
 struct StepTimes {
     dev_minimal: u64,
+    /// Part of `dev_minimal`: the new devpts instance.
+    dev_devpts: u64,
     dev_host: u64,
     proc_guards: u64,
     dev_host_seen: bool,
@@ -204,9 +206,14 @@ impl StepTimes {
             }
             // Every mode has a fresh /dev/shm: not part of the minimal /dev.
             Op::Tmpfs { .. } => {}
-            Op::DevDir { .. } | Op::Mknod { .. } | Op::Devpts { .. } => self.dev_minimal += ns,
+            Op::Devpts { .. } => {
+                self.dev_minimal += ns;
+                self.dev_devpts += ns;
+            }
+            Op::DevDir { .. } | Op::Mknod { .. } => self.dev_minimal += ns,
+            // Below /dev: /dev itself is made for the host's bind too.
             Op::Mkdir { at, .. } | Op::Symlink { at, .. } | Op::BindFile { at, .. }
-                if at.starts_with(dev) =>
+                if at.starts_with(dev) && at != dev =>
             {
                 self.dev_minimal += ns
             }
@@ -221,6 +228,7 @@ impl StepTimes {
         }
         if self.dev_minimal > 0 {
             crate::step_times::record_total(b"dev_minimal", self.dev_minimal);
+            crate::step_times::record_total(b"dev_devpts", self.dev_devpts);
         }
         if self.proc_guards > 0 {
             crate::step_times::record_total(b"proc_guards", self.proc_guards);

@@ -5,7 +5,8 @@
 //!
 //! - `caps_prepare`: PID 1 reading its capabilities and computing the drop;
 //! - `caps_apply`: the drop itself, in the command's process before exec;
-//! - `dev_minimal`: building the minimal /dev (as root);
+//! - `dev_minimal`: building the minimal /dev (as root); `dev_devpts`: the
+//!   part of it that mounts a new devpts instance;
 //! - `dev_host`: binding the host's /dev instead (rootless);
 //! - `proc_guards`: /proc's read-only rebinds and masks (as root).
 //!
