@@ -10,6 +10,8 @@
 # Commands run from / (a CI job's checkout is not under /tmp either; a
 # working directory under /tmp costs flakebox one more overlay, ~0.1 ms).
 #   NOBODY=0 bench/run.sh        # skip the unprivileged pass
+# Last, bench/steps.sh measures the capability drop and the minimal /dev
+# inside the set-up (their own cost, which whole runs cannot show apart).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -125,3 +127,6 @@ for chunk in range(1, 5):
     print(f"| {lo:>3}..{hi:<4} | {ms(statistics.median(r['times']))} | {ms(r['mean'])} | {ms(r['max'])} |")
 print(f"\nhyperfine exports: {out}")
 EOF
+echo
+echo "== the hardening steps' own cost (bench/steps.sh)"
+FB=$FB NOBODY=$NOBODY RUNS=$RUNS bench/steps.sh

@@ -100,6 +100,9 @@ pub struct TimetravelArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
+    #[command(flatten)]
+    pub tmp: TmpSizeArg,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -222,6 +225,9 @@ pub struct DiagnoseArgs {
     /// measure it, uncounted, when the shuffle puts another condition first).
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+
+    #[command(flatten)]
+    pub tmp: TmpSizeArg,
 
     #[arg(long, value_name = "DIR")]
     /// PostgreSQL server binaries for the db factor.
@@ -359,11 +365,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "CAP", value_parser = sandbox::parse_capability)]
     pub cap_add: Vec<sandbox::Capability>,
 
-    /// The size limit of each of CMD's fresh /tmp, /var/tmp and /dev/shm (a tmpfs:
-    /// the host's memory): bytes with an optional k, m or g suffix (512m, 4g), or a
-    /// percentage of memory. Writes past it get ENOSPC ("No space left on device").
-    #[arg(long, value_name = "SIZE", default_value_t = sandbox::TmpSize::DEFAULT)]
-    pub tmp_size: sandbox::TmpSize,
+    #[command(flatten)]
+    pub tmp: TmpSizeArg,
 
     /// Stop CMD after this long: SIGTERM, then SIGKILL after --kill-after; exit 124.
     /// Examples: 30s, 5m, 1h30m, 250ms, 90 (seconds).
@@ -415,6 +418,18 @@ pub struct RunArgs {
     /// The command and its arguments.
     #[arg(last = true, required_unless_present = "request_fd", value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+/// `--tmp-size`, the same for every command that makes sandboxes.
+#[derive(Args, Debug, Clone)]
+pub struct TmpSizeArg {
+    /// The size limit of each tmpfs of a sandbox (the host's memory): CMD's fresh
+    /// /tmp, /var/tmp and /dev/shm, the copy-on-write layer its other writes land
+    /// in, and flakebox's own (the throwaway database's files): bytes with an
+    /// optional k, m or g suffix (512m, 4g), or a percentage of memory. Writes
+    /// past it get ENOSPC ("No space left on device").
+    #[arg(long, value_name = "SIZE", default_value_t = sandbox::TmpSize::DEFAULT)]
+    pub tmp_size: sandbox::TmpSize,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -101,7 +101,8 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     base.time = Some(clock.replay_spec());
     base.postgres = pg;
     base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
-    let (work, note) = Workspace::new("flakebox-diagnose-", true)?;
+    base.tmp_size = args.tmp.tmp_size;
+    let (work, note) = Workspace::new("flakebox-diagnose-", Some(base.tmp_size))?;
     if let Some(note) = note {
         eprintln!("flakebox: note: {note}");
     }

@@ -104,7 +104,7 @@ fn request(args: &RunArgs) -> Result<RunRequest> {
     req.want_service_evidence = args.report.is_some() || args.verbose;
     req.verbose = args.verbose;
     req.cap_add = args.cap_add.iter().map(|c| c.to_string()).collect();
-    req.tmp_size = args.tmp_size;
+    req.tmp_size = args.tmp.tmp_size;
     Ok(req)
 }
 

@@ -61,8 +61,9 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     let chosen = test_runner::choose(&args.runner, args.junit.as_deref(), &args.command, &cwd)?;
     let mut base = RunRequest::new(Vec::new());
     base.timeout = args.timeout.as_deref().map(clock::parse_duration).transpose()?;
+    base.tmp_size = args.tmp.tmp_size;
     // Every probe has a fresh filesystem: no state to keep, no tmpfs for it.
-    let (work, _) = Workspace::new("flakebox-timetravel-", false).context("creating a scratch dir")?;
+    let (work, _) = Workspace::new("flakebox-timetravel-", None).context("creating a scratch dir")?;
     let runs = Runs::new(chosen.command.as_ref(), base, &work);
     let jobs = args
         .jobs

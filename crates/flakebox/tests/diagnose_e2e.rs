@@ -828,3 +828,24 @@ fn sigint_to_flakebox_exits_130_and_cleans_up() {
 fn ctrl_c_to_the_process_group_exits_130_and_cleans_up() {
     interrupt(true);
 }
+
+/// `--tmp-size` reaches every run of a diagnosis, whatever its condition:
+/// /dev/shm is a fresh tmpfs in each, limited (the diagnosis is a stable
+/// pass with the limit seen, a stable failure without it).
+#[test]
+fn tmp_size_reaches_every_run() {
+    let check = ["sh", "-c", "grep -q ' /dev/shm tmpfs .*size=8192k' /proc/mounts"];
+    for who in BOTH {
+        let d = scratch(who);
+        for (size, code) in [(None, 1), (Some("8m"), 0)] {
+            let mut args = vec!["diagnose", "--factors", "net,fs,time", "--runs", "2"];
+            if let Some(size) = size {
+                args.extend(["--tmp-size", size]);
+            }
+            args.push("--");
+            args.extend(check);
+            let o = run(who, d.path(), &args);
+            assert_eq!(o.status.code(), Some(code), "{who:?} {size:?}: {}{}", stdout(&o), stderr(&o));
+        }
+    }
+}

@@ -435,6 +435,41 @@ for d in ["/tmp", "/var/tmp", "/dev/shm"]:
     }
 }
 
+/// The command's writes outside the tmp directories land in upper layers
+/// on the sandbox's staging tmpfs, which `--tmp-size` limits too: filling
+/// the working directory's copy-on-write view gets ENOSPC, not the host's
+/// memory, and nothing reaches the host.
+#[test]
+fn a_full_copy_on_write_layer_gets_enospc_in_the_sandbox() {
+    let fill = r#"
+import errno
+n, block = 0, b"x" * 65536
+try:
+    with open("fill", "wb") as f:
+        while n < 64 << 20:
+            n += f.write(block)
+            f.flush()
+    print("no-error", n)
+except OSError as e:
+    print(errno.errorcode[e.errno], n)
+"#;
+    for who in BOTH {
+        let d = scratch(who);
+        let o = run(
+            who,
+            d.path(),
+            &["run", "--tmp-size", "8m", "--", "/usr/bin/python3", "-c", fill.trim_start()],
+        );
+        assert!(o.status.success(), "{who:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        let f: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(f.first(), Some(&"ENOSPC"), "{who:?}: {out}");
+        let written: u64 = f[1].parse().expect("bytes written");
+        assert!(written <= 8 << 20, "{who:?}: {out}");
+        assert!(!d.path().join("fill").exists(), "{who:?}: the file reached the host");
+    }
+}
+
 #[test]
 fn bad_options_are_usage_errors_that_name_the_value() {
     let d = scratch(Who::Root);

@@ -296,3 +296,31 @@ fn a_doctest_failing_when_today_plus_365_days_is_29_february_is_found_by_default
     assert_eq!(windows[0]["passes_again"]["instant"], "2027-03-02T00:00:00Z", "{t}");
     assert_eq!(t["first_failure"]["days_from_now"], 99, "{t}");
 }
+
+/// `--tmp-size` reaches every probe's sandbox: each sees its /tmp limited.
+#[test]
+fn tmp_size_reaches_every_probe() {
+    let check = ["sh", "-c", "grep -q ' /tmp tmpfs .*size=8192k' /proc/mounts"];
+    for who in BOTH {
+        let d = scratch(who);
+        for (size, seen) in [(None, false), (Some("8m"), true)] {
+            let mut args = vec!["timetravel", "--format", "json", "--no-zones", "--no-instants"];
+            args.extend(["--at", "2030-01-01"]);
+            if let Some(size) = size {
+                args.extend(["--tmp-size", size]);
+            }
+            args.push("--");
+            args.extend(check);
+            let o = run(who, d.path(), &args);
+            let report: serde_json::Value = serde_json::from_str(&stdout(&o))
+                .unwrap_or_else(|e| panic!("{who:?}: JSON on stdout ({e}): {}", stderr(&o)));
+            let probes = report["probes"].as_array().expect("probes");
+            assert_eq!(probes.len(), 2, "{who:?}: {report}");
+            for p in probes {
+                let run = &p["runs"][0];
+                assert_eq!(run["passed"], u64::from(seen), "{who:?} {size:?}: {p}");
+                assert_eq!(run["failed"], u64::from(!seen), "{who:?} {size:?}: {p}");
+            }
+        }
+    }
+}

@@ -368,7 +368,7 @@ mod tests {
         let (a, b) = (base_dir.path().join("a"), base_dir.path().join("b"));
         std::fs::create_dir_all(&a).expect("a");
         std::fs::create_dir_all(&b).expect("b");
-        let (work, _) = Workspace::in_dirs("flakebox-test-", [&a, &b], false).expect("workspace");
+        let (work, _) = Workspace::in_dirs("flakebox-test-", [&a, &b], None).expect("workspace");
         let cmd = UserCommand { argv: vec!["./t.sh".into()], junit: Some("/w/j.xml".into()) };
         let mut base = RunRequest::new(Vec::new());
         base.time = Some("2024-01-01T00:00:00Z".into());
@@ -400,7 +400,7 @@ mod tests {
         let (a, b) = (base_dir.path().join("a"), base_dir.path().join("b"));
         std::fs::create_dir_all(&a).expect("a");
         std::fs::create_dir_all(&b).expect("b");
-        let (work, _) = Workspace::in_dirs("flakebox-test-", [&a, &b], false).expect("workspace");
+        let (work, _) = Workspace::in_dirs("flakebox-test-", [&a, &b], None).expect("workspace");
         let cmd = UserCommand { argv: vec!["./t.sh".into()], junit: None };
         let runs = Runs::new(&cmd, RunRequest::new(Vec::new()), &work).with_entropy(5);
         let rand = RunSpec::suite(FactorSet::only(Factor::Rand), 3);

@@ -18,11 +18,15 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Scratch in /tmp and /var/tmp. With `private_tmpfs`, as root, on a tmpfs of our own:
-    /// overlayfs mounts faster on a tmpfs upper layer than on disk, and the
-    /// state cannot outlive us; a note says why when that fails.
-    pub fn new(prefix: &str, private_tmpfs: bool) -> Result<(Self, Option<String>), RunsError> {
-        let tmpfs = private_tmpfs && sandbox::host::is_root();
+    /// Scratch in /tmp and /var/tmp. With `private_tmpfs` (its size limit),
+    /// as root, on a tmpfs of our own: overlayfs mounts faster on a tmpfs
+    /// upper layer than on disk, and the state cannot outlive us; a note says
+    /// why when that fails.
+    pub fn new(
+        prefix: &str,
+        private_tmpfs: Option<sandbox::TmpSize>,
+    ) -> Result<(Self, Option<String>), RunsError> {
+        let tmpfs = private_tmpfs.filter(|_| sandbox::host::is_root());
         Self::in_dirs(prefix, [Path::new("/tmp"), Path::new("/var/tmp")], tmpfs)
     }
 
@@ -30,11 +34,17 @@ impl Workspace {
     pub fn in_dirs(
         prefix: &str,
         bases: [&Path; 2],
-        tmpfs: bool,
+        tmpfs: Option<sandbox::TmpSize>,
     ) -> Result<(Self, Option<String>), RunsError> {
+        // Those of an earlier owner killed with its reaper (see hostfs::Owner).
+        hostfs::sweep_stale(&bases, prefix);
         // Named before they exist, so the reaper is watching before there is
-        // anything to leave: a SIGKILL at any point leaves nothing.
-        let token = format!("{prefix}{}-{:016x}", std::process::id(), random_u64()?);
+        // anything to leave: a SIGKILL at any point leaves nothing. Named
+        // after us, so that a later workspace removes them if the reaper is
+        // killed too.
+        let owner = hostfs::Owner::current()
+            .map_err(crate::error::io("reading this process's start time for a scratch directory's name"))?;
+        let token = format!("{prefix}{owner}-{:016x}", random_u64()?);
         let roots = bases.map(|b| b.join(&token));
         let reaper = hostfs::Reaper::spawn(&[&roots[0], &roots[1]])?;
         for (i, r) in roots.iter().enumerate() {
@@ -52,10 +62,10 @@ impl Workspace {
         let work = Workspace { roots, reaper: Some(reaper) };
         let [a, b] = &work.roots;
         let note = match tmpfs {
-            true => sandbox::scratch::private_tmpfs(&[a, b])
+            Some(size) => sandbox::scratch::private_tmpfs(&[a, b], size)
                 .err()
                 .map(|e| format!("diagnosis state kept on disk ({e})")),
-            false => None,
+            None => None,
         };
         Ok((work, note))
     }
@@ -141,7 +151,7 @@ mod tests {
         let (a, b) = (base.path().join("a"), base.path().join("b"));
         std::fs::create_dir_all(&a).expect("a");
         std::fs::create_dir_all(&b).expect("b");
-        let (work, note) = Workspace::in_dirs("flakebox-test-", [&a, &b], false).expect("workspace");
+        let (work, note) = Workspace::in_dirs("flakebox-test-", [&a, &b], None).expect("workspace");
         assert_eq!(note, None);
         let cond = FactorSet::all().without(Factor::Fs);
         let dirs = work.state_dirs(cond, false).expect("state dirs");
@@ -159,6 +169,33 @@ mod tests {
         for d in [&a, &b] {
             let left: Vec<_> = std::fs::read_dir(d).expect("read").collect();
             assert!(left.is_empty(), "{} still holds {left:?}", d.display());
+        }
+    }
+
+    /// The scratch of an owner killed together with its reaper stays until
+    /// the next workspace of its kind removes it: its name says whose it
+    /// was. Ours are named after us; a live owner's are left alone.
+    #[test]
+    fn a_workspace_removes_the_scratch_of_an_owner_that_is_gone() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let (a, b) = (base.path().join("a"), base.path().join("b"));
+        let mut child = std::process::Command::new("sleep").arg("1000").spawn().expect("sleep");
+        let dead = hostfs::Owner::of(child.id()).expect("child's stat");
+        child.kill().expect("kill");
+        child.wait().expect("wait");
+        let me = hostfs::Owner::current().expect("own stat");
+        let stale = [a.join(format!("flakebox-test-{dead}-01")), b.join(format!("flakebox-test-{dead}-01"))];
+        let live = a.join(format!("flakebox-test-{me}-02"));
+        for d in stale.iter().chain([&live]) {
+            std::fs::create_dir_all(d.join("state")).expect("mkdir");
+        }
+        let (work, _) = Workspace::in_dirs("flakebox-test-", [&a, &b], None).expect("workspace");
+        assert!(stale.iter().all(|d| !d.exists()), "{stale:?}");
+        assert!(live.exists());
+        for r in work.roots() {
+            let name = r.file_name().and_then(|n| n.to_str()).expect("name");
+            let owner = name.strip_prefix("flakebox-test-").and_then(hostfs::Owner::parse).map(|(o, _)| o);
+            assert_eq!(owner, Some(me), "{name}");
         }
     }
 }

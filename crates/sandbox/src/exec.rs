@@ -130,7 +130,10 @@ fn child(p: &Prepared, watch: Option<&clockwatch::Prepared>, err_fd: RawFd) -> !
         }
         // After chdir, which may need the capabilities dropped here.
         if let Some(caps) = &p.caps {
-            if let Err(errno) = caps.apply() {
+            let t = crate::step_times::now();
+            let applied = caps.apply();
+            crate::step_times::record(b"caps_apply", t);
+            if let Err(errno) = applied {
                 *libc::__errno_location() = errno;
                 report(err_fd, STAGE_CAPS, 0);
             }

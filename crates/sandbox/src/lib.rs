@@ -36,6 +36,7 @@ mod net;
 mod pid1;
 pub mod scratch;
 mod spawn;
+pub mod step_times;
 mod tmp_size;
 mod user;
 

@@ -110,7 +110,8 @@ pub struct Inputs<'a> {
     /// The sandbox has its own network namespace (its `net.*` sysctls are
     /// its own).
     pub own_net: bool,
-    /// The size limit of each fresh tmp directory.
+    /// The size limit of each tmpfs (the fresh tmp directories, the root
+    /// when it is a tmpfs, flakebox's private directory).
     pub tmp_size: TmpSize,
     /// The terminal on the command's standard input (a host path), shown as
     /// /dev/console.
@@ -213,8 +214,9 @@ pub enum Op {
     Tmpfs {
         at: PathBuf,
         mode: u32,
-        /// The command's tmp directories are limited; flakebox's own are not.
-        size: Option<TmpSize>,
+        /// Every tmpfs is limited (`--tmp-size`): the command writes to
+        /// each, directly or through an overlay's upper layer.
+        size: TmpSize,
         target: Target,
     },
     Mkdir {
@@ -313,7 +315,7 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
     if whole {
         p.root_overlay()?;
     } else {
-        p.ops.push(Op::Tmpfs { at: "/".into(), mode: 0o755, size: None, target: Target::Present });
+        p.ops.push(Op::Tmpfs { at: "/".into(), mode: 0o755, size: inputs.tmp_size, target: Target::Present });
         // overlayfs refuses a lower directory with a locked mount anywhere
         // below it, hidden or not: populate goes down past all of them (not
         // those in the wholly bound /proc, /sys and /dev).
@@ -335,7 +337,7 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
             p.ops.push(Op::Tmpfs {
                 at: dir.into(),
                 mode: 0o1777,
-                size: Some(inputs.tmp_size),
+                size: inputs.tmp_size,
                 target: Target::SkipUnlessDir,
             });
         }
@@ -345,7 +347,7 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
         p.ops.push(Op::Tmpfs {
             at: "/dev/shm".into(),
             mode: 0o1777,
-            size: Some(inputs.tmp_size),
+            size: inputs.tmp_size,
             target: Target::SkipUnlessDir,
         });
     }
@@ -361,7 +363,12 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
         // On the root overlay it would be in the upper layer, which persists
         // under `FsMode::Persistent`: a service's data or the trace must
         // never outlive the run.
-        p.ops.push(Op::Tmpfs { at: PRIVATE_DIR.into(), mode: 0o755, size: None, target: Target::Present });
+        p.ops.push(Op::Tmpfs {
+            at: PRIVATE_DIR.into(),
+            mode: 0o755,
+            size: inputs.tmp_size,
+            target: Target::Present,
+        });
     }
     Ok(p.ops)
 }

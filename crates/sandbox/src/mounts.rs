@@ -47,7 +47,7 @@ pub struct CopyOut {
 pub fn build(cfg: &Config, userns: bool) -> Result<Built, String> {
     let host_mounts = mountinfo::read_own()?;
     let terminal = terminal();
-    stage()?;
+    stage(cfg.tmp_size)?;
     let inputs = Inputs {
         fs: &cfg.fs,
         cwd: &cfg.cwd,
@@ -92,11 +92,13 @@ fn terminal() -> Option<PathBuf> {
 }
 
 /// Make the mount tree private, mount the staging tmpfs and make it the root,
-/// with the host's at [`mount_plan::OLD`].
-fn stage() -> Result<(), String> {
+/// with the host's at [`mount_plan::OLD`]. The overlays' upper layers are on
+/// it (the command's writes outside tmp), so it has the tmp directories'
+/// size limit: a command filling it gets ENOSPC, not the host's memory.
+fn stage(size: TmpSize) -> Result<(), String> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .ctx(|| "making the mount tree private".into())?;
-    tmpfs("/tmp", 0o755).map_err(|e| format!("{e} (staging)"))?;
+    tmpfs("/tmp", 0o755, size).map_err(|e| format!("{e} (staging)"))?;
     mkdir("/tmp/old", 0o755)?;
     pivot_root("/tmp", "/tmp/old").ctx(|| "pivot_root into the staging tmpfs".into())?;
     chdir("/").ctx(|| "chdir /".into())?;
@@ -161,103 +163,167 @@ fn kind(meta: &fs::Metadata) -> Kind {
 /// The kernel refused the root overlay: plan again with [`Root::Tmpfs`].
 struct Refused;
 
-/// Execute `ops` in order, recording uppers, copy-outs and warnings.
+/// Execute `ops` in order, recording uppers, copy-outs and warnings (and,
+/// for benchmarks, the time some steps take: [`crate::step_times`]).
 fn execute(ops: &[Op], built: &mut Built) -> Result<Result<(), Refused>, String> {
+    let mut times = StepTimes::default();
     for op in ops {
-        match op {
-            Op::Tmpfs { at, mode, size, target } => {
-                if let Some(dst) = ready(at, *target, built)? {
-                    tmpfs_sized(&dst, *mode, *size)?;
-                }
-            }
-            Op::Mkdir { at, mode } => mkdir(new_path(at), *mode)?,
-            Op::MkdirAll { at, mode } => {
-                let dst = new_path(at);
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(*mode)
-                    .create(&dst)
-                    .ctx(|| format!("creating {} in the sandbox", at.display()))?;
-            }
-            Op::Symlink { at, target } => std::os::unix::fs::symlink(target, new_path(at))
-                .ctx(|| format!("linking {}", at.display()))?,
-            Op::Bind { path, depth, access, target } => {
-                if let Some(dst) = ready(path, *target, built)? {
-                    bind(&old_path(path), &dst, *depth, *access)?;
-                }
-            }
-            Op::Overlay(o) => {
-                let Some(dst) = ready(&o.at, o.target, built)? else { continue };
-                match (overlay(o, &dst), &o.fallback) {
-                    (Ok(upper), _) => built.uppers.push((o.at.clone(), upper)),
-                    (Err(_), Fallback::Replan) => return Ok(Err(Refused)),
-                    (Err(e), Fallback::Fail) => return Err(e),
-                    (Err(e), Fallback::ReadOnly { fs_type }) => {
-                        // Writes there must not reach the host: refuse them instead.
-                        bind(&old_path(&o.at), &dst, Depth::Single, Access::ReadOnly)?;
-                        built.warnings.push(mount_plan::read_only_warning(&o.at, fs_type, &e));
-                    }
-                }
-            }
-            Op::BindFile { src, at } => {
-                if let Some(dst) = ready(at, Target::Create(Node::File), built)? {
-                    bind(&old_path(src), &dst, Depth::Single, Access::ReadWrite)?;
-                }
-            }
-            Op::DevDir { at } => {
-                // A directory of the staging tmpfs, not a filesystem of its
-                // own: a new superblock costs its set-up and its teardown.
-                let dir = Path::new(UP).join("dev");
-                mkdir(&dir, 0o755)?;
-                let dst = new_path(at);
-                bind(&dir, &dst, Depth::Single, Access::ReadWrite)?;
-                let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-                mount(None::<&str>, &dst, None::<&str>, flags, None::<&str>)
-                    .ctx(|| format!("allowing device nodes on {}", at.display()))?;
-            }
-            Op::Mknod { at, major, minor } => {
-                let dst = new_path(at);
-                let dev = nix::sys::stat::makedev(u64::from(*major), u64::from(*minor));
-                nix::sys::stat::mknod(
-                    &dst,
-                    nix::sys::stat::SFlag::S_IFCHR,
-                    Mode::from_bits_truncate(0o666),
-                    dev,
-                )
-                .ctx(|| format!("mknod {}", at.display()))?;
-                // The umask took bits off.
-                fs::set_permissions(&dst, fs::Permissions::from_mode(0o666))
-                    .ctx(|| format!("chmod {}", at.display()))?;
-            }
-            Op::Devpts { at } => devpts(at, built)?,
-            Op::Rebind { at, access } => {
-                let p = new_path(at);
-                if p.exists() {
-                    rebind(&p, *access)?;
-                }
-            }
-            Op::Mask { at, node } => {
-                let p = new_path(at);
-                if p.exists() {
-                    mask(&p, *node)?;
-                }
-            }
-            Op::TrackWrites { at } => built.uppers.push((at.clone(), open_dir(&new_path(at))?)),
-            Op::Proc => proc(built)?,
-            Op::CopyOut(c) => built.copy_out.push(CopyOut {
-                path: c.path.clone(),
-                host_dir: open_dir(&old_path(&c.host_dir))?,
-                rel: c.rel.clone(),
-                remove: c.remove,
-            }),
-            Op::Hide { at } => hostfs::remove_tree(&new_path(at)).map_err(|e| {
-                format!(
-                    "--hide {}: cannot remove it from the sandbox's copy-on-write view: {e}",
-                    at.display()
-                )
-            })?,
-            Op::Warn(w) => built.warnings.push(w.clone()),
+        let t = crate::step_times::now();
+        let result = execute_one(op, built);
+        times.add(op, t);
+        match result? {
+            Ok(()) => {}
+            Err(Refused) => return Ok(Err(Refused)),
         }
+    }
+    times.record();
+    Ok(Ok(()))
+}
+
+/// Time spent in the root-only hardening steps, for [`crate::step_times`].
+#[derive(Default)]
+struct StepTimes {
+    dev_minimal: u64,
+    /// Part of `dev_minimal`: the new devpts instance.
+    dev_devpts: u64,
+    dev_host: u64,
+    proc_guards: u64,
+    dev_host_seen: bool,
+}
+
+impl StepTimes {
+    fn add(&mut self, op: &Op, start: u64) {
+        if !crate::step_times::enabled() {
+            return;
+        }
+        let ns = crate::step_times::now().saturating_sub(start);
+        let dev = Path::new("/dev");
+        match op {
+            // The host's /dev, bound whole (rootless).
+            Op::Bind { path, .. } if path == dev => {
+                self.dev_host += ns;
+                self.dev_host_seen = true;
+            }
+            // Every mode has a fresh /dev/shm: not part of the minimal /dev.
+            Op::Tmpfs { .. } => {}
+            Op::Devpts { .. } => {
+                self.dev_minimal += ns;
+                self.dev_devpts += ns;
+            }
+            Op::DevDir { .. } | Op::Mknod { .. } => self.dev_minimal += ns,
+            // Below /dev: /dev itself is made for the host's bind too.
+            Op::Mkdir { at, .. } | Op::Symlink { at, .. } | Op::BindFile { at, .. }
+                if at.starts_with(dev) && at != dev =>
+            {
+                self.dev_minimal += ns
+            }
+            Op::Rebind { .. } | Op::Mask { .. } => self.proc_guards += ns,
+            _ => {}
+        }
+    }
+
+    fn record(&self) {
+        if self.dev_host_seen {
+            crate::step_times::record_total(b"dev_host", self.dev_host);
+        }
+        if self.dev_minimal > 0 {
+            crate::step_times::record_total(b"dev_minimal", self.dev_minimal);
+            crate::step_times::record_total(b"dev_devpts", self.dev_devpts);
+        }
+        if self.proc_guards > 0 {
+            crate::step_times::record_total(b"proc_guards", self.proc_guards);
+        }
+    }
+}
+
+/// One operation of [`execute`].
+fn execute_one(op: &Op, built: &mut Built) -> Result<Result<(), Refused>, String> {
+    match op {
+        Op::Tmpfs { at, mode, size, target } => {
+            if let Some(dst) = ready(at, *target, built)? {
+                tmpfs(&dst, *mode, *size)?;
+            }
+        }
+        Op::Mkdir { at, mode } => mkdir(new_path(at), *mode)?,
+        Op::MkdirAll { at, mode } => {
+            let dst = new_path(at);
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(*mode)
+                .create(&dst)
+                .ctx(|| format!("creating {} in the sandbox", at.display()))?;
+        }
+        Op::Symlink { at, target } => {
+            std::os::unix::fs::symlink(target, new_path(at)).ctx(|| format!("linking {}", at.display()))?
+        }
+        Op::Bind { path, depth, access, target } => {
+            if let Some(dst) = ready(path, *target, built)? {
+                bind(&old_path(path), &dst, *depth, *access)?;
+            }
+        }
+        Op::Overlay(o) => {
+            let Some(dst) = ready(&o.at, o.target, built)? else { return Ok(Ok(())) };
+            match (overlay(o, &dst), &o.fallback) {
+                (Ok(upper), _) => built.uppers.push((o.at.clone(), upper)),
+                (Err(_), Fallback::Replan) => return Ok(Err(Refused)),
+                (Err(e), Fallback::Fail) => return Err(e),
+                (Err(e), Fallback::ReadOnly { fs_type }) => {
+                    // Writes there must not reach the host: refuse them instead.
+                    bind(&old_path(&o.at), &dst, Depth::Single, Access::ReadOnly)?;
+                    built.warnings.push(mount_plan::read_only_warning(&o.at, fs_type, &e));
+                }
+            }
+        }
+        Op::BindFile { src, at } => {
+            if let Some(dst) = ready(at, Target::Create(Node::File), built)? {
+                bind(&old_path(src), &dst, Depth::Single, Access::ReadWrite)?;
+            }
+        }
+        Op::DevDir { at } => {
+            // A directory of the staging tmpfs, not a filesystem of its
+            // own: a new superblock costs its set-up and its teardown.
+            let dir = Path::new(UP).join("dev");
+            mkdir(&dir, 0o755)?;
+            let dst = new_path(at);
+            bind(&dir, &dst, Depth::Single, Access::ReadWrite)?;
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+            mount(None::<&str>, &dst, None::<&str>, flags, None::<&str>)
+                .ctx(|| format!("allowing device nodes on {}", at.display()))?;
+        }
+        Op::Mknod { at, major, minor } => {
+            let dst = new_path(at);
+            let dev = nix::sys::stat::makedev(u64::from(*major), u64::from(*minor));
+            nix::sys::stat::mknod(&dst, nix::sys::stat::SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), dev)
+                .ctx(|| format!("mknod {}", at.display()))?;
+            // The umask took bits off.
+            fs::set_permissions(&dst, fs::Permissions::from_mode(0o666))
+                .ctx(|| format!("chmod {}", at.display()))?;
+        }
+        Op::Devpts { at } => devpts(at, built)?,
+        Op::Rebind { at, access } => {
+            let p = new_path(at);
+            if p.exists() {
+                rebind(&p, *access)?;
+            }
+        }
+        Op::Mask { at, node } => {
+            let p = new_path(at);
+            if p.exists() {
+                mask(&p, *node)?;
+            }
+        }
+        Op::TrackWrites { at } => built.uppers.push((at.clone(), open_dir(&new_path(at))?)),
+        Op::Proc => proc(built)?,
+        Op::CopyOut(c) => built.copy_out.push(CopyOut {
+            path: c.path.clone(),
+            host_dir: open_dir(&old_path(&c.host_dir))?,
+            rel: c.rel.clone(),
+            remove: c.remove,
+        }),
+        Op::Hide { at } => hostfs::remove_tree(&new_path(at)).map_err(|e| {
+            format!("--hide {}: cannot remove it from the sandbox's copy-on-write view: {e}", at.display())
+        })?,
+        Op::Warn(w) => built.warnings.push(w.clone()),
     }
     Ok(Ok(()))
 }
@@ -381,17 +447,9 @@ fn mkdir<P: AsRef<Path>>(p: P, mode: u32) -> Result<(), String> {
     }
 }
 
-fn tmpfs<P: AsRef<Path>>(target: P, mode: u32) -> Result<(), String> {
-    tmpfs_sized(target, mode, None)
-}
-
-fn tmpfs_sized<P: AsRef<Path>>(target: P, mode: u32, size: Option<TmpSize>) -> Result<(), String> {
+fn tmpfs<P: AsRef<Path>>(target: P, mode: u32, size: TmpSize) -> Result<(), String> {
     let target = target.as_ref();
-    let mut opts = format!("mode={mode:o}");
-    if let Some(size) = size {
-        opts.push(',');
-        opts.push_str(&size.mount_option());
-    }
+    let opts = format!("mode={mode:o},{}", size.mount_option());
     mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
         .ctx(|| format!("tmpfs on {}", target.display()))
 }

@@ -72,13 +72,20 @@ pub(crate) fn create_for(
     let Some(user_ns) = user_ns else {
         return Ok(Maker::Thread(std::thread::spawn(move || make_and_send(sock.as_raw_fd(), None))));
     };
+    let parent = nix::unistd::getpid();
     // SAFETY: the supervisor is single-threaded here (checked before PID 1
     // was cloned, and no thread is started rootless); the child makes only
     // system calls (make_and_send) and leaves by _exit.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            // SAFETY: prctl with constant arguments; async-signal-safe.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+            // SAFETY: prctl and getppid are async-signal-safe; a parent that
+            // died before the prctl took effect shows as another parent.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent.as_raw() {
+                    libc::_exit(0);
+                }
+            }
             make_and_send(sock.as_raw_fd(), Some(user_ns.as_raw_fd()));
             // SAFETY: leaving the forked child without running any handler.
             unsafe { libc::_exit(0) }

@@ -46,8 +46,11 @@ pub struct Mode {
 
 /// PID 1's ends of its channels to the supervisor, inherited by clone.
 pub struct Channels {
-    /// One byte once the id maps are written: set-up may begin.
+    /// One byte once the id maps are written: set-up may begin. EOF: the
+    /// supervisor died before that (PID 1 holds no copy of its write end).
     pub go: File,
+    /// One byte to the supervisor once the parent-death signal is set.
+    pub armed: File,
     /// With a start gate, the command starts once a byte arrives on this,
     /// relayed by the supervisor (EOF: cancelled).
     pub start: Option<File>,
@@ -59,10 +62,11 @@ pub struct Channels {
 
 /// Entry point of the cloned child. Never returns.
 pub fn main(cfg: &mut Config, mode: Mode, ch: Channels) -> ! {
-    let Channels { go, start, net, report } = ch;
+    let Channels { go, armed, start, net, report } = ch;
     die_with_supervisor();
+    let _ = ipc::write_all(&armed, b"a");
+    drop(armed);
     wait_for_go(go);
-    leave_if_supervisor_gone(&report);
     let rep = run(cfg, mode, start, net);
     let json = serde_json::to_vec(&rep).unwrap_or_default();
     let _ = ipc::write_all(&report, &json);
@@ -74,26 +78,13 @@ pub fn main(cfg: &mut Config, mode: Mode, ch: Channels) -> ! {
 }
 
 /// If the supervisor dies, so do we, and the kernel then kills every
-/// process in our PID namespace. Set before waiting for "go", so a
-/// supervisor that died earlier shows as EOF there.
+/// process in our PID namespace. The supervisor may die before this takes
+/// effect (in our PID namespace getppid() says 0, so we cannot tell): it
+/// releases us ("go") only after reading that we are armed, so then we read
+/// EOF instead and leave.
 fn die_with_supervisor() {
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-}
-
-/// The supervisor may have written "go" and died before our
-/// PR_SET_PDEATHSIG took effect (in our PID namespace getppid() says 0, so it
-/// cannot tell): it holds the report pipe's read end for the whole run, so a
-/// write end with no reader means it is gone. Checked after the prctl, any
-/// later death kills us.
-fn leave_if_supervisor_gone(report: &File) {
-    let mut pfd = libc::pollfd { fd: report.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
-    // SAFETY: poll on one pollfd we own, without waiting.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    if n == 1 && pfd.revents & libc::POLLERR != 0 {
-        // SAFETY: leaving the child at once.
-        unsafe { libc::_exit(1) };
-    }
 }
 
 /// Wait until the supervisor has written our id maps; leave at once on EOF.
@@ -337,8 +328,11 @@ fn command_capabilities(
     if mode.userns {
         return Ok(None);
     }
+    let t = crate::step_times::now();
     evidence.warnings.extend(capabilities::warnings(cfg.isolate_net, &cfg.cap_add));
-    capabilities::Drop::new(capabilities::kept(cfg.isolate_net, &cfg.cap_add)).map(Some)
+    let drop = capabilities::Drop::new(capabilities::kept(cfg.isolate_net, &cfg.cap_add)).map(Some);
+    crate::step_times::record(b"caps_prepare", t);
+    drop
 }
 
 /// Start the command (taking the terminal when `take_terminal`, see [`Mode`])

@@ -50,6 +50,7 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
         return Err(SandboxError::Threaded(threads));
     }
     let launch = Launch::for_caller(&cfg);
+    crate::step_times::open_from_env();
     // Blocked before clone so no signal is lost between clone and the loop;
     // PID 1 inherits the mask and keeps it.
     let mut mask = SigSet::empty();
@@ -61,6 +62,7 @@ pub fn run(mut cfg: Config) -> Result<Outcome, SandboxError> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask))
         .map_err(|e| SandboxError::sys("blocking signals", e))?;
     let result = supervise(&mut cfg, &launch, &mask);
+    crate::step_times::close();
     if launch.mode.take_terminal {
         reclaim_terminal();
     }
@@ -105,8 +107,10 @@ impl Launch {
 
 /// The supervisor's ends of its channels to PID 1.
 struct Ours {
-    /// "Go" once the id maps are written.
+    /// "Go" once the id maps are written and PID 1 said it is armed.
     go: File,
+    /// One byte from PID 1 once its parent-death signal is set.
+    armed: File,
     report: File,
     /// The caller's start gate, relayed to PID 1 through `start`.
     gate: Option<File>,
@@ -123,13 +127,14 @@ fn supervise(cfg: &mut Config, launch: &Launch, mask: &SigSet) -> Result<Outcome
     let (ours, theirs) = channels(cfg, launch)?;
     // Without a start gate, the timeout and the duration count from the clone.
     let cloned_at = Instant::now();
-    let child = clone_pid1(cfg, launch, theirs, ours.start.as_ref().map(|w| w.as_raw_fd()))?;
+    let child = clone_pid1(cfg, launch, theirs, &ours.raw_fds())?;
     if launch.mode.userns {
         write_id_maps(child, launch)?;
     }
+    wait_armed(&ours.armed, child)?;
     ipc::write_all(&ours.go, b"g").map_err(|e| SandboxError::io("starting the sandbox", e))?;
-    let Ours { go, report, gate, start, net } = ours;
-    drop(go);
+    let Ours { go, armed, report, gate, start, net } = ours;
+    drop((go, armed));
     let sfd = SignalFd::with_flags(mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| SandboxError::sys("signalfd", e))?;
     set_nonblocking(&report);
@@ -158,6 +163,7 @@ fn supervise(cfg: &mut Config, launch: &Launch, mask: &SigSet) -> Result<Outcome
 /// PID 1's ends.
 fn channels(cfg: &mut Config, launch: &Launch) -> Result<(Ours, pid1::Channels), SandboxError> {
     let (go_r, go_w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
+    let (armed_r, armed_w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
     let (rep_r, rep_w) = ipc::pipe().map_err(|e| SandboxError::sys("pipe", e))?;
     // With a start gate, PID 1 waits on a pipe of ours after set-up, and we
     // relay the gate's byte (or its EOF) and start the clock then.
@@ -192,19 +198,35 @@ fn channels(cfg: &mut Config, launch: &Launch) -> Result<(Ours, pid1::Channels),
         (None, None)
     };
     Ok((
-        Ours { go: go_w, report: rep_r, gate, start: start_w, net: net_ours },
-        pid1::Channels { go: go_r, start: start_r, net: net_pid1, report: rep_w },
+        Ours { go: go_w, armed: armed_r, report: rep_r, gate, start: start_w, net: net_ours },
+        pid1::Channels { go: go_r, armed: armed_w, start: start_r, net: net_pid1, report: rep_w },
     ))
+}
+
+impl Ours {
+    /// Our descriptors, which PID 1 closes in its copy of our table.
+    fn raw_fds(&self) -> Vec<RawFd> {
+        let files =
+            [Some(&self.go), Some(&self.armed), Some(&self.report), self.gate.as_ref(), self.start.as_ref()];
+        files
+            .into_iter()
+            .flatten()
+            .map(|f| f.as_raw_fd())
+            .chain(self.net.as_ref().map(|n| n.as_raw_fd()))
+            .collect()
+    }
 }
 
 /// Clone PID 1 into the new namespaces with `theirs`; our copies of those
 /// ends are closed on return, so that EOF means "PID 1 is gone".
-/// `our_start_w`: our end of the start pipe, which PID 1 closes in its copy.
+/// `ours`: our ends, which PID 1 closes in its copy of our descriptors, so
+/// that EOF over there means "the supervisor is gone" (the go pipe: it
+/// died before releasing PID 1) or "cancelled" (the start pipe).
 fn clone_pid1(
     cfg: &mut Config,
     launch: &Launch,
     theirs: pid1::Channels,
-    our_start_w: Option<RawFd>,
+    ours: &[RawFd],
 ) -> Result<Pid, SandboxError> {
     let mut stack = vec![0u8; STACK_SIZE];
     let mut theirs = Some(theirs);
@@ -213,9 +235,7 @@ fn clone_pid1(
         let Some(ch) = theirs.take() else {
             return 1;
         };
-        if let Some(fd) = our_start_w {
-            // PID 1's copy of our write end: closed, so that our closing it
-            // reads as EOF (a cancelled run) over there.
+        for &fd in ours {
             // SAFETY: closing a descriptor of PID 1's own (copied) table.
             unsafe { libc::close(fd) };
         }
@@ -244,6 +264,26 @@ fn write_id_maps(child: Pid, launch: &Launch) -> Result<(), SandboxError> {
             e,
         )
     })
+}
+
+/// Wait until PID 1 has set its parent-death signal, before releasing it:
+/// had we died before that, PID 1 would outlive us (a SIGKILL between the
+/// clone and PID 1's first instructions, seen under load), but without our
+/// "go" it reads EOF and leaves. On EOF here PID 1 is gone: reaped.
+fn wait_armed(armed: &File, child: Pid) -> Result<(), SandboxError> {
+    let mut byte = [0u8; 1];
+    match (&*armed).read(&mut byte) {
+        Ok(1) => Ok(()),
+        other => {
+            let _ = kill(child, Signal::SIGKILL);
+            let _ = waitpid(child, None);
+            let why = match other {
+                Err(e) => e.to_string(),
+                _ => "it exited before its set-up began".into(),
+            };
+            Err(SandboxError::InitLost(why))
+        }
+    }
 }
 
 /// Start making the network namespace while PID 1 builds its mounts.

@@ -167,8 +167,7 @@ fn show(op: &Op) -> String {
     };
     match op {
         Op::Tmpfs { at, mode, size, target } => {
-            let size = size.map(|s| format!(" {}", s.mount_option())).unwrap_or_default();
-            format!("tmpfs {} {mode:o}{size}{}", at.display(), t(target))
+            format!("tmpfs {} {mode:o} {}{}", at.display(), size.mount_option(), t(target))
         }
         Op::Mkdir { at, mode } => format!("mkdir {} {mode:o}", at.display()),
         Op::MkdirAll { at, mode } => format!("mkdir -p {} {mode:o}", at.display()),
@@ -289,7 +288,7 @@ fn root_one_overlay_of_root_then_the_other_filesystems_stacked_on_it() {
                 "tmpfs /dev/shm 1777 size=25% if-dir",
             ]),
             proc_guards(),
-            lines(&["mkdir /.flakebox 755", "tmpfs /.flakebox 755"]),
+            lines(&["mkdir /.flakebox 755", "tmpfs /.flakebox 755 size=25%"]),
         ])
     );
 }
@@ -305,7 +304,7 @@ fn root_without_the_root_overlay_recreates_the_top_level_and_stacks_from_depth_t
         )
     };
     let expected = concat(&[
-        lines(&["tmpfs / 755", "symlink /bin -> usr/bin", "mkdir /dev 755"]),
+        lines(&["tmpfs / 755 size=25%", "symlink /bin -> usr/bin", "mkdir /dev 755"]),
         minimal_dev(),
         vec![
             "mkdir /etc 755".into(),
@@ -363,7 +362,7 @@ fn rootless_overlays_per_directory_and_recreates_the_way_to_locked_mounts() {
     assert_eq!(
         c.plan(&host),
         vec![
-            "tmpfs / 755".to_string(),
+            "tmpfs / 755 size=25%".to_string(),
             "mkdir /etc 755".into(),
             o("/etc", 1, "fail"),
             // A mount point itself is overlaid (nothing locked below /home).
@@ -526,7 +525,7 @@ fn persistent_state_keeps_tmp_and_puts_each_upper_layer_outside_its_lower() {
             ]),
             proc_guards(),
             // The root overlay's upper layer persists: /.flakebox must not be in it.
-            lines(&["mkdir /.flakebox 755", "tmpfs /.flakebox 755"]),
+            lines(&["mkdir /.flakebox 755", "tmpfs /.flakebox 755 size=25%"]),
         ])
     );
     // Rootless, per directory, with the same state layout.
@@ -551,7 +550,7 @@ fn host_mode_binds_every_top_level_entry_through() {
     assert_eq!(
         plan,
         lines(&[
-            "tmpfs / 755",
+            "tmpfs / 755 size=25%",
             "mkdir /home 755",
             "bind /home tree rw",
             "mkdir /proc 755",
@@ -688,4 +687,32 @@ fn bad_hide_paths_are_refused_with_what_to_do() {
     assert!(err("/home/u/out/a", &fresh, &keep).contains("overlaps --keep /home/u/out"));
     assert!(err("/home/u", &fresh, &keep).contains("drop one of the two"));
     assert_eq!(check_hide(Path::new("/home/u/outside"), &fresh, cwd, &[], &keep), Ok(HideBy::Removing));
+}
+
+#[test]
+fn every_tmpfs_of_every_plan_has_the_tmp_size_limit() {
+    // The command writes to each tmpfs, directly or through an upper layer:
+    // none may take the host's memory past --tmp-size.
+    let host = host_tree();
+    for userns in [false, true] {
+        for fs in [FsMode::Fresh, FsMode::Host] {
+            for root in [Root::Overlay, Root::Tmpfs] {
+                let mut c = case(userns);
+                c.fs = fs.clone();
+                c.tmp_size = TmpSize::Bytes(8 << 20);
+                let ops = plan(&c.inputs(), root, &host).expect("plan");
+                let sizes: Vec<(String, TmpSize)> = ops
+                    .iter()
+                    .filter_map(|op| match op {
+                        Op::Tmpfs { at, size, .. } => Some((at.display().to_string(), *size)),
+                        _ => None,
+                    })
+                    .collect();
+                assert!(!sizes.is_empty(), "{userns} {fs:?} {root:?}: no tmpfs");
+                for (at, size) in sizes {
+                    assert_eq!(size, TmpSize::Bytes(8 << 20), "{userns} {fs:?} {root:?}: {at}");
+                }
+            }
+        }
+    }
 }
