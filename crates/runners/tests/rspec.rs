@@ -86,7 +86,8 @@ fn nested_suite() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("spec")).unwrap();
     std::fs::write(dir.path().join(".rspec"), "--require spec_helper\n--order rand\n").unwrap();
-    std::fs::write(dir.path().join("spec/spec_helper.rb"), "RSpec.configure { |c| c.order = :random }\n").unwrap();
+    std::fs::write(dir.path().join("spec/spec_helper.rb"), "RSpec.configure { |c| c.order = :random }\n")
+        .unwrap();
     let body = |name: &str| {
         format!(
             "RSpec.configure {{ |c| c.order = :random }}\n\
@@ -142,7 +143,10 @@ fn listed_orders_run_as_listed_as_far_as_the_groups_allow() {
     for sel in exact {
         let (ran, argv) = order(sel);
         assert_eq!(ran, sel, "{argv:?}");
-        how.push(argv.iter().any(|w| w.starts_with("rand:")) as u8 + 2 * argv.iter().any(|w| w == "--require") as u8);
+        how.push(
+            argv.iter().any(|w| w.starts_with("rand:")) as u8
+                + 2 * argv.iter().any(|w| w == "--require") as u8,
+        );
     }
     // Each way was used: definition order, a seed, the file.
     assert!(how.contains(&0) && how.contains(&1) && how.contains(&2), "{how:?}");
@@ -150,7 +154,11 @@ fn listed_orders_run_as_listed_as_far_as_the_groups_allow() {
     // victim still runs last when its group allows.
     let sel = ["./spec/a_spec.rb[1:2:1]", "./spec/b_spec.rb[1:1]", "./spec/a_spec.rb[1:3]"];
     let (ran, argv) = order(&sel);
-    assert_eq!(ran, ["./spec/b_spec.rb[1:1]", "./spec/a_spec.rb[1:3]", "./spec/a_spec.rb[1:2:1]"], "{argv:?}");
+    assert_eq!(
+        ran,
+        ["./spec/b_spec.rb[1:1]", "./spec/a_spec.rb[1:3]", "./spec/a_spec.rb[1:2:1]"],
+        "{argv:?}"
+    );
     let sel = ["./spec/a_spec.rb[1:2:1]", "./spec/a_spec.rb[1:1]", "./spec/b_spec.rb[1:1]"];
     let (ran, argv) = order(&sel);
     assert_eq!(ran.last().map(String::as_str), Some("./spec/b_spec.rb[1:1]"), "{argv:?}");
