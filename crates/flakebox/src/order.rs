@@ -47,11 +47,12 @@ pub fn check_runner(adapter: Option<&Adapter>) -> Result<()> {
 }
 
 /// Runners that cannot run a listed order but run any selection in the
-/// suite's own order (go: each package's tests in source order): the
+/// suite's own order (go: each package's tests in source order; Jest: each
+/// file's in definition order, `-t` selecting among them): the
 /// polluter search only ever runs subsets of an order the suite ran, so it
 /// works; shuffled orders are left out.
 pub fn keeps_suite_order(kind: runners::RunnerKind) -> bool {
-    kind == runners::RunnerKind::Go
+    matches!(kind, runners::RunnerKind::Go | runners::RunnerKind::Jest)
 }
 
 /// Where the replay's private results would go: words naming it are left
@@ -196,5 +197,8 @@ mod tests {
         assert!(e.contains("--runner NAME"), "{e}");
         assert!(check_runner(Some(&adapter("pytest"))).is_ok());
         assert!(check_runner(Some(&adapter("bundle exec rspec"))).is_ok());
+        assert!(check_runner(Some(&adapter("npx jest"))).is_ok());
+        let e = check_runner(Some(&adapter("npx vitest run"))).unwrap_err().to_string();
+        assert!(e.contains("vitest cannot"), "{e}");
     }
 }

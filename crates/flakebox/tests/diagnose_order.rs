@@ -100,7 +100,8 @@ fn check_victim(who: Who, cwd: &Path, r: &Report, id: &str, polluter: &str, stat
         stdout(&out),
         stderr(&out)
     );
-    assert!(stdout(&out).contains(failed), "{who:?}: {line}: no `{failed}` in\n{}", stdout(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(said.contains(failed), "{who:?}: {line}: no `{failed}` in\n{said}");
     assert!(t.search_runs > 0 && t.search.as_ref().is_some_and(|s| s.runs > 0), "{ctx}");
 }
 
@@ -279,6 +280,50 @@ fn rspec_victims_their_polluters_state_and_replays() {
 #[test]
 fn rspec_victims_as_nobody() {
     rspec_victims(Who::Nobody);
+}
+
+/// Jest, from examples/runners/jest's node_modules (`npm ci` there).
+fn jest() -> String {
+    // The link itself: its target, jest.js, is not recognised as Jest.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runners/jest");
+    let bin = dir.canonicalize().unwrap_or(dir).join("node_modules/.bin/jest");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `npm ci` in examples/runners/jest (.ci/run does)",
+        bin.display()
+    );
+    bin.display().to_string()
+}
+
+/// examples/order/jest: module state shared by the tests of one file.
+fn jest_victims(who: Who) {
+    let jest = jest();
+    let dir = copy_of("jest", who);
+    let cwd = dir.path();
+    let (r, out) = diagnose_order(who, cwd, &[&jest]);
+    assert_eq!(out.status.code(), Some(1), "{who:?}: {}", stderr(&out));
+    let id = |name: &str| format!("registry.test.js › {name}");
+    // Jest names a failing test with `●` and its describe path.
+    let check = |victim: &str, polluter: &str| {
+        check_victim(who, cwd, &r, &id(victim), &id(polluter), "in-process", &format!("● {victim}\n"))
+    };
+    check("starts with no plugins", "registers a plugin");
+    check("greets politely", "greeting › shouts");
+    let order = r.order.as_ref().expect("order");
+    assert_eq!(order.tests.iter().filter(|t| t.effect == OrderEffect::Victim).count(), 2, "{order:#?}");
+    // Jest cannot run a listed order: only its own, no shuffles.
+    assert!(order.tests.iter().all(|t| t.shuffled.is_empty()));
+    passes_alone(who, cwd, &[&jest, "-t", "^greets politely$", "registry.test.js"]);
+}
+
+#[test]
+fn jest_module_state_polluters_and_replays() {
+    jest_victims(Who::Root);
+}
+
+#[test]
+fn jest_module_state_as_nobody() {
+    jest_victims(Who::Nobody);
 }
 
 #[test]
