@@ -70,11 +70,12 @@ pub fn check_runner(adapter: Option<&Adapter>) -> Result<()> {
 }
 
 /// Runners that cannot run a listed order but run any selection in the
-/// suite's own order (go: each package's tests in source order): the
+/// suite's own order (go: each package's tests in source order; Jest: each
+/// file's in definition order, `-t` selecting among them): the
 /// polluter search only ever runs subsets of an order the suite ran, so it
 /// works; shuffled orders are left out.
 pub fn keeps_suite_order(kind: runners::RunnerKind) -> bool {
-    kind == runners::RunnerKind::Go
+    matches!(kind, runners::RunnerKind::Go | runners::RunnerKind::Jest)
 }
 
 /// Where the replay's private results would go: words naming it are left
@@ -91,12 +92,21 @@ pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
         results_dir: Path::new(RESULTS).to_path_buf(),
     };
     let planned = adapter.plan(&inv).ok()?;
+    if !planned.files.is_empty() {
+        // The order needs a file flakebox writes (RSpec's ordering for an
+        // order neither definition order nor a seed gives): no replay.
+        return None;
+    }
     let mut words: Vec<String> = Vec::new();
     for w in planned.argv {
         if w.contains(RESULTS) {
             // `--out DIR` as two words: its option goes too.
             if words.last().is_some_and(|p| p.starts_with('-') && !p.contains('=')) {
                 words.pop();
+                // RSpec's `--out` belongs to the formatter named before it.
+                if words.len() >= 2 && words[words.len() - 2..] == ["--format", "json"] {
+                    words.truncate(words.len() - 2);
+                }
             }
             continue;
         }
@@ -188,6 +198,25 @@ mod tests {
             r,
             "flakebox run -- go test -json '-count=1' '-shuffle=off' '-run=^(TestA|TestB)$' example.com/m/pkg"
         );
+        // RSpec: definition order, else a seed of its own shuffle.
+        let a = adapter("rspec spec/");
+        let r = replay(&a, &["./spec/b_spec.rb[1:1]".into(), "./spec/a_spec.rb[1:2]".into()]);
+        assert_eq!(
+            r.as_deref(),
+            Some(
+                "flakebox run -- rspec --format progress --order defined './spec/b_spec.rb[1:1]' \
+                 './spec/a_spec.rb[1:2]'"
+            )
+        );
+        let r =
+            replay(&a, &["./spec/a_spec.rb[1:2]".into(), "./spec/a_spec.rb[1:1]".into()]).expect("a seed");
+        assert!(
+            r.contains(" --format progress --order rand:")
+                && r.ends_with(" './spec/a_spec.rb[1:2]' './spec/a_spec.rb[1:1]'"),
+            "{r}"
+        );
+        // An order only flakebox's ordering file gives: none.
+        assert_eq!(replay(&a, &["./spec/a_spec.rb[1:2:1]".into(), "./spec/a_spec.rb[1:1]".into()]), None);
     }
 
     #[test]
@@ -208,5 +237,9 @@ mod tests {
         let e = check_runner(None).unwrap_err().to_string();
         assert!(e.contains("--runner NAME"), "{e}");
         assert!(check_runner(Some(&adapter("pytest"))).is_ok());
+        assert!(check_runner(Some(&adapter("bundle exec rspec"))).is_ok());
+        assert!(check_runner(Some(&adapter("npx jest"))).is_ok());
+        let e = check_runner(Some(&adapter("npx vitest run"))).unwrap_err().to_string();
+        assert!(e.contains("vitest cannot"), "{e}");
     }
 }

@@ -33,7 +33,6 @@ use factors::Factor;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// Rounds per condition: the fewest that decide the marker test (see the
@@ -77,17 +76,6 @@ fn require_as(who: Who, tool: &str, args: &[&str], install: &str) {
     );
 }
 
-/// This process's PATH without the directories nobody cannot search (a
-/// toolchain under root's home, e.g. pyenv's shims in /root): what an
-/// unprivileged user's PATH would hold.
-fn nobody_path() -> String {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let searchable = |dir: &Path| {
-        dir.ancestors().all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
-    };
-    path.split(':').filter(|d| !d.is_empty() && searchable(Path::new(d))).collect::<Vec<_>>().join(":")
-}
-
 /// Jest and Vitest run from the example's own node_modules (`npm ci`).
 fn require_node_package(runner: &str) {
     require("node", &["--version"], "apt-get install nodejs npm");
@@ -108,24 +96,6 @@ fn state_dir(who: Who, inside: &Path) -> tempfile::TempDir {
         std::os::unix::fs::chown(d.path(), Some(NOBODY), Some(NOBODY)).expect("chown");
     }
     d
-}
-
-/// A diagnosis as nobody runs alone: its sandbox (in a user namespace)
-/// recreates the host's mount points under /tmp one by one, and one that a
-/// concurrent diagnosis unmounts meanwhile (its private scratch tmpfs) fails
-/// the set-up. Diagnoses as root share.
-static ALONE: RwLock<()> = RwLock::new(());
-
-enum Guard {
-    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
-    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
-}
-
-fn turn(who: Who) -> Guard {
-    match who {
-        Who::Root => Guard::Shared(ALONE.read().unwrap_or_else(|e| e.into_inner())),
-        Who::Nobody => Guard::Alone(ALONE.write().unwrap_or_else(|e| e.into_inner())),
-    }
 }
 
 /// Where root's state directories go: the build's own scratch space.

@@ -20,7 +20,7 @@
 //! | go | `go test` | `-json` on stdout | packages + `-run '^(A\|B)$'` | `-shuffle=SEED` | `example.com/m/pkg TestX` |
 //! | jest | `jest`, `npx jest`, `yarn jest`, … | `--json --outputFile` | `--runTestsByPath` + `-t` | `--randomize --seed` | `a.test.js › describe › test` |
 //! | vitest | `vitest [run]`, `npx vitest`, … | `--reporter=json --outputFile.json` | file filters + `-t` | `--sequence.shuffle --sequence.seed` | `a.test.js › describe › test` |
-//! | rspec | `rspec`, `bundle exec rspec`, `bin/rspec` | `--format json --out` | example ids, `file:line` | `--order rand:SEED` | `./spec/a_spec.rb[1:2]` |
+//! | rspec | `rspec`, `bundle exec rspec`, `bin/rspec` | `--format json --out` | example ids, `file:line` | as listed, within its tree of groups; `--order rand:SEED` | `./spec/a_spec.rb[1:2]` |
 //! | maven | `mvn`/`./mvnw` with a test phase | `target/surefire-reports` | `-Dtest=C#m+n` | — | `pkg.ClassTest#method` |
 //! | gradle | `gradle`/`./gradlew` with `test` | `build/test-results/test` | `--tests C.m` | — | `pkg.ClassTest#method` |
 //!
@@ -57,6 +57,7 @@ mod jvm;
 mod nextest;
 mod pytest;
 mod rspec;
+mod rspec_order;
 #[cfg(test)]
 mod test_support;
 
@@ -128,9 +129,11 @@ impl RunnerKind {
         let (can_select, can_order, can_shuffle) = match self {
             // pytest runs node ids in the order given on the command line.
             RunnerKind::Pytest => (true, true, false),
+            // RSpec through a global ordering, as far as its groups allow.
+            RunnerKind::Rspec => (true, true, true),
             // libtest sorts by name; its shuffle needs nightly's -Z unstable-options.
             RunnerKind::Cargo | RunnerKind::Libtest | RunnerKind::Nextest => (true, false, false),
-            RunnerKind::Go | RunnerKind::Jest | RunnerKind::Vitest | RunnerKind::Rspec => (true, false, true),
+            RunnerKind::Go | RunnerKind::Jest | RunnerKind::Vitest => (true, false, true),
             RunnerKind::Maven | RunnerKind::Gradle => (true, false, false),
         };
         Capabilities { can_select, can_order, can_shuffle }
@@ -227,7 +230,8 @@ pub enum Detection {
 pub struct Capabilities {
     /// Run a chosen list of tests ([`Invocation::selection`]).
     pub can_select: bool,
-    /// Run them in the order listed ([`Order::AsListed`]).
+    /// Run them in the order listed ([`Order::AsListed`]); RSpec as far as
+    /// its tree of groups allows (the results give the order that ran).
     pub can_order: bool,
     /// Shuffle with a seed the runner reports and replays ([`Order::Shuffle`]).
     pub can_shuffle: bool,

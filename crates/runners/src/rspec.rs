@@ -1,13 +1,17 @@
 //! RSpec: results through `--format json --out PATH` beside the user's
 //! formatter (`--format progress` added when the command names none, so the
 //! output the user sees stays), selection by example ids, `--order rand:SEED`
-//! or `--order defined`.
+//! or `--order defined`, and a listed order as far as RSpec's tree of groups
+//! allows (see [`crate::rspec_order`]: by definition order or a shuffle seed
+//! when either gives it exactly, else by a global ordering flakebox writes).
 //!
 //! Ids: RSpec's example ids, `./spec/a_spec.rb[1:2]` (pasteable:
 //! `rspec './spec/a_spec.rb[1:2]'`); a spec file or `file:line` selects too.
 
 use crate::args::{has_opt, scan, without_opts, without_positionals, words, Syntax};
-use crate::{secs, Adapter, CollectedResults, Invocation, Order, Outcome, PlannedCommand, ResultSource};
+use crate::rspec_order::{listed, ordering_file, Listed};
+use crate::ResultSource;
+use crate::{secs, Adapter, CollectedResults, FileToWrite, Invocation, Order, Outcome, PlannedCommand};
 use crate::{RunnersError, TestId, TestResult};
 use serde::Deserialize;
 
@@ -41,6 +45,9 @@ const SYNTAX: Syntax<'static> =
     Syntax { takes_value: VALUE_OPTS, short_letters: true, double_dash_rest: false };
 
 pub(crate) const FILE: &str = "rspec.json";
+/// The listed order's global ordering, when neither definition order nor a
+/// seed gives it.
+pub(crate) const ORDERING: &str = "flakebox-rspec-order.rb";
 
 pub(crate) fn plan(a: &Adapter, inv: &Invocation) -> Result<PlannedCommand, RunnersError> {
     let mut args = scan(a.runner_args(), &SYNTAX);
@@ -66,10 +73,32 @@ pub(crate) fn plan(a: &Adapter, inv: &Invocation) -> Result<PlannedCommand, Runn
         "--out".to_string(),
         file.display().to_string(),
     ]);
-    match inv.order {
-        Order::Shuffle { seed } => argv.extend(["--order".to_string(), format!("rand:{seed}")]),
-        Order::Defined => argv.extend(["--order".to_string(), "defined".to_string()]),
-        Order::AsCommand | Order::AsListed => {}
+    let mut files = Vec::new();
+    let listed_as = match (inv.order, &inv.selection) {
+        (Order::AsListed, Some(sel)) => Some(listed(sel)),
+        _ => None,
+    };
+    match (inv.order, listed_as) {
+        (Order::Shuffle { seed }, _) | (_, Some(Listed::Seed(seed))) => {
+            argv.extend(["--order".to_string(), format!("rand:{seed}")])
+        }
+        (Order::Defined, _) | (_, Some(Listed::Defined)) => {
+            argv.extend(["--order".to_string(), "defined".to_string()])
+        }
+        (_, Some(Listed::Ordering)) => {
+            // `--order defined` too: an order given on the command line
+            // makes RSpec ignore a helper's own `config.order =`.
+            let path = inv.results_dir.join(ORDERING);
+            argv.extend([
+                "--order".to_string(),
+                "defined".to_string(),
+                "--require".to_string(),
+                path.display().to_string(),
+            ]);
+            let sel = inv.selection.as_deref().unwrap_or_default();
+            files.push(FileToWrite { path, contents: ordering_file(sel) });
+        }
+        (Order::AsCommand | Order::AsListed, None) => {}
     }
     if let Some(sel) = &inv.selection {
         for id in sel {
@@ -79,7 +108,7 @@ pub(crate) fn plan(a: &Adapter, inv: &Invocation) -> Result<PlannedCommand, Runn
             argv.push(id.0.clone());
         }
     }
-    Ok(PlannedCommand { argv, env: Vec::new(), files: Vec::new(), results: ResultSource::File(file) })
+    Ok(PlannedCommand { argv, env: Vec::new(), files, results: ResultSource::File(file) })
 }
 
 /// RSpec's JSON formatter output.
@@ -195,7 +224,42 @@ mod tests {
         let a = adapter("rspec -f doc");
         let p = a.plan(&inv(None, Order::Defined)).unwrap();
         assert_eq!(p.argv.join(" "), "rspec -f doc --format json --out /r/rspec.json --order defined");
-        assert!(a.plan(&inv(Some(&["./spec/a_spec.rb[1:1]"]), Order::AsListed)).is_err());
+    }
+
+    #[test]
+    fn plans_a_listed_order_by_definition_a_seed_or_an_ordering_file() {
+        let a = adapter("bundle exec rspec --order rand spec/");
+        let base = "bundle exec rspec --format progress --format json --out /r/rspec.json";
+        // Files as first named, each in definition order.
+        let p =
+            a.plan(&inv(Some(&["./spec/b_spec.rb[1:2]", "./spec/a_spec.rb[1:1]"]), Order::AsListed)).unwrap();
+        assert_eq!(
+            p.argv.join(" "),
+            format!("{base} --order defined ./spec/b_spec.rb[1:2] ./spec/a_spec.rb[1:1]")
+        );
+        assert!(p.files.is_empty());
+        // Against definition order: RSpec's own shuffle with a seed that gives it.
+        let p =
+            a.plan(&inv(Some(&["./spec/a_spec.rb[1:2]", "./spec/a_spec.rb[1:1]"]), Order::AsListed)).unwrap();
+        let seed = p.argv.iter().find_map(|w| w.strip_prefix("rand:")).expect("a seed");
+        assert!(seed.parse::<u64>().is_ok(), "{p:?}");
+        assert!(p.files.is_empty());
+        // A nested group's example before its parent's own: the ordering file.
+        let p = a
+            .plan(&inv(Some(&["./spec/a_spec.rb[1:2:1]", "./spec/a_spec.rb[1:1]"]), Order::AsListed))
+            .unwrap();
+        assert_eq!(
+            p.argv.join(" "),
+            format!(
+                "{base} --order defined --require /r/flakebox-rspec-order.rb \
+                 ./spec/a_spec.rb[1:2:1] ./spec/a_spec.rb[1:1]"
+            )
+        );
+        assert_eq!(p.files.len(), 1);
+        assert_eq!(p.files[0].path, std::path::Path::new("/r/flakebox-rspec-order.rb"));
+        assert!(p.files[0].contents.contains("['./spec/a_spec.rb[1:2:1]', './spec/a_spec.rb[1:1]']"));
+        // A listed order needs a list.
+        assert!(a.plan(&inv(None, Order::AsListed)).is_err());
     }
 
     #[test]

@@ -79,3 +79,87 @@ fn shuffle_seed_is_replayed() {
     }
     assert!(orders.iter().any(|o| o != &defined), "no seed changed the order: {orders:?}");
 }
+
+/// A suite with nested groups in two files, in a fresh directory; its
+/// helper asks for a random order, which a listed order must override.
+fn nested_suite() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("spec")).unwrap();
+    std::fs::write(dir.path().join(".rspec"), "--require spec_helper\n--order rand\n").unwrap();
+    std::fs::write(dir.path().join("spec/spec_helper.rb"), "RSpec.configure { |c| c.order = :random }\n")
+        .unwrap();
+    let body = |name: &str| {
+        format!(
+            "RSpec.configure {{ |c| c.order = :random }}\n\
+             RSpec.describe '{name}' do\n\
+             \x20 it('one') {{ }}\n\
+             \x20 describe 'nested' do\n\
+             \x20   it('inner one') {{ }}\n\
+             \x20   it('inner two') {{ }}\n\
+             \x20 end\n\
+             \x20 it('two') {{ }}\n\
+             \x20 it('three') {{ }}\n\
+             end\n\
+             RSpec.describe '{name} again' do\n\
+             \x20 it('four') {{ }}\n\
+             end\n"
+        )
+    };
+    std::fs::write(dir.path().join("spec/a_spec.rb"), body("a")).unwrap();
+    std::fs::write(dir.path().join("spec/b_spec.rb"), body("b")).unwrap();
+    dir
+}
+
+#[test]
+fn listed_orders_run_as_listed_as_far_as_the_groups_allow() {
+    require("rspec", &["--version"], "apt-get install ruby-rspec");
+    let suite = nested_suite();
+    let a = adapter(&["rspec"], suite.path());
+    let order = |sel: &[&str]| {
+        let ran = run(&a, ids(sel), Order::AsListed, &[]);
+        assert!(ran.exit_ok, "{:?}\n{}", ran.argv, ran.output);
+        (ran.results.iter().map(|t| t.id.0.clone()).collect::<Vec<_>>(), ran.argv)
+    };
+    // Definition order, a seed, and the ordering file (lists too long for a
+    // seed, across files and groups): each exactly as listed.
+    let exact: [&[&str]; 4] = [
+        &["./spec/b_spec.rb[1:3]", "./spec/a_spec.rb[1:1]", "./spec/a_spec.rb[1:2:2]"],
+        &["./spec/a_spec.rb[1:4]", "./spec/a_spec.rb[1:3]", "./spec/a_spec.rb[1:1]"],
+        &[
+            "./spec/a_spec.rb[2:1]",
+            "./spec/b_spec.rb[1:4]",
+            "./spec/b_spec.rb[1:1]",
+            "./spec/b_spec.rb[1:3]",
+            "./spec/b_spec.rb[1:2:2]",
+            "./spec/b_spec.rb[1:2:1]",
+            "./spec/b_spec.rb[2:1]",
+            "./spec/a_spec.rb[1:4]",
+            "./spec/a_spec.rb[1:1]",
+            "./spec/a_spec.rb[1:3]",
+        ],
+        &["./spec/a_spec.rb[1:2:2]", "./spec/a_spec.rb[1:2:1]"],
+    ];
+    let mut how = Vec::new();
+    for sel in exact {
+        let (ran, argv) = order(sel);
+        assert_eq!(ran, sel, "{argv:?}");
+        how.push(
+            argv.iter().any(|w| w.starts_with("rand:")) as u8
+                + 2 * argv.iter().any(|w| w == "--require") as u8,
+        );
+    }
+    // Each way was used: definition order, a seed, the file.
+    assert!(how.contains(&0) && how.contains(&1) && how.contains(&2), "{how:?}");
+    // A nested group's example before its parent's own cannot be: the
+    // victim still runs last when its group allows.
+    let sel = ["./spec/a_spec.rb[1:2:1]", "./spec/b_spec.rb[1:1]", "./spec/a_spec.rb[1:3]"];
+    let (ran, argv) = order(&sel);
+    assert_eq!(
+        ran,
+        ["./spec/b_spec.rb[1:1]", "./spec/a_spec.rb[1:3]", "./spec/a_spec.rb[1:2:1]"],
+        "{argv:?}"
+    );
+    let sel = ["./spec/a_spec.rb[1:2:1]", "./spec/a_spec.rb[1:1]", "./spec/b_spec.rb[1:1]"];
+    let (ran, argv) = order(&sel);
+    assert_eq!(ran.last().map(String::as_str), Some("./spec/b_spec.rb[1:1]"), "{argv:?}");
+}

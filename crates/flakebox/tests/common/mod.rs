@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,5 +196,34 @@ pub fn request_command(who: Who, cwd: &Path, req: &runs::RunRequest) -> (Command
 pub fn remove_tree(dir: &Path) {
     if let Err(e) = hostfs::remove_tree(dir) {
         panic!("{e}");
+    }
+}
+
+/// This process's PATH without the directories nobody cannot search (a
+/// toolchain under root's home, e.g. pyenv's shims in /root): what an
+/// unprivileged user's PATH would hold.
+pub fn nobody_path() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let searchable = |dir: &Path| {
+        dir.ancestors().all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+    };
+    path.split(':').filter(|d| !d.is_empty() && searchable(Path::new(d))).collect::<Vec<_>>().join(":")
+}
+
+/// A diagnosis as nobody runs alone: its sandbox (in a user namespace)
+/// recreates the host's mount points under /tmp one by one, and one that a
+/// concurrent diagnosis unmounts meanwhile (its private scratch tmpfs) fails
+/// the set-up. Diagnoses as root share.
+pub static ALONE: RwLock<()> = RwLock::new(());
+
+pub enum Guard {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+pub fn turn(who: Who) -> Guard {
+    match who {
+        Who::Root => Guard::Shared(ALONE.read().unwrap_or_else(|e| e.into_inner())),
+        Who::Nobody => Guard::Alone(ALONE.write().unwrap_or_else(|e| e.into_inner())),
     }
 }
