@@ -114,13 +114,22 @@ fn passes_alone(who: Who, cwd: &Path, cmd: &[&str]) {
     assert_eq!(out.status.code(), Some(0), "{who:?} {cmd:?}:\n{}\n{}", stdout(&out), stderr(&out));
 }
 
-/// The victims that also fail alone are checked in root's diagnoses only:
-/// their search is exact only with high probability (a victim that passed
-/// its first alone runs is taken as deterministic, and an intrinsic failure
-/// in a probe can then mislead the halving: seen once as nobody on go,
-/// whose randomness the entropy shim does not serve), so each suite risks
-/// it once per test run, not twice.
-const FLAKY_CHECKED: Who = Who::Root;
+/// A victim that also fails alone: its search is exact only with high
+/// probability (one that passed its first alone runs is taken as
+/// deterministic, and an intrinsic failure in a probe can then leave the
+/// halving without a confirmed polluter: seen once as nobody on go, whose
+/// randomness the entropy shim does not serve). The miss rate is measured in
+/// the polluter search's own simulation; here the report must never name a
+/// wrong polluter, and when it names one the full check applies.
+fn flaky_victim_found(r: &Report, id: &str, polluter: &str) -> bool {
+    let t = victim(r, id);
+    if t.polluters.is_empty() {
+        eprintln!("{id}: no polluter confirmed this time (a flaky victim's search may miss)");
+        return false;
+    }
+    assert_eq!(t.polluters, [polluter], "a flaky victim's polluter: {t:#?}");
+    true
+}
 
 fn pytest_victims(who: Who) {
     let dir = copy_of("pytest", who);
@@ -145,13 +154,11 @@ fn pytest_victims(who: Who) {
         "test_a_polluters.py::test_inserts_user",
         "order-example.db (the victim uses it too)",
     );
-    if who == FLAKY_CHECKED {
-        // Intrinsically flaky too: found all the same.
-        check(
-            "test_c_victims.py::test_greeting_flaky",
-            "test_a_polluters.py::test_patches_greet",
-            "in-process",
-        );
+    // Intrinsically flaky too.
+    let (flaky, patches) =
+        ("test_c_victims.py::test_greeting_flaky", "test_a_polluters.py::test_patches_greet");
+    if flaky_victim_found(&r, flaky, patches) {
+        check(flaky, patches, "in-process");
     }
     // Any test of another module between them re-creates the module-scoped
     // fixture: the search names one as the cleaner when a shuffle showed it.
@@ -228,7 +235,7 @@ fn go_victims(who: Who) {
     );
     // Fails one run in five alone as well.
     let flaky = "TestGreetingFlaky";
-    if who == FLAKY_CHECKED {
+    if flaky_victim_found(&r, &id(flaky), &id("TestShout")) {
         check_victim(who, cwd, &r, &id(flaky), &id("TestShout"), "in-process", &failed(flaky));
     }
     let order = r.order.as_ref().expect("order");
@@ -268,12 +275,14 @@ fn rspec_victims(who: Who) {
     check(&format!("{victims}[1:2]"), &format!("{greeter}[1:3:1]"), &format!("{victims}:9"));
     // A plugin left in App::PLUGINS.
     check(&format!("{victims}[1:3]"), &format!("{settings}[1:4:2]"), &format!("{victims}:13"));
-    // Fails one run in five alone as well: found all the same.
-    if who == FLAKY_CHECKED {
+    // Fails one run in five alone as well.
+    if flaky_victim_found(&r, &format!("{victims}[1:4]"), &format!("{greeter}[1:3:1]")) {
         check(&format!("{victims}[1:4]"), &format!("{greeter}[1:3:1]"), &format!("{victims}:19"));
     }
     let order = r.order.as_ref().expect("order");
-    assert_eq!(order.tests.iter().filter(|t| t.effect == OrderEffect::Victim).count(), 4, "{order:#?}");
+    // The three deterministic victims (checked above), and the flaky one when its effect was decided.
+    let victims_found = order.tests.iter().filter(|t| t.effect == OrderEffect::Victim).count();
+    assert!((3..=4).contains(&victims_found), "{order:#?}");
     // RSpec runs a listed order: the shuffled orders ran too.
     assert!(order.tests.iter().all(|t| t.shuffled.len() == 3), "{order:#?}");
     for line in order.tests.iter().filter_map(|t| t.replay.as_deref()) {
