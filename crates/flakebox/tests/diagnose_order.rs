@@ -308,23 +308,28 @@ fn rspec_victims_as_nobody() {
 }
 
 /// Jest, from examples/runners/jest's node_modules (`npm ci` there).
-fn jest() -> String {
-    // The link itself: its target, jest.js, is not recognised as Jest.
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runners/jest");
-    let bin = dir.canonicalize().unwrap_or(dir).join("node_modules/.bin/jest");
+/// Jest installed in the copy's own node_modules, as in a real project (and
+/// visible in the sandbox even when the checkout lies under /tmp, which fs
+/// isolation gives fresh). The path is the link itself: its target, jest.js,
+/// is not recognised as Jest.
+fn jest_in(cwd: &Path, who: Who) -> String {
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runners/jest/node_modules");
     assert!(
-        bin.exists(),
+        modules.join(".bin/jest").exists(),
         "{} is missing: run `npm ci` in examples/runners/jest (.ci/run does)",
-        bin.display()
+        modules.display()
     );
-    bin.display().to_string()
+    let opts =
+        hostfs::CopyOptions { owner: (who == Who::Nobody).then_some((NOBODY, NOBODY)), ..Default::default() };
+    hostfs::copy_tree(&modules, &cwd.join("node_modules"), &opts).expect("copy jest's node_modules");
+    cwd.join("node_modules/.bin/jest").display().to_string()
 }
 
 /// examples/order/jest: module state shared by the tests of one file.
 fn jest_victims(who: Who) {
-    let jest = jest();
     let dir = copy_of("jest", who);
     let cwd = dir.path();
+    let jest = jest_in(cwd, who);
     let (r, out) = diagnose_order(who, cwd, &[&jest]);
     assert_eq!(out.status.code(), Some(10), "{who:?}: {}", stderr(&out));
     let id = |name: &str| format!("registry.test.js › {name}");
