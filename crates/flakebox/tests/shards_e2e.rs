@@ -235,7 +235,13 @@ fn bad_shard_options_are_named_with_the_fix() {
 fn pytest_per_test_results_merge() {
     let have = std::process::Command::new("python3").args(["-m", "pytest", "--version"]).output();
     assert!(have.is_ok_and(|o| o.status.success()), "needs pytest: pip install pytest");
-    let cwd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runners/pytest");
+    // Canonical: the marker's path must resolve in the sandbox too, where
+    // only the working directory of a checkout under /tmp is visible (not
+    // crates/flakebox, which a `..` path would pass through).
+    let cwd = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/runners/pytest")
+        .canonicalize()
+        .expect("examples/runners/pytest");
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let parts_dir =
         tempfile::Builder::new().prefix("flakebox-shards-parts-").tempdir_in(target).expect("tempdir");
