@@ -1004,13 +1004,7 @@ pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool 
         return false;
     }
     let fails = command_fails(engine);
-    let u = analyse(engine, &fails);
-    let effects: Vec<Factor> = u
-        .factors
-        .iter()
-        .filter(|a| matches!(a.status, Status::Fixes | Status::Reduces))
-        .map(|a| a.factor)
-        .collect();
+    let effects = removing_factors(&analyse(engine, &fails));
     let active: FactorSet =
         engine.factors.iter().copied().filter(|f| !engine.pruned.iter().any(|p| p.factor == *f)).collect();
     // No factor alone, but isolating everything together is established to
@@ -1043,6 +1037,16 @@ pub(crate) fn plan_interaction(engine: &mut Engine, rounds_done: usize) -> bool 
     engine.conds.len() > before
 }
 
+/// The factors whose isolation removes some or all of a unit's failures:
+/// the candidates for a leave-one-out interaction.
+fn removing_factors(u: &UnitAnalysis) -> Vec<Factor> {
+    u.factors
+        .iter()
+        .filter(|a| matches!(a.status, Status::Fixes | Status::Reduces))
+        .map(|a| a.factor)
+        .collect()
+}
+
 /// Focused reruns: plan the leave-one-out conditions of each test on which
 /// two or more factors have an effect (its own, from its own outcomes), not
 /// planned before. A condition added for them runs only the tests it was
@@ -1058,13 +1062,7 @@ fn plan_test_interactions(engine: &mut Engine, rounds_done: usize) -> bool {
             continue;
         }
         let fails = test_fails(engine, &name);
-        let u = analyse(engine, &fails);
-        let effects: Vec<Factor> = u
-            .factors
-            .iter()
-            .filter(|a| matches!(a.status, Status::Fixes | Status::Reduces))
-            .map(|a| a.factor)
-            .collect();
+        let effects = removing_factors(&analyse(engine, &fails));
         let plan = crate::interaction::plan(active, &effects);
         if plan.is_empty() {
             continue;

@@ -127,9 +127,7 @@ fn a_failure_needing_a_leftover_file_and_a_moving_clock_is_reported_as_an_intera
     assert_eq!(factor(&r, "time")["effect"], "fixes", "{ctx}");
     let i = &r["interaction"];
     assert_eq!(i["combination"], "all_needed", "{ctx}");
-    let role = |f: &str| {
-        i["factors"].as_array().and_then(|v| v.iter().find(|x| x["factor"] == f)).map(|x| x["role"].clone())
-    };
+    let role = |f: &str| role_in(i, f);
     assert_eq!(role("fs"), Some("cause".into()), "{ctx}");
     assert_eq!(role("time"), Some("masks".into()), "{ctx}");
     let summary = i["summary"].as_str().unwrap_or_default();
@@ -194,9 +192,7 @@ fn interactions_are_per_test_in_focused_reruns() {
     let both = test("::test_report_is_from_this_run");
     let i = &both["interaction"];
     assert_eq!(i["combination"], "all_needed", "{ctx}");
-    let role = |f: &str| {
-        i["factors"].as_array().and_then(|v| v.iter().find(|x| x["factor"] == f)).map(|x| x["role"].clone())
-    };
+    let role = |f: &str| role_in(i, f);
     assert_eq!(role("fs"), Some("cause".into()), "{ctx}");
     assert_eq!(role("time"), Some("masks".into()), "{ctx}");
     let summary = i["summary"].as_str().unwrap_or_default();
@@ -225,4 +221,12 @@ fn interactions_are_per_test_in_focused_reruns() {
         assert_eq!(runs_in(clock, &c["name"]), 0, "{ctx}");
     }
     assert_eq!(home_entry.exists(), existed, "diagnose left the user's home as it was");
+}
+
+/// The role (cause, masks, ...) an interaction gives factor `f`.
+fn role_in(interaction: &Value, f: &str) -> Option<Value> {
+    interaction["factors"]
+        .as_array()
+        .and_then(|v| v.iter().find(|x| x["factor"] == f))
+        .map(|x| x["role"].clone())
 }
