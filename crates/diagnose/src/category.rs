@@ -143,6 +143,7 @@ mod tests {
             screening: None,
             fails_only_in_suite: false,
             replay: None,
+            replay_alone: None,
             max_failure_rate_95: None,
             interaction: None,
         }
@@ -163,6 +164,7 @@ mod tests {
             cleaner: None,
             state: None,
             replay: None,
+            replay_alone: None,
             search_runs: 0,
             search: None,
             cleaner_search: None,

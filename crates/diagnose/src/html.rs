@@ -216,7 +216,10 @@ fn test_section(report: &Report) -> String {
                 writeln!(s, "<div class=\"muted\">failed per condition: {}</div>", escape(&conds.join(", ")));
         }
         if let Some(r) = &t.replay {
-            let _ = write!(s, "<div>run it alone under flakebox:</div>{}", command(r));
+            let _ = write!(s, "<div>replay under flakebox:</div>{}", command(r));
+        }
+        if let Some(r) = &t.replay_alone {
+            let _ = write!(s, "<div>passes alone:</div>{}", command(r));
         }
         s.push_str("</div>\n");
     }

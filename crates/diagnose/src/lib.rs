@@ -143,6 +143,7 @@ pub mod junit_out;
 pub mod order;
 pub mod order_verdict;
 pub mod polluter;
+pub mod replay;
 pub mod report;
 pub mod report_shards;
 pub mod runner;
