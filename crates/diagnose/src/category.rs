@@ -164,7 +164,6 @@ mod tests {
             cleaner: None,
             state: None,
             replay: None,
-            replay_alone: None,
             search_runs: 0,
             search: None,
             cleaner_search: None,

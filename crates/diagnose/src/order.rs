@@ -775,7 +775,9 @@ pub fn render(r: &OrderReport, markdown: bool, shown: &[&str]) -> String {
     match (found.is_empty(), said.len()) {
         (true, _) => s.push_str(&format!("{bullet}no test depends on the order of the tests\n")),
         (false, 0) => {}
-        (false, 1) => s.push_str(&format!("{bullet}1 order-dependent test, above with its evidence and replay\n")),
+        (false, 1) => {
+            s.push_str(&format!("{bullet}1 order-dependent test, above with its evidence and replay\n"))
+        }
         (false, n) => {
             s.push_str(&format!("{bullet}{n} order-dependent tests, above with their evidence and replays\n"))
         }

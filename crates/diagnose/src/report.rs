@@ -555,7 +555,8 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
                     .find(|c| c.name == t.name)
                     .map(|c| pal.dim(&format!("  ({}: {})", c.category.name(), c.causes.join(", "))))
                     .unwrap_or_default();
-                let _ = writeln!(out, "  {}  {}{category}", pal.bold(&t.name), pal.verdict(t.verdict, &label));
+                let _ =
+                    writeln!(out, "  {}  {}{category}", pal.bold(&t.name), pal.verdict(t.verdict, &label));
                 for line in test_details(t) {
                     let _ = writeln!(out, "      {line}");
                 }
@@ -656,15 +657,26 @@ fn factor_lines(out: &mut String, pal: &Palette, report: &Report, shown: &[&Test
             f.isolated.failed,
             f.isolated.runs
         );
-        let said = |e: &String| shown.iter().any(|t| shown_evidence(t, f.factor).contains(&e));
-        let (repeated, new): (Vec<&String>, Vec<&String>) = f.evidence.iter().partition(|e| said(e));
+        let (new, repeated) = unshown(&f.evidence, f.factor, shown);
         for e in new {
             let _ = writeln!(out, "      - {e}");
         }
-        if !repeated.is_empty() {
-            let _ = writeln!(out, "      {}", pal.dim(&format!("- {} under the tests above", evidence_count(repeated.len()))));
+        if repeated > 0 {
+            let _ = writeln!(
+                out,
+                "      {}",
+                pal.dim(&format!("- {} under the tests above", evidence_count(repeated)))
+            );
         }
     }
+}
+
+/// Of a factor's `evidence`, the lines no `shown` test gives for that
+/// factor, and how many it does give.
+fn unshown<'a>(evidence: &'a [String], factor: Factor, shown: &[&TestReport]) -> (Vec<&'a String>, usize) {
+    let said = |e: &&String| shown.iter().any(|t| shown_evidence(t, factor).contains(e));
+    let (repeated, new): (Vec<&String>, Vec<&String>) = evidence.iter().partition(said);
+    (new, repeated.len())
 }
 
 fn evidence_count(n: usize) -> String {
@@ -711,13 +723,16 @@ fn other_factor_lines(out: &mut String, pal: &Palette, report: &Report, shown: &
         }
         if report.verdict != Verdict::Stable {
             // A line a shown test gave already is not repeated.
-            let said = |e: &&String| shown.iter().any(|t| shown_evidence(t, a.factor).contains(e));
-            let (repeated, new): (Vec<&String>, Vec<&String>) = a.evidence.iter().partition(said);
+            let (new, repeated) = unshown(&a.evidence, a.factor, shown);
             for e in new.iter().take(3) {
                 let _ = writeln!(out, "          {}", pal.dim(&format!("- {e}")));
             }
-            if !repeated.is_empty() {
-                let _ = writeln!(out, "          {}", pal.dim(&format!("- {} under the tests above", evidence_count(repeated.len()))));
+            if repeated > 0 {
+                let _ = writeln!(
+                    out,
+                    "          {}",
+                    pal.dim(&format!("- {} under the tests above", evidence_count(repeated)))
+                );
             }
         }
     }
@@ -970,7 +985,11 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
         let _ = writeln!(out, "| factor | effect | p-value | evidence |");
         let _ = writeln!(out, "|---|---|---:|---|");
         for f in &report.factors {
-            let ev: Vec<String> = f.evidence.iter().map(|e| md_escape(e)).collect();
+            let (new, repeated) = unshown(&f.evidence, f.factor, &split_tests(report).0);
+            let mut ev: Vec<String> = new.iter().map(|e| md_escape(e)).collect();
+            if repeated > 0 {
+                ev.push(format!("{} with the tests below", evidence_count(repeated)));
+            }
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
@@ -1063,3 +1082,7 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
     );
     out
 }
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;
