@@ -102,6 +102,12 @@ fn check_victim(who: Who, cwd: &Path, r: &Report, id: &str, polluter: &str, stat
     );
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(said.contains(failed), "{who:?}: {line}: no `{failed}` in\n{said}");
+    // The test's own replay is this one, the one that fails; running it
+    // alone is kept beside it as the control.
+    let tr = r.tests.iter().find(|x| x.name == id).expect("the victim's verdict");
+    assert_eq!(tr.replay.as_deref(), Some(line), "{who:?}: {tr:#?}");
+    let alone = tr.replay_alone.as_deref().expect("the alone control");
+    assert!(alone != line && alone.contains(&v), "{who:?}: {alone}");
     assert!(t.search_runs > 0 && t.search.as_ref().is_some_and(|s| s.runs > 0), "{ctx}");
 }
 
@@ -154,6 +160,11 @@ fn pytest_victims(who: Who) {
         "test_a_polluters.py::test_inserts_user",
         "order-example.db (the victim uses it too)",
     );
+    // The report's control passes: the victim alone.
+    let greeting = r.tests.iter().find(|t| t.name == "test_c_victims.py::test_greeting");
+    let alone = greeting.and_then(|t| t.replay_alone.as_deref()).expect("test_greeting's alone control");
+    let out = replay(who, cwd, alone);
+    assert_eq!(out.status.code(), Some(0), "{who:?}: {alone}:\n{}\n{}", stdout(&out), stderr(&out));
     // Intrinsically flaky too.
     let (flaky, patches) =
         ("test_c_victims.py::test_greeting_flaky", "test_a_polluters.py::test_patches_greet");
