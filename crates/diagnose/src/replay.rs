@@ -5,15 +5,21 @@
 //! A test that fails only after other tests passes alone, so its replay
 //! runs what it needs before it: an order victim's polluters then it (the
 //! order factor's confirmed order), or else the whole suite in its own
-//! order. Every other test fails alone, and its replay is the alone run.
+//! order. Every other test fails alone, and its replay is the alone run
+//! under the conditions it failed in: a factor whose isolation fixes it is
+//! shared (`--share`; rand: its failing seed, when one is known), and one
+//! whose isolation breaks it keeps the diagnosis's frozen instant or
+//! entropy seed.
 
 use crate::order::OrderEffect;
-use crate::report::Report;
+use crate::report::{Effect, Report, TestReport};
+use factors::Factor;
 
 /// Sets `replay` (and `replay_alone`) of every test worth a look; `alone`
 /// renders the command running one test alone, in its runner's syntax.
 pub fn assign(report: &mut Report, alone: &dyn Fn(&str) -> Option<String>) {
     let order = &report.order;
+    let (frozen, entropy) = (report.frozen_instant.as_deref(), report.entropy_seed);
     let suite = || {
         let mut line = vec!["flakebox".to_string(), "run".into(), "--".into()];
         line.extend(report.command.iter().cloned());
@@ -31,8 +37,47 @@ pub fn assign(report: &mut Report, alone: &dyn Fn(&str) -> Option<String>) {
         };
         (t.replay, t.replay_alone) = match after_others {
             Some(r) => (Some(r), solo),
-            None => (solo, None),
+            None => (solo.map(|line| with_options(&line, &failing_options(t, frozen, entropy))), None),
         };
+    }
+}
+
+/// The `flakebox run` options under which `t` failed where everything
+/// isolated passes (or, for a factor that breaks it, fails as isolated).
+fn failing_options(t: &TestReport, frozen: Option<&str>, entropy: Option<u64>) -> Vec<String> {
+    let mut share: Vec<&str> = Vec::new();
+    let mut opts: Vec<String> = Vec::new();
+    for f in &t.factors {
+        match (f.factor, f.effect) {
+            // Order has its own replay; db is the environment's unless
+            // `--postgres` asks for a throwaway one.
+            (Factor::Order | Factor::Db, _) => {}
+            // A seed it failed under; else, fixed by isolation, real
+            // entropy; else the seed every rand-isolated run had.
+            (Factor::Rand, effect) => match (&f.failing_seed, effect, entropy) {
+                (Some(s), _, _) => opts.extend(["--seed".to_string(), s.seed.to_string()]),
+                (None, Effect::Fixes, _) => share.push("rand"),
+                (None, _, Some(s)) => opts.extend(["--seed".to_string(), s.to_string()]),
+                (None, _, None) => {}
+            },
+            (factor, Effect::Fixes) => share.push(factor.name()),
+            (Factor::Time, _) => {
+                opts.extend(frozen.map(|i| ["--time".to_string(), i.to_string()]).into_iter().flatten())
+            }
+            _ => {}
+        }
+    }
+    if !share.is_empty() {
+        opts.splice(0..0, ["--share".to_string(), share.join(",")]);
+    }
+    opts
+}
+
+/// `flakebox run -- CMD` with `opts` before the `--`.
+fn with_options(line: &str, opts: &[String]) -> String {
+    match line.strip_prefix("flakebox run -- ") {
+        Some(cmd) if !opts.is_empty() => format!("flakebox run {} -- {cmd}", render::shell_line(opts)),
+        _ => line.to_string(),
     }
 }
 
@@ -41,7 +86,7 @@ mod tests {
     use super::*;
     use crate::order::{OrderReport, OrderTest};
     use crate::polluter::Tally;
-    use crate::report::{StableOutcome, TestReport, Verdict};
+    use crate::report::{StableOutcome, Verdict};
 
     fn test(name: &str, verdict: Verdict, outcome: Option<StableOutcome>) -> TestReport {
         TestReport {
@@ -137,6 +182,59 @@ mod tests {
         assert_eq!(t("i").replay.as_deref(), Some("flakebox run -- pytest i"));
         assert_eq!(t("i").replay_alone, None);
         assert_eq!((t("ok").replay.as_ref(), t("ok").replay_alone.as_ref()), (None, None));
+    }
+
+    fn effect(factor: Factor, effect: Effect, seed: Option<u64>) -> crate::report::FactorEffect {
+        crate::report::FactorEffect {
+            factor,
+            effect,
+            p_value: 0.01,
+            evidence: Vec::new(),
+            baseline: Default::default(),
+            isolated: Default::default(),
+            failing_seed: seed.map(|seed| crate::report::FailingSeed {
+                seed,
+                runs: 3,
+                failed: 3,
+                replay: Vec::new(),
+                suspects_only: true,
+            }),
+        }
+    }
+
+    /// Alone with everything isolated, a test whose failure the isolation
+    /// fixes passes: its replay shares what it failed with.
+    #[test]
+    fn an_environment_failure_replays_with_what_it_failed_under() {
+        let with = |factors: Vec<crate::report::FactorEffect>| {
+            let mut t = test("t", Verdict::Environment, None);
+            t.factors = factors;
+            let mut r = report(vec![t], Vec::new());
+            r.frozen_instant = Some("2024-02-29T23:59:58Z".into());
+            r.entropy_seed = Some(42);
+            assign(&mut r, &alone);
+            (r.tests[0].replay.clone().unwrap_or_default(), r.tests[0].replay_alone.clone())
+        };
+        let fs_time =
+            with(vec![effect(Factor::Fs, Effect::Fixes, None), effect(Factor::Time, Effect::Fixes, None)]);
+        assert_eq!(fs_time, ("flakebox run --share fs,time -- pytest t".to_string(), None));
+        let seeded = with(vec![
+            effect(Factor::Rand, Effect::Fixes, Some(7)),
+            effect(Factor::Net, Effect::Fixes, None),
+        ]);
+        assert_eq!(seeded.0, "flakebox run --share net --seed 7 -- pytest t");
+        assert_eq!(
+            with(vec![effect(Factor::Rand, Effect::Fixes, None)]).0,
+            "flakebox run --share rand -- pytest t"
+        );
+        // Isolated it fails: the diagnosis's own seed and instant.
+        let broken = with(vec![
+            effect(Factor::Rand, Effect::Stabilizes, None),
+            effect(Factor::Time, Effect::Breaks, None),
+        ]);
+        assert_eq!(broken.0, "flakebox run --seed 42 --time 2024-02-29T23:59:58Z -- pytest t");
+        // Db is the environment's already without --postgres.
+        assert_eq!(with(vec![effect(Factor::Db, Effect::Fixes, None)]).0, "flakebox run -- pytest t");
     }
 
     #[test]
