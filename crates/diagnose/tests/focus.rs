@@ -393,3 +393,67 @@ fn focused_diagnosis_stops_when_every_test_is_decided() {
         assert_eq!(test(&rep, SCRATCH).verdict, Verdict::Environment, "{ctx}");
     }
 }
+
+/// A runner that finds no test by the ids it is given (pytest given node
+/// ids relative to its rootdir from another directory): the whole suite
+/// runs, a selection runs nothing, and its run fails or passes as the
+/// runner has it. The first focused run stops the diagnosis with what was
+/// selected and what ran, never counted as a run of the selected tests;
+/// a run stopped at its time limit, or one whose results are missing, is
+/// no such evidence.
+#[test]
+fn a_focused_run_that_runs_none_of_the_selected_tests_stops_the_diagnosis() {
+    for (exit_code, timed_out_first) in [(4, false), (0, false), (5, true)] {
+        let mut specs: Vec<RunSpec> = Vec::new();
+        let mut runner = |spec: &RunSpec| -> RunOutcome {
+            specs.push(spec.clone());
+            let focused = spec.tests.is_some();
+            let tests = match focused {
+                false => vec![case("test_a.py::test_ok", false), case("test_a.py::test_marker", true)],
+                true => Vec::new(),
+            };
+            let timed_out =
+                focused && timed_out_first && specs.iter().filter(|s| s.tests.is_some()).count() == 1;
+            RunOutcome {
+                tests,
+                exit_code: if focused { exit_code } else { 1 },
+                timed_out,
+                ..RunOutcome::new(focused && exit_code == 0)
+            }
+        };
+        let mut r = FnRunner(&mut runner);
+        let opts = Options { factors: FactorSet::only(Factor::Fs), focus: true, ..Options::default() };
+        let e = diagnose(&["pytest".into()], &opts, &mut r, &mut |_| {}).unwrap_err();
+        let focused = specs.iter().filter(|s| s.tests.is_some()).count();
+        assert_eq!(
+            focused,
+            if timed_out_first { 2 } else { 1 },
+            "stopped at the first focused run that ran nothing"
+        );
+        assert_eq!(exit::for_error(&e), exit::RUNNER_FAILED);
+        let DiagnoseError::SelectionRanNothing { selected, ran, exit_code: code, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (selected.as_slice(), ran.is_empty(), *code),
+            (&["test_a.py::test_marker".to_string()][..], true, exit_code)
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("selected `test_a.py::test_marker`")
+                && msg.contains("ran none of them")
+                && msg.contains(&format!("exit code {exit_code}"))
+                && msg.contains("--runs N"),
+            "{msg}"
+        );
+    }
+}
+
+/// A closure over the whole spec as a runner.
+struct FnRunner<'a, F: FnMut(&RunSpec) -> RunOutcome>(&'a mut F);
+
+impl<F: FnMut(&RunSpec) -> RunOutcome> Runner for FnRunner<'_, F> {
+    fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError> {
+        Ok((self.0)(spec))
+    }
+}
