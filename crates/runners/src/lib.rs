@@ -522,24 +522,26 @@ pub(crate) fn from_junit(
 /// paths; `dir` may be spelled with `..`, which is resolved lexically),
 /// else `path` unchanged.
 pub(crate) fn relative_to(dir: &Path, path: &str) -> String {
-    fn lexical(p: &Path) -> PathBuf {
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                std::path::Component::CurDir => {}
-                std::path::Component::ParentDir => {
-                    out.pop();
-                }
-                other => out.push(other),
-            }
-        }
-        out
-    }
     Path::new(path)
         .strip_prefix(lexical(dir))
         .or_else(|_| Path::new(path).strip_prefix(dir))
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| path.to_string())
+}
+
+/// `p` with `.` and `..` resolved lexically.
+pub(crate) fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Seconds (as runners write them) to a [`Duration`]; `None` for nonsense.
