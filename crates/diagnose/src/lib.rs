@@ -600,12 +600,14 @@ impl Engine {
             }
         }
         cases.extend(out.tests);
-        // A selection that ran nothing, read from complete results (not a
-        // run stopped at its time limit, nor one whose results are missing:
-        // there the selected tests count as failed, as in any crashed run).
+        // A selection that ran nothing: results that name none of the
+        // selected tests, or none at all from a run that passed (Surefire
+        // writes no report when no test matches). Not a run stopped at its
+        // time limit, nor a failed one whose results are missing: there the
+        // selected tests count as failed, as in any crashed run.
         if let Some(selected) = spec.tests.as_ref().filter(|s| !s.is_empty()) {
             let ran_one = cases.iter().any(|c| selected.contains(&c.name));
-            if !ran_one && !unread && !out.timed_out {
+            if !ran_one && (!unread || out.passed) && !out.timed_out {
                 return Err(DiagnoseError::SelectionRanNothing {
                     condition: self.conds[cond].name.clone(),
                     run_no: spec.run_no,
