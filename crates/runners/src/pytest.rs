@@ -10,7 +10,9 @@
 //! reported it from: its file as found under the rootdir pytest must have
 //! had, the nearest directory that holds it among those pytest looks in for
 //! its rootdir (`--rootdir`, else the command's paths' common directory and
-//! its parents), written relative to the working directory when inside it.
+//! its parents, then a `-c` ini file's), written relative to the working
+//! directory when inside it. The file is pytest's own report; where it is
+//! on disk decides the rootdir, so no pytest version's rules are copied.
 
 use crate::args::{has_opt, opt_value, scan, without_opts, without_positionals, words, Arg, Syntax};
 use crate::{
@@ -159,6 +161,13 @@ fn rootdir_candidates(cwd: &Path, args: &[Arg]) -> Vec<PathBuf> {
     let mut out = vec![common.clone()];
     while common.pop() {
         out.push(common.clone());
+    }
+    // An ini file given with `-c` (newer pytest roots there).
+    if let Some(dir) = opt_value(args, &["-c", "--config-file"]).and_then(|f| {
+        let f = lexical(&cwd.join(f));
+        f.parent().map(Path::to_path_buf)
+    }) {
+        out.push(dir);
     }
     out
 }
@@ -319,5 +328,8 @@ mod tests {
         assert_eq!(cands("-k slow"), up(proj.clone()), "no paths: the working directory");
         assert_eq!(cands("no/such/dir"), up(proj.clone()), "pytest ignores what does not exist");
         assert_eq!(cands("--rootdir ../r tests"), vec![dir.path().join("r")]);
+        let mut with_ini = up(proj.clone());
+        with_ini.push(dir.path().join("cfg"));
+        assert_eq!(cands("-c ../cfg/pytest.ini"), with_ini, "last: the ini file's directory");
     }
 }
