@@ -18,8 +18,8 @@
 //! | libtest | `target/…/deps/NAME-HASH` | `test … ok` lines on stdout | `--exact` | — | `mod::name` |
 //! | nextest | `cargo nextest run` | JUnit via `--tool-config-file` | `-E` filterset | — | `crate::it mod::name` |
 //! | go | `go test` | `-json` on stdout | packages + `-run '^(A\|B)$'` | `-shuffle=SEED` | `example.com/m/pkg TestX` |
-//! | jest | `jest`, `npx jest`, `yarn jest`, … | `--json --outputFile` | `--runTestsByPath` + `-t` | `--randomize --seed` | `a.test.js › describe › test` |
-//! | vitest | `vitest [run]`, `npx vitest`, … | `--reporter=json --outputFile.json` | file filters + `-t` | `--sequence.shuffle --sequence.seed` | `a.test.js › describe › test` |
+//! | jest | `jest`, `npx jest`, `yarn jest`, `[node [opts]] node_modules/jest/bin/jest.js`, … | `--json --outputFile` | `--runTestsByPath` + `-t` | `--randomize --seed` | `a.test.js › describe › test` |
+//! | vitest | `vitest [run]`, `npx vitest`, `[node] node_modules/vitest/vitest.mjs`, … | `--reporter=json --outputFile.json` | file filters + `-t` | `--sequence.shuffle --sequence.seed` | `a.test.js › describe › test` |
 //! | rspec | `rspec`, `bundle exec rspec`, `bin/rspec` | `--format json --out` | example ids, `file:line` | as listed, within its tree of groups; `--order rand:SEED` | `./spec/a_spec.rb[1:2]` |
 //! | maven | `mvn`/`./mvnw` with a test phase | `target/surefire-reports` | `-Dtest=C#m+n` | — | `pkg.ClassTest#method` |
 //! | gradle | `gradle`/`./gradlew` with `test` | `build/test-results/test` | `--tests C.m` | — | `pkg.ClassTest#method` |
