@@ -25,7 +25,11 @@ fn require_file(path: &str, install: &str) {
 /// at a time per tool: each run rewrites its report directory.
 fn whole_suite_then_selection(a: &runners::Adapter) {
     let state = tempfile::tempdir().unwrap();
-    let env = [("FLAKEBOX_EXAMPLE_STATE", state.path().to_str().unwrap())];
+    // The JVMs' temporary files (Gradle's `gradle-worker-classpath*txt`,
+    // which it leaves) go in a directory of the test's own, not in /tmp.
+    let java_tmp = tempfile::tempdir().unwrap();
+    let java_opts = format!("-Djava.io.tmpdir={}", java_tmp.path().display());
+    let env = [("FLAKEBOX_EXAMPLE_STATE", state.path().to_str().unwrap()), ("JAVA_TOOL_OPTIONS", &java_opts)];
     let first = run(a, None, Order::AsCommand, &env);
     assert_eq!(
         first.sorted_outcomes(),
