@@ -7,8 +7,14 @@
 //! namespaced. The kept set is what a test legitimately uses and what stays
 //! inside the sandbox's namespaces (the files it writes are copy-on-write,
 //! its processes are in its own PID namespace); everything else is dropped
-//! from the effective, permitted, inheritable, ambient and bounding sets, so
-//! neither a setuid binary nor file capabilities can bring it back. Notably:
+//! from the effective, permitted, inheritable and ambient sets, and the
+//! command runs under `no_new_privs`, so neither a setuid binary nor file
+//! capabilities can bring one back: under no_new_privs an exec's new
+//! permitted set is cut to the old one (security/commoncap.c), capset cannot
+//! raise it, and no_new_privs is inherited and cannot be unset. The bounding
+//! set, which otherwise is what limits an exec, is left alone: it would add
+//! nothing, and dropping it costs one credential copy per capability.
+//! Notably:
 //! - CAP_SYS_ADMIN: in the initial user namespace it reaches swapon, quotas,
 //!   keyctl, sethostname is harmless but a remount of our read-only /sys and
 //!   /proc masks is not; dropped.
@@ -115,29 +121,15 @@ impl Drop {
         Ok(Drop { keep: keep & permitted })
     }
 
-    /// In the command's process, before exec: drop everything not kept from
-    /// the bounding set (needs CAP_SETPCAP, so first), clear the ambient set,
-    /// then set effective = permitted = kept and inheritable empty. Returns
-    /// the errno of the first call that failed. Only system calls on memory
-    /// this process already has: async-signal-safe.
+    /// In the command's process, before exec: set no_new_privs, then
+    /// effective = permitted = kept and inheritable empty, which also
+    /// empties the ambient set (the kernel keeps it within permitted and
+    /// inheritable). Returns the errno of the call that failed. Only system
+    /// calls on memory this process already has: async-signal-safe.
     pub fn apply(&self) -> Result<(), i32> {
         // SAFETY: prctl and capset with scalar arguments and records on our stack.
         unsafe {
-            for cap in 0..64u64 {
-                if self.keep & (1 << cap) != 0 {
-                    continue;
-                }
-                if libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) != 0 {
-                    let errno = *libc::__errno_location();
-                    if errno == libc::EINVAL {
-                        break; // past the last capability this kernel knows
-                    }
-                    return Err(errno);
-                }
-            }
-            if libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0)
-                != 0
-            {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(*libc::__errno_location());
             }
             let mut hdr = Header { version: VERSION_3, pid: 0 };

@@ -290,14 +290,21 @@ fn execute_one(op: &Op, built: &mut Built) -> Result<Result<(), Refused>, String
             mount(None::<&str>, &dst, None::<&str>, flags, None::<&str>)
                 .ctx(|| format!("allowing device nodes on {}", at.display()))?;
         }
-        Op::Mknod { at, major, minor } => {
+        Op::Mknod { at, major, minor, mode } => {
             let dst = new_path(at);
             let dev = nix::sys::stat::makedev(u64::from(*major), u64::from(*minor));
-            nix::sys::stat::mknod(&dst, nix::sys::stat::SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), dev)
-                .ctx(|| format!("mknod {}", at.display()))?;
-            // The umask took bits off.
-            fs::set_permissions(&dst, fs::Permissions::from_mode(0o666))
-                .ctx(|| format!("chmod {}", at.display()))?;
+            // Under umask 0 the node gets its mode at once: no chmod after.
+            // PID 1 is single-threaded and the umask is restored before
+            // anything else is created (the command inherits it).
+            let umask = nix::sys::stat::umask(Mode::empty());
+            let made = nix::sys::stat::mknod(
+                &dst,
+                nix::sys::stat::SFlag::S_IFCHR,
+                Mode::from_bits_truncate(*mode),
+                dev,
+            );
+            nix::sys::stat::umask(umask);
+            made.ctx(|| format!("mknod {}", at.display()))?;
         }
         Op::Devpts { at } => devpts(at, built)?,
         Op::Rebind { at, access } => {
