@@ -94,9 +94,16 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     }
     let runner = ProbeRunner { runs: &runs, format: args.format };
     let mut warnings = Vec::new();
-    let first = runner.run_all(&first_probes, jobs, &mut warnings)?;
-    let again = runner.run_all(&plan.confirmations(&first), jobs, &mut warnings)?;
-    let mut all: Vec<ProbeResult> = first.into_iter().chain(again).collect();
+    let mut all = runner.run_all(&first_probes, jobs, &mut warnings)?;
+    // Confirmation rounds: each one's outcomes decide what the next re-runs
+    // (a test shown flaky needs none), so they run one after the other.
+    loop {
+        let round = plan.confirmations(&all, jobs);
+        if round.is_empty() {
+            break;
+        }
+        all.extend(runner.run_all(&round, jobs, &mut warnings)?);
+    }
     // Skipped instants where a time-dependent test's outcome changes around them.
     let refined = runner.run_all(&plan.refinements(&all), jobs, &mut warnings)?;
     all.extend(refined);

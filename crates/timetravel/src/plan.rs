@@ -4,9 +4,12 @@
 //!
 //! ```text
 //! let plan = Plan::new(now, &zone, &zone_name, hazards, zone_names);
-//! let first: Vec<ProbeResult> = run_all(plan.probes());          // CLI
-//! let again: Vec<ProbeResult> = run_all(plan.confirmations(&first)); // CLI
-//! let mut all = [first, again].concat();
+//! let mut all: Vec<ProbeResult> = run_all(plan.probes());        // CLI
+//! loop {
+//!     let round = plan.confirmations(&all, jobs);
+//!     if round.is_empty() { break; }
+//!     all.extend(run_all(round));                                 // CLI
+//! }
 //! all.extend(run_all(plan.refinements(&all)));                   // CLI
 //! let verdicts = plan.classify(&all);     // or plan.report(&cmd, &all, warnings)
 //! ```
@@ -434,57 +437,89 @@ impl Plan {
         wanted.into_iter().filter_map(|i| self.probe(Target::Instant(i), 1)).collect()
     }
 
-    /// Re-runs needed before anything is reported: the fewest instants that
-    /// hit every test's every stretch of consecutive instant probes at which
-    /// its outcome differed from its outcome at now (one re-run confirms the
-    /// stretch, see [`Plan::classify`]), every zone at which it differed,
-    /// and — whenever there is any — now itself, so a test that fails at now
-    /// only sometimes is caught as flaky. Empty when nothing differed.
-    pub fn confirmations(&self, first: &[ProbeResult]) -> Vec<Probe> {
-        let by_target = group(first);
-        let base = by_target.get(&self.baseline());
-        let names: BTreeSet<&str> = first.iter().flat_map(|r| r.tests.keys().map(String::as_str)).collect();
-        let mut picked: BTreeSet<Target> = BTreeSet::new();
-        // Every test's stretches, as (first, last) instant indices.
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        for name in names {
-            let base_fail = base_fails(base, name);
-            let differs =
-                |target: Target| {
-                    by_target.get(&target).into_iter().flatten().any(|r| {
-                        r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail)
-                    })
-                };
-            for stretch in self.stretches(&|t| by_target.contains_key(&t), &differs) {
-                if let (Some(Target::Instant(a)), Some(Target::Instant(b))) =
-                    (stretch.first(), stretch.last())
-                {
-                    spans.push((*a, *b));
-                }
+    /// The next round of re-runs before anything is reported, given every
+    /// result so far (first pass and earlier rounds); empty when nothing is
+    /// left to confirm. Run each round and call again until it is empty.
+    ///
+    /// What must be confirmed, per test: each stretch of consecutive instant
+    /// probes at which its first-pass outcome differed from its outcome at
+    /// now (one re-run at any instant of the stretch confirms it, see
+    /// [`Plan::classify`]) and each zone at which it differed. A test shown
+    /// flaky (two runs at one target disagree, now included) needs nothing
+    /// more: its differences say nothing about the calendar. So the rounds
+    /// expose flakiness before spending runs on it: a test gets one of its
+    /// stretches or zones confirmed in the first round, 2^k in a later one
+    /// when k have agreed, until all are; a flaky test usually disagrees at
+    /// its first. The first round also re-runs now, so a test that fails at
+    /// now only sometimes is caught. The instants are picked to serve as
+    /// many tests as one run can; a round is topped up with further pending
+    /// re-runs to a multiple of `slots` (the runs made at a time), which
+    /// costs no wall time. Every stretch and zone of a test not shown flaky
+    /// is still confirmed in the end.
+    pub fn confirmations(&self, results: &[ProbeResult], slots: usize) -> Vec<Probe> {
+        let by_target = group(results);
+        let rerun = |t: &Target| by_target.get(t).is_some_and(|runs| runs.iter().any(|r| r.attempt > 1));
+        // Per test not shown flaky: its stretches and zones not yet re-run,
+        // and how many of them this round should confirm.
+        let mut pending: Vec<Pending> = Vec::new();
+        for name in results.iter().flat_map(|r| r.tests.keys()).collect::<BTreeSet<_>>() {
+            let observations = |t: &Target| -> Vec<bool> {
+                let runs = by_target.get(t).map(Vec::as_slice).unwrap_or(&[]);
+                runs.iter().filter_map(|r| r.tests.get(name).copied().and_then(observed)).collect()
+            };
+            let flaky = by_target.keys().any(|t| {
+                let obs = observations(t);
+                obs.iter().any(|&o| Some(&o) != obs.first())
+            });
+            if flaky {
+                continue;
             }
-            picked.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| differs(t)));
-        }
-        // The fewest instants that hit every stretch (interval stabbing:
-        // by last index, take the last instant of each stretch not yet hit).
-        spans.sort_by_key(|&(a, b)| (b, a));
-        let mut last: Option<usize> = None;
-        for (a, b) in spans {
-            if last.is_none_or(|l| l < a) {
-                picked.insert(Target::Instant(b));
-                last = Some(b);
+            let (done, todo): (Vec<_>, Vec<_>) =
+                self.to_confirm(&by_target, name).into_iter().partition(|unit| unit.iter().any(rerun));
+            if !todo.is_empty() {
+                pending.push((todo, 1usize << done.len().min(16)));
             }
         }
-        if picked.is_empty() {
+        if pending.is_empty() {
             return Vec::new();
+        }
+        let mut picked: BTreeSet<Target> = BTreeSet::new();
+        if !rerun(&self.baseline()) {
+            picked.insert(self.baseline());
+        }
+        while let Some(t) = pick(&mut pending, true) {
+            picked.insert(t);
+        }
+        while picked.len() % slots.max(1) != 0 {
+            let Some(t) = pick(&mut pending, false) else { break };
+            picked.insert(t);
         }
         let next_attempt = |t: Target| {
             by_target.get(&t).and_then(|runs| runs.iter().map(|r| r.attempt).max()).unwrap_or(1) + 1
         };
         self.targets()
             .into_iter()
-            .filter(|t| *t == self.baseline() || picked.contains(t))
+            .filter(|t| picked.contains(t))
             .filter_map(|t| self.probe(t, next_attempt(t)))
             .collect()
+    }
+
+    /// What a re-run must confirm for test `name`: its stretches of
+    /// consecutive instants whose first-pass outcome differed from now's,
+    /// then each zone where it differed (a one-target unit each).
+    fn to_confirm(&self, by_target: &BTreeMap<Target, Vec<&ProbeResult>>, name: &str) -> Vec<Vec<Target>> {
+        let base_fail = base_fails(by_target.get(&self.baseline()), name);
+        let first_differs = |target: Target| {
+            by_target
+                .get(&target)
+                .into_iter()
+                .flatten()
+                .filter(|r| r.attempt == 1)
+                .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
+        };
+        let mut units = self.stretches(&|t| by_target.contains_key(&t), &first_differs);
+        units.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| first_differs(t)).map(|t| vec![t]));
+        units
     }
 
     /// Maximal runs of consecutive instant targets (in time order) for which
@@ -577,16 +612,8 @@ impl Plan {
         // A difference at an instant is confirmed when some probe of its
         // stretch (as the first pass saw it, see `confirmations`) was run
         // again with the same outcome.
-        let first_differs = |target: Target| {
-            by_target
-                .get(&target)
-                .into_iter()
-                .flatten()
-                .filter(|r| r.attempt == 1)
-                .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
-        };
         let mut confirmed: BTreeSet<Target> = BTreeSet::new();
-        for stretch in self.stretches(&|t| by_target.contains_key(&t), &first_differs) {
+        for stretch in self.to_confirm(by_target, name) {
             let agreed = |t: &Target| {
                 let obs = observations(*t);
                 obs.len() >= 2 && obs.iter().all(|&f| f != base_fail)
@@ -754,6 +781,36 @@ fn push_zone(list: &mut Vec<String>, zone: &str) {
     if !list.iter().any(|z| z == zone) {
         list.push(zone.to_string());
     }
+}
+
+/// One test's stretches and zones not yet re-run (see
+/// [`Plan::confirmations`]) and how many of them it is owed this round.
+type Pending = (Vec<Vec<Target>>, usize);
+
+/// The next re-run of a confirmation round, and what it covers removed from
+/// `pending`: the target serving the most tests still owed a confirmation
+/// (any test with something pending when `owed_only` is false), then the
+/// most pending stretches and zones overall; later instants first on a tie
+/// (stretches that last to the end of the probed range meet there). `None`
+/// when no such target is left.
+fn pick(pending: &mut [Pending], owed_only: bool) -> Option<Target> {
+    let candidates: BTreeSet<Target> = pending
+        .iter()
+        .filter(|(_, quota)| !owed_only || *quota > 0)
+        .flat_map(|(units, _)| units.iter().flatten().copied())
+        .collect();
+    let score = |t: &Target| {
+        let serves = |p: &&Pending| p.0.iter().any(|u| u.contains(t));
+        (pending.iter().filter(|p| p.1 > 0).filter(serves).count(), pending.iter().filter(serves).count())
+    };
+    let best = candidates.iter().copied().max_by_key(|t| score(t))?;
+    for (units, quota) in pending.iter_mut() {
+        if let Some(i) = units.iter().position(|u| u.contains(&best)) {
+            units.remove(i);
+            *quota = quota.saturating_sub(1);
+        }
+    }
+    Some(best)
 }
 
 /// Failing windows over the decided instant probes, in instant order.
