@@ -47,6 +47,18 @@ pub struct Probe {
     pub tz: Option<String>,
     /// For progress output and logs.
     pub label: String,
+    /// `Some`: the tests this run is for (a confirmation re-run), by the
+    /// names the results give them; a runner that can select tests runs
+    /// only these. `None`: the whole suite.
+    pub tests: Option<Vec<String>>,
+}
+
+impl Probe {
+    /// This probe as a run of the whole suite (for a command that cannot
+    /// select tests).
+    pub fn whole_suite(self) -> Probe {
+        Probe { tests: None, ..self }
+    }
 }
 
 /// The outcome of one test case in one run.
@@ -71,6 +83,8 @@ pub struct ProbeResult {
     /// Test name → outcome. A test absent from the map was not observed in
     /// this run (see [`Plan::classify`]).
     pub tests: BTreeMap<String, Outcome>,
+    /// The run's selection ([`Probe::tests`]): `None`, the whole suite.
+    pub selected: Option<BTreeSet<String>>,
     /// The shim could not reach some binary the command ran, so the clock it
     /// saw may not have been frozen: findings relying on this run are marked
     /// unreliable.
@@ -79,7 +93,13 @@ pub struct ProbeResult {
 
 impl ProbeResult {
     pub fn new(probe: &Probe, tests: BTreeMap<String, Outcome>) -> Self {
-        ProbeResult { target: probe.target, attempt: probe.attempt, tests, unreliable: false }
+        ProbeResult {
+            target: probe.target,
+            attempt: probe.attempt,
+            tests,
+            selected: probe.tests.as_ref().map(|t| t.iter().cloned().collect()),
+            unreliable: false,
+        }
     }
 
     /// A run judged only by its exit status, as the single test
@@ -375,6 +395,7 @@ impl Plan {
                 instant: h.instant,
                 tz: None,
                 label: h.label.clone(),
+                tests: None,
             }),
             Target::Zone(i) => self.zones.get(i).map(|z| Probe {
                 target,
@@ -382,6 +403,7 @@ impl Plan {
                 instant: self.now,
                 tz: Some(z.clone()),
                 label: format!("now in {z}"),
+                tests: None,
             }),
         }
     }
@@ -456,9 +478,22 @@ impl Plan {
     /// re-runs to a multiple of `slots` (the runs made at a time), which
     /// costs no wall time. Every stretch and zone of a test not shown flaky
     /// is still confirmed in the end.
+    ///
+    /// Each re-run but now's names the tests it is for ([`Probe::tests`]):
+    /// those with a stretch or zone there still to confirm; a run that
+    /// selected them confirms for them only. It is the whole suite when
+    /// some of them is not a test case (a module's import error, the
+    /// command's exit status). Now is every test's reference: its re-run is
+    /// the whole suite, so a test that fails there only sometimes is caught
+    /// even if it differed nowhere else.
     pub fn confirmations(&self, results: &[ProbeResult], slots: usize) -> Vec<Probe> {
         let by_target = group(results);
-        let rerun = |t: &Target| by_target.get(t).is_some_and(|runs| runs.iter().any(|r| r.attempt > 1));
+        let rerun_for = |t: &Target, name: &str| {
+            by_target.get(t).is_some_and(|runs| {
+                runs.iter().any(|r| r.attempt > 1 && r.selected.as_ref().is_none_or(|s| s.contains(name)))
+            })
+        };
+        let per_test = results.iter().any(|r| !r.whole_command());
         // Per test not shown flaky: its stretches and zones not yet re-run,
         // and how many of them this round should confirm.
         let mut pending: Vec<Pending> = Vec::new();
@@ -474,33 +509,41 @@ impl Plan {
             if flaky {
                 continue;
             }
-            let (done, todo): (Vec<_>, Vec<_>) =
-                self.to_confirm(&by_target, name).into_iter().partition(|unit| unit.iter().any(rerun));
+            let (done, todo): (Vec<_>, Vec<_>) = self
+                .to_confirm(&by_target, name)
+                .into_iter()
+                .partition(|unit| unit.iter().any(|t| rerun_for(t, name)));
             if !todo.is_empty() {
-                pending.push((todo, 1usize << done.len().min(16)));
+                pending.push(Pending { name, units: todo, quota: 1usize << done.len().min(16) });
             }
         }
         if pending.is_empty() {
             return Vec::new();
         }
-        let mut picked: BTreeSet<Target> = BTreeSet::new();
-        if !rerun(&self.baseline()) {
-            picked.insert(self.baseline());
+        // Target → the tests its re-run is for.
+        let mut picked: BTreeMap<Target, Vec<&str>> = BTreeMap::new();
+        if !by_target.get(&self.baseline()).is_some_and(|runs| runs.iter().any(|r| r.attempt > 1)) {
+            picked.insert(self.baseline(), Vec::new());
         }
-        while let Some(t) = pick(&mut pending, true) {
-            picked.insert(t);
+        while let Some((t, names)) = pick(&mut pending, true) {
+            picked.insert(t, names);
         }
         while picked.len() % slots.max(1) != 0 {
-            let Some(t) = pick(&mut pending, false) else { break };
-            picked.insert(t);
+            let Some((t, names)) = pick(&mut pending, false) else { break };
+            picked.insert(t, names);
         }
         let next_attempt = |t: Target| {
             by_target.get(&t).and_then(|runs| runs.iter().map(|r| r.attempt).max()).unwrap_or(1) + 1
         };
         self.targets()
             .into_iter()
-            .filter(|t| picked.contains(t))
-            .filter_map(|t| self.probe(t, next_attempt(t)))
+            .filter_map(|t| {
+                let names = picked.get(&t)?;
+                let cases =
+                    t != self.baseline() && names.iter().all(|n| kind_of(n, per_test) == TestKind::Test);
+                let probe = self.probe(t, next_attempt(t))?;
+                Some(Probe { tests: cases.then(|| names.iter().map(|n| n.to_string()).collect()), ..probe })
+            })
             .collect()
     }
 
@@ -785,32 +828,38 @@ fn push_zone(list: &mut Vec<String>, zone: &str) {
 
 /// One test's stretches and zones not yet re-run (see
 /// [`Plan::confirmations`]) and how many of them it is owed this round.
-type Pending = (Vec<Vec<Target>>, usize);
+struct Pending<'a> {
+    name: &'a str,
+    units: Vec<Vec<Target>>,
+    quota: usize,
+}
 
-/// The next re-run of a confirmation round, and what it covers removed from
-/// `pending`: the target serving the most tests still owed a confirmation
-/// (any test with something pending when `owed_only` is false), then the
-/// most pending stretches and zones overall; later instants first on a tie
+/// The next re-run of a confirmation round and the tests it is for, what it
+/// covers removed from `pending`: the target serving the most tests still
+/// owed a confirmation (any test with something pending when `owed_only` is
+/// false), then the most tests overall; later instants first on a tie
 /// (stretches that last to the end of the probed range meet there). `None`
 /// when no such target is left.
-fn pick(pending: &mut [Pending], owed_only: bool) -> Option<Target> {
+fn pick<'a>(pending: &mut [Pending<'a>], owed_only: bool) -> Option<(Target, Vec<&'a str>)> {
     let candidates: BTreeSet<Target> = pending
         .iter()
-        .filter(|(_, quota)| !owed_only || *quota > 0)
-        .flat_map(|(units, _)| units.iter().flatten().copied())
+        .filter(|p| !owed_only || p.quota > 0)
+        .flat_map(|p| p.units.iter().flatten().copied())
         .collect();
     let score = |t: &Target| {
-        let serves = |p: &&Pending| p.0.iter().any(|u| u.contains(t));
-        (pending.iter().filter(|p| p.1 > 0).filter(serves).count(), pending.iter().filter(serves).count())
+        let serves = |p: &&Pending| p.units.iter().any(|u| u.contains(t));
+        (pending.iter().filter(|p| p.quota > 0).filter(serves).count(), pending.iter().filter(serves).count())
     };
     let best = candidates.iter().copied().max_by_key(|t| score(t))?;
-    for (units, quota) in pending.iter_mut() {
-        if let Some(i) = units.iter().position(|u| u.contains(&best)) {
-            units.remove(i);
-            *quota = quota.saturating_sub(1);
+    let mut served = Vec::new();
+    for p in pending.iter_mut() {
+        if let Some(i) = p.units.iter().position(|u| u.contains(&best)) {
+            p.units.remove(i);
+            p.quota = p.quota.saturating_sub(1);
+            served.push(p.name);
         }
     }
-    Some(best)
+    Some((best, served))
 }
 
 /// Failing windows over the decided instant probes, in instant order.

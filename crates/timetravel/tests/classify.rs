@@ -26,12 +26,17 @@ fn plan(extra: &[&str]) -> Plan {
 
 type Suite = dyn Fn(&Probe) -> Vec<(&'static str, Outcome)>;
 
+/// Each probe run as a runner that selects tests would: only the tests it
+/// names, when it names some.
 fn run(probes: &[Probe], suite: &Suite) -> Vec<ProbeResult> {
     probes
         .iter()
         .map(|p| {
-            let tests: BTreeMap<String, Outcome> =
-                suite(p).into_iter().map(|(n, o)| (n.to_string(), o)).collect();
+            let tests: BTreeMap<String, Outcome> = suite(p)
+                .into_iter()
+                .filter(|(n, _)| p.tests.as_ref().is_none_or(|sel| sel.iter().any(|s| s == n)))
+                .map(|(n, o)| (n.to_string(), o))
+                .collect();
             ProbeResult::new(p, tests)
         })
         .collect()
@@ -499,6 +504,9 @@ fn a_run_without_per_test_results_is_the_commands_finding() {
     let mut results: Vec<ProbeResult> = plan.probes().iter().map(probe).collect();
     let again: Vec<Probe> = confirm(&plan, &mut results, 1, &probe).concat();
     assert!(again.iter().any(|p| p.instant == no_junit_at));
+    // The exit status is no test a runner can select: those re-runs run
+    // the whole suite.
+    assert!(again.iter().filter(|p| p.instant == no_junit_at).all(|p| p.tests.is_none()), "{again:?}");
     let report = plan.report(&["pytest".into()], &results, Vec::new());
     let c = find(&report.tests, COMMAND_TEST);
     assert_eq!(c.kind, TestKind::Command);
@@ -695,6 +703,14 @@ fn a_flaky_tests_other_stretches_are_not_confirmed_once_it_is_shown_flaky() {
     // were seen.
     assert_eq!(rounds.len(), 1, "{rounds:?}");
     assert!(rounds[0].len() <= 3, "{:?}", rounds[0]);
+    // Each re-run selects the tests it is for, never the stable one; now's
+    // is the whole suite (every test's reference).
+    let (now, others) = rounds[0].split_first().expect("now");
+    assert_eq!((now.label.as_str(), &now.tests), ("now", &None));
+    for p in others {
+        let sel = p.tests.as_ref().expect("test cases: selected");
+        assert!(!sel.is_empty() && !sel.contains(&"stable".to_string()), "{p:?}");
+    }
     assert!(unconfirmed(n) >= 10, "{n:#?}");
     let b = find(&v, "bomb");
     assert_eq!(b.verdict, Verdict::TimeDependent);
