@@ -38,7 +38,8 @@ pub enum Target {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
     pub target: Target,
-    /// 1 for the first pass, 2 for a confirmation re-run.
+    /// 1 for the first pass (and refinements), 2 or more for a confirmation
+    /// re-run (a target may be re-run again for other tests).
     pub attempt: u32,
     /// Freeze CLOCK_REALTIME here.
     pub instant: Timestamp,
@@ -528,7 +529,7 @@ impl Plan {
         while let Some((t, names)) = pick(&mut pending, true) {
             picked.insert(t, names);
         }
-        while picked.len() % slots.max(1) != 0 {
+        while !picked.len().is_multiple_of(slots.max(1)) {
             let Some((t, names)) = pick(&mut pending, false) else { break };
             picked.insert(t, names);
         }
