@@ -482,17 +482,23 @@ impl Plan {
     ///
     /// Each re-run but now's names the tests it is for ([`Probe::tests`]):
     /// those with a stretch or zone there still to confirm; a run that
-    /// selected them confirms for them only. It is the whole suite when
-    /// some of them is not a test case (a module's import error, the
-    /// command's exit status). Now is every test's reference: its re-run is
+    /// selected them confirms for those it lists only. It is the whole
+    /// suite when some of them is not a test case (a module's import error,
+    /// the command's exit status) or an earlier selection there missed it. Now is every test's reference: its re-run is
     /// the whole suite, so a test that fails there only sometimes is caught
     /// even if it differed nowhere else.
     pub fn confirmations(&self, results: &[ProbeResult], slots: usize) -> Vec<Probe> {
         let by_target = group(results);
-        let rerun_for = |t: &Target, name: &str| {
-            by_target.get(t).is_some_and(|runs| {
-                runs.iter().any(|r| r.attempt > 1 && r.selected.as_ref().is_none_or(|s| s.contains(name)))
-            })
+        let reruns = |t: &Target| by_target.get(t).into_iter().flatten().filter(|r| r.attempt > 1);
+        // A re-run confirms for a test when it ran the whole suite or listed
+        // the test; one that selected the test and did not list it (the
+        // runner did not find it by that name) did not, and the next re-run
+        // there is the whole suite.
+        let rerun_for =
+            |t: &Target, name: &str| reruns(t).any(|r| r.selected.is_none() || r.tests.contains_key(name));
+        let missed = |t: &Target, name: &str| {
+            reruns(t)
+                .any(|r| r.selected.as_ref().is_some_and(|s| s.contains(name)) && !r.tests.contains_key(name))
         };
         let per_test = results.iter().any(|r| !r.whole_command());
         // Per test not shown flaky: its stretches and zones not yet re-run,
@@ -523,7 +529,7 @@ impl Plan {
         }
         // Target → the tests its re-run is for.
         let mut picked: BTreeMap<Target, Vec<&str>> = BTreeMap::new();
-        if !by_target.get(&self.baseline()).is_some_and(|runs| runs.iter().any(|r| r.attempt > 1)) {
+        if reruns(&self.baseline()).next().is_none() {
             picked.insert(self.baseline(), Vec::new());
         }
         while let Some((t, names)) = pick(&mut pending, true) {
@@ -540,8 +546,8 @@ impl Plan {
             .into_iter()
             .filter_map(|t| {
                 let names = picked.get(&t)?;
-                let cases =
-                    t != self.baseline() && names.iter().all(|n| kind_of(n, per_test) == TestKind::Test);
+                let cases = t != self.baseline()
+                    && names.iter().all(|n| kind_of(n, per_test) == TestKind::Test && !missed(&t, n));
                 let probe = self.probe(t, next_attempt(t))?;
                 Some(Probe { tests: cases.then(|| names.iter().map(|n| n.to_string()).collect()), ..probe })
             })

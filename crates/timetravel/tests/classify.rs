@@ -778,3 +778,32 @@ fn a_flaky_test_that_agrees_at_first_is_still_found_flaky() {
     let v = plan.classify(&results);
     assert_eq!(find(&v, "sly").verdict, Verdict::Flaky);
 }
+
+#[test]
+fn a_test_a_selection_missed_is_confirmed_by_a_whole_suite_re_run() {
+    let plan = plan(&[]);
+    let bomb = |p: &Probe| pass_if(p.instant < ts("2038-01-19T03:14:08Z"));
+    let suite: &Suite = &move |p| vec![("found", bomb(p)), ("odd id", bomb(p)), ("stable", Outcome::Passed)];
+    // A runner that does not find "odd id" by its name when selecting.
+    let runner = |p: &Probe| {
+        let mut r = result_of(suite)(p);
+        if p.tests.is_some() {
+            r.tests.remove("odd id");
+        }
+        r
+    };
+    let mut results = run(&plan.probes(), suite);
+    let rounds = confirm(&plan, &mut results, 1, &runner);
+    let v = plan.classify(&results);
+    for name in ["found", "odd id"] {
+        let t = find(&v, name);
+        assert_eq!(t.verdict, Verdict::TimeDependent, "{name}: {t:#?}");
+        assert_eq!(unconfirmed(t), 0, "{name}: {t:#?}");
+    }
+    // The focused re-run, then the same instant again as the whole suite.
+    let at_2038: Vec<&Probe> =
+        rounds.iter().flatten().filter(|p| p.instant >= ts("2038-01-19T03:14:08Z")).collect();
+    assert_eq!(at_2038.len(), 2, "{rounds:?}");
+    assert!(at_2038[0].tests.is_some() && at_2038[1].tests.is_none(), "{at_2038:?}");
+    assert!(at_2038[1].attempt > at_2038[0].attempt);
+}
