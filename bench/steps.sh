@@ -14,11 +14,15 @@
 #   bench/steps.sh                  # 300 runs as root, then as nobody
 #   RUNS=1000 bench/steps.sh
 #   FB=/path/to/flakebox bench/steps.sh   # a binary already built (bench/run.sh)
+#   RUN_ARGS="--share rand" bench/steps.sh  # options for each `flakebox run`
+#       (with the seed isolated, the default, the bounding set is dropped
+#       too: see crates/sandbox/src/capabilities.rs)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-300}
 NOBODY=${NOBODY:-1}
+read -ra run_args <<< "${RUN_ARGS:-}"
 [[ $(id -u) == 0 ]] || { echo "run bench/steps.sh as root" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "bench/steps.sh needs python3" >&2; exit 2; }
 
@@ -41,14 +45,15 @@ for who in "${users[@]}"; do
     prefix=()
     [[ $who == nobody ]] && prefix=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
     for ((i = 0; i < RUNS; i++)); do
-        (cd / && FLAKEBOX_BENCH_STEP_TIMES=$log "${prefix[@]}" "$FB" run -- /bin/true)
+        (cd / && FLAKEBOX_BENCH_STEP_TIMES=$log "${prefix[@]}" "$FB" run "${run_args[@]}" -- /bin/true)
     done
 done
 
-python3 - "$WORK" "$RUNS" "${users[@]}" <<'EOF'
+python3 - "$WORK" "$RUNS" "${RUN_ARGS:-}" "${users[@]}" <<'EOF'
 import collections, statistics, sys
-work, runs, users = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-print(f"== own cost of set-up steps, {runs} runs of `flakebox run -- /bin/true` each (microseconds)")
+work, runs, run_args, users = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+run_args = run_args + " " if run_args else ""
+print(f"== own cost of set-up steps, {runs} runs of `flakebox run {run_args}-- /bin/true` each (microseconds)")
 for who in users:
     steps = collections.defaultdict(list)
     for line in open(f"{work}/steps-{who}.log"):

@@ -36,12 +36,32 @@ fn tool(cmd: &mut Command, what: &str) {
     assert!(out.status.success(), "{what} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// The programs, built once into a directory every user can read.
+/// The programs' directory and the test process that made it.
+static PROGS_DIR: OnceLock<(PathBuf, u32)> = OnceLock::new();
+
+/// At exit: a static is never dropped, so its temporary directory would be
+/// left in /tmp. Only by the process that made it (a forked child that
+/// exits through libc leaves it to its parent).
+extern "C" fn remove_progs_dir() {
+    if let Some((dir, pid)) = PROGS_DIR.get() {
+        if *pid == std::process::id() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// The programs, built once into a directory every user can read, removed
+/// when the test process exits.
 fn progs() -> &'static Progs {
     static P: OnceLock<Progs> = OnceLock::new();
     P.get_or_init(|| {
         let dir = tempfile::Builder::new().prefix("clockwatch-test-").tempdir().expect("tempdir");
         let d = dir.path();
+        if PROGS_DIR.set((d.to_path_buf(), std::process::id())).is_ok() {
+            // SAFETY: atexit only stores a pointer to a function that lives
+            // as long as the program.
+            unsafe { libc::atexit(remove_progs_dir) };
+        }
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/progs");
         let c = |compiler: &str, out: &str, file: &str| {

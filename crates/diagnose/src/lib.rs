@@ -273,6 +273,37 @@ pub enum DiagnoseError {
     /// knows and fills in.
     #[error("the first run did not write the test results file {path} ({reason}){}", hint_text(.hint))]
     ResultsMissing { path: String, reason: String, hint: Option<String> },
+    /// A focused run read its results and none of the tests it selected is
+    /// among them: the runner did not find them by those ids (e.g. ids
+    /// relative to another directory than the one the command runs in).
+    /// Counting it would count a run of nothing; every later run would be
+    /// the same, so the diagnosis stops.
+    #[error(
+        "run {} under condition `{condition}` selected {} (focused rerun) but the test runner ran none of them \
+         (exit code {exit_code}; it reported {}): the runner did not find the tests by these ids. Try the \
+         command with one id added, from the same directory, to see why; `--runs N` diagnoses whole-suite \
+         runs with no selection, and `--runner none` the command as a whole",
+        .run_no + 1,
+        list(.selected),
+        if .ran.is_empty() { "no test".to_string() } else { list(.ran) }
+    )]
+    SelectionRanNothing {
+        condition: String,
+        run_no: usize,
+        selected: Vec<String>,
+        ran: Vec<String>,
+        exit_code: i32,
+    },
+}
+
+/// A few names for a message, the rest counted.
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let shown: Vec<String> = names.iter().take(SHOWN).map(|n| format!("`{n}`")).collect();
+    match names.len().saturating_sub(SHOWN) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 fn hint_text(hint: &Option<String>) -> String {
@@ -346,9 +377,9 @@ pub mod exit {
     pub fn for_error(e: &crate::DiagnoseError) -> i32 {
         match e {
             crate::DiagnoseError::InvalidOptions(_) => USAGE,
-            crate::DiagnoseError::Runner { .. } | crate::DiagnoseError::ResultsMissing { .. } => {
-                RUNNER_FAILED
-            }
+            crate::DiagnoseError::Runner { .. }
+            | crate::DiagnoseError::ResultsMissing { .. }
+            | crate::DiagnoseError::SelectionRanNothing { .. } => RUNNER_FAILED,
         }
     }
 }
@@ -544,6 +575,7 @@ impl Engine {
     fn record(&mut self, spec: &RunSpec, cond: usize, out: RunOutcome) -> Result<(), DiagnoseError> {
         let first = self.records.is_empty() && self.screen.is_empty();
         let mut cases = Vec::new();
+        let mut unread = false;
         let label = if spec.screening { "screening run" } else { "run" };
         let where_ = format!("{label} {} ({})", spec.run_no + 1, self.conds[cond].name);
         for f in &out.junit {
@@ -555,14 +587,37 @@ impl Engine {
                         hint: None,
                     })
                 }
-                Err(e) => self.warn(format!("{where_}: could not read JUnit {}: {e}", f.path)),
+                Err(e) => {
+                    unread = true;
+                    self.warn(format!("{where_}: could not read JUnit {}: {e}", f.path))
+                }
                 Ok(text) => match junit::parse_raw(text) {
                     Ok(mut c) => cases.append(&mut c),
-                    Err(e) => self.warn(format!("{where_}: JUnit {}: {e}", f.path)),
+                    Err(e) => {
+                        unread = true;
+                        self.warn(format!("{where_}: JUnit {}: {e}", f.path))
+                    }
                 },
             }
         }
         cases.extend(out.tests);
+        // A selection that ran nothing: results that name none of the
+        // selected tests, or none at all from a run that passed (Surefire
+        // writes no report when no test matches). Not a run stopped at its
+        // time limit, nor a failed one whose results are missing: there the
+        // selected tests count as failed, as in any crashed run.
+        if let Some(selected) = spec.tests.as_ref().filter(|s| !s.is_empty()) {
+            let ran_one = cases.iter().any(|c| selected.contains(&c.name));
+            if !ran_one && (!unread || out.passed) && !out.timed_out {
+                return Err(DiagnoseError::SelectionRanNothing {
+                    condition: self.conds[cond].name.clone(),
+                    run_no: spec.run_no,
+                    selected: selected.clone(),
+                    ran: cases.iter().map(|c| c.name.clone()).collect(),
+                    exit_code: out.exit_code,
+                });
+            }
+        }
         let mut tests = HashMap::new();
         for c in junit::disambiguate(cases) {
             if spec.screening {

@@ -393,3 +393,88 @@ fn focused_diagnosis_stops_when_every_test_is_decided() {
         assert_eq!(test(&rep, SCRATCH).verdict, Verdict::Environment, "{ctx}");
     }
 }
+
+/// What a focused run that found none of its tests gives back.
+#[derive(Clone, Copy, Debug)]
+enum Nothing {
+    /// Results that name no test, and this exit code (pytest: 4 when a
+    /// node id is not found; go, cargo: 0).
+    Empty(i32),
+    /// No results at all from a run that passed (Surefire when no test
+    /// matches `-Dtest` and no failure is asked for).
+    MissingPassed,
+}
+
+/// A runner that finds no test by the ids it is given (pytest given node
+/// ids relative to its rootdir from another directory): the whole suite
+/// runs, a selection runs nothing. The first focused run stops the
+/// diagnosis with what was selected and what ran, never counted as a run of
+/// the selected tests. A run stopped at its time limit, or a failed one
+/// whose results are missing (a crash: its tests count as failed), is no
+/// such evidence: when the first focused run is one, the second stops it.
+#[test]
+fn a_focused_run_that_runs_none_of_the_selected_tests_stops_the_diagnosis() {
+    for nothing in [Nothing::Empty(4), Nothing::Empty(0), Nothing::MissingPassed] {
+        for first in [None, Some("timeout"), Some("crash")] {
+            let mut specs: Vec<RunSpec> = Vec::new();
+            let mut runner = |spec: &RunSpec| -> RunOutcome {
+                specs.push(spec.clone());
+                if spec.tests.is_none() {
+                    let tests = vec![case("test_a.py::test_ok", false), case("test_a.py::test_marker", true)];
+                    return RunOutcome { tests, ..RunOutcome::new(false) };
+                }
+                let missing =
+                    vec![JunitFile { path: "target/surefire-reports".into(), contents: Err("none".into()) }];
+                let focused = specs.iter().filter(|s| s.tests.is_some()).count();
+                match (focused, first, nothing) {
+                    (1, Some("timeout"), _) => {
+                        RunOutcome { timed_out: true, exit_code: 137, ..RunOutcome::new(false) }
+                    }
+                    (1, Some(_), _) => {
+                        RunOutcome { junit: missing, exit_code: 139, ..RunOutcome::new(false) }
+                    }
+                    (_, _, Nothing::Empty(code)) => {
+                        RunOutcome { exit_code: code, ..RunOutcome::new(code == 0) }
+                    }
+                    (_, _, Nothing::MissingPassed) => RunOutcome { junit: missing, ..RunOutcome::new(true) },
+                }
+            };
+            let mut r = FnRunner(&mut runner);
+            let opts = Options { factors: FactorSet::only(Factor::Fs), focus: true, ..Options::default() };
+            let e = diagnose(&["pytest".into()], &opts, &mut r, &mut |_| {}).unwrap_err();
+            let ctx = format!("{nothing:?}, first {first:?}: {e}");
+            let focused = specs.iter().filter(|s| s.tests.is_some()).count();
+            assert_eq!(focused, if first.is_some() { 2 } else { 1 }, "{ctx}");
+            assert_eq!(exit::for_error(&e), exit::RUNNER_FAILED);
+            let DiagnoseError::SelectionRanNothing { selected, ran, exit_code, .. } = &e else {
+                panic!("{ctx}")
+            };
+            let want_code = match nothing {
+                Nothing::Empty(c) => c,
+                Nothing::MissingPassed => 0,
+            };
+            assert_eq!(
+                (selected.as_slice(), ran.is_empty(), *exit_code),
+                (&["test_a.py::test_marker".to_string()][..], true, want_code),
+                "{ctx}"
+            );
+            let msg = e.to_string();
+            assert!(
+                msg.contains("selected `test_a.py::test_marker`")
+                    && msg.contains("ran none of them")
+                    && msg.contains(&format!("exit code {want_code}"))
+                    && msg.contains("--runs N"),
+                "{ctx}"
+            );
+        }
+    }
+}
+
+/// A closure over the whole spec as a runner.
+struct FnRunner<'a, F: FnMut(&RunSpec) -> RunOutcome>(&'a mut F);
+
+impl<F: FnMut(&RunSpec) -> RunOutcome> Runner for FnRunner<'_, F> {
+    fn run(&mut self, spec: &RunSpec) -> Result<RunOutcome, RunnerError> {
+        Ok((self.0)(spec))
+    }
+}

@@ -94,9 +94,20 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     }
     let runner = ProbeRunner { runs: &runs, format: args.format };
     let mut warnings = Vec::new();
-    let first = runner.run_all(&first_probes, jobs, &mut warnings)?;
-    let again = runner.run_all(&plan.confirmations(&first), jobs, &mut warnings)?;
-    let mut all: Vec<ProbeResult> = first.into_iter().chain(again).collect();
+    let mut all = runner.run_all(&first_probes, jobs, &mut warnings)?;
+    // Confirmation rounds: each one's outcomes decide what the next re-runs
+    // (a test shown flaky needs none), so they run one after the other. A
+    // recognised runner runs only the tests a re-run is for.
+    let selects = chosen.adapter.is_some();
+    loop {
+        let round = plan.confirmations(&all, jobs);
+        if round.is_empty() {
+            break;
+        }
+        let round: Vec<Probe> =
+            round.into_iter().map(|p| if selects { p } else { p.whole_suite() }).collect();
+        all.extend(runner.run_all(&round, jobs, &mut warnings)?);
+    }
     // Skipped instants where a time-dependent test's outcome changes around them.
     let refined = runner.run_all(&plan.refinements(&all), jobs, &mut warnings)?;
     all.extend(refined);
@@ -153,7 +164,8 @@ impl ProbeRunner<'_> {
     }
 
     fn run_one(&self, probe: &Probe) -> Result<Probed> {
-        let spec = RunSpec::suite(FactorSet::all().without(Factor::Db), 0);
+        let spec =
+            RunSpec { tests: probe.tests.clone(), ..RunSpec::suite(FactorSet::all().without(Factor::Db), 0) };
         let done = self.runs.run(&spec, |req| {
             req.time = Some(probe.instant.to_string());
             req.env.extend(probe.tz.as_ref().map(|tz| ("TZ".into(), tz.into())));

@@ -319,6 +319,79 @@ fn pytest_per_test_verdicts_as_nobody() {
     );
 }
 
+/// examples/runners/pytest_subdir: its ini file in tests/, run from the
+/// directory above, so pytest's rootdir (tests/, which its ids are relative
+/// to) is not the working directory (which the ids on its command line are
+/// read from). Each focused rerun must still run the suspects.
+fn pytest_subdir_want() -> Want<'static> {
+    want(
+        "test_suite.py::test_leaves_marker",
+        "flakebox-runners-pytest-subdir.marker",
+        "test_suite.py::test_stable",
+        "test_suite.py::test_plain_fails",
+    )
+}
+
+#[test]
+fn pytest_rootdir_below_the_working_directory_per_test_verdicts() {
+    require("python3", &["-m", "pytest", "--version"], "pip install pytest");
+    check(
+        "pytest (rootdir tests/)",
+        Who::Root,
+        &example("pytest_subdir"),
+        target_tmp(),
+        &["python3", "-m", "pytest", "tests"],
+        &pytest_subdir_want(),
+    );
+}
+
+#[test]
+fn pytest_rootdir_below_the_working_directory_as_nobody() {
+    require_as(Who::Nobody, "python3", &["-m", "pytest", "--version"], "pip install pytest, for every user");
+    let _ = flakebox();
+    let project = nobody_project("pytest_subdir");
+    check(
+        "pytest (rootdir tests/)",
+        Who::Nobody,
+        project.path(),
+        project.path(),
+        &["python3", "-m", "pytest", "tests"],
+        &pytest_subdir_want(),
+    );
+}
+
+/// A suspect whose id changes with every run (a parameter drawn at
+/// random): no focused rerun can select it. The first one stops the
+/// diagnosis, exit 3, naming what was selected and what to try, rather than
+/// counting a run of nothing.
+#[test]
+fn a_focused_rerun_that_runs_none_of_its_tests_stops_with_what_to_try() {
+    require("python3", &["-m", "pytest", "--version"], "pip install pytest");
+    let project = scratch(Who::Root);
+    std::fs::write(
+        project.path().join("test_renamed.py"),
+        "import random\nimport pytest\n\n\n\
+         @pytest.mark.parametrize(\"n\", [random.randrange(10**12)])\n\
+         def test_named_anew(n):\n    assert n < 0\n",
+    )
+    .expect("test file");
+    let o = {
+        let _turn = turn(Who::Root);
+        command(Who::Root, project.path(), &["diagnose", "--factors", "fs", "--", "python3", "-m", "pytest"])
+            .output()
+            .expect("spawn flakebox")
+    };
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(diagnose::exit::RUNNER_FAILED), "{err}");
+    assert!(stdout(&o).is_empty(), "no report: {}", stdout(&o));
+    assert!(
+        err.contains("selected `test_renamed.py::test_named_anew[")
+            && err.contains("ran none of them")
+            && err.contains("--runs N"),
+        "says what was selected, that nothing ran and what to try: {err}"
+    );
+}
+
 #[test]
 fn cargo_test_per_test_verdicts_without_wiring() {
     require("cargo", &["--version"], "rustup");

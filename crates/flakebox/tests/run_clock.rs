@@ -129,24 +129,32 @@ fn require(tool: &str) {
     assert!(found, "this test needs `{tool}`, which is not installed (.ci/run installs it)");
 }
 
-/// A world-readable directory for programs compiled once per test process.
+/// Where programs are compiled, once per test process: the build's own
+/// scratch space, so nothing is left in /tmp (tests run them from a copy in
+/// their scratch directory, which `nobody` can read).
 fn build_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let d = tempfile::Builder::new().prefix("flakebox-clock-progs-").tempdir().expect("tempdir").keep();
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run_clock-progs");
+        std::fs::create_dir_all(&d).expect("build dir");
         d
     })
 }
 
 fn compile(name: &str, tool: &str, args: &[&str], src_ext: &str, src: &str) -> PathBuf {
     let dir = build_dir();
-    let source = dir.join(format!("{name}.{src_ext}"));
+    // Built under this process's own names and renamed into place: another
+    // process of this test binary may build the same program at once.
+    let pid = std::process::id();
+    let source = dir.join(format!("{name}-{pid}.{src_ext}"));
     std::fs::write(&source, src).expect("write source");
-    let out = dir.join(name);
-    let o = Command::new(tool).args(args).arg("-o").arg(&out).arg(&source).output().expect("run compiler");
+    let built = dir.join(format!("{name}-{pid}"));
+    let o = Command::new(tool).args(args).arg("-o").arg(&built).arg(&source).output().expect("run compiler");
+    let _ = std::fs::remove_file(&source);
     assert!(o.status.success(), "{tool} {name}: {}", String::from_utf8_lossy(&o.stderr));
-    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&built, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = dir.join(name);
+    std::fs::rename(&built, &out).expect("move the program into place");
     out
 }
 

@@ -99,6 +99,10 @@ fn test<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
 fn time_bombs_are_found_with_first_instant_and_label() {
     let (code, report) = timetravel(&[]);
     assert_time_bombs(code, &report);
+    // run.sh cannot select tests: every confirmation runs the whole suite.
+    let reruns = confirmations(&report);
+    assert!(!reruns.is_empty(), "{report}");
+    assert!(reruns.iter().all(|(_, r)| r.get("selected").is_none() && ran(r) == 9), "{reruns:?}");
 }
 
 #[test]
@@ -106,6 +110,38 @@ fn time_bombs_are_found_with_no_junit_wiring_through_the_runner_layer() {
     let (code, report) = json_report(&suite(), &[], &pytest_command());
     assert_time_bombs(code, &report);
     assert_eq!(report["tests"].as_array().map(Vec::len), Some(9), "every test has a finding: {report}");
+    // pytest selects tests: a confirmation runs only the tests it is for
+    // (never the stable ones), and pytest ran just those; now's re-run is
+    // the whole suite, every test's reference.
+    let stable = ["test_add_months_clamps_to_month_end", "test_elapsed_time_uses_aware_utc"];
+    let reruns = confirmations(&report);
+    let (now, others): (Vec<_>, Vec<_>) = reruns.iter().partition(|(label, _)| label == "now");
+    assert_eq!(now.len(), 1, "{reruns:?}");
+    assert!(now[0].1.get("selected").is_none() && ran(now[0].1) == 9, "{now:?}");
+    assert!(!others.is_empty(), "{reruns:?}");
+    for (label, r) in others {
+        let selected = r["selected"].as_u64().unwrap_or_else(|| panic!("{label}: not focused: {r}"));
+        assert!((1..=9 - stable.len() as u64).contains(&selected), "{label}: {r}");
+        assert_eq!(ran(r), selected, "{label}: pytest ran what was selected: {r}");
+    }
+}
+
+/// (probe label, run) for every confirmation re-run in a report.
+fn confirmations(report: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    let probes = report["probes"].as_array().expect("probes");
+    probes
+        .iter()
+        .flat_map(|p| {
+            let label = p["label"].as_str().unwrap_or_default().to_string();
+            let runs = p["runs"].as_array().into_iter().flatten();
+            runs.filter(|r| r["attempt"].as_u64() > Some(1)).map(move |r| (label.clone(), r))
+        })
+        .collect()
+}
+
+/// How many tests a run reported.
+fn ran(run: &serde_json::Value) -> u64 {
+    ["passed", "failed", "skipped"].iter().filter_map(|k| run[k].as_u64()).sum()
 }
 
 /// The findings on the timebombs suite, however its per-test results came.

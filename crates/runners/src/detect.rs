@@ -80,8 +80,6 @@ fn launcher(argv: &[String]) -> Found {
             }
             _ => Found::NotATestRunner,
         },
-        "jest" => js(RunnerKind::Jest, rest, at(0)),
-        "vitest" => js(RunnerKind::Vitest, rest, at(0)),
         "npx" | "bunx" | "pnpx" => js_launcher(rest, i + 1, &["--yes", "-y", "--no-install", "--no"]),
         "yarn" | "pnpm" | "npm" | "bun" => {
             let skip = if matches!(rest.first().map(String::as_str), Some("exec" | "x")) { 1 } else { 0 };
@@ -94,18 +92,7 @@ fn launcher(argv: &[String]) -> Found {
                 _ => js_launcher(&rest[skip..], i + 1 + skip, &["--"]),
             }
         }
-        "node" => {
-            // `node node_modules/.bin/jest` or `node node_modules/jest/bin/jest.js`.
-            match rest.first() {
-                Some(script) if script.contains("jest") && !script.starts_with('-') => {
-                    js(RunnerKind::Jest, &rest[1..], at(1))
-                }
-                Some(script) if script.contains("vitest") && !script.starts_with('-') => {
-                    js(RunnerKind::Vitest, &rest[1..], at(1))
-                }
-                _ => Found::NotATestRunner,
-            }
-        }
+        "node" | "nodejs" => node(rest, i + 1),
         "rspec" => Found::Runner(RunnerKind::Rspec, at(0)),
         "bundle" | "bundler" => match (rest.first().map(String::as_str), rest.get(1)) {
             (Some("exec"), Some(cmd)) if base(cmd) == "rspec" => Found::Runner(RunnerKind::Rspec, at(2)),
@@ -127,7 +114,74 @@ fn launcher(argv: &[String]) -> Found {
             "`{prog}` is a script: flakebox cannot see which test runner it starts; {FORCE_HINT}"
         )),
         _ if is_libtest_binary(prog) => Found::Runner(RunnerKind::Libtest, at(0)),
-        _ => Found::NotATestRunner,
+        // `node_modules/jest/bin/jest.js`, `node_modules/vitest/vitest.mjs`:
+        // the package's own launcher, run through its `#!` line.
+        _ => match js_entry(prog) {
+            Some(kind) => js(kind, rest, at(0)),
+            None => Found::NotATestRunner,
+        },
+    }
+}
+
+/// Node's options whose value is the next word.
+const NODE_VALUE_OPTS: &[&str] = &[
+    "-r",
+    "--require",
+    "--import",
+    "--loader",
+    "--experimental-loader",
+    "-C",
+    "--conditions",
+    "--env-file",
+    "--title",
+    "--input-type",
+    "--inspect-port",
+    "--max-old-space-size",
+    "--stack-size",
+];
+
+/// `node [options] SCRIPT ARGS`: a script that is Jest's or Vitest's own
+/// launcher (`node --experimental-vm-modules node_modules/jest/bin/jest.js`).
+fn node(rest: &[String], offset: usize) -> Found {
+    let mut k = 0;
+    while let Some(w) = rest.get(k) {
+        match w.as_str() {
+            // Inline code, a REPL, a syntax check: no test runner of ours.
+            "-e" | "--eval" | "-p" | "--print" | "-c" | "--check" | "-i" | "--interactive" | "--test" => {
+                return Found::NotATestRunner
+            }
+            o if NODE_VALUE_OPTS.contains(&o) => k += 2,
+            o if o.starts_with('-') => k += 1,
+            script => {
+                return match js_entry(script) {
+                    Some(kind) => js(kind, &rest[k + 1..], offset + k + 1),
+                    None => Found::NotATestRunner,
+                }
+            }
+        }
+    }
+    Found::NotATestRunner
+}
+
+/// Jest or Vitest from how their launcher is spelled: the command (`jest`,
+/// `node_modules/.bin/vitest`, `jest@29` as npx takes it), or the package's
+/// own entry file (`node_modules/jest/bin/jest.js`, jest-cli's
+/// `bin/jest.js`, `node_modules/vitest/vitest.mjs`).
+fn js_entry(word: &str) -> Option<RunnerKind> {
+    if word.starts_with('@') {
+        // A scoped package (`npx @scope/jest`) is another package.
+        return None;
+    }
+    let name = base(word);
+    // `jest@29.7.0`, `vitest@latest`.
+    let name = name.split_once('@').map_or(name, |(n, _)| n);
+    let in_package = |pkg: &str| word.contains(&format!("node_modules/{pkg}/"));
+    match name {
+        "jest" => Some(RunnerKind::Jest),
+        "jest.js" if in_package("jest") || in_package("jest-cli") => Some(RunnerKind::Jest),
+        "vitest" => Some(RunnerKind::Vitest),
+        "vitest.mjs" if in_package("vitest") => Some(RunnerKind::Vitest),
+        _ => None,
     }
 }
 
@@ -194,9 +248,10 @@ fn js_launcher(rest: &[String], offset: usize, flags: &[&str]) -> Found {
     while rest.get(k).is_some_and(|w| flags.contains(&w.as_str())) {
         k += 1;
     }
+    if let Some(kind) = rest.get(k).and_then(|w| js_entry(w)) {
+        return js(kind, &rest[k + 1..], offset + k + 1);
+    }
     match rest.get(k).map(|w| base(w)) {
-        Some("jest") => js(RunnerKind::Jest, &rest[k + 1..], offset + k + 1),
-        Some("vitest") => js(RunnerKind::Vitest, &rest[k + 1..], offset + k + 1),
         Some(other) => match other {
             "mocha" | "ava" | "tap" | "playwright" | "cypress" | "karma" | "jasmine" => {
                 Found::Unsure(format!(
@@ -352,6 +407,20 @@ mod tests {
             ("pnpm exec vitest run", Vitest, "run"),
             ("npx vitest run", Vitest, "run"),
             ("node node_modules/jest/bin/jest.js", Jest, ""),
+            ("node_modules/jest/bin/jest.js --ci", Jest, "--ci"),
+            ("./node_modules/jest-cli/bin/jest.js", Jest, ""),
+            ("node --experimental-vm-modules node_modules/jest/bin/jest.js -i", Jest, "-i"),
+            ("node -r ts-node/register --max-old-space-size=4096 ./node_modules/.bin/jest x", Jest, "x"),
+            ("nodejs node_modules/jest/bin/jest.js", Jest, ""),
+            ("/usr/local/bin/jest", Jest, ""),
+            ("npx jest@29.7.0 --ci", Jest, "--ci"),
+            ("npm exec -- jest", Jest, ""),
+            ("node_modules/vitest/vitest.mjs run", Vitest, "run"),
+            ("node node_modules/vitest/vitest.mjs run", Vitest, "run"),
+            ("../../node_modules/vitest/vitest.mjs run", Vitest, "run"),
+            ("node_modules/.bin/vitest run", Vitest, "run"),
+            ("npx vitest@latest run", Vitest, "run"),
+            ("bunx vitest run", Vitest, "run"),
             ("rspec", Rspec, ""),
             ("bundle exec rspec spec/a_spec.rb", Rspec, "spec/a_spec.rb"),
             ("bin/rspec --format doc", Rspec, "--format doc"),
@@ -401,6 +470,13 @@ mod tests {
             "vitest bench",
             "target/debug/flakebox",
             "target/debug/deps/foo-xyz",
+            "node scripts/run-jest-setup.js",
+            "node server.js",
+            "node -e require('jest')",
+            "node",
+            "src/jest.js",
+            "node_modules/other/vitest.mjs",
+            "npx @scope/jest",
         ] {
             assert_eq!(det(cmd), Detection::NotATestRunner, "{cmd}");
         }

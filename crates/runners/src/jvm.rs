@@ -5,7 +5,7 @@
 //! Ids: `package.Class#method` (Surefire's own `-Dtest` syntax).
 
 use crate::args::{scan, without_opts, words, Arg, Syntax};
-use crate::{from_junit, Adapter, CollectedResults, Invocation, PlannedCommand, ResultSource};
+use crate::{from_junit, Adapter, CollectedResults, FileToWrite, Invocation, PlannedCommand, ResultSource};
 use crate::{RunnersError, TestId, TestResult};
 
 fn split_id<'a>(a: &Adapter, id: &'a TestId) -> Result<(&'a str, Option<&'a str>), RunnersError> {
@@ -117,14 +117,22 @@ pub(crate) fn plan_gradle(a: &Adapter, inv: &Invocation) -> Result<PlannedComman
             argv.extend(tests);
         }
     }
+    let mut files = Vec::new();
+    if inv.selection.is_some() {
+        // `--tests` that matches nothing fails the build, like a failing
+        // test; with this it passes having run nothing, which the caller
+        // tells apart (as Surefire with failIfNoSpecifiedTests=false).
+        let script = inv.results_dir.join(GRADLE_INIT);
+        argv.insert(a.launcher().len(), format!("--init-script={}", script.display()));
+        files.push(FileToWrite { path: script, contents: NO_MATCH_PASSES.to_string() });
+    }
     let dir = a.cwd.join("build/test-results/test");
-    Ok(PlannedCommand {
-        argv,
-        env: Vec::new(),
-        files: Vec::new(),
-        results: ResultSource::JunitDirs(vec![dir]),
-    })
+    Ok(PlannedCommand { argv, env: Vec::new(), files, results: ResultSource::JunitDirs(vec![dir]) })
 }
+
+const GRADLE_INIT: &str = "flakebox-no-match-passes.gradle";
+const NO_MATCH_PASSES: &str =
+    "allprojects {\n    tasks.withType(Test) {\n        filter.failOnNoMatchingTests = false\n    }\n}\n";
 
 pub(crate) fn parse(a: &Adapter, c: &CollectedResults) -> Result<Vec<TestResult>, RunnersError> {
     if c.files.is_empty() {
@@ -187,13 +195,21 @@ mod tests {
         let p = a.plan(&inv(Some(&["ex.ATest#one", "ex.BTest"]))).unwrap();
         assert_eq!(
             p.argv.join(" "),
-            "./gradlew :core:cleanTest :core:test --tests ex.ATest.one --tests ex.BTest --info"
+            "./gradlew --init-script=/r/flakebox-no-match-passes.gradle :core:cleanTest :core:test \
+             --tests ex.ATest.one --tests ex.BTest --info"
         );
+        assert_eq!(p.files.len(), 1);
+        assert_eq!(p.files[0].path, std::path::Path::new("/r/flakebox-no-match-passes.gradle"));
+        assert!(p.files[0].contents.contains("failOnNoMatchingTests = false"));
         let a = adapter("gradle check");
         let p = a.plan(&inv(None)).unwrap();
         assert_eq!(p.argv.join(" "), "gradle cleanTest check");
+        assert!(p.files.is_empty(), "nothing selected: the build as the user has it");
         let p = a.plan(&inv(Some(&["ex.ATest#one"]))).unwrap();
-        assert_eq!(p.argv.join(" "), "gradle cleanTest check test --tests ex.ATest.one");
+        assert_eq!(
+            p.argv.join(" "),
+            "gradle --init-script=/r/flakebox-no-match-passes.gradle cleanTest check test --tests ex.ATest.one"
+        );
         assert_eq!(p.results, ResultSource::JunitDirs(vec!["/p/build/test-results/test".into()]));
     }
 

@@ -18,8 +18,8 @@
 //! | libtest | `target/…/deps/NAME-HASH` | `test … ok` lines on stdout | `--exact` | — | `mod::name` |
 //! | nextest | `cargo nextest run` | JUnit via `--tool-config-file` | `-E` filterset | — | `crate::it mod::name` |
 //! | go | `go test` | `-json` on stdout | packages + `-run '^(A\|B)$'` | `-shuffle=SEED` | `example.com/m/pkg TestX` |
-//! | jest | `jest`, `npx jest`, `yarn jest`, … | `--json --outputFile` | `--runTestsByPath` + `-t` | `--randomize --seed` | `a.test.js › describe › test` |
-//! | vitest | `vitest [run]`, `npx vitest`, … | `--reporter=json --outputFile.json` | file filters + `-t` | `--sequence.shuffle --sequence.seed` | `a.test.js › describe › test` |
+//! | jest | `jest`, `npx jest`, `yarn jest`, `[node [opts]] node_modules/jest/bin/jest.js`, … | `--json --outputFile` | `--runTestsByPath` + `-t` | `--randomize --seed` | `a.test.js › describe › test` |
+//! | vitest | `vitest [run]`, `npx vitest`, `[node] node_modules/vitest/vitest.mjs`, … | `--reporter=json --outputFile.json` | file filters + `-t` | `--sequence.shuffle --sequence.seed` | `a.test.js › describe › test` |
 //! | rspec | `rspec`, `bundle exec rspec`, `bin/rspec` | `--format json --out` | example ids, `file:line` | as listed, within its tree of groups; `--order rand:SEED` | `./spec/a_spec.rb[1:2]` |
 //! | maven | `mvn`/`./mvnw` with a test phase | `target/surefire-reports` | `-Dtest=C#m+n` | — | `pkg.ClassTest#method` |
 //! | gradle | `gradle`/`./gradlew` with `test` | `build/test-results/test` | `--tests C.m` | — | `pkg.ClassTest#method` |
@@ -522,24 +522,26 @@ pub(crate) fn from_junit(
 /// paths; `dir` may be spelled with `..`, which is resolved lexically),
 /// else `path` unchanged.
 pub(crate) fn relative_to(dir: &Path, path: &str) -> String {
-    fn lexical(p: &Path) -> PathBuf {
-        let mut out = PathBuf::new();
-        for c in p.components() {
-            match c {
-                std::path::Component::CurDir => {}
-                std::path::Component::ParentDir => {
-                    out.pop();
-                }
-                other => out.push(other),
-            }
-        }
-        out
-    }
     Path::new(path)
         .strip_prefix(lexical(dir))
         .or_else(|_| Path::new(path).strip_prefix(dir))
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| path.to_string())
+}
+
+/// `p` with `.` and `..` resolved lexically.
+pub(crate) fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Seconds (as runners write them) to a [`Duration`]; `None` for nonsense.

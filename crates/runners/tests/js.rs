@@ -151,3 +151,28 @@ fn vitest_selection_by_test_and_by_file() {
 fn vitest_shuffle_seed_is_replayed() {
     shuffle(js_with("vitest", &["--reporter=verbose"]), vitest_order);
 }
+
+/// The packages' own launchers, as package.json scripts and CI files
+/// spell them: recognised, and a selection runs through them.
+fn entry_file_selects(runner: &str, launcher: &[&str]) {
+    js(runner); // the toolchain is there
+    let a = adapter(launcher, &example(runner));
+    let state = tempfile::tempdir().unwrap();
+    let env = [("FLAKEBOX_EXAMPLE_STATE", state.path().to_str().unwrap())];
+    let ran = run(&a, ids(&[PASSES]), Order::AsCommand, &env);
+    let ran_ids: Vec<String> =
+        ran.results.iter().filter(|r| r.outcome != Outcome::Skipped).map(|r| r.id.0.clone()).collect();
+    assert_eq!(ran_ids, [PASSES], "{launcher:?}: {}", ran.output);
+}
+
+#[test]
+fn jest_by_its_package_entry_file() {
+    entry_file_selects("jest", &["node_modules/jest/bin/jest.js"]);
+    entry_file_selects("jest", &["node", "--experimental-vm-modules", "node_modules/jest/bin/jest.js"]);
+}
+
+#[test]
+fn vitest_by_its_package_entry_file() {
+    entry_file_selects("vitest", &["node_modules/vitest/vitest.mjs", "run"]);
+    entry_file_selects("vitest", &["node", "node_modules/vitest/vitest.mjs"]);
+}

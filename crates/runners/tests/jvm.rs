@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{adapter, example, ids, require, run};
+use common::{adapter, example, ids, require, run, try_run};
 use flakebox_runners as runners;
 use runners::{Order, Outcome};
 
@@ -25,7 +25,11 @@ fn require_file(path: &str, install: &str) {
 /// at a time per tool: each run rewrites its report directory.
 fn whole_suite_then_selection(a: &runners::Adapter) {
     let state = tempfile::tempdir().unwrap();
-    let env = [("FLAKEBOX_EXAMPLE_STATE", state.path().to_str().unwrap())];
+    // The JVMs' temporary files (Gradle's `gradle-worker-classpath*txt`,
+    // which it leaves) go in a directory of the test's own, not in /tmp.
+    let java_tmp = tempfile::tempdir().unwrap();
+    let java_opts = format!("-Djava.io.tmpdir={}", java_tmp.path().display());
+    let env = [("FLAKEBOX_EXAMPLE_STATE", state.path().to_str().unwrap()), ("JAVA_TOOL_OPTIONS", &java_opts)];
     let first = run(a, None, Order::AsCommand, &env);
     assert_eq!(
         first.sorted_outcomes(),
@@ -69,5 +73,18 @@ fn maven_marker_test_on_the_second_run_and_selection() {
 fn gradle_marker_test_on_the_second_run_and_selection() {
     require("gradle", &["--version"], "apt-get install gradle");
     require_file("/usr/share/java/junit4.jar", "apt-get install junit4");
-    whole_suite_then_selection(&adapter(&["gradle", "-q", "test"], &example("gradle")));
+    let a = adapter(&["gradle", "-q", "test"], &example("gradle"));
+    whole_suite_then_selection(&a);
+    // A selection that matches nothing passes having written no report
+    // (Gradle alone would fail the build, as a failing test does).
+    let java_tmp = tempfile::tempdir().unwrap();
+    let java_opts = format!("-Djava.io.tmpdir={}", java_tmp.path().display());
+    let (ran, parsed) = try_run(
+        &a,
+        ids(&["example.NoSuchTest#nothing"]),
+        Order::AsCommand,
+        &[("JAVA_TOOL_OPTIONS", &java_opts)],
+    );
+    assert!(ran.exit_ok, "{}", ran.output);
+    assert!(matches!(parsed, Err(runners::RunnersError::ResultsMissing { .. })), "{parsed:?}");
 }

@@ -56,3 +56,32 @@ fn selection_runs_only_the_chosen_tests_in_the_order_listed() {
     let got: Vec<String> = ran.results.iter().map(|r| r.id.0.clone()).collect();
     assert_eq!(got, reversed, "{}", ran.output);
 }
+
+/// examples/runners/pytest_subdir run from its top directory: pytest's
+/// rootdir is tests/ (its ini file), its ids are relative to it, and the
+/// ids it reported select those tests again from the working directory,
+/// with Debian's pytest and pip's alike (whichever `python3` is first).
+#[test]
+fn ids_reported_under_a_rootdir_below_the_working_directory_select_those_tests() {
+    require("python3", &["-m", "pytest", "--version"], "python3 -m pip install pytest");
+    let a = adapter(&["python3", "-m", "pytest", "-q", "tests"], &example("pytest_subdir"));
+    let state = tempfile::tempdir().unwrap();
+    let env = [("FLAKEBOX_EXAMPLE_STATE", state.path().to_str().unwrap()), ("PYTHONDONTWRITEBYTECODE", "1")];
+    let all = run(&a, None, Order::AsCommand, &env);
+    let reported: Vec<String> = all.results.iter().map(|r| r.id.0.clone()).collect();
+    assert_eq!(
+        reported,
+        [
+            "test_suite.py::test_stable",
+            "test_suite.py::test_leaves_marker",
+            "test_suite.py::test_plain_fails",
+            "test_suite.py::test_plain_passes"
+        ],
+        "relative to the rootdir: {}",
+        all.output
+    );
+    let listed = ["test_suite.py::test_plain_fails", "test_suite.py::test_stable"];
+    let ran = run(&a, ids(&listed), Order::AsListed, &env);
+    let got: Vec<String> = ran.results.iter().map(|r| r.id.0.clone()).collect();
+    assert_eq!(got, listed, "{}", ran.output);
+}

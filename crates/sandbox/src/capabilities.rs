@@ -7,8 +7,20 @@
 //! namespaced. The kept set is what a test legitimately uses and what stays
 //! inside the sandbox's namespaces (the files it writes are copy-on-write,
 //! its processes are in its own PID namespace); everything else is dropped
-//! from the effective, permitted, inheritable, ambient and bounding sets, so
-//! neither a setuid binary nor file capabilities can bring it back. Notably:
+//! from the effective, permitted, inheritable and ambient sets, and the
+//! command runs under `no_new_privs`, so neither a setuid binary nor file
+//! capabilities can bring one back: under no_new_privs an exec's new
+//! permitted set is cut to the old one (security/commoncap.c), capset cannot
+//! raise it, and no_new_privs is inherited and cannot be unset. The bounding
+//! set, which otherwise is what limits an exec, is left alone: it would add
+//! nothing there, and dropping it costs one credential copy per capability.
+//! Except for one thing: an exec by root whose bounding set exceeds its
+//! permitted set counts as a privilege gain before no_new_privs cuts it, and
+//! the kernel then clears the personality flags it clears for setuid
+//! programs (ADDR_NO_RANDOMIZE among them). So when such a flag is set (the
+//! fixed addresses of `--seed`, or a caller's `setarch -R`), the bounding set
+//! is dropped too and the flag survives every exec.
+//! Notably:
 //! - CAP_SYS_ADMIN: in the initial user namespace it reaches swapon, quotas,
 //!   keyctl, sethostname is harmless but a remount of our read-only /sys and
 //!   /proc masks is not; dropped.
@@ -83,6 +95,21 @@ pub struct Drop {
     /// Kept capabilities, limited to what this process holds (capset cannot
     /// raise one).
     keep: u64,
+    /// Drop everything not kept from the bounding set too (see the module's
+    /// documentation).
+    bounding: bool,
+}
+
+/// The personality flags an exec that gains privileges clears
+/// (PER_CLEAR_ON_SETID in linux/personality.h).
+const CLEARED_ON_GAIN: u32 =
+    (libc::ADDR_NO_RANDOMIZE | libc::ADDR_COMPAT_LAYOUT | libc::MMAP_PAGE_ZERO | libc::READ_IMPLIES_EXEC)
+        as u32;
+
+/// Whether the bounding set must be dropped for `personality` to survive
+/// the command's execs.
+fn bounding_needed(personality: u32) -> bool {
+    personality & CLEARED_ON_GAIN != 0
 }
 
 /// `capset`/`capget`'s header and data (linux/capability.h, version 3).
@@ -112,18 +139,24 @@ impl Drop {
             return Err(format!("capget: {}", std::io::Error::last_os_error()));
         }
         let permitted = u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32);
-        Ok(Drop { keep: keep & permitted })
+        // SAFETY: personality with 0xffffffff only reads this process's.
+        let personality = unsafe { libc::personality(0xffff_ffff) };
+        let bounding = personality != -1 && bounding_needed(personality as u32);
+        Ok(Drop { keep: keep & permitted, bounding })
     }
 
-    /// In the command's process, before exec: drop everything not kept from
-    /// the bounding set (needs CAP_SETPCAP, so first), clear the ambient set,
-    /// then set effective = permitted = kept and inheritable empty. Returns
-    /// the errno of the first call that failed. Only system calls on memory
-    /// this process already has: async-signal-safe.
+    /// In the command's process, before exec: if asked, drop everything not
+    /// kept from the bounding set (needs CAP_SETPCAP, so first); set
+    /// no_new_privs, then effective = permitted = kept and inheritable
+    /// empty, which also empties the ambient set (the kernel keeps it within
+    /// permitted and inheritable). Returns the errno of the call that
+    /// failed. Only system calls on memory this process already has:
+    /// async-signal-safe.
     pub fn apply(&self) -> Result<(), i32> {
         // SAFETY: prctl and capset with scalar arguments and records on our stack.
         unsafe {
-            for cap in 0..64u64 {
+            let bounding = if self.bounding { 0..64u64 } else { 0..0 };
+            for cap in bounding {
                 if self.keep & (1 << cap) != 0 {
                     continue;
                 }
@@ -135,9 +168,7 @@ impl Drop {
                     return Err(errno);
                 }
             }
-            if libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0)
-                != 0
-            {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(*libc::__errno_location());
             }
             let mut hdr = Header { version: VERSION_3, pid: 0 };
@@ -205,6 +236,15 @@ mod tests {
         assert_ne!(kept(true, &[]) & CAP_NET_ADMIN.bitmask(), 0);
         assert_eq!(kept(false, &[]) & CAP_NET_ADMIN.bitmask(), 0);
         assert_eq!(kept(false, &[]) & CAP_NET_RAW.bitmask(), 0);
+    }
+
+    #[test]
+    fn the_bounding_set_goes_only_when_a_personality_flag_must_survive_exec() {
+        assert!(!bounding_needed(0));
+        // PER_LINUX32 is not cleared by a privilege gain.
+        assert!(!bounding_needed(0x0008));
+        assert!(bounding_needed(libc::ADDR_NO_RANDOMIZE as u32));
+        assert!(bounding_needed(0x0008 | libc::READ_IMPLIES_EXEC as u32));
     }
 
     #[test]

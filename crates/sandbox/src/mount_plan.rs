@@ -250,11 +250,12 @@ pub enum Op {
     DevDir {
         at: PathBuf,
     },
-    /// A character device node.
+    /// A character device node with exactly `mode` (the umask does not apply).
     Mknod {
         at: PathBuf,
         major: u32,
         minor: u32,
+        mode: u32,
     },
     /// A new devpts instance on `at` (its own ptys, not the host's); when
     /// the kernel refuses, the host's is bound instead.
@@ -409,7 +410,7 @@ impl Planner<'_, '_> {
         let dev = Path::new("/dev");
         self.ops.push(Op::DevDir { at: dev.into() });
         for (name, major, minor) in DEV_NODES {
-            self.ops.push(Op::Mknod { at: dev.join(name), major, minor });
+            self.ops.push(Op::Mknod { at: dev.join(name), major, minor, mode: 0o666 });
         }
         for (name, target) in DEV_LINKS {
             self.ops.push(Op::Symlink { at: dev.join(name), target: target.into() });

@@ -95,10 +95,13 @@ fn terminal() -> Option<PathBuf> {
 /// with the host's at [`mount_plan::OLD`]. The overlays' upper layers are on
 /// it (the command's writes outside tmp), so it has the tmp directories'
 /// size limit: a command filling it gets ENOSPC, not the host's memory.
+/// Device nodes work on it, so that the minimal /dev, bound from it, needs no
+/// remount: the command sees nothing else of it but through the overlays
+/// (whose own mounts decide) and read-only empty directories.
 fn stage(size: TmpSize) -> Result<(), String> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .ctx(|| "making the mount tree private".into())?;
-    tmpfs("/tmp", 0o755, size).map_err(|e| format!("{e} (staging)"))?;
+    tmpfs_with("/tmp", 0o755, size, MsFlags::MS_NOSUID).map_err(|e| format!("{e} (staging)"))?;
     mkdir("/tmp/old", 0o755)?;
     pivot_root("/tmp", "/tmp/old").ctx(|| "pivot_root into the staging tmpfs".into())?;
     chdir("/").ctx(|| "chdir /".into())?;
@@ -280,24 +283,28 @@ fn execute_one(op: &Op, built: &mut Built) -> Result<Result<(), Refused>, String
             }
         }
         Op::DevDir { at } => {
-            // A directory of the staging tmpfs, not a filesystem of its
-            // own: a new superblock costs its set-up and its teardown.
+            // A directory of the staging tmpfs (nosuid, device nodes allowed),
+            // not a filesystem of its own: a new superblock costs its set-up
+            // and its teardown.
             let dir = Path::new(UP).join("dev");
             mkdir(&dir, 0o755)?;
-            let dst = new_path(at);
-            bind(&dir, &dst, Depth::Single, Access::ReadWrite)?;
-            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-            mount(None::<&str>, &dst, None::<&str>, flags, None::<&str>)
-                .ctx(|| format!("allowing device nodes on {}", at.display()))?;
+            bind(&dir, &new_path(at), Depth::Single, Access::ReadWrite)?;
         }
-        Op::Mknod { at, major, minor } => {
+        Op::Mknod { at, major, minor, mode } => {
             let dst = new_path(at);
             let dev = nix::sys::stat::makedev(u64::from(*major), u64::from(*minor));
-            nix::sys::stat::mknod(&dst, nix::sys::stat::SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), dev)
-                .ctx(|| format!("mknod {}", at.display()))?;
-            // The umask took bits off.
-            fs::set_permissions(&dst, fs::Permissions::from_mode(0o666))
-                .ctx(|| format!("chmod {}", at.display()))?;
+            // Under umask 0 the node gets its mode at once: no chmod after.
+            // PID 1 is single-threaded and the umask is restored before
+            // anything else is created (the command inherits it).
+            let umask = nix::sys::stat::umask(Mode::empty());
+            let made = nix::sys::stat::mknod(
+                &dst,
+                nix::sys::stat::SFlag::S_IFCHR,
+                Mode::from_bits_truncate(*mode),
+                dev,
+            );
+            nix::sys::stat::umask(umask);
+            made.ctx(|| format!("mknod {}", at.display()))?;
         }
         Op::Devpts { at } => devpts(at, built)?,
         Op::Rebind { at, access } => {
@@ -448,9 +455,13 @@ fn mkdir<P: AsRef<Path>>(p: P, mode: u32) -> Result<(), String> {
 }
 
 fn tmpfs<P: AsRef<Path>>(target: P, mode: u32, size: TmpSize) -> Result<(), String> {
+    tmpfs_with(target, mode, size, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)
+}
+
+fn tmpfs_with<P: AsRef<Path>>(target: P, mode: u32, size: TmpSize, flags: MsFlags) -> Result<(), String> {
     let target = target.as_ref();
     let opts = format!("mode={mode:o},{}", size.mount_option());
-    mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str()))
+    mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(opts.as_str()))
         .ctx(|| format!("tmpfs on {}", target.display()))
 }
 

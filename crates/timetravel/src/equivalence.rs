@@ -4,8 +4,11 @@
 //! The month boundaries of the next 13 months ([`Family::MonthEnd`]) and the
 //! days on which "today + 1 month / year / 30 / 365 days" crosses a month end
 //! or 29 February ([`Family::OffsetCrossing`]) probe *calendar facts*: the
-//! day of the month, the month's length, a leap year, the time of day, the
-//! UTC offset, and where calendar arithmetic from that day lands. Two
+//! day of the month, the month's length, a leap year, the local time of
+//! day, whether the UTC date is the local one, and whether calendar
+//! arithmetic from that day lands on a month end, 29 February or 1 March
+//! (and clamps). The UTC offset itself and the UTC time of day are what the
+//! DST and UTC-midnight probes are about, not these. Two
 //! instants of the same family with the same [`Facts`] differ only in which
 //! month of which year it is, which those hazards are not about; the
 //! earliest of each kind stands for the others in the first pass.
@@ -45,20 +48,29 @@ fn day_facts(d: Date) -> DayFacts {
     DayFacts { day: d.day(), days_in_month: d.days_in_month(), month, leap_year: d.in_leap_year() }
 }
 
+/// The facts of a date that calendar arithmetic lands on, as far as the
+/// hazards go: a month end, 29 February or 1 March (its [`DayFacts`]) or
+/// any other day (`None`).
+fn landing(d: Date) -> Option<DayFacts> {
+    let hazard =
+        d.day() == d.days_in_month() || (d.month(), d.day()) == (2, 29) || (d.month(), d.day()) == (3, 1);
+    hazard.then(|| day_facts(d))
+}
+
 /// What a test could learn from the clock at one instant, in the zone in
 /// effect and in UTC, as far as the calendar hazards go.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Facts {
-    /// Local then UTC: the date's facts and the time of day (ns).
+    /// The local date's facts and the local time of day (ns).
     local: (DayFacts, i64),
-    utc: (DayFacts, i64),
-    offset_seconds: i32,
-    /// Where calendar arithmetic from the local date lands (the facts of
-    /// the result, and whether the day of the month was clamped): −1 day,
-    /// +1 day, +1 month and, but for month boundaries, +1 year, +30 days,
-    /// +365 days (the offsets the hazards probe, and yesterday, which tells
-    /// a month's first day apart).
-    arithmetic: Vec<Option<(DayFacts, bool)>>,
+    /// The UTC date's facts, and the UTC date minus the local one in days.
+    utc: (DayFacts, i32),
+    /// Where calendar arithmetic from the local date lands ([`landing`],
+    /// and whether the day of the month was clamped): −1 day, +1 day,
+    /// +1 month and, but for month boundaries, +1 year, +30 days, +365
+    /// days (the offsets the hazards probe, and yesterday, which tells a
+    /// month's first day apart).
+    arithmetic: Vec<Option<(Option<DayFacts>, bool)>>,
 }
 
 pub(crate) fn facts(t: Timestamp, zone: &TimeZone, family: Family) -> Facts {
@@ -71,7 +83,7 @@ pub(crate) fn facts(t: Timestamp, zone: &TimeZone, family: Family) -> Facts {
         (zoned.date(), ns)
     };
     let (local, local_ns) = at(zone);
-    let (utc, utc_ns) = at(&TimeZone::UTC);
+    let utc = t.to_zoned(TimeZone::UTC).date();
     // (span, whether it can clamp the day of the month). A month boundary
     // is about the month's edges: the days around it and "+1 month" from
     // its last day; where +1 year, +30 or +365 days land on a month end or
@@ -83,15 +95,10 @@ pub(crate) fn facts(t: Timestamp, zone: &TimeZone, family: Family) -> Facts {
     let arithmetic = spans
         .into_iter()
         .map(|(s, clamps)| {
-            local.checked_add(s).ok().map(|to| (day_facts(to), clamps && to.day() != local.day()))
+            local.checked_add(s).ok().map(|to| (landing(to), clamps && to.day() != local.day()))
         })
         .collect();
-    Facts {
-        local: (day_facts(local), local_ns),
-        utc: (day_facts(utc), utc_ns),
-        offset_seconds: zone.to_offset(t).seconds(),
-        arithmetic,
-    }
+    Facts { local: (day_facts(local), local_ns), utc: (day_facts(utc), (utc - local).get_days()), arithmetic }
 }
 
 /// The hazards about calendar facts only (see the module docs); every other
@@ -147,15 +154,15 @@ mod tests {
     #[test]
     fn month_ends_of_the_same_kind_share_facts_and_others_do_not() {
         let z = berlin();
-        // End of May and end of October 2027 (31-day months, +1 month
-        // clamps to a 30-day month end) - but May is summer time.
+        // End of May, August and October 2027: 31-day months, +1 month
+        // clamps to a 30-day month end.
         let may = facts(ts("2027-05-31T21:59:59Z"), &z, Family::MonthEnd);
         let aug = facts(ts("2027-08-31T21:59:59Z"), &z, Family::MonthEnd);
         assert_eq!(may, aug, "two summer 31-day month ends followed by a 30-day month");
         let jul = facts(ts("2027-07-31T21:59:59Z"), &z, Family::MonthEnd);
         assert_ne!(jul, may, "+1 month from 31 July is 31 August, not clamped");
         let oct = facts(ts("2027-10-31T22:59:59Z"), &z, Family::MonthEnd);
-        assert_ne!(oct, may, "winter time: another UTC offset");
+        assert_eq!(oct, may, "winter time: another UTC offset, the DST probes' business");
         let jan = facts(ts("2027-01-31T22:59:59Z"), &z, Family::MonthEnd);
         assert_ne!(jan, oct, "+1 month from 31 January lands in February");
         // The same month's end a year later: the same month boundary, but
@@ -186,16 +193,25 @@ mod tests {
             }
         }
         assert!(stood_for > 0, "13 months of boundaries repeat kinds");
-        // For this now in Berlin: 5 of the 53 instants.
-        assert_eq!(stood_for, 5);
+        // For this now in Berlin: 10 of the 53 instants.
+        assert_eq!(stood_for, 10);
         // The end of November 2026 is also two offset-crossing days: it runs,
-        // and nothing stands for the end of November 2027 but itself.
+        // and stands for nothing else.
         let nov = |t: &str| hz.iter().position(|h| h.instant == ts(t)).expect("a month end");
         let (a, b) = (nov("2026-11-30T22:59:59Z"), nov("2027-11-30T22:59:59Z"));
-        assert!(hz[a].label.contains(" / ") && reps[a] == a && reps[b] == b, "{:?}", (&hz[a], &hz[b]));
-        // The end of June stands for itself no more: the end of April does.
+        assert!(hz[a].label.contains(" / ") && reps[a] == a, "{:?}", &hz[a]);
+        assert!(reps.iter().enumerate().all(|(i, &r)| r != a || i == a));
+        // The end of June stands for itself no more: the end of April does,
+        // and for the end of November 2027 (where +1 month lands in
+        // December on no month end, as from April into May).
         let (apr, jun) = (nov("2027-04-30T21:59:59Z"), nov("2027-06-30T21:59:59Z"));
-        assert_eq!(reps[jun], apr);
+        assert_eq!((reps[jun], reps[b]), (apr, apr));
+        // Nor the end of October (winter time): the end of May does.
+        let (may, oct) = (nov("2027-05-31T21:59:59Z"), nov("2027-10-31T22:59:59Z"));
+        assert_eq!(reps[oct], may);
+        // The start of August stays: the day before it ends a 31-day month.
+        let aug = nov("2027-07-31T22:00:00Z");
+        assert_eq!(reps[aug], aug);
         for (i, h) in hz.iter().enumerate() {
             if !collapsible(h) {
                 assert_eq!(reps[i], i, "{h:?} always runs");

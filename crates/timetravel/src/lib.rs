@@ -11,7 +11,8 @@
 //! 3. `let plan = Plan::new(now, &zone, &zone_name, hz, zone_names);`
 //! 4. run every [`Plan::probes`] (clock frozen at `probe.instant`, `TZ` set
 //!    to `probe.tz` when `Some`), each giving a [`ProbeResult`];
-//! 5. run every [`Plan::confirmations`]`(&first)` the same way, then every
+//! 5. run the rounds of [`Plan::confirmations`]`(&all_so_far, jobs)` the
+//!    same way until one is empty, then every
 //!    [`Plan::refinements`]`(&all_so_far)`;
 //! 6. `let report = plan.report(&command, &all_results, warnings);` then
 //!    [`render_text`], [`render_markdown`] or [`Report::to_json`], and exit

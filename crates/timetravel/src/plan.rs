@@ -4,9 +4,12 @@
 //!
 //! ```text
 //! let plan = Plan::new(now, &zone, &zone_name, hazards, zone_names);
-//! let first: Vec<ProbeResult> = run_all(plan.probes());          // CLI
-//! let again: Vec<ProbeResult> = run_all(plan.confirmations(&first)); // CLI
-//! let mut all = [first, again].concat();
+//! let mut all: Vec<ProbeResult> = run_all(plan.probes());        // CLI
+//! loop {
+//!     let round = plan.confirmations(&all, jobs);
+//!     if round.is_empty() { break; }
+//!     all.extend(run_all(round));                                 // CLI
+//! }
 //! all.extend(run_all(plan.refinements(&all)));                   // CLI
 //! let verdicts = plan.classify(&all);     // or plan.report(&cmd, &all, warnings)
 //! ```
@@ -35,7 +38,8 @@ pub enum Target {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
     pub target: Target,
-    /// 1 for the first pass, 2 for a confirmation re-run.
+    /// 1 for the first pass (and refinements), 2 or more for a confirmation
+    /// re-run (a target may be re-run again for other tests).
     pub attempt: u32,
     /// Freeze CLOCK_REALTIME here.
     pub instant: Timestamp,
@@ -44,6 +48,18 @@ pub struct Probe {
     pub tz: Option<String>,
     /// For progress output and logs.
     pub label: String,
+    /// `Some`: the tests this run is for (a confirmation re-run), by the
+    /// names the results give them; a runner that can select tests runs
+    /// only these. `None`: the whole suite.
+    pub tests: Option<Vec<String>>,
+}
+
+impl Probe {
+    /// This probe as a run of the whole suite (for a command that cannot
+    /// select tests).
+    pub fn whole_suite(self) -> Probe {
+        Probe { tests: None, ..self }
+    }
 }
 
 /// The outcome of one test case in one run.
@@ -68,6 +84,8 @@ pub struct ProbeResult {
     /// Test name → outcome. A test absent from the map was not observed in
     /// this run (see [`Plan::classify`]).
     pub tests: BTreeMap<String, Outcome>,
+    /// The run's selection ([`Probe::tests`]): `None`, the whole suite.
+    pub selected: Option<BTreeSet<String>>,
     /// The shim could not reach some binary the command ran, so the clock it
     /// saw may not have been frozen: findings relying on this run are marked
     /// unreliable.
@@ -76,7 +94,13 @@ pub struct ProbeResult {
 
 impl ProbeResult {
     pub fn new(probe: &Probe, tests: BTreeMap<String, Outcome>) -> Self {
-        ProbeResult { target: probe.target, attempt: probe.attempt, tests, unreliable: false }
+        ProbeResult {
+            target: probe.target,
+            attempt: probe.attempt,
+            tests,
+            selected: probe.tests.as_ref().map(|t| t.iter().cloned().collect()),
+            unreliable: false,
+        }
     }
 
     /// A run judged only by its exit status, as the single test
@@ -372,6 +396,7 @@ impl Plan {
                 instant: h.instant,
                 tz: None,
                 label: h.label.clone(),
+                tests: None,
             }),
             Target::Zone(i) => self.zones.get(i).map(|z| Probe {
                 target,
@@ -379,6 +404,7 @@ impl Plan {
                 instant: self.now,
                 tz: Some(z.clone()),
                 label: format!("now in {z}"),
+                tests: None,
             }),
         }
     }
@@ -434,57 +460,116 @@ impl Plan {
         wanted.into_iter().filter_map(|i| self.probe(Target::Instant(i), 1)).collect()
     }
 
-    /// Re-runs needed before anything is reported: the fewest instants that
-    /// hit every test's every stretch of consecutive instant probes at which
-    /// its outcome differed from its outcome at now (one re-run confirms the
-    /// stretch, see [`Plan::classify`]), every zone at which it differed,
-    /// and — whenever there is any — now itself, so a test that fails at now
-    /// only sometimes is caught as flaky. Empty when nothing differed.
-    pub fn confirmations(&self, first: &[ProbeResult]) -> Vec<Probe> {
-        let by_target = group(first);
-        let base = by_target.get(&self.baseline());
-        let names: BTreeSet<&str> = first.iter().flat_map(|r| r.tests.keys().map(String::as_str)).collect();
-        let mut picked: BTreeSet<Target> = BTreeSet::new();
-        // Every test's stretches, as (first, last) instant indices.
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        for name in names {
-            let base_fail = base_fails(base, name);
-            let differs =
-                |target: Target| {
-                    by_target.get(&target).into_iter().flatten().any(|r| {
-                        r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail)
-                    })
-                };
-            for stretch in self.stretches(&|t| by_target.contains_key(&t), &differs) {
-                if let (Some(Target::Instant(a)), Some(Target::Instant(b))) =
-                    (stretch.first(), stretch.last())
-                {
-                    spans.push((*a, *b));
-                }
+    /// The next round of re-runs before anything is reported, given every
+    /// result so far (first pass and earlier rounds); empty when nothing is
+    /// left to confirm. Run each round and call again until it is empty.
+    ///
+    /// What must be confirmed, per test: each stretch of consecutive instant
+    /// probes at which its first-pass outcome differed from its outcome at
+    /// now (one re-run at any instant of the stretch confirms it, see
+    /// [`Plan::classify`]) and each zone at which it differed. A test shown
+    /// flaky (two runs at one target disagree, now included) needs nothing
+    /// more: its differences say nothing about the calendar. So the rounds
+    /// expose flakiness before spending runs on it: a test gets one of its
+    /// stretches or zones confirmed in the first round, 2^k in a later one
+    /// when k have agreed, until all are; a flaky test usually disagrees at
+    /// its first. The first round also re-runs now, so a test that fails at
+    /// now only sometimes is caught. The instants are picked to serve as
+    /// many tests as one run can; a round is topped up with further pending
+    /// re-runs to a multiple of `slots` (the runs made at a time), which
+    /// costs no wall time. Every stretch and zone of a test not shown flaky
+    /// is still confirmed in the end.
+    ///
+    /// Each re-run but now's names the tests it is for ([`Probe::tests`]):
+    /// those with a stretch or zone there still to confirm; a run that
+    /// selected them confirms for those it lists only. It is the whole
+    /// suite when some of them is not a test case (a module's import error,
+    /// the command's exit status) or an earlier selection there missed it. Now is every test's reference: its re-run is
+    /// the whole suite, so a test that fails there only sometimes is caught
+    /// even if it differed nowhere else.
+    pub fn confirmations(&self, results: &[ProbeResult], slots: usize) -> Vec<Probe> {
+        let by_target = group(results);
+        let reruns = |t: &Target| by_target.get(t).into_iter().flatten().filter(|r| r.attempt > 1);
+        // A re-run confirms for a test when it ran the whole suite or listed
+        // the test; one that selected the test and did not list it (the
+        // runner did not find it by that name) did not, and the next re-run
+        // there is the whole suite.
+        let rerun_for =
+            |t: &Target, name: &str| reruns(t).any(|r| r.selected.is_none() || r.tests.contains_key(name));
+        let missed = |t: &Target, name: &str| {
+            reruns(t)
+                .any(|r| r.selected.as_ref().is_some_and(|s| s.contains(name)) && !r.tests.contains_key(name))
+        };
+        let per_test = results.iter().any(|r| !r.whole_command());
+        // Per test not shown flaky: its stretches and zones not yet re-run,
+        // and how many of them this round should confirm.
+        let mut pending: Vec<Pending> = Vec::new();
+        for name in results.iter().flat_map(|r| r.tests.keys()).collect::<BTreeSet<_>>() {
+            let observations = |t: &Target| -> Vec<bool> {
+                let runs = by_target.get(t).map(Vec::as_slice).unwrap_or(&[]);
+                runs.iter().filter_map(|r| r.tests.get(name).copied().and_then(observed)).collect()
+            };
+            let flaky = by_target.keys().any(|t| {
+                let obs = observations(t);
+                obs.iter().any(|&o| Some(&o) != obs.first())
+            });
+            if flaky {
+                continue;
             }
-            picked.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| differs(t)));
-        }
-        // The fewest instants that hit every stretch (interval stabbing:
-        // by last index, take the last instant of each stretch not yet hit).
-        spans.sort_by_key(|&(a, b)| (b, a));
-        let mut last: Option<usize> = None;
-        for (a, b) in spans {
-            if last.is_none_or(|l| l < a) {
-                picked.insert(Target::Instant(b));
-                last = Some(b);
+            let (done, todo): (Vec<_>, Vec<_>) = self
+                .to_confirm(&by_target, name)
+                .into_iter()
+                .partition(|unit| unit.iter().any(|t| rerun_for(t, name)));
+            if !todo.is_empty() {
+                pending.push(Pending { name, units: todo, quota: 1usize << done.len().min(16) });
             }
         }
-        if picked.is_empty() {
+        if pending.is_empty() {
             return Vec::new();
+        }
+        // Target → the tests its re-run is for.
+        let mut picked: BTreeMap<Target, Vec<&str>> = BTreeMap::new();
+        if reruns(&self.baseline()).next().is_none() {
+            picked.insert(self.baseline(), Vec::new());
+        }
+        while let Some((t, names)) = pick(&mut pending, true) {
+            picked.insert(t, names);
+        }
+        while !picked.len().is_multiple_of(slots.max(1)) {
+            let Some((t, names)) = pick(&mut pending, false) else { break };
+            picked.insert(t, names);
         }
         let next_attempt = |t: Target| {
             by_target.get(&t).and_then(|runs| runs.iter().map(|r| r.attempt).max()).unwrap_or(1) + 1
         };
         self.targets()
             .into_iter()
-            .filter(|t| *t == self.baseline() || picked.contains(t))
-            .filter_map(|t| self.probe(t, next_attempt(t)))
+            .filter_map(|t| {
+                let names = picked.get(&t)?;
+                let cases = t != self.baseline()
+                    && names.iter().all(|n| kind_of(n, per_test) == TestKind::Test && !missed(&t, n));
+                let probe = self.probe(t, next_attempt(t))?;
+                Some(Probe { tests: cases.then(|| names.iter().map(|n| n.to_string()).collect()), ..probe })
+            })
             .collect()
+    }
+
+    /// What a re-run must confirm for test `name`: its stretches of
+    /// consecutive instants whose first-pass outcome differed from now's,
+    /// then each zone where it differed (a one-target unit each).
+    fn to_confirm(&self, by_target: &BTreeMap<Target, Vec<&ProbeResult>>, name: &str) -> Vec<Vec<Target>> {
+        let base_fail = base_fails(by_target.get(&self.baseline()), name);
+        let first_differs = |target: Target| {
+            by_target
+                .get(&target)
+                .into_iter()
+                .flatten()
+                .filter(|r| r.attempt == 1)
+                .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
+        };
+        let mut units = self.stretches(&|t| by_target.contains_key(&t), &first_differs);
+        units.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| first_differs(t)).map(|t| vec![t]));
+        units
     }
 
     /// Maximal runs of consecutive instant targets (in time order) for which
@@ -577,16 +662,8 @@ impl Plan {
         // A difference at an instant is confirmed when some probe of its
         // stretch (as the first pass saw it, see `confirmations`) was run
         // again with the same outcome.
-        let first_differs = |target: Target| {
-            by_target
-                .get(&target)
-                .into_iter()
-                .flatten()
-                .filter(|r| r.attempt == 1)
-                .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
-        };
         let mut confirmed: BTreeSet<Target> = BTreeSet::new();
-        for stretch in self.stretches(&|t| by_target.contains_key(&t), &first_differs) {
+        for stretch in self.to_confirm(by_target, name) {
             let agreed = |t: &Target| {
                 let obs = observations(*t);
                 obs.len() >= 2 && obs.iter().all(|&f| f != base_fail)
@@ -754,6 +831,42 @@ fn push_zone(list: &mut Vec<String>, zone: &str) {
     if !list.iter().any(|z| z == zone) {
         list.push(zone.to_string());
     }
+}
+
+/// One test's stretches and zones not yet re-run (see
+/// [`Plan::confirmations`]) and how many of them it is owed this round.
+struct Pending<'a> {
+    name: &'a str,
+    units: Vec<Vec<Target>>,
+    quota: usize,
+}
+
+/// The next re-run of a confirmation round and the tests it is for, what it
+/// covers removed from `pending`: the target serving the most tests still
+/// owed a confirmation (any test with something pending when `owed_only` is
+/// false), then the most tests overall; later instants first on a tie
+/// (stretches that last to the end of the probed range meet there). `None`
+/// when no such target is left.
+fn pick<'a>(pending: &mut [Pending<'a>], owed_only: bool) -> Option<(Target, Vec<&'a str>)> {
+    let candidates: BTreeSet<Target> = pending
+        .iter()
+        .filter(|p| !owed_only || p.quota > 0)
+        .flat_map(|p| p.units.iter().flatten().copied())
+        .collect();
+    let score = |t: &Target| {
+        let serves = |p: &&Pending| p.units.iter().any(|u| u.contains(t));
+        (pending.iter().filter(|p| p.quota > 0).filter(serves).count(), pending.iter().filter(serves).count())
+    };
+    let best = candidates.iter().copied().max_by_key(|t| score(t))?;
+    let mut served = Vec::new();
+    for p in pending.iter_mut() {
+        if let Some(i) = p.units.iter().position(|u| u.contains(&best)) {
+            p.units.remove(i);
+            p.quota = p.quota.saturating_sub(1);
+            served.push(p.name);
+        }
+    }
+    Some((best, served))
 }
 
 /// Failing windows over the decided instant probes, in instant order.

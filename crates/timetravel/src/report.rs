@@ -17,7 +17,9 @@
 //!               | "dst" | "offset" | "offset-crossing" | "y2038" | "extra"
 //!               | null,                      // null for zones
 //!       "runs": [ { "attempt": 1, "passed": 9, "failed": 1, "skipped": 0,
-//!                   "unreliable": false } ]   // attempt 2 = confirmation
+//!                   "unreliable": false } ]   // attempt ≥ 2 = confirmation;
+//!                   // "selected": 3 on a confirmation that ran only the
+//!                   // 3 tests it was for (a recognised runner)
 //!   } ],
 //!   "tests": [ {
 //!       "name": "test_bombs.py::test_licence_is_valid",
@@ -106,6 +108,10 @@ pub struct RunSummary {
     pub failed: usize,
     pub skipped: usize,
     pub unreliable: bool,
+    /// A confirmation that ran only some tests: how many it selected
+    /// (absent: the whole suite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected: Option<usize>,
 }
 
 /// One probe target and its runs.
@@ -158,6 +164,7 @@ impl Plan {
                             failed: count(crate::Outcome::Failed),
                             skipped: count(crate::Outcome::Skipped),
                             unreliable: r.unreliable,
+                            selected: r.selected.as_ref().map(|s| s.len()),
                         }
                     })
                     .collect();

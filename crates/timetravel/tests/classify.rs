@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use flakebox_timetravel::{
     hazards, render_html, render_markdown, render_text, zone, Mark, NotRunCause, Outcome, Plan, Probe,
-    ProbeKind, ProbeResult, TestKind, TestVerdict, Verdict, COMMAND_TEST, DEFAULT_ZONES, EXIT_NO_TIME_BOMBS,
-    EXIT_TIME_BOMBS,
+    ProbeKind, ProbeResult, Target, TestKind, TestVerdict, Verdict, COMMAND_TEST, DEFAULT_ZONES,
+    EXIT_NO_TIME_BOMBS, EXIT_TIME_BOMBS,
 };
 use jiff::Timestamp;
 
@@ -26,22 +26,51 @@ fn plan(extra: &[&str]) -> Plan {
 
 type Suite = dyn Fn(&Probe) -> Vec<(&'static str, Outcome)>;
 
+/// Each probe run as a runner that selects tests would: only the tests it
+/// names, when it names some.
 fn run(probes: &[Probe], suite: &Suite) -> Vec<ProbeResult> {
     probes
         .iter()
         .map(|p| {
-            let tests: BTreeMap<String, Outcome> =
-                suite(p).into_iter().map(|(n, o)| (n.to_string(), o)).collect();
+            let tests: BTreeMap<String, Outcome> = suite(p)
+                .into_iter()
+                .filter(|(n, _)| p.tests.as_ref().is_none_or(|sel| sel.iter().any(|s| s == n)))
+                .map(|(n, o)| (n.to_string(), o))
+                .collect();
             ProbeResult::new(p, tests)
         })
         .collect()
 }
 
-/// plan → first pass → confirmations → all results.
+/// Run the confirmation rounds (`slots` runs at a time) until the plan asks
+/// for nothing, as the CLI does, adding their results to `results`; the
+/// rounds' probes, in order.
+fn confirm(
+    plan: &Plan,
+    results: &mut Vec<ProbeResult>,
+    slots: usize,
+    probe: &dyn Fn(&Probe) -> ProbeResult,
+) -> Vec<Vec<Probe>> {
+    let mut rounds = Vec::new();
+    loop {
+        let round = plan.confirmations(results, slots);
+        if round.is_empty() {
+            return rounds;
+        }
+        assert!(rounds.len() < 64, "the rounds never end: {round:?}");
+        results.extend(round.iter().map(probe));
+        rounds.push(round);
+    }
+}
+
+fn result_of<'a>(suite: &'a Suite) -> impl Fn(&Probe) -> ProbeResult + 'a {
+    move |p| run(std::slice::from_ref(p), suite).remove(0)
+}
+
+/// plan → first pass → confirmation rounds → refinements → all results.
 fn full_pass(plan: &Plan, suite: &Suite) -> Vec<ProbeResult> {
     let mut results = run(&plan.probes(), suite);
-    let again = plan.confirmations(&results);
-    results.extend(run(&again, suite));
+    confirm(plan, &mut results, 1, &result_of(suite));
     let more = plan.refinements(&results);
     results.extend(run(&more, suite));
     results
@@ -184,7 +213,12 @@ fn verdicts_for_every_kind_of_test() {
 fn confirmations_rerun_differing_targets_and_now() {
     let plan = plan(&[]).every_instant();
     let first = run(&plan.probes(), &suite);
-    let again = plan.confirmations(&first);
+    let mut all = first.clone();
+    let rounds = confirm(&plan, &mut all, 1, &result_of(&suite));
+    // One round: every test's single stretch or zone is in it, and
+    // `flaky_confirm` is shown flaky there.
+    assert_eq!(rounds.len(), 1, "{rounds:?}");
+    let again = &rounds[0];
     assert!(again.iter().all(|p| p.attempt == 2));
     // Now first, then instants where something differed, then zones.
     assert_eq!(again[0].label, "now");
@@ -204,8 +238,6 @@ fn confirmations_rerun_differing_targets_and_now() {
     let after_ny = plan.hazards().iter().filter(|h| h.instant >= ts("2027-01-01T00:00:00Z")).count();
     assert!(after_ny > 30, "{after_ny}");
     // And one re-run confirms its whole stretch.
-    let mut all = first.clone();
-    all.extend(run(&again, &suite));
     let licence = find(&plan.classify(&all), "licence").clone();
     assert_eq!(licence.failing_instants.len(), after_ny);
     assert!(!licence.timeline.iter().any(|e| e.result == Mark::Unconfirmed));
@@ -213,7 +245,7 @@ fn confirmations_rerun_differing_targets_and_now() {
     // Nothing differs: nothing to confirm.
     let boring: &Suite = &|_p| vec![("a", Outcome::Passed), ("b", Outcome::Failed)];
     let first = run(&plan.probes(), boring);
-    assert!(plan.confirmations(&first).is_empty());
+    assert!(plan.confirmations(&first, 1).is_empty());
     let v = plan.classify(&first);
     assert!(v.iter().all(|t| t.verdict == Verdict::Stable));
 }
@@ -253,9 +285,7 @@ fn whole_command_results_and_unreliable_runs() {
     let exit = |p: &Probe| p.instant < ts("2038-01-19T03:14:08Z");
     let mut results: Vec<ProbeResult> =
         plan.probes().iter().map(|p| ProbeResult::from_exit(p, exit(p))).collect();
-    let again: Vec<ProbeResult> =
-        plan.confirmations(&results).iter().map(|p| ProbeResult::from_exit(p, exit(p))).collect();
-    results.extend(again);
+    confirm(&plan, &mut results, 1, &|p| ProbeResult::from_exit(p, exit(p)));
     let report = plan.report(&["./run.sh".into()], &results, Vec::new());
     assert_eq!(report.tests.len(), 1);
     assert_eq!(report.tests[0].name, COMMAND_TEST);
@@ -472,9 +502,11 @@ fn a_run_without_per_test_results_is_the_commands_finding() {
         }
     };
     let mut results: Vec<ProbeResult> = plan.probes().iter().map(probe).collect();
-    let again: Vec<ProbeResult> = plan.confirmations(&results).iter().map(probe).collect();
-    assert!(again.iter().any(|r| plan.probe(r.target, 1).is_some_and(|p| p.instant == no_junit_at)));
-    results.extend(again);
+    let again: Vec<Probe> = confirm(&plan, &mut results, 1, &probe).concat();
+    assert!(again.iter().any(|p| p.instant == no_junit_at));
+    // The exit status is no test a runner can select: those re-runs run
+    // the whole suite.
+    assert!(again.iter().filter(|p| p.instant == no_junit_at).all(|p| p.tests.is_none()), "{again:?}");
     let report = plan.report(&["pytest".into()], &results, Vec::new());
     let c = find(&report.tests, COMMAND_TEST);
     assert_eq!(c.kind, TestKind::Command);
@@ -634,4 +666,144 @@ fn instants_of_the_same_calendar_facts_run_once_and_edges_are_refined() {
     assert!(skipped.iter().all(|p| p.stood_for_by.is_some()), "{skipped:?}");
     let text = render_text(&report);
     assert!(text.contains("not probed: each has the calendar facts of an earlier probed one"), "{text}");
+}
+
+/// Failed at the first pass at alternate instant probes and zones, passes
+/// whenever re-run: a random failure, many stretches.
+fn noisy(p: &Probe) -> Outcome {
+    let odd = match p.target {
+        Target::Instant(i) => i % 2 == 1,
+        Target::Zone(i) => i % 2 == 0,
+    };
+    pass_if(!(odd && p.attempt == 1))
+}
+
+/// How many probes at which `t` differed were never re-run.
+fn unconfirmed(t: &TestVerdict) -> usize {
+    t.timeline.iter().filter(|e| e.result == Mark::Unconfirmed).count()
+}
+
+#[test]
+fn a_flaky_tests_other_stretches_are_not_confirmed_once_it_is_shown_flaky() {
+    let plan = plan(&[]);
+    let suite: &Suite = &|p| {
+        vec![
+            ("noisy", noisy(p)),
+            ("bomb", pass_if(p.instant < ts("2038-01-19T03:14:08Z"))),
+            ("stable", Outcome::Passed),
+        ]
+    };
+    let mut results = run(&plan.probes(), suite);
+    let rounds = confirm(&plan, &mut results, 1, &result_of(suite));
+    let v = plan.classify(&results);
+    let n = find(&v, "noisy");
+    assert_eq!(n.verdict, Verdict::Flaky);
+    // One round: now and a re-run for each test (one serving both when
+    // there is one); the noisy test's other differences are left as they
+    // were seen.
+    assert_eq!(rounds.len(), 1, "{rounds:?}");
+    assert!(rounds[0].len() <= 3, "{:?}", rounds[0]);
+    // Each re-run selects the tests it is for, never the stable one; now's
+    // is the whole suite (every test's reference).
+    let (now, others) = rounds[0].split_first().expect("now");
+    assert_eq!((now.label.as_str(), &now.tests), ("now", &None));
+    for p in others {
+        let sel = p.tests.as_ref().expect("test cases: selected");
+        assert!(!sel.is_empty() && !sel.contains(&"stable".to_string()), "{p:?}");
+    }
+    assert!(unconfirmed(n) >= 10, "{n:#?}");
+    let b = find(&v, "bomb");
+    assert_eq!(b.verdict, Verdict::TimeDependent);
+    assert_eq!(unconfirmed(b), 0);
+    assert_eq!(b.first_failure.as_ref().map(|f| f.instant.as_str()), Some("2038-01-19T03:14:08Z"));
+    assert_eq!(find(&v, "stable").verdict, Verdict::Stable);
+
+    // Nothing differs at now or anywhere but for a test shown flaky:
+    // nothing more to run.
+    assert!(plan.confirmations(&results, 1).is_empty());
+}
+
+#[test]
+fn a_test_whose_confirmations_agree_has_every_stretch_confirmed_in_doubling_rounds() {
+    let plan = plan(&[]).every_instant();
+    // Fails on the first day of every month (local): one stretch per month.
+    let berlin = zone("Europe/Berlin").unwrap().tz;
+    let monthly = move |p: &Probe| pass_if(p.instant.to_zoned(berlin.clone()).day() != 1);
+    let suite: &Suite = &move |p| vec![("monthly", monthly(p)), ("stable", Outcome::Passed)];
+    let mut results = run(&plan.probes(), suite);
+    let rounds = confirm(&plan, &mut results, 1, &result_of(suite));
+    let v = plan.classify(&results);
+    let m = find(&v, "monthly");
+    assert_eq!(m.verdict, Verdict::TimeDependent);
+    assert_eq!(unconfirmed(m), 0, "{m:#?}");
+    let stretches = m.failing_windows.len();
+    assert!(stretches >= 10, "{stretches}");
+    // Now and one stretch, then 2^k when k have agreed: every one of them
+    // in the end, each once.
+    let instants: Vec<usize> =
+        rounds.iter().map(|r| r.iter().filter(|p| p.tz.is_none() && p.label != "now").count()).collect();
+    assert_eq!(rounds[0][0].label, "now");
+    let mut want = Vec::new();
+    let mut left = stretches;
+    while left > 0 {
+        let quota = 1usize << (stretches - left);
+        want.push(quota.min(left));
+        left -= quota.min(left);
+    }
+    assert_eq!(instants, want);
+
+    // Two at a time: a round is topped up to fill both slots (but for
+    // the last, when nothing is left), with the same findings.
+    let mut two = run(&plan.probes(), suite);
+    let rounds2 = confirm(&plan, &mut two, 2, &result_of(suite));
+    let (last, full) = rounds2.split_last().expect("some round");
+    assert!(full.iter().all(|r| r.len() % 2 == 0), "{rounds2:?}");
+    assert!(!last.is_empty());
+    assert!(rounds2.len() <= rounds.len());
+    assert_eq!(rounds2.concat().len(), 1 + stretches);
+    assert_eq!(find(&plan.classify(&two), "monthly"), m);
+}
+
+#[test]
+fn a_flaky_test_that_agrees_at_first_is_still_found_flaky() {
+    let plan = plan(&[]).every_instant();
+    // Fails at alternate instants; a re-run agrees before 2030, not after.
+    let sly = move |p: &Probe| {
+        let odd = matches!(p.target, Target::Instant(i) if i % 2 == 1);
+        pass_if(!(odd && (p.attempt == 1 || p.instant < ts("2030-01-01T00:00:00Z"))))
+    };
+    let suite: &Suite = &move |p| vec![("sly", sly(p))];
+    let mut results = run(&plan.probes(), suite);
+    confirm(&plan, &mut results, 1, &result_of(suite));
+    let v = plan.classify(&results);
+    assert_eq!(find(&v, "sly").verdict, Verdict::Flaky);
+}
+
+#[test]
+fn a_test_a_selection_missed_is_confirmed_by_a_whole_suite_re_run() {
+    let plan = plan(&[]);
+    let bomb = |p: &Probe| pass_if(p.instant < ts("2038-01-19T03:14:08Z"));
+    let suite: &Suite = &move |p| vec![("found", bomb(p)), ("odd id", bomb(p)), ("stable", Outcome::Passed)];
+    // A runner that does not find "odd id" by its name when selecting.
+    let runner = |p: &Probe| {
+        let mut r = result_of(suite)(p);
+        if p.tests.is_some() {
+            r.tests.remove("odd id");
+        }
+        r
+    };
+    let mut results = run(&plan.probes(), suite);
+    let rounds = confirm(&plan, &mut results, 1, &runner);
+    let v = plan.classify(&results);
+    for name in ["found", "odd id"] {
+        let t = find(&v, name);
+        assert_eq!(t.verdict, Verdict::TimeDependent, "{name}: {t:#?}");
+        assert_eq!(unconfirmed(t), 0, "{name}: {t:#?}");
+    }
+    // The focused re-run, then the same instant again as the whole suite.
+    let at_2038: Vec<&Probe> =
+        rounds.iter().flatten().filter(|p| p.instant >= ts("2038-01-19T03:14:08Z")).collect();
+    assert_eq!(at_2038.len(), 2, "{rounds:?}");
+    assert!(at_2038[0].tests.is_some() && at_2038[1].tests.is_none(), "{at_2038:?}");
+    assert!(at_2038[1].attempt > at_2038[0].attempt);
 }

@@ -100,8 +100,13 @@ fn example_suite_bombs_are_found_with_the_right_first_instant() {
     let plan = Plan::new(now, &z.tz, &z.name, hz, zones);
 
     let mut results = run_all(&python, &lib, &plan.probes());
-    let again = plan.confirmations(&results);
-    results.extend(run_all(&python, &lib, &again));
+    loop {
+        let round = plan.confirmations(&results, 2);
+        if round.is_empty() {
+            break;
+        }
+        results.extend(run_all(&python, &lib, &round));
+    }
     let report = plan.report(&["./run.sh".into()], &results, Vec::new());
     let by_name: BTreeMap<&str, _> =
         report.tests.iter().map(|t| (t.name.rsplit("::").next().unwrap_or(&t.name), t)).collect();

@@ -24,8 +24,8 @@ pub const NOBODY: u32 = 65534;
 pub fn flakebox() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        // One directory per test process, named by pid; those of finished
-        // test processes are removed here, so they do not pile up in /tmp.
+        // One directory per test process, named by pid, removed at its exit;
+        // those of test processes that could not (killed) are removed here.
         for e in std::fs::read_dir("/tmp").into_iter().flatten().filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Some(pid) = name.strip_prefix("flakebox-bin-").and_then(|p| p.parse::<u32>().ok()) {
@@ -34,14 +34,29 @@ pub fn flakebox() -> &'static Path {
                 }
             }
         }
-        let dir = PathBuf::from(format!("/tmp/flakebox-bin-{}", std::process::id()));
+        let dir = binary_dir();
         std::fs::create_dir_all(&dir).expect("binary dir");
+        // Removed when this test process exits (a crashed one's goes above).
+        // SAFETY: atexit only stores a pointer to a function that lives as
+        // long as the program.
+        unsafe { libc::atexit(remove_binary_dir) };
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let bin = dir.join("flakebox");
         std::fs::copy(env!("CARGO_BIN_EXE_flakebox"), &bin).expect("copy binary");
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         bin
     })
+}
+
+/// This test process's copy of the binary lives here.
+fn binary_dir() -> PathBuf {
+    PathBuf::from(format!("/tmp/flakebox-bin-{}", std::process::id()))
+}
+
+/// At exit; in a forked child that exits through libc the pid is its own,
+/// so the parent's directory stays.
+extern "C" fn remove_binary_dir() {
+    let _ = hostfs::remove_tree(&binary_dir());
 }
 
 /// A scratch directory owned by `who` (removed when dropped).

@@ -70,6 +70,18 @@ impl Ran {
 
 /// Plan, run (in the adapter's cwd, with `env` added), collect, parse.
 pub fn run(a: &Adapter, selection: Option<Vec<TestId>>, order: Order, env: &[(&str, &str)]) -> Ran {
+    let (ran, parsed) = try_run(a, selection, order, env);
+    let results = parsed.unwrap_or_else(|e| panic!("{:?}: {e}\n--- output ---\n{}", ran.argv, ran.output));
+    Ran { results, ..ran }
+}
+
+/// As [`run`], the parse's error kept (the `Ran` then has no results).
+pub fn try_run(
+    a: &Adapter,
+    selection: Option<Vec<TestId>>,
+    order: Order,
+    env: &[(&str, &str)],
+) -> (Ran, Result<Vec<runners::TestResult>, runners::RunnersError>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let results_dir = dir.path().join("results");
     std::fs::create_dir(&results_dir).expect("results dir");
@@ -105,7 +117,6 @@ pub fn run(a: &Adapter, selection: Option<Vec<TestId>>, order: Order, env: &[(&s
     };
     let collected = collect_on_host(a.kind, &planned.results, stream, started).expect("collect");
     let output = format!("{stdout}{stderr}");
-    let results =
-        a.parse(&collected).unwrap_or_else(|e| panic!("{:?}: {e}\n--- output ---\n{output}", planned.argv));
-    Ran { exit_ok: status.success(), results, output, argv: planned.argv }
+    let parsed = a.parse(&collected);
+    (Ran { exit_ok: status.success(), results: Vec::new(), output, argv: planned.argv }, parsed)
 }

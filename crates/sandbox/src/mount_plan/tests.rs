@@ -188,7 +188,7 @@ fn show(op: &Op) -> String {
         }
         Op::BindFile { src, at } => format!("bind {} on {}", src.display(), at.display()),
         Op::DevDir { at } => format!("devdir {}", at.display()),
-        Op::Mknod { at, major, minor } => format!("mknod {} {major}:{minor}", at.display()),
+        Op::Mknod { at, major, minor, mode } => format!("mknod {} {major}:{minor} {mode:o}", at.display()),
         Op::Devpts { at } => format!("devpts {}", at.display()),
         Op::Rebind { at, access } => {
             format!("rebind {} {}", at.display(), if *access == Access::ReadOnly { "ro" } else { "rw" })
@@ -216,12 +216,12 @@ fn lines(s: &[&str]) -> Vec<String> {
 fn minimal_dev() -> Vec<String> {
     lines(&[
         "devdir /dev",
-        "mknod /dev/null 1:3",
-        "mknod /dev/zero 1:5",
-        "mknod /dev/full 1:7",
-        "mknod /dev/random 1:8",
-        "mknod /dev/urandom 1:9",
-        "mknod /dev/tty 5:0",
+        "mknod /dev/null 1:3 666",
+        "mknod /dev/zero 1:5 666",
+        "mknod /dev/full 1:7 666",
+        "mknod /dev/random 1:8 666",
+        "mknod /dev/urandom 1:9 666",
+        "mknod /dev/tty 5:0 666",
         "symlink /dev/fd -> /proc/self/fd",
         "symlink /dev/stdin -> /proc/self/fd/0",
         "symlink /dev/stdout -> /proc/self/fd/1",
