@@ -209,7 +209,8 @@ fn pytest_brittle_test_and_its_state_setter() {
     let who = Who::Root;
     let dir = copy_of("pytest_brittle", who);
     let cwd = dir.path();
-    let (r, out) = diagnose_order(who, cwd, &["python3", "-m", "pytest", "-q"]);
+    // The command disables the cache plugin itself, as flakebox's runs do.
+    let (r, out) = diagnose_order(who, cwd, &["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"]);
     // The suite passes in its own order; alone, the test fails: order breaks it.
     assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     let t = victim(&r, "test_config.py::test_reads_config");
@@ -221,6 +222,13 @@ fn pytest_brittle_test_and_its_state_setter() {
     // The replay is the test alone, and it fails.
     let line = t.replay.as_deref().expect("replay");
     assert!(line.ends_with(" test_config.py::test_reads_config"), "{line}");
+    // The user's command plus flakebox's options, each once.
+    for opt in ["-p no:cacheprovider", "-p no:randomly"] {
+        assert_eq!(line.matches(opt).count(), 1, "{opt} once: {line}");
+    }
+    let tr = r.tests.iter().find(|x| x.name == t.name).expect("the brittle test's verdict");
+    let test_line = tr.replay.as_deref().expect("its replay");
+    assert_eq!(test_line.matches("-p no:cacheprovider").count(), 1, "{test_line}");
     let out = replay(who, cwd, line);
     assert_eq!(out.status.code(), Some(1), "{line}:\n{}", stdout(&out));
     assert!(!cwd.join("config.ini").exists(), "a run wrote into the directory itself");
