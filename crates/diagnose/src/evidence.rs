@@ -355,19 +355,32 @@ pub(crate) fn failing_seed(engine: &Engine, fails: &[Option<bool>]) -> Option<Fa
             e.3 = e.3.min(i);
         }
     }
-    let (seed, (runs, failed, _, _)) = by_seed
+    let (seed, (runs, failed, _, first)) = by_seed
         .into_iter()
         .filter(|(_, (runs, failed, _, _))| *failed > 0 && failed == runs)
         .max_by(|(_, a), (_, b)| a.2.cmp(&b.2).then(a.1.cmp(&b.1)).then(b.3.cmp(&a.3)))?;
+    // The first run that failed under it: its clock and its selection
+    // are what the replay repeats.
+    let first = &engine.records[first];
+    let frozen_instant =
+        first.isolated.contains(Factor::Time).then(|| first.evidence.frozen_instant.clone()).flatten();
     let mut replay: Vec<String> = ["flakebox", "run", "--seed"].map(String::from).to_vec();
     replay.push(seed.to_string());
-    if let Some(t) = engine.records.iter().find_map(|r| r.evidence.frozen_instant.as_ref()) {
+    if let Some(t) = &frozen_instant {
         replay.extend(["--time".to_string(), t.clone()]);
     }
     replay.push("--".into());
     replay.extend(engine.command.iter().cloned());
     let suspects_only = engine.suspects.as_ref().is_some_and(|s| !s.is_empty());
-    Some(FailingSeed { seed, runs, failed, replay, suspects_only })
+    Some(FailingSeed {
+        seed,
+        runs,
+        failed,
+        replay,
+        suspects_only,
+        tests: first.selection.clone(),
+        frozen_instant,
+    })
 }
 
 fn time(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {

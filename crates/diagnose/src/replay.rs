@@ -1,23 +1,29 @@
 //! Each test's replay: the command that reproduces its failure ("every
-//! failure comes with a replay line"), and, when that is not the test run
-//! alone, the alone run as the passing control.
+//! failure comes with a replay line"), and, when it runs more than the test
+//! because the test fails only after others, the alone run as the passing
+//! control.
 //!
 //! A test that fails only after other tests passes alone, so its replay
 //! runs what it needs before it: an order victim's polluters then it (the
 //! order factor's confirmed order), or else the whole suite in its own
 //! order. Every other test fails alone, and its replay is the alone run
 //! under the conditions it failed in: a factor whose isolation fixes it is
-//! shared (`--share`; rand: its failing seed, when one is known), and one
-//! whose isolation breaks it keeps the diagnosis's frozen instant or
-//! entropy seed.
+//! shared (`--share`), and one whose isolation breaks it keeps the
+//! diagnosis's frozen instant or entropy seed. A seed of randomness it
+//! failed under replays only with the tests that run drew from it before
+//! this one: its replay runs that run's tests, in its order, under the seed
+//! and that run's clock. Failing from randomness with no seed that always
+//! failed, it replays with the real randomness (`--share rand`), which
+//! fails only as often as it did.
 
 use crate::order::OrderEffect;
-use crate::report::{Effect, Report, TestReport};
+use crate::report::{Effect, FailingSeed, Report, TestReport};
 use factors::Factor;
 
-/// Sets `replay` (and `replay_alone`) of every test worth a look; `alone`
-/// renders the command running one test alone, in its runner's syntax.
-pub fn assign(report: &mut Report, alone: &dyn Fn(&str) -> Option<String>) {
+/// Sets `replay` (and `replay_alone`) of every test worth a look; `select`
+/// renders the command running these tests in this order, in their
+/// runner's syntax.
+pub fn assign(report: &mut Report, select: &dyn Fn(&[String]) -> Option<String>) {
     let order = &report.order;
     let (frozen, entropy) = (report.frozen_instant.as_deref(), report.entropy_seed);
     let suite = || {
@@ -26,7 +32,7 @@ pub fn assign(report: &mut Report, alone: &dyn Fn(&str) -> Option<String>) {
         render::shell_line(&line)
     };
     for t in report.tests.iter_mut().filter(|t| t.needs_a_look()) {
-        let solo = alone(&t.name);
+        let solo = select(std::slice::from_ref(&t.name));
         let victim = order
             .as_ref()
             .and_then(|o| o.tests.iter().find(|o| o.name == t.name && o.effect == OrderEffect::Victim));
@@ -37,9 +43,32 @@ pub fn assign(report: &mut Report, alone: &dyn Fn(&str) -> Option<String>) {
         };
         (t.replay, t.replay_alone) = match after_others {
             Some(r) => (Some(r), solo),
-            None => (solo.map(|line| with_options(&line, &failing_options(t, frozen, entropy))), None),
+            None => {
+                // Under a failing seed: the tests of the run that failed.
+                let line = match failing_seed(t).map(|s| &s.tests) {
+                    Some(Some(tests)) => select(tests),
+                    Some(None) => Some(suite()),
+                    None => solo,
+                };
+                (line.map(|line| with_options(&line, &failing_options(t, frozen, entropy))), None)
+            }
         };
     }
+}
+
+/// The seed of randomness `t` failed under in every run that used it, when
+/// randomness has an effect on it.
+fn failing_seed(t: &TestReport) -> Option<&FailingSeed> {
+    t.factors.iter().find(|f| f.factor == Factor::Rand).and_then(|f| f.failing_seed.as_ref())
+}
+
+/// `t`'s replay draws real randomness (`--share rand`): isolating
+/// randomness fixes it and no seed failed in every run that used it, so
+/// the replay fails only as often as the test did.
+pub(crate) fn real_randomness(t: &TestReport) -> bool {
+    t.factors
+        .iter()
+        .any(|f| f.factor == Factor::Rand && f.effect == Effect::Fixes && f.failing_seed.is_none())
 }
 
 /// The `flakebox run` options under which `t` failed where everything
@@ -47,25 +76,32 @@ pub fn assign(report: &mut Report, alone: &dyn Fn(&str) -> Option<String>) {
 fn failing_options(t: &TestReport, frozen: Option<&str>, entropy: Option<u64>) -> Vec<String> {
     let mut share: Vec<&str> = Vec::new();
     let mut opts: Vec<String> = Vec::new();
+    let mut time: Option<&str> = None;
     for f in &t.factors {
         match (f.factor, f.effect) {
             // Order has its own replay; db is the environment's unless
             // `--postgres` asks for a throwaway one.
             (Factor::Order | Factor::Db, _) => {}
-            // A seed it failed under; else, fixed by isolation, real
-            // entropy; else the seed every rand-isolated run had.
+            // A seed it failed under, with its run's clock; else, fixed by
+            // isolation, real entropy; else the seed every rand-isolated
+            // run had.
             (Factor::Rand, effect) => match (&f.failing_seed, effect, entropy) {
-                (Some(s), _, _) => opts.extend(["--seed".to_string(), s.seed.to_string()]),
+                (Some(s), _, _) => {
+                    opts.extend(["--seed".to_string(), s.seed.to_string()]);
+                    time = time.or(s.frozen_instant.as_deref());
+                }
                 (None, Effect::Fixes, _) => share.push("rand"),
                 (None, _, Some(s)) => opts.extend(["--seed".to_string(), s.to_string()]),
                 (None, _, None) => {}
             },
             (factor, Effect::Fixes) => share.push(factor.name()),
-            (Factor::Time, _) => {
-                opts.extend(frozen.map(|i| ["--time".to_string(), i.to_string()]).into_iter().flatten())
-            }
+            (Factor::Time, _) => time = frozen.or(time),
             _ => {}
         }
+    }
+    // The clock it failed with, unless the replay shares the real one.
+    if let Some(t) = time.filter(|_| !share.contains(&"time")) {
+        opts.extend(["--time".to_string(), t.to_string()]);
     }
     if !share.is_empty() {
         opts.splice(0..0, ["--share".to_string(), share.join(",")]);
@@ -152,8 +188,8 @@ mod tests {
         r
     }
 
-    fn alone(name: &str) -> Option<String> {
-        Some(format!("flakebox run -- pytest {name}"))
+    fn alone(tests: &[String]) -> Option<String> {
+        Some(format!("flakebox run -- pytest {}", tests.join(" ")))
     }
 
     #[test]
@@ -198,6 +234,8 @@ mod tests {
                 failed: 3,
                 replay: Vec::new(),
                 suspects_only: true,
+                tests: None,
+                frozen_instant: None,
             }),
         }
     }
@@ -218,11 +256,12 @@ mod tests {
         let fs_time =
             with(vec![effect(Factor::Fs, Effect::Fixes, None), effect(Factor::Time, Effect::Fixes, None)]);
         assert_eq!(fs_time, ("flakebox run --share fs,time -- pytest t".to_string(), None));
+        // A seed seen failing with the whole command: the whole command.
         let seeded = with(vec![
             effect(Factor::Rand, Effect::Fixes, Some(7)),
             effect(Factor::Net, Effect::Fixes, None),
         ]);
-        assert_eq!(seeded.0, "flakebox run --share net --seed 7 -- pytest t");
+        assert_eq!(seeded.0, "flakebox run --share net --seed 7 -- pytest -q");
         assert_eq!(
             with(vec![effect(Factor::Rand, Effect::Fixes, None)]).0,
             "flakebox run --share rand -- pytest t"
@@ -235,6 +274,44 @@ mod tests {
         assert_eq!(broken.0, "flakebox run --seed 42 --time 2024-02-29T23:59:58Z -- pytest t");
         // Db is the environment's already without --postgres.
         assert_eq!(with(vec![effect(Factor::Db, Effect::Fixes, None)]).0, "flakebox run -- pytest t");
+    }
+
+    /// The same seed draws the same values only for the same tests in the
+    /// same order: the replay runs the failing run's selection, with its
+    /// clock; the test alone under that seed drew other values.
+    #[test]
+    fn a_seeded_failure_replays_the_tests_of_the_run_that_failed() {
+        let seeded = |tests: Option<Vec<String>>, instant: Option<&str>, time: Option<Effect>| {
+            let mut t = test("y", Verdict::Environment, None);
+            let mut rand = effect(Factor::Rand, Effect::Fixes, Some(7));
+            if let Some(s) = rand.failing_seed.as_mut() {
+                s.tests = tests;
+                s.frozen_instant = instant.map(String::from);
+            }
+            t.factors = vec![rand];
+            t.factors.extend(time.map(|e| effect(Factor::Time, e, None)));
+            let mut r = report(vec![t], Vec::new());
+            r.frozen_instant = Some("2024-02-29T23:59:58Z".into());
+            assign(&mut r, &alone);
+            (r.tests[0].replay.clone().unwrap_or_default(), r.tests[0].replay_alone.clone())
+        };
+        let xy = Some(vec!["x".to_string(), "y".to_string()]);
+        assert_eq!(
+            seeded(xy.clone(), Some("2024-02-29T23:59:58Z"), None),
+            ("flakebox run --seed 7 --time 2024-02-29T23:59:58Z -- pytest x y".to_string(), None)
+        );
+        // Its run had the real clock: no instant to give.
+        assert_eq!(seeded(xy.clone(), None, None).0, "flakebox run --seed 7 -- pytest x y");
+        // The real clock fixes it too: shared, and no --time beside it.
+        assert_eq!(
+            seeded(xy, Some("2024-02-29T23:59:58Z"), Some(Effect::Fixes)).0,
+            "flakebox run --share time --seed 7 -- pytest x y"
+        );
+        // Isolating time breaks it: the one frozen instant, once.
+        assert_eq!(
+            seeded(None, Some("2024-02-29T23:59:58Z"), Some(Effect::Breaks)).0,
+            "flakebox run --seed 7 --time 2024-02-29T23:59:58Z -- pytest -q"
+        );
     }
 
     #[test]

@@ -163,6 +163,16 @@ pub struct FailingSeed {
     /// order (other tests before this one), so it may not fail.
     #[serde(default)]
     pub suspects_only: bool,
+    /// Additive: the tests the first run that failed under this seed
+    /// selected, in its order (`None`: the whole command). The same seed
+    /// draws the same values only for the same tests in the same order: a
+    /// test's replay runs these (see [`crate::replay`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Vec<String>>,
+    /// Additive: that run's frozen instant (`None`: its clock was the
+    /// real one), which `replay` passes as `--time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_instant: Option<String>,
 }
 
 /// One entry of the additive `analysis` array.
@@ -750,6 +760,12 @@ pub(crate) fn replay_lines(t: &TestReport) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(r) = &t.replay {
         v.push(format!("replay: {r}"));
+        if crate::replay::real_randomness(t) {
+            v.push(
+                "  (with real randomness: no seed failed in every run that used it, so it fails only sometimes)"
+                    .into(),
+            );
+        }
     }
     if let Some(r) = &t.replay_alone {
         // The control passes, unless the test also fails alone.

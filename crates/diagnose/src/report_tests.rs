@@ -51,7 +51,7 @@ fn victim_report() -> Report {
         isolate: FactorSet::all(),
     };
     let mut r = order_only_report(vec!["pytest".into(), "-q".into()], order, 0.05, 1.0);
-    crate::replay::assign(&mut r, &|name| Some(format!("flakebox run -- pytest {name}")));
+    crate::replay::assign(&mut r, &|tests| Some(format!("flakebox run -- pytest {}", tests.join(" "))));
     r
 }
 
