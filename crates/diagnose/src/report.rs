@@ -796,7 +796,7 @@ pub(crate) fn screening_line(report: &Report) -> Option<String> {
         format!("focused reruns: interrupted during the screening ({} whole-suite runs)", s.runs)
     } else {
         format!(
-            "focused reruns: {} whole-suite screening runs ({} baseline, the rest with everything isolated) chose {} of {} tests to rerun alone; the counts above are theirs",
+            "focused reruns: {} whole-suite screening runs ({} baseline, the rest with everything isolated) chose {} of {} tests to rerun alone; the condition counts are theirs",
             s.runs,
             s.baseline_runs,
             thousands(s.suspects.len()),
