@@ -217,9 +217,12 @@ fn test_section(report: &Report) -> String {
         }
         if let Some(r) = &t.replay {
             let _ = write!(s, "<div>replay under flakebox:</div>{}", command(r));
+            if let Some(note) = crate::report::replay_note(t) {
+                let _ = writeln!(s, "<div class=\"muted\">{}</div>", escape(note));
+            }
         }
         if let Some(r) = &t.replay_alone {
-            let _ = write!(s, "<div>passes alone:</div>{}", command(r));
+            let _ = write!(s, "<div>{}:</div>{}", crate::report::alone_label(t), command(r));
         }
         s.push_str("</div>\n");
     }

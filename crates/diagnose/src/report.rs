@@ -755,27 +755,36 @@ fn order_shown<'a>(shown: &[&'a TestReport]) -> Vec<&'a str> {
 }
 
 /// A shown test's replay: the command that reproduces its failure, and the
-/// passing control when the replay runs more than the test.
+/// control when the replay runs more than the test.
 pub(crate) fn replay_lines(t: &TestReport) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(r) = &t.replay {
         v.push(format!("replay: {r}"));
-        if crate::replay::real_randomness(t) {
-            v.push(
-                "  (with real randomness: no seed failed in every run that used it, so it fails only sometimes)"
-                    .into(),
-            );
+        if let Some(note) = replay_note(t) {
+            v.push(format!("  ({note})"));
         }
     }
     if let Some(r) = &t.replay_alone {
-        // The control passes, unless the test also fails alone.
-        let alone = t.analysis.iter().find(|a| a.factor == Factor::Order).map(|a| a.isolated);
-        match alone.is_none_or(|c| c.failed == 0) {
-            true => v.push(format!("passes alone: {r}")),
-            false => v.push(format!("alone (fails less often): {r}")),
-        }
+        v.push(format!("{}: {r}", alone_label(t)));
     }
     v
+}
+
+/// What to expect of a replay that does not fail every time.
+pub(crate) fn replay_note(t: &TestReport) -> Option<&'static str> {
+    crate::replay::real_randomness(t).then_some(
+        "with real randomness: no seed failed in every run that used it, so it fails only sometimes",
+    )
+}
+
+/// The label of `replay_alone`: the control passes, unless the test also
+/// fails alone.
+pub(crate) fn alone_label(t: &TestReport) -> &'static str {
+    let alone = t.analysis.iter().find(|a| a.factor == Factor::Order).map(|a| a.isolated);
+    match alone.is_none_or(|c| c.failed == 0) {
+        true => "passes alone",
+        false => "alone (fails less often)",
+    }
 }
 
 /// One line per pruned factor: which, after how many rounds, and why.

@@ -227,3 +227,43 @@ fn a_big_suite_leads_with_its_flaky_test_and_lists_no_stable_one() {
     // A factor never compared (no run on either side) says nothing.
     assert!(!text.contains("net   none"), "{text}");
 }
+
+/// Randomness fixes it and no seed failed in every run: the replay draws the
+/// real randomness, and every report says it fails only sometimes.
+#[test]
+fn a_replay_with_real_randomness_says_it_fails_only_sometimes() {
+    let mut r = big_suite();
+    let flaky = r.tests.iter_mut().find(|t| t.name == "test_big.py::test_flaky").expect("the flaky test");
+    for f in flaky.factors.iter_mut() {
+        f.effect = Effect::Fixes;
+    }
+    crate::replay::assign(&mut r, &|tests| Some(format!("flakebox run -- pytest {}", tests.join(" "))));
+    let note = "fails only sometimes";
+    let text = render_text(&r, false);
+    assert!(text.contains("replay: flakebox run --share rand -- pytest test_big.py::test_flaky\n"), "{text}");
+    assert_eq!(text.matches(note).count(), 1, "{text}");
+    assert!(render_markdown(&r).contains(note));
+    assert!(crate::render_html(&r).contains(note));
+    // The others keep no such note.
+    assert!(!render_text(&victim_report(), false).contains(note));
+}
+
+/// A victim that also fails alone: its alone run is no passing control, in
+/// the text as in the HTML page.
+#[test]
+fn a_flaky_victims_alone_run_is_not_called_passing() {
+    let mut r = victim_report();
+    let v = r.tests.iter_mut().find(|t| t.name == "tests/v.py::victim").expect("the victim");
+    v.analysis = vec![analysis(
+        Factor::Order,
+        Status::Reduces,
+        counts(3, 3),
+        counts(30, 6),
+        &["polluter: tests/a.py::pollute"],
+    )];
+    let text = render_text(&r, false);
+    assert!(text.contains("alone (fails less often): flakebox run -- pytest tests/v.py::victim"), "{text}");
+    assert!(!text.contains("passes alone"), "{text}");
+    let html = crate::render_html(&r);
+    assert!(html.contains("alone (fails less often):") && !html.contains("passes alone"), "{html}");
+}
