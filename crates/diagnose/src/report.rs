@@ -247,12 +247,14 @@ pub struct TestReport {
     /// Additive: the command that replays this test's failure under
     /// flakebox, in the runner's own syntax; set for the tests that are not a
     /// stable pass, by the caller that knows the runner (see
-    /// [`crate::replay`]). The test alone (every factor isolated), except
-    /// for a test that fails only after others: an order victim's polluters
-    /// then it, or the whole suite.
+    /// [`crate::replay`]). The test alone under the conditions it failed in
+    /// (`--share` what fixes it), except for a test that fails only after
+    /// others (an order victim's polluters then it, or the whole suite) and
+    /// one that failed under a seed of randomness (the tests of the run
+    /// that failed under it, with `--seed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
-    /// Additive: when `replay` runs more than the test, the command that
+    /// Additive: for a test that fails only after others, the command that
     /// runs it alone: the passing control.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_alone: Option<String>,
