@@ -713,6 +713,7 @@ fn screened_test(engine: &Engine, name: &str, interrupted: bool) -> TestReport {
         screening: Some(all),
         fails_only_in_suite: false,
         replay: None,
+        replay_alone: None,
         interaction: None,
         max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
             .then(|| stats::never_failed_bound(all.runs))
@@ -809,6 +810,7 @@ pub(crate) fn build_report(
             screening,
             fails_only_in_suite,
             replay: None,
+            replay_alone: None,
             max_failure_rate_95: (outcome == Some(StableOutcome::Pass))
                 .then(|| stats::never_failed_bound(counted.runs))
                 .flatten(),

@@ -143,6 +143,7 @@ mod tests {
             screening: None,
             fails_only_in_suite: false,
             replay: None,
+            replay_alone: None,
             max_failure_rate_95: None,
             interaction: None,
         }

@@ -341,7 +341,8 @@ fn rand(engine: &Engine, iso: usize, fails: &[Option<bool>]) -> Vec<String> {
 /// everything), then in the most runs, then the earliest. `None` when no
 /// run recorded a seed, or every failing seed also passed.
 pub(crate) fn failing_seed(engine: &Engine, fails: &[Option<bool>]) -> Option<FailingSeed> {
-    // seed -> (runs, failed, most factors isolated in a failing run, first failing run)
+    // seed -> (runs, failed, most factors isolated in a failing run, the
+    // first failing run so isolated)
     let mut by_seed: BTreeMap<u64, (usize, usize, usize, usize)> = BTreeMap::new();
     for (i, r) in engine.records.iter().enumerate() {
         let (Some(seed), Some(f)) = (r.evidence.entropy_seed, fails.get(i).copied().flatten()) else {
@@ -351,23 +352,36 @@ pub(crate) fn failing_seed(engine: &Engine, fails: &[Option<bool>]) -> Option<Fa
         e.0 += 1;
         if f {
             e.1 += 1;
-            e.2 = e.2.max(engine.conds[r.cond].isolate.len());
-            e.3 = e.3.min(i);
+            if e.3 == usize::MAX || r.isolated.len() > e.2 {
+                (e.2, e.3) = (r.isolated.len(), i);
+            }
         }
     }
-    let (seed, (runs, failed, _, _)) = by_seed
+    let (seed, (runs, failed, _, first)) = by_seed
         .into_iter()
         .filter(|(_, (runs, failed, _, _))| *failed > 0 && failed == runs)
         .max_by(|(_, a), (_, b)| a.2.cmp(&b.2).then(a.1.cmp(&b.1)).then(b.3.cmp(&a.3)))?;
+    // That run: its clock and its selection are what the replay repeats.
+    let first = &engine.records[first];
+    let frozen_instant =
+        first.isolated.contains(Factor::Time).then(|| first.evidence.frozen_instant.clone()).flatten();
     let mut replay: Vec<String> = ["flakebox", "run", "--seed"].map(String::from).to_vec();
     replay.push(seed.to_string());
-    if let Some(t) = engine.records.iter().find_map(|r| r.evidence.frozen_instant.as_ref()) {
+    if let Some(t) = &frozen_instant {
         replay.extend(["--time".to_string(), t.clone()]);
     }
     replay.push("--".into());
     replay.extend(engine.command.iter().cloned());
     let suspects_only = engine.suspects.as_ref().is_some_and(|s| !s.is_empty());
-    Some(FailingSeed { seed, runs, failed, replay, suspects_only })
+    Some(FailingSeed {
+        seed,
+        runs,
+        failed,
+        replay,
+        suspects_only,
+        tests: first.selection.clone(),
+        frozen_instant,
+    })
 }
 
 fn time(engine: &Engine, base: usize, iso: usize, fails: &[Option<bool>]) -> Vec<String> {

@@ -216,7 +216,13 @@ fn test_section(report: &Report) -> String {
                 writeln!(s, "<div class=\"muted\">failed per condition: {}</div>", escape(&conds.join(", ")));
         }
         if let Some(r) = &t.replay {
-            let _ = write!(s, "<div>run it alone under flakebox:</div>{}", command(r));
+            let _ = write!(s, "<div>replay under flakebox:</div>{}", command(r));
+            if let Some(note) = crate::report::replay_note(t) {
+                let _ = writeln!(s, "<div class=\"muted\">{}</div>", escape(note));
+            }
+        }
+        if let Some(r) = &t.replay_alone {
+            let _ = write!(s, "<div>{}:</div>{}", crate::report::alone_label(t), command(r));
         }
         s.push_str("</div>\n");
     }

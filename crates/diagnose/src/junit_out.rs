@@ -74,9 +74,7 @@ pub fn render_junit(report: &Report) -> Result<String, std::io::Error> {
 
 fn test_case(t: &TestReport) -> Case {
     let mut body: Vec<String> = test_details(t);
-    if let Some(r) = &t.replay {
-        body.push(format!("run it alone: {r}"));
-    }
+    body.extend(replay_lines(t));
     let body = body.join("\n");
     let order = t.factors.iter().any(|f| f.factor == Factor::Order);
     if t.fails_only_in_suite && !order {
@@ -111,7 +109,7 @@ fn verdict_case(
                 .iter()
                 .map(|f| format!("{} {} (p = {})", f.factor, f.effect.name(), fmt_p(f.p_value)))
                 .collect();
-            let replay = replay.map(|r| format!("; run it alone: {r}")).unwrap_or_default();
+            let replay = replay.map(|r| format!("; replay: {r}")).unwrap_or_default();
             // The order factor alone: the cause is another test, not the machine.
             let (kind, what) = match factors.iter().all(|f| f.factor == Factor::Order) {
                 true => ("flakebox.order", "depends on the order of the tests"),

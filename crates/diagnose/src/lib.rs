@@ -143,6 +143,7 @@ pub mod junit_out;
 pub mod order;
 pub mod order_verdict;
 pub mod polluter;
+pub mod replay;
 pub mod report;
 pub mod report_shards;
 pub mod runner;
@@ -467,6 +468,10 @@ pub(crate) struct RunRecord {
     pub evidence: RunObservations,
     /// Test name → first attempt failed (`None`: skipped); and reruns.
     pub tests: HashMap<String, (Option<bool>, u32)>,
+    /// The tests the run selected, in order (`None`: the whole command),
+    /// and the factors it really isolated: what a replay of it repeats.
+    pub selection: Option<Vec<String>>,
+    pub isolated: FactorSet,
 }
 
 /// Leave-one-out conditions: each factor with an effect and the condition
@@ -641,6 +646,8 @@ impl Engine {
             started_at: out.started_at,
             evidence: out.evidence,
             tests,
+            selection: spec.tests.clone(),
+            isolated: spec.effective(),
         };
         if spec.screening {
             self.screen.push(rec);

@@ -757,8 +757,10 @@ pub fn order_only_report(command: Vec<String>, order: OrderReport, alpha: f64, w
     report
 }
 
-/// The order section of the text and markdown reports.
-pub fn render(r: &OrderReport, markdown: bool) -> String {
+/// The order section of the text and markdown reports. The tests in
+/// `shown` have their order finding in the report's tests section already:
+/// they are counted here, not repeated.
+pub fn render(r: &OrderReport, markdown: bool, shown: &[&str]) -> String {
     let mut s = String::new();
     let head = format!("order factor ({} runs, seed {})", r.runs, r.seed);
     if markdown {
@@ -766,12 +768,21 @@ pub fn render(r: &OrderReport, markdown: bool) -> String {
     } else {
         s.push_str(&format!("\n{head}:\n"));
     }
-    let shown: Vec<&OrderTest> = r.tests.iter().filter(|t| t.effect != OrderEffect::None).collect();
-    if shown.is_empty() {
-        s.push_str("  no test depends on the order of the tests\n");
-    }
+    let found: Vec<&OrderTest> = r.tests.iter().filter(|t| t.effect != OrderEffect::None).collect();
+    let (said, rest): (Vec<&OrderTest>, Vec<&OrderTest>) =
+        found.iter().partition(|t| shown.contains(&t.name.as_str()));
     let bullet = if markdown { "- " } else { "  " };
-    for t in shown {
+    match (found.is_empty(), said.len()) {
+        (true, _) => s.push_str(&format!("{bullet}no test depends on the order of the tests\n")),
+        (false, 0) => {}
+        (false, 1) => {
+            s.push_str(&format!("{bullet}1 order-dependent test, above with its evidence and replay\n"))
+        }
+        (false, n) => {
+            s.push_str(&format!("{bullet}{n} order-dependent tests, above with their evidence and replays\n"))
+        }
+    }
+    for t in rest {
         s.push_str(&format!("{bullet}{}: {}: {}\n", t.name, t.effect.name(), t.summary));
         let role = if t.effect == OrderEffect::Victim { "polluter" } else { "state setter" };
         if !t.polluters.is_empty() {

@@ -57,7 +57,7 @@ fn replay(tests: &[String]) -> Option<String> {
 }
 
 fn text_of(r: &OrderReport) -> String {
-    render(r, false)
+    render(r, false, &[])
 }
 
 fn opts() -> OrderOptions {
@@ -83,7 +83,7 @@ fn victim_polluter_cleaner_state_and_replay() {
     assert!(v.cleaner_search.is_some(), "{v:?}");
     assert_eq!(v.cleaner.as_deref(), Some("c"), "{v:?}");
     assert!(text_of(&r).contains("cleaner: c"));
-    let text = render(&r, false);
+    let text = render(&r, false, &[]);
     assert!(text.contains("v: victim") && text.contains("polluter: a"), "{text}");
     assert!(text.contains("replay: flakebox run -- runner a v"), "{text}");
 }

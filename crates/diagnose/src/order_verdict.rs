@@ -196,6 +196,7 @@ fn order_only_test(t: &OrderTest, a: &FactorAnalysis, isolate: FactorSet) -> Tes
         fails_only_in_suite: false,
         max_failure_rate_95: None,
         replay: None,
+        replay_alone: None,
         // Leave-one-out conditions judge environment factors only.
         interaction: None,
     }

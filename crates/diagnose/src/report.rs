@@ -163,6 +163,16 @@ pub struct FailingSeed {
     /// order (other tests before this one), so it may not fail.
     #[serde(default)]
     pub suspects_only: bool,
+    /// Additive: the tests the first run that failed under this seed
+    /// selected, in its order (`None`: the whole command). The same seed
+    /// draws the same values only for the same tests in the same order: a
+    /// test's replay runs these (see [`crate::replay`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Vec<String>>,
+    /// Additive: that run's frozen instant (`None`: its clock was the
+    /// real one), which `replay` passes as `--time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_instant: Option<String>,
 }
 
 /// One entry of the additive `analysis` array.
@@ -234,11 +244,20 @@ pub struct TestReport {
     /// those runs rule out at 95% (`1 − 0.05^(1/runs)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_failure_rate_95: Option<f64>,
-    /// Additive: a command that runs this test alone under flakebox (every
-    /// factor isolated), in the runner's own syntax; set for the tests that
-    /// are not a stable pass, by the caller that knows the runner.
+    /// Additive: the command that replays this test's failure under
+    /// flakebox, in the runner's own syntax; set for the tests that are not a
+    /// stable pass, by the caller that knows the runner (see
+    /// [`crate::replay`]). The test alone under the conditions it failed in
+    /// (`--share` what fixes it), except for a test that fails only after
+    /// others (an order victim's polluters then it, or the whole suite) and
+    /// one that failed under a seed of randomness (the tests of the run
+    /// that failed under it, with `--seed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// Additive: for a test that fails only after others, the command that
+    /// runs it alone: the passing control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_alone: Option<String>,
     /// Additive (focused reruns): how this test's factors combine, from its
     /// own outcomes in the leave-one-out conditions, when more than one
     /// factor has an effect on it.
@@ -504,9 +523,11 @@ pub struct RenderOptions {
     pub all_tests: bool,
 }
 
-/// Human-readable report: conditions × pass/fail, the verdict, effects with
-/// p-values, evidence, per-test verdicts and warnings. `color` adds ANSI
-/// colours (use it only on a terminal).
+/// Human-readable report, the lead first: the verdict and its summary, the
+/// findings (the tests that are not stable, each with its cause, evidence and
+/// replay; the command's factors), then the counts behind them (conditions,
+/// the other factors) and how the diagnosis ran. Each finding is said once.
+/// `color` adds ANSI colours (use it only on a terminal).
 pub fn render_text(report: &Report, color: bool) -> String {
     render_text_with(report, RenderOptions { color, all_tests: false })
 }
@@ -517,81 +538,19 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", pal.bold("flakebox diagnose:"), report.command.join(" "));
     let _ = writeln!(out);
-    // An order-only report compared no conditions.
-    if !report.conditions.is_empty() {
-        out.push_str(&condition_table(&report.conditions, "  "));
-        let _ = writeln!(out);
-    }
     let label = report_label(report);
     let _ = writeln!(out, "verdict: {}", pal.verdict(report.verdict, &label));
     let _ = writeln!(out, "  {}", report.summary);
     if let Some(s) = screening_line(report) {
         let _ = writeln!(out, "  {}", pal.dim(&s));
     }
-    if !report.factors.is_empty() {
-        let _ = writeln!(out);
-        for f in &report.factors {
-            let (base, iso) = sides(f.factor);
-            let _ = writeln!(
-                out,
-                "  {} {}  (p = {}; {base} failed {}/{}, {iso} failed {}/{})",
-                pal.bold(f.factor.name()),
-                pal.bold(f.effect.name()),
-                fmt_p(f.p_value),
-                f.baseline.failed,
-                f.baseline.runs,
-                f.isolated.failed,
-                f.isolated.runs
-            );
-            for e in &f.evidence {
-                let _ = writeln!(out, "      - {e}");
-            }
-        }
-    }
-    let others: Vec<&FactorAnalysis> =
-        report.analysis.iter().filter(|a| a.status.effect().is_none() || report.factors.is_empty()).collect();
-    if !others.is_empty() {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "  {}", pal.dim("other factors:"));
-        for a in others {
-            let (base, iso) = sides(a.factor);
-            let _ = writeln!(
-                out,
-                "    {:<5} {:<10} p = {:<8} {base} failed {}/{}, {iso} failed {}/{}",
-                a.factor.name(),
-                a.status.name(),
-                fmt_p(a.p_value),
-                a.baseline.failed,
-                a.baseline.runs,
-                a.isolated.failed,
-                a.isolated.runs
-            );
-            if let (Status::None, Some(c)) = (a.status, a.change_ruled_out) {
-                let _ = writeln!(
-                    out,
-                    "          {}",
-                    pal.dim(&format!(
-                        "a change of {} or more in the failure rate is ruled out (95%)",
-                        pct(c)
-                    ))
-                );
-            }
-            if report.verdict != Verdict::Stable {
-                for e in a.evidence.iter().take(3) {
-                    let _ = writeln!(out, "          {}", pal.dim(&format!("- {e}")));
-                }
-            }
-        }
-    }
-    if let Some(i) = &report.interaction {
-        let _ = writeln!(out);
-        let _ = writeln!(out, "  {} {}", pal.bold("interaction:"), i.summary);
-    }
-    for line in pruned_lines(report) {
-        let _ = writeln!(out, "  {}", pal.dim(&line));
+    let (shown, stable) = split_tests(report);
+    // Without tests the command's factors are the findings; with tests
+    // those come first, and the command's factors sum them up after.
+    if shown.is_empty() {
+        factor_lines(&mut out, &pal, report, &[]);
     }
     if !report.tests.is_empty() {
-        let (shown, stable) = split_tests(report);
         let _ = writeln!(out);
         if !shown.is_empty() {
             let _ = writeln!(
@@ -602,8 +561,18 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
             );
             for t in &shown {
                 let label = test_label(t);
-                let _ = writeln!(out, "  {}  {}", pal.bold(&t.name), pal.verdict(t.verdict, &label));
+                let category = report
+                    .categories
+                    .iter()
+                    .find(|c| c.name == t.name)
+                    .map(|c| pal.dim(&format!("  ({}: {})", c.category.name(), c.causes.join(", "))))
+                    .unwrap_or_default();
+                let _ =
+                    writeln!(out, "  {}  {}{category}", pal.bold(&t.name), pal.verdict(t.verdict, &label));
                 for line in test_details(t) {
+                    let _ = writeln!(out, "      {line}");
+                }
+                for line in replay_lines(t) {
                     let _ = writeln!(out, "      {line}");
                 }
             }
@@ -619,10 +588,30 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
             }
         }
     }
-    if let Some(o) = &report.order {
-        out.push_str(&crate::order::render(o, false));
+    if !shown.is_empty() {
+        factor_lines(&mut out, &pal, report, &shown);
     }
-    out.push_str(&crate::category::render(&report.categories, false));
+    if let Some(i) = &report.interaction {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "  {} {}", pal.bold("interaction:"), i.summary);
+    }
+    // The counts behind the findings. An order-only report compared no
+    // conditions.
+    if !report.conditions.is_empty() {
+        let _ = writeln!(out);
+        out.push_str(&condition_table(&report.conditions, "  "));
+    }
+    other_factor_lines(&mut out, &pal, report, &shown);
+    for line in pruned_lines(report) {
+        let _ = writeln!(out, "  {}", pal.dim(&line));
+    }
+    if let Some(o) = &report.order {
+        out.push_str(&crate::order::render(o, false, &order_shown(&shown)));
+    }
+    let named: Vec<&str> = shown.iter().map(|t| t.name.as_str()).collect();
+    let categories: Vec<crate::category::TestCategory> =
+        report.categories.iter().filter(|c| !named.contains(&c.name.as_str())).cloned().collect();
+    out.push_str(&crate::category::render(&categories, false));
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -656,6 +645,150 @@ pub fn render_text_with(report: &Report, opts: RenderOptions) -> String {
     out
 }
 
+/// The command's claimed effects, each with its counts and evidence. After
+/// the `shown` tests, an evidence line one of them already gave (for the
+/// same factor) is not repeated: one line says where it is.
+fn factor_lines(out: &mut String, pal: &Palette, report: &Report, shown: &[&TestReport]) {
+    if report.factors.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    if !shown.is_empty() {
+        let _ = writeln!(out, "the command as a whole:");
+    }
+    for f in &report.factors {
+        let (base, iso) = sides(f.factor);
+        let _ = writeln!(
+            out,
+            "  {} {}  (p = {}; {base} failed {}/{}, {iso} failed {}/{})",
+            pal.bold(f.factor.name()),
+            pal.bold(f.effect.name()),
+            fmt_p(f.p_value),
+            f.baseline.failed,
+            f.baseline.runs,
+            f.isolated.failed,
+            f.isolated.runs
+        );
+        let (new, repeated) = unshown(&f.evidence, f.factor, shown);
+        for e in new {
+            let _ = writeln!(out, "      - {e}");
+        }
+        if repeated > 0 {
+            let _ = writeln!(
+                out,
+                "      {}",
+                pal.dim(&format!("- {} under the tests above", evidence_count(repeated)))
+            );
+        }
+    }
+}
+
+/// Of a factor's `evidence`, the lines no `shown` test gives for that
+/// factor, and how many it does give.
+fn unshown<'a>(evidence: &'a [String], factor: Factor, shown: &[&TestReport]) -> (Vec<&'a String>, usize) {
+    let said = |e: &&String| shown.iter().any(|t| shown_evidence(t, factor).contains(e));
+    let (repeated, new): (Vec<&String>, Vec<&String>) = evidence.iter().partition(said);
+    (new, repeated.len())
+}
+
+fn evidence_count(n: usize) -> String {
+    match n {
+        1 => "its evidence line is".into(),
+        n => format!("its {n} evidence lines are"),
+    }
+}
+
+/// The factors without a claimed effect, with their counts: what the
+/// verdict rests on. Factors never compared (no run on either side) say
+/// nothing and are left out.
+fn other_factor_lines(out: &mut String, pal: &Palette, report: &Report, shown: &[&TestReport]) {
+    let others: Vec<&FactorAnalysis> = report
+        .analysis
+        .iter()
+        .filter(|a| a.status.effect().is_none() || report.factors.is_empty())
+        .filter(|a| a.baseline.runs > 0 || a.isolated.runs > 0)
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "  {}", pal.dim("other factors:"));
+    for a in others {
+        let (base, iso) = sides(a.factor);
+        let _ = writeln!(
+            out,
+            "    {:<5} {:<10} p = {:<8} {base} failed {}/{}, {iso} failed {}/{}",
+            a.factor.name(),
+            a.status.name(),
+            fmt_p(a.p_value),
+            a.baseline.failed,
+            a.baseline.runs,
+            a.isolated.failed,
+            a.isolated.runs
+        );
+        if let (Status::None, Some(c)) = (a.status, a.change_ruled_out) {
+            let _ = writeln!(
+                out,
+                "          {}",
+                pal.dim(&format!("a change of {} or more in the failure rate is ruled out (95%)", pct(c)))
+            );
+        }
+        if report.verdict != Verdict::Stable {
+            // A line a shown test gave already is not repeated.
+            let (new, repeated) = unshown(&a.evidence, a.factor, shown);
+            for e in new.iter().take(3) {
+                let _ = writeln!(out, "          {}", pal.dim(&format!("- {e}")));
+            }
+            if repeated > 0 {
+                let _ = writeln!(
+                    out,
+                    "          {}",
+                    pal.dim(&format!("- {} under the tests above", evidence_count(repeated)))
+                );
+            }
+        }
+    }
+}
+
+/// The tests whose order finding the tests section already gives (an
+/// `order` entry among their factors, with its evidence).
+fn order_shown<'a>(shown: &[&'a TestReport]) -> Vec<&'a str> {
+    shown.iter().filter(|t| !shown_evidence(t, Factor::Order).is_empty()).map(|t| t.name.as_str()).collect()
+}
+
+/// A shown test's replay: the command that reproduces its failure, and the
+/// control when the replay runs more than the test.
+pub(crate) fn replay_lines(t: &TestReport) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(r) = &t.replay {
+        v.push(format!("replay: {r}"));
+        if let Some(note) = replay_note(t) {
+            v.push(format!("  ({note})"));
+        }
+    }
+    if let Some(r) = &t.replay_alone {
+        v.push(format!("{}: {r}", alone_label(t)));
+    }
+    v
+}
+
+/// What to expect of a replay that does not fail every time.
+pub(crate) fn replay_note(t: &TestReport) -> Option<&'static str> {
+    crate::replay::real_randomness(t).then_some(
+        "with real randomness: no seed failed in every run that used it, so it fails only sometimes",
+    )
+}
+
+/// The label of `replay_alone`: the control passes, unless the test also
+/// fails alone.
+pub(crate) fn alone_label(t: &TestReport) -> &'static str {
+    let alone = t.analysis.iter().find(|a| a.factor == Factor::Order).map(|a| a.isolated);
+    match alone.is_none_or(|c| c.failed == 0) {
+        true => "passes alone",
+        false => "alone (fails less often)",
+    }
+}
+
 /// One line per pruned factor: which, after how many rounds, and why.
 fn pruned_lines(report: &Report) -> Vec<String> {
     report
@@ -674,7 +807,7 @@ pub(crate) fn screening_line(report: &Report) -> Option<String> {
         format!("focused reruns: interrupted during the screening ({} whole-suite runs)", s.runs)
     } else {
         format!(
-            "focused reruns: {} whole-suite screening runs ({} baseline, the rest with everything isolated) chose {} of {} tests to rerun alone; the counts above are theirs",
+            "focused reruns: {} whole-suite screening runs ({} baseline, the rest with everything isolated) chose {} of {} tests to rerun alone; the condition counts are theirs",
             s.runs,
             s.baseline_runs,
             thousands(s.suspects.len()),
@@ -731,11 +864,21 @@ pub(crate) fn counts_text(c: &Counts) -> String {
 }
 
 /// A shown test's lines: each effect with its counts and evidence, or the
-/// summary.
+/// summary (with the evidence of a factor that reduces its failures).
 pub(crate) fn test_details(t: &TestReport) -> Vec<String> {
     let mut v = Vec::new();
+    // The test's replay has its own line.
+    let replay = t.replay.as_ref().map(|r| format!("replay: {r}"));
+    let evidence = |v: &mut Vec<String>, ev: &[String]| {
+        for e in ev.iter().filter(|e| Some(*e) != replay.as_ref()).take(3) {
+            v.push(format!("  - {e}"));
+        }
+    };
     if t.factors.is_empty() {
         v.push(t.summary.clone());
+        for a in t.analysis.iter().filter(|a| a.status == Status::Reduces) {
+            evidence(&mut v, &a.evidence);
+        }
     }
     for f in &t.factors {
         let (base, iso) = match f.factor {
@@ -750,14 +893,24 @@ pub(crate) fn test_details(t: &TestReport) -> Vec<String> {
             counts_text(&f.baseline),
             counts_text(&f.isolated)
         ));
-        for e in f.evidence.iter().take(3) {
-            v.push(format!("  - {e}"));
-        }
+        evidence(&mut v, &f.evidence);
     }
     if let Some(i) = &t.interaction {
         v.push(format!("interaction: {}", i.summary));
     }
     v
+}
+
+/// The evidence a test's lines show for `factor`: its claimed effect's, or,
+/// with no claim, that of a factor reducing its failures.
+fn shown_evidence(t: &TestReport, factor: Factor) -> Vec<&String> {
+    let claimed = t.factors.iter().filter(|f| f.factor == factor).flat_map(|f| &f.evidence);
+    let reduces = t
+        .analysis
+        .iter()
+        .filter(|a| t.factors.is_empty() && a.factor == factor && a.status == Status::Reduces)
+        .flat_map(|a| &a.evidence);
+    claimed.chain(reduces).collect()
 }
 
 /// "2,093 tests stable: passed all 6 runs; …" for the tests not shown.
@@ -859,7 +1012,11 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
         let _ = writeln!(out, "| factor | effect | p-value | evidence |");
         let _ = writeln!(out, "|---|---|---:|---|");
         for f in &report.factors {
-            let ev: Vec<String> = f.evidence.iter().map(|e| md_escape(e)).collect();
+            let (new, repeated) = unshown(&f.evidence, f.factor, &split_tests(report).0);
+            let mut ev: Vec<String> = new.iter().map(|e| md_escape(e)).collect();
+            if repeated > 0 {
+                ev.push(format!("{} with the tests below", evidence_count(repeated)));
+            }
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} |",
@@ -880,7 +1037,8 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
                 let effects = effect_list(&t.factors);
                 let base =
                     t.conditions.first().map(|c| format!("{}/{}", c.failed, c.runs)).unwrap_or_default();
-                let details: Vec<String> = test_details(t).iter().map(|d| md_escape(d)).collect();
+                let details: Vec<String> =
+                    test_details(t).iter().chain(&replay_lines(t)).map(|d| md_escape(d)).collect();
                 let _ = writeln!(
                     out,
                     "| `{}` | {} | {} | {} | {} |",
@@ -916,8 +1074,9 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
         let _ = writeln!(out);
         out.push_str(&s.markdown());
     }
+    let shown = split_tests(report).0;
     if let Some(o) = &report.order {
-        out.push_str(&crate::order::render(o, true));
+        out.push_str(&crate::order::render(o, true, &order_shown(&shown)));
     }
     out.push_str(&crate::category::render(&report.categories, true));
     if let Some(i) = &report.interaction {
@@ -950,3 +1109,7 @@ pub fn render_markdown_with(report: &Report, all_tests: bool) -> String {
     );
     out
 }
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;

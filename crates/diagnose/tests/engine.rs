@@ -684,8 +684,17 @@ fn randomness_is_rand_with_a_failing_seed_and_its_replay() {
         assert!(fails(fs.seed), "{ctx}");
         assert_eq!((fs.failed, fs.runs > 0), (fs.runs, true), "{ctx}");
         assert!(!fs.suspects_only, "the whole command ran: {ctx}");
+        // The clock of the most isolated run that failed under it: with
+        // everything isolated when that seed is the rand-isolated one.
+        assert!(matches!(fs.frozen_instant.as_deref(), None | Some(INSTANT)), "{ctx}");
+        if want == Effect::Stabilizes {
+            assert_eq!(fs.frozen_instant.as_deref(), Some(INSTANT), "{ctx}");
+        }
+        assert_eq!(fs.tests, None, "the whole command ran: {ctx}");
         let n = fs.seed.to_string();
-        let replay = ["flakebox", "run", "--seed", &n, "--time", INSTANT, "--", "pytest", "-q"];
+        let mut replay = vec!["flakebox", "run", "--seed", &n];
+        replay.extend(fs.frozen_instant.as_deref().map(|t| ["--time", t]).into_iter().flatten());
+        replay.extend(["--", "pytest", "-q"]);
         assert_eq!(fs.replay, replay, "{ctx}");
         assert!(
             f.evidence.iter().any(|e| e.contains(&format!("replay with `flakebox run --seed {n} "))),

@@ -159,7 +159,12 @@ fn text_rendering_has_table_verdict_effects_and_evidence() {
     assert!(text.contains("connect 93.184.216.34:443 ok"), "{text}");
     assert!(!text.contains('\x1b'));
     // Table columns line up: every row of the table has the same width.
-    let rows: Vec<&str> = text.lines().skip(2).take(7).collect();
+    let rows: Vec<&str> =
+        text.lines().skip_while(|l| !l.trim_start().starts_with("condition ")).take(7).collect();
+    assert_eq!(rows.len(), 7, "{text}");
+    // The lead first: the verdict and the findings before the counts.
+    assert!(text.find("verdict: ") < text.find("net fixes  (p = "), "{text}");
+    assert!(text.find("net fixes  (p = ") < text.find(rows[0]), "{text}");
     assert!(rows.windows(2).all(|w| w[0].len() == w[1].len()), "{rows:#?}");
     let colored = render_text(&rep, true);
     assert!(colored.contains("\x1b[1;33menvironment\x1b[0m"));

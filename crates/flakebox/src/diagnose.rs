@@ -219,12 +219,10 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
             diagnose::DiagnoseError::InvalidOptions("--factors order: the order factor made no report".into())
         })
     });
-    // Each test worth a look gets the command that runs it alone, in its
-    // runner's own syntax (the HTML and JUnit reports show it).
+    // Each test worth a look gets the command that replays its failure, in
+    // its runner's own syntax (every report shows it).
     if let (Ok(report), Some(a)) = (&mut result, adapter) {
-        for t in report.tests.iter_mut().filter(|t| t.needs_a_look()) {
-            t.replay = crate::order::replay(a, std::slice::from_ref(&t.name));
-        }
+        diagnose::replay::assign(report, &|tests| crate::order::replay(a, tests));
     }
     bar.finish_and_clear();
     // A run prepared for a round the engine did not make is cancelled, and

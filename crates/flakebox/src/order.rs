@@ -100,8 +100,13 @@ pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
     let mut words: Vec<String> = Vec::new();
     for w in planned.argv {
         if w.contains(RESULTS) {
-            // `--out DIR` as two words: its option goes too.
-            if words.last().is_some_and(|p| p.starts_with('-') && !p.contains('=')) {
+            // `--out DIR` as two words, or Jest's `--json --outputFile=…`:
+            // the flag flakebox put before it goes too; one of the user's
+            // own (`-pno:randomly`) stays.
+            if words
+                .last()
+                .is_some_and(|p| p.starts_with('-') && !p.contains('=') && !adapter.argv.contains(p))
+            {
                 words.pop();
                 // RSpec's `--out` belongs to the formatter named before it.
                 if words.len() >= 2 && words[words.len() - 2..] == ["--format", "json"] {
@@ -191,6 +196,19 @@ mod tests {
             "flakebox run -- python3 -m pytest -q -p no:cacheprovider -p no:randomly -o 'junit_family=xunit1' \
              tests/a.py::test_x tests/b.py::test_y"
         );
+        // The user's command plus flakebox's options once: a plugin the
+        // command disables already is not disabled again.
+        let a = adapter("python3 -m pytest -q -p no:cacheprovider -pno:randomly tests/");
+        let r = replay(&a, &["tests/a.py::test_x".into()]).unwrap();
+        assert_eq!(
+            r,
+            "flakebox run -- python3 -m pytest -q -p no:cacheprovider -pno:randomly -o 'junit_family=xunit1' \
+             tests/a.py::test_x"
+        );
+        // Jest's results flag goes with its file.
+        let a = adapter("npx jest --ci");
+        let r = replay(&a, &["src/a.test.js".into()]).unwrap_or_default();
+        assert!(!r.contains("--json") && r.starts_with("flakebox run -- npx jest --ci "), "{r}");
         let a = adapter("go test ./...");
         let r = replay(&a, &["example.com/m/pkg TestA".into(), "example.com/m/pkg TestB".into()]);
         let r = r.expect("go replay");

@@ -102,6 +102,12 @@ fn check_victim(who: Who, cwd: &Path, r: &Report, id: &str, polluter: &str, stat
     );
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert!(said.contains(failed), "{who:?}: {line}: no `{failed}` in\n{said}");
+    // The test's own replay is this one, the one that fails; running it
+    // alone is kept beside it as the control.
+    let tr = r.tests.iter().find(|x| x.name == id).expect("the victim's verdict");
+    assert_eq!(tr.replay.as_deref(), Some(line), "{who:?}: {tr:#?}");
+    let alone = tr.replay_alone.as_deref().expect("the alone control");
+    assert!(alone != line && alone.contains(&v), "{who:?}: {alone}");
     assert!(t.search_runs > 0 && t.search.as_ref().is_some_and(|s| s.runs > 0), "{ctx}");
 }
 
@@ -154,6 +160,11 @@ fn pytest_victims(who: Who) {
         "test_a_polluters.py::test_inserts_user",
         "order-example.db (the victim uses it too)",
     );
+    // The report's control passes: the victim alone.
+    let greeting = r.tests.iter().find(|t| t.name == "test_c_victims.py::test_greeting");
+    let alone = greeting.and_then(|t| t.replay_alone.as_deref()).expect("test_greeting's alone control");
+    let out = replay(who, cwd, alone);
+    assert_eq!(out.status.code(), Some(0), "{who:?}: {alone}:\n{}\n{}", stdout(&out), stderr(&out));
     // Intrinsically flaky too.
     let (flaky, patches) =
         ("test_c_victims.py::test_greeting_flaky", "test_a_polluters.py::test_patches_greet");
@@ -198,7 +209,8 @@ fn pytest_brittle_test_and_its_state_setter() {
     let who = Who::Root;
     let dir = copy_of("pytest_brittle", who);
     let cwd = dir.path();
-    let (r, out) = diagnose_order(who, cwd, &["python3", "-m", "pytest", "-q"]);
+    // The command disables the cache plugin itself, as flakebox's runs do.
+    let (r, out) = diagnose_order(who, cwd, &["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider"]);
     // The suite passes in its own order; alone, the test fails: order breaks it.
     assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
     let t = victim(&r, "test_config.py::test_reads_config");
@@ -210,6 +222,13 @@ fn pytest_brittle_test_and_its_state_setter() {
     // The replay is the test alone, and it fails.
     let line = t.replay.as_deref().expect("replay");
     assert!(line.ends_with(" test_config.py::test_reads_config"), "{line}");
+    // The user's command plus flakebox's options, each once.
+    for opt in ["-p no:cacheprovider", "-p no:randomly"] {
+        assert_eq!(line.matches(opt).count(), 1, "{opt} once: {line}");
+    }
+    let tr = r.tests.iter().find(|x| x.name == t.name).expect("the brittle test's verdict");
+    let test_line = tr.replay.as_deref().expect("its replay");
+    assert_eq!(test_line.matches("-p no:cacheprovider").count(), 1, "{test_line}");
     let out = replay(who, cwd, line);
     assert_eq!(out.status.code(), Some(1), "{line}:\n{}", stdout(&out));
     assert!(!cwd.join("config.ini").exists(), "a run wrote into the directory itself");

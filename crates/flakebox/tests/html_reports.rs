@@ -150,9 +150,9 @@ fn diagnose_writes_html_and_junit_beside_its_json() {
     assert!(case(marker).message.as_deref().is_some_and(|m| m.contains("fs fixes (p = ")), "{text}");
     assert!(
         case(marker).message.as_deref().is_some_and(|m| m
-            .contains("run it alone: flakebox run -- python3 -m pytest")
+            .contains("replay: flakebox run --share fs -- python3 -m pytest")
             && m.contains(marker)),
-        "the message says how to run the test alone: {text}"
+        "the message says how to replay the test: {text}"
     );
     assert_eq!(case("test_suite.py::test_stable").outcome, diagnose::Outcome::Passed);
     assert_eq!(case("test_suite.py::test_plain_fails").outcome, diagnose::Outcome::Failed);

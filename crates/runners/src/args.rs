@@ -89,17 +89,24 @@ pub(crate) fn has_opt(args: &[Arg], names: &[&str]) -> bool {
 
 /// The value of the last option named in `names`.
 pub(crate) fn opt_value(args: &[Arg], names: &[&str]) -> Option<String> {
-    args.iter().rev().find_map(|a| match a {
-        Arg::Opt { name, words } if names.contains(&name.as_str()) => match words.as_slice() {
-            [_, v] => Some(v.clone()),
-            [w] => w.split_once('=').map(|(_, v)| v.to_string()).or_else(|| {
-                // `-Pci`: a short option with its value attached.
-                (w.len() > name.len()).then(|| w[name.len()..].to_string())
-            }),
+    opt_values(args, names).pop()
+}
+
+/// The values of the options named in `names`, in order.
+pub(crate) fn opt_values(args: &[Arg], names: &[&str]) -> Vec<String> {
+    args.iter()
+        .filter_map(|a| match a {
+            Arg::Opt { name, words } if names.contains(&name.as_str()) => match words.as_slice() {
+                [_, v] => Some(v.clone()),
+                [w] => w.split_once('=').map(|(_, v)| v.to_string()).or_else(|| {
+                    // `-Pci`: a short option with its value attached.
+                    (w.len() > name.len()).then(|| w[name.len()..].to_string())
+                }),
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
-    })
+        })
+        .collect()
 }
 
 /// Escape a string for a regular expression (the syntax shared by Rust's

@@ -14,7 +14,9 @@
 //! directory when inside it. The file is pytest's own report; where it is
 //! on disk decides the rootdir, so no pytest version's rules are copied.
 
-use crate::args::{has_opt, opt_value, scan, without_opts, without_positionals, words, Arg, Syntax};
+use crate::args::{
+    has_opt, opt_value, opt_values, scan, without_opts, without_positionals, words, Arg, Syntax,
+};
 use crate::{
     from_junit, lexical, Adapter, CollectedResults, Invocation, Order, PlannedCommand, ResultSource,
 };
@@ -109,13 +111,21 @@ pub(crate) fn plan(a: &Adapter, inv: &Invocation) -> Result<PlannedCommand, Runn
     }
     let mut argv = a.launcher().to_vec();
     argv.extend(words(&args));
+    // A plugin the command disables already is not disabled twice: the
+    // replay lines show this argv.
+    let plugins = opt_values(&args, &["-p"]);
+    let mut disable = |plugin: &str| {
+        if !plugins.iter().any(|p| p == plugin) {
+            argv.extend(["-p".to_string(), plugin.to_string()]);
+        }
+    };
     // No .pytest_cache written into the project (unless the command uses it).
     if !has_opt(&args, CACHE_OPTS) {
-        argv.extend(["-p".into(), "no:cacheprovider".into()]);
+        disable("no:cacheprovider");
     }
     if matches!(inv.order, Order::Defined | Order::AsListed) {
         // pytest-randomly reorders (and reseeds) when installed; harmless when not.
-        argv.extend(["-p".into(), "no:randomly".into()]);
+        disable("no:randomly");
         if has_opt(&args, &["-n", "--numprocesses"]) {
             // xdist spreads tests over workers in no fixed order.
             argv.push("-n0".into());
@@ -241,6 +251,14 @@ mod tests {
         assert_eq!(
             p.argv.join(" "),
             "pytest --lf -n 4 tests/ -p no:randomly -n0 --junitxml=/r/pytest-junit.xml -o junit_family=xunit1"
+        );
+        // A plugin the command disables already is disabled once.
+        let a = adapter("pytest -q -p no:cacheprovider -pno:randomly tests/");
+        let p =
+            a.plan(&Invocation { selection: None, order: Order::Defined, results_dir: "/r".into() }).unwrap();
+        assert_eq!(
+            p.argv.join(" "),
+            "pytest -q -p no:cacheprovider -pno:randomly tests/ --junitxml=/r/pytest-junit.xml -o junit_family=xunit1"
         );
         let err = a
             .plan(&Invocation {
