@@ -73,8 +73,9 @@ pub fn main(args: TimetravelArgs) -> Result<i32> {
     let first_probes = plan.probes();
     if args.format == OutputFormat::Text {
         eprintln!(
-            "flakebox: timetravel: {} probes ({} of {} instants, {} zones) around {} in {}, {} at a time",
+            "flakebox: timetravel: {} of {} probes ({} of {} instants, {} zones) around {} in {}, {} at a time",
             first_probes.len(),
+            plan.hazards().len() + plan.zones().len(),
             first_probes.iter().filter(|p| p.tz.is_none()).count(),
             plan.hazards().len(),
             plan.zones().len(),

@@ -103,6 +103,15 @@ fn time_bombs_are_found_with_first_instant_and_label() {
     let reruns = confirmations(&report);
     assert!(!reruns.is_empty(), "{report}");
     assert!(reruns.iter().all(|(_, r)| r.get("selected").is_none() && ran(r) == 9), "{reruns:?}");
+    // The report counts the probe set and what of it ran.
+    let probes = report["probes"].as_array().expect("probes");
+    let count = |k: &str| report["probe_counts"][k].as_u64().unwrap_or_else(|| panic!("{k}: {report}"));
+    assert_eq!((count("instants") + count("zones")) as usize, probes.len(), "{report}");
+    let ran_at_all = probes.iter().filter(|p| p["runs"].as_array().is_some_and(|r| !r.is_empty())).count();
+    assert_eq!(count("probed") as usize, ran_at_all);
+    assert!(count("first_pass") <= count("probed") && count("probed") < probes.len() as u64, "{report}");
+    let runs: usize = probes.iter().filter_map(|p| p["runs"].as_array()).map(Vec::len).sum();
+    assert_eq!((count("runs") as usize, count("reruns") as usize), (runs, reruns.len()));
 }
 
 #[test]

@@ -19,13 +19,14 @@ pub fn render_html(r: &Report) -> String {
     let _ = writeln!(b, "<h1>flakebox timetravel</h1>\n{}", command(&cmd));
     let _ = writeln!(
         b,
-        "<p><span id=\"time-bombs\">{}</span> in {} · now <code>{}</code> · zone <code>{}</code> · {} ({} to confirm)</p>",
+        "<p><span id=\"time-bombs\">{}</span> in {} · now <code>{}</code> · zone <code>{}</code> · {} ({} to confirm) · {}</p>",
         badge(class, &headline),
         escape(&plural(r.tests.len(), "test", "tests")),
         escape(&r.now),
         escape(&r.zone),
         escape(&plural(runs, "run", "runs")),
         escape(&plural(reruns, "re-run", "re-runs")),
+        escape(&r.probes_run()),
     );
     for w in &r.warnings {
         let _ = writeln!(b, "<p class=\"muted\">warning: {}</p>", escape(w));

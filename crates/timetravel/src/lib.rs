@@ -32,7 +32,7 @@ pub use plan::{
     ProbeResult, Target, TestKind, TestVerdict, TimelineEntry, Verdict, COMMAND_TEST,
 };
 pub use report::{
-    render_markdown, render_text, ProbeKind, ProbeSummary, Report, RunSummary, EXIT_NO_TIME_BOMBS,
-    EXIT_TIME_BOMBS, SCHEMA,
+    render_markdown, render_text, ProbeCounts, ProbeKind, ProbeSummary, Report, RunSummary,
+    EXIT_NO_TIME_BOMBS, EXIT_TIME_BOMBS, SCHEMA,
 };
 pub use zones::{default_zones, parse_zone_lists, zone, Zone, ZoneError, DEFAULT_ZONES};

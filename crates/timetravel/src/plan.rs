@@ -412,6 +412,14 @@ impl Plan {
     /// The first pass: one run per target, baseline first, but instants
     /// another instant stands for ([`Plan::stood_for_by`]). The runs are
     /// independent and may run in parallel.
+    ///
+    /// A zone probe is a run of its own, not an instant probe run under the
+    /// zone: the instant hazards are hazards in the zone in effect (local
+    /// midnight, a month's last local second, a DST change), and another
+    /// zone moves the local clock off them (the last second before local
+    /// midnight in Berlin is early afternoon in Kiritimati), so a test
+    /// passing the combination would say nothing about either; and one
+    /// failing it needs both runs anyway to tell which one it fails at.
     pub fn probes(&self) -> Vec<Probe> {
         self.targets()
             .into_iter()

@@ -57,7 +57,13 @@
 //!   } ],
 //!   "time_bombs": 1,     // tests (and modules) time- or zone-dependent, and
 //!                        // not unreliable
-//!   "warnings": ["..."]
+//!   "warnings": ["..."],
+//!   "probe_counts": {    // the probe set and what ran of it
+//!       "instants": 53, "zones": 6,   // the set: instants (now included), zones
+//!       "first_pass": 49,             // probes the first pass runs
+//!       "probed": 49,                 // probes run at least once
+//!       "runs": 57, "reruns": 8       // runs in all; confirmation re-runs
+//!   }
 //! }
 //! ```
 //!
@@ -65,7 +71,8 @@
 //! which its name did not say) is replaced by `failing_zones` and
 //! `passing_zones`; `kind`, `module`, `failing_windows`, `not_run`,
 //! `tests_not_run` and the verdict `partly-run` are new (a test that did not
-//! run at some probe is no longer `stable`).
+//! run at some probe is no longer `stable`). Added since, within schema 2:
+//! `probe_counts`.
 //!
 //! `first_failure` is set only for time-dependent tests; `days_from_now`
 //! counts calendar days in the zone in effect and is null for instants
@@ -141,6 +148,27 @@ pub struct Report {
     pub tests: Vec<TestVerdict>,
     pub time_bombs: usize,
     pub warnings: Vec<String>,
+    /// How many probes the set has and how many ran.
+    pub probe_counts: ProbeCounts,
+}
+
+/// How many probes the set has (the default hazards and zones, and each
+/// `--at`) and how many ran: the first pass skips instants another stands
+/// for (`stood_for_by`), refinements may run some of them after all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeCounts {
+    /// Instants in the set, now included.
+    pub instants: usize,
+    /// Zones in the set (probed with the clock at now).
+    pub zones: usize,
+    /// Probes the first pass runs.
+    pub first_pass: usize,
+    /// Probes that ran at least once (first pass and refinements).
+    pub probed: usize,
+    /// Runs in all, confirmation re-runs included.
+    pub runs: usize,
+    /// Confirmation re-runs (attempt ≥ 2).
+    pub reruns: usize,
 }
 
 impl Plan {
@@ -148,7 +176,7 @@ impl Plan {
     /// `warnings` are passed through (e.g. binaries the shim cannot reach).
     pub fn report(&self, command: &[String], results: &[ProbeResult], warnings: Vec<String>) -> Report {
         let tests = self.classify(results);
-        let probes = self
+        let probes: Vec<ProbeSummary> = self
             .targets()
             .into_iter()
             .filter_map(|t| self.probe(t, 1).map(|p| (t, p)))
@@ -191,6 +219,15 @@ impl Plan {
             })
             .collect();
         let time_bombs = tests.iter().filter(|t| t.is_time_bomb()).count();
+        let probed = |p: &&ProbeSummary| !p.runs.is_empty();
+        let probe_counts = ProbeCounts {
+            instants: self.hazards().len(),
+            zones: self.zones().len(),
+            first_pass: self.probes().len(),
+            probed: probes.iter().filter(probed).count(),
+            runs: probes.iter().map(|p| p.runs.len()).sum(),
+            reruns: probes.iter().flat_map(|p| &p.runs).filter(|r| r.attempt > 1).count(),
+        };
         Report {
             schema: SCHEMA,
             command: command.to_vec(),
@@ -200,6 +237,7 @@ impl Plan {
             tests,
             time_bombs,
             warnings,
+            probe_counts,
         }
     }
 }
@@ -237,9 +275,19 @@ impl Report {
     }
 
     pub(crate) fn runs(&self) -> (usize, usize) {
-        let all: usize = self.probes.iter().map(|p| p.runs.len()).sum();
-        let reruns = self.probes.iter().flat_map(|p| &p.runs).filter(|r| r.attempt > 1).count();
-        (all, reruns)
+        (self.probe_counts.runs, self.probe_counts.reruns)
+    }
+
+    /// "49 of 59 probes run (53 instants, 6 zones)".
+    pub(crate) fn probes_run(&self) -> String {
+        let c = &self.probe_counts;
+        format!(
+            "{} of {} run ({}, {})",
+            c.probed,
+            plural(c.instants + c.zones, "probe", "probes"),
+            plural(c.instants, "instant", "instants"),
+            plural(c.zones, "zone", "zones")
+        )
     }
 }
 
@@ -402,12 +450,14 @@ pub fn render_text(r: &Report) -> String {
         out.push_str(&format!("warning: {w}\n"));
     }
     let stood_for = r.probes.iter().filter(|p| p.stood_for_by.is_some()).count();
+    out.push_str(&r.probes_run());
     if stood_for > 0 {
         out.push_str(&format!(
-            "{} not probed: each has the calendar facts of an earlier probed one, and no test changed outcome around it (--all-probes runs every instant)\n",
+            "; {} not probed: each has the calendar facts of an earlier probed one, and no test changed outcome around it (--all-probes runs every instant)",
             plural(stood_for, "instant", "instants")
         ));
     }
+    out.push('\n');
     for t in r.tests.iter().filter(|t| t.verdict != Verdict::Stable) {
         out.push('\n');
         let sym = match t.verdict {
@@ -462,6 +512,7 @@ pub fn render_markdown(r: &Report) -> String {
         plural(runs, "run", "runs"),
         plural(reruns, "re-run", "re-runs"),
     ));
+    out.push_str(&format!("{}.\n\n", r.probes_run()));
     for w in &r.warnings {
         out.push_str(&format!("> **warning:** {}\n\n", md_escape(w)));
     }

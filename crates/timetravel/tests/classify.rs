@@ -666,6 +666,21 @@ fn instants_of_the_same_calendar_facts_run_once_and_edges_are_refined() {
     assert!(skipped.iter().all(|p| p.stood_for_by.is_some()), "{skipped:?}");
     let text = render_text(&report);
     assert!(text.contains("not probed: each has the calendar facts of an earlier probed one"), "{text}");
+    // The set's size and what of it ran, with the runs they took.
+    let c = report.probe_counts;
+    let set = some.hazards().len() + some.zones().len();
+    assert_eq!((c.instants + c.zones, c.first_pass), (set, n_some));
+    assert_eq!(c.probed, report.probes.len() - skipped.len());
+    assert!(c.probed > c.first_pass, "the expiry's edge refined: {c:?}");
+    assert_eq!(
+        (c.runs, c.reruns),
+        (runs, report.probes.iter().flat_map(|p| &p.runs).filter(|r| r.attempt > 1).count())
+    );
+    let line = format!("{} of {set} probes run ({} instants, {} zones); ", c.probed, c.instants, c.zones);
+    assert!(text.contains(&line), "{line} in {text}");
+    assert!(render_markdown(&report).contains(&format!("{} of {set} probes run", c.probed)));
+    let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+    assert_eq!(json["probe_counts"]["first_pass"], n_some);
 }
 
 /// Failed at the first pass at alternate instant probes and zones, passes
