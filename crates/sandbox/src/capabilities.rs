@@ -172,16 +172,23 @@ impl Drop {
             return Err(format!("capget: {}", std::io::Error::last_os_error()));
         }
         let permitted = u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32);
-        // SAFETY: personality with 0xffffffff only reads this process's;
-        // PR_GET_SECUREBITS and PR_CAP_AMBIENT_IS_SET only read its credentials.
-        let (personality, securebits, ambient) = unsafe {
-            let bits = libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0);
-            let ambient = libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, 0, 0, 0) >= 0;
-            (libc::personality(0xffff_ffff), u32::try_from(bits).ok(), ambient)
+        // SAFETY: personality with 0xffffffff only reads this process's.
+        let personality = unsafe { libc::personality(0xffff_ffff) };
+        let carry = match u32::try_from(personality) {
+            Ok(p) if p & CLEARED_ON_GAIN != 0 => {
+                // SAFETY: PR_GET_SECUREBITS and PR_CAP_AMBIENT_IS_SET only
+                // read this process's credentials.
+                let (securebits, ambient) = unsafe {
+                    let bits = libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0);
+                    let ambient =
+                        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, 0, 0, 0) >= 0;
+                    (u32::try_from(bits).ok(), ambient)
+                };
+                carry(p, securebits, ambient)
+            }
+            _ => Carry::Nothing,
         };
         let keep = keep & permitted;
-        let carry =
-            if personality == -1 { Carry::Nothing } else { carry(personality as u32, securebits, ambient) };
         Ok(Drop { keep, carry })
     }
 
