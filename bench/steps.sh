@@ -15,8 +15,8 @@
 #   RUNS=1000 bench/steps.sh
 #   FB=/path/to/flakebox bench/steps.sh   # a binary already built (bench/run.sh)
 #   RUN_ARGS="--share rand" bench/steps.sh  # options for each `flakebox run`
-#       (with the seed isolated, the default, the bounding set is dropped
-#       too: see crates/sandbox/src/capabilities.rs)
+#       (with the seed isolated, the default, the kept capabilities are
+#       also raised into the ambient set: see crates/sandbox/src/capabilities.rs)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -163,26 +163,39 @@ fn cap_add_gives_the_clock_back_with_a_warning() {
 }
 
 /// As root, in the sandbox: the command's capability sets after a second
-/// exec, then real attempts to regain capabilities by exec: a program with
-/// file capabilities (all of them, set by the command, which keeps
-/// CAP_SETFCAP) and a setuid-root program run as nobody. Each output line is
-/// `HOW CapXxx: HEX`.
+/// exec and the personality of a grandchild, then real attempts to regain
+/// capabilities by exec: a program with file capabilities (all of them, set
+/// by the command, which keeps CAP_SETFCAP) and a setuid-root program run as
+/// nobody. Each output line is `HOW CapXxx: HEX` (or `personality HEX`).
 const REGAIN: &str = r#"
 grep -E '^(Cap(Eff|Prm|Inh|Amb)|NoNewPrivs)' /proc/self/status | sed 's/^/exec /'
+sh -c 'echo "personality $(cat /proc/self/personality)"; true'
 cp /bin/grep /flakebox-filecaps-grep
 /usr/bin/python3 -c 'import os, struct; os.setxattr("/flakebox-filecaps-grep", "security.capability", struct.pack("<IIIII", 0x02000000, 0xffffffff, 0, 0xffffffff, 0))' && echo 'setxattr ok'
-/flakebox-filecaps-grep -E '^Cap(Eff|Prm)' /proc/self/status | sed 's/^/filecaps /'
+/flakebox-filecaps-grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status | sed 's/^/filecaps /'
 cp /bin/grep /flakebox-setuid-grep && chmod 4755 /flakebox-setuid-grep
-setpriv --reuid=65534 --regid=65534 --clear-groups /flakebox-setuid-grep -E '^Cap(Eff|Prm)' /proc/self/status | sed 's/^/setuid /'
+setpriv --reuid=65534 --regid=65534 --clear-groups /flakebox-setuid-grep -E '^Cap(Eff|Prm|Amb)' /proc/self/status | sed 's/^/setuid /'
 "#;
+
+/// The set `HOW CapXxx:` reports in `out` (REGAIN's output).
+fn cap_set(out: &str, how: &str, set: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().take(2).eq([how, set]))
+        .unwrap_or_else(|| panic!("no {how} {set} in {out}"));
+    u64::from_str_radix(line.split_whitespace().nth(2).unwrap_or(""), 16).expect("hex")
+}
 
 #[test]
 fn as_root_the_command_has_no_host_reaching_capability_even_after_exec() {
     let d = scratch(Who::Root);
-    // By default the seed's fixed addresses have the bounding set dropped
-    // too, and the clock supervisor's filter sets no_new_privs of its own;
-    // with the clock and randomness shared neither is there to help.
+    // By default the seed's fixed addresses (ADDR_NO_RANDOMIZE) must survive
+    // every exec, so root's exec is granted nothing and the kept set is
+    // passed on as the ambient set; the clock supervisor's filter sets
+    // no_new_privs of its own. With the clock and randomness shared neither
+    // is there to help.
     for args in [&["run", "--"][..], &["run", "--share", "time,rand", "--"]] {
+        let seeded = args.len() == 2;
         let mut all = args.to_vec();
         all.extend_from_slice(&["sh", "-c", REGAIN]);
         let o = run(Who::Root, d.path(), &all);
@@ -200,6 +213,29 @@ fn as_root_the_command_has_no_host_reaching_capability_even_after_exec() {
             "{args:?}: {out}"
         );
         use sandbox::Capability::*;
+        // The kept set stays effective after exec, whichever way it is carried.
+        let kept = cap_set(&out, "exec", "CapPrm:");
+        assert_ne!(kept & CAP_CHOWN.bitmask(), 0, "{args:?}: {out}");
+        assert_eq!(cap_set(&out, "exec", "CapEff:"), kept, "{args:?}: {out}");
+        let carried = if seeded { kept } else { 0 };
+        assert_eq!(cap_set(&out, "exec", "CapInh:"), carried, "{args:?}: {out}");
+        assert_eq!(cap_set(&out, "exec", "CapAmb:"), carried, "{args:?}: {out}");
+        let personality = out
+            .lines()
+            .find_map(|l| l.strip_prefix("personality "))
+            .and_then(|p| u32::from_str_radix(p.trim(), 16).ok())
+            .unwrap_or_else(|| panic!("{args:?}: no personality in {out}"));
+        assert_eq!(
+            personality & libc::ADDR_NO_RANDOMIZE as u32 != 0,
+            seeded,
+            "{args:?}: the seed's fixed addresses in a grandchild: {personality:#x}"
+        );
+        // File capabilities and a switch to another user empty the ambient
+        // set; the other user holds nothing.
+        assert_eq!(cap_set(&out, "filecaps", "CapAmb:"), 0, "{args:?}: {out}");
+        for set in ["CapEff:", "CapPrm:", "CapAmb:"] {
+            assert_eq!(cap_set(&out, "setuid", set), 0, "{args:?}: {out}");
+        }
         for how in ["exec", "filecaps", "setuid"] {
             let sets: Vec<&str> = out.lines().filter(|l| l.starts_with(how) && l.contains(" Cap")).collect();
             assert!(sets.len() >= 2, "{args:?}: {how} did not run: {out}{}", stderr(&o));

@@ -14,12 +14,21 @@
 //! raise it, and no_new_privs is inherited and cannot be unset. The bounding
 //! set, which otherwise is what limits an exec, is left alone: it would add
 //! nothing there, and dropping it costs one credential copy per capability.
-//! Except for one thing: an exec by root whose bounding set exceeds its
-//! permitted set counts as a privilege gain before no_new_privs cuts it, and
-//! the kernel then clears the personality flags it clears for setuid
-//! programs (ADDR_NO_RANDOMIZE among them). So when such a flag is set (the
-//! fixed addresses of `--seed`, or a caller's `setarch -R`), the bounding set
-//! is dropped too and the flag survives every exec.
+//!
+//! Except for one thing: an exec by root is granted its bounding set, and
+//! when that exceeds the permitted set the kernel counts a privilege gain
+//! (before no_new_privs cuts it) and clears the personality flags it clears
+//! for setuid programs, ADDR_NO_RANDOMIZE among them. So when such a flag is
+//! set (the fixed addresses of `--seed`, or a caller's `setarch -R`), root's
+//! exec is granted nothing: `SECBIT_NOROOT`, locked, with the kept set in
+//! the inheritable and ambient sets, which an exec of a program without file
+//! capabilities passes on as its permitted and effective sets. The new
+//! permitted set is then the ambient set, within the old one: no gain, and
+//! the flag survives every exec of the tree. A program with file
+//! capabilities, or a switch to a non-root user, empties the ambient set as
+//! usual. That costs one credential copy per kept capability (fewer than the
+//! dropped ones); where the kernel has no ambient set, or the caller's
+//! securebits forbid this, the bounding set is dropped instead.
 //! Notably:
 //! - CAP_SYS_ADMIN: in the initial user namespace it reaches swapon, quotas,
 //!   keyctl, sethostname is harmless but a remount of our read-only /sys and
@@ -95,9 +104,20 @@ pub struct Drop {
     /// Kept capabilities, limited to what this process holds (capset cannot
     /// raise one).
     keep: u64,
-    /// Drop everything not kept from the bounding set too (see the module's
-    /// documentation).
-    bounding: bool,
+    carry: Carry,
+}
+
+/// How the personality flags are carried across the command's execs (see
+/// the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carry {
+    /// No flag to carry: capset alone.
+    Nothing,
+    /// Set these securebits (the current ones with `SECBIT_NOROOT`, locked)
+    /// and raise the kept set into the ambient set.
+    Ambient { securebits: u32 },
+    /// Drop everything not kept from the bounding set.
+    Bounding,
 }
 
 /// The personality flags an exec that gains privileges clears
@@ -106,10 +126,23 @@ const CLEARED_ON_GAIN: u32 =
     (libc::ADDR_NO_RANDOMIZE | libc::ADDR_COMPAT_LAYOUT | libc::MMAP_PAGE_ZERO | libc::READ_IMPLIES_EXEC)
         as u32;
 
-/// Whether the bounding set must be dropped for `personality` to survive
-/// the command's execs.
-fn bounding_needed(personality: u32) -> bool {
-    personality & CLEARED_ON_GAIN != 0
+const NOROOT: u32 = libc::SECBIT_NOROOT as u32;
+const NOROOT_LOCKED: u32 = libc::SECBIT_NOROOT_LOCKED as u32;
+const NO_AMBIENT_RAISE: u32 = libc::SECBIT_NO_CAP_AMBIENT_RAISE as u32;
+
+/// How to carry `personality` across execs, given this process's securebits
+/// (None: unknown) and whether the kernel has an ambient set.
+fn carry(personality: u32, securebits: Option<u32>, ambient: bool) -> Carry {
+    if personality & CLEARED_ON_GAIN == 0 {
+        return Carry::Nothing;
+    }
+    match securebits {
+        Some(bits) if !ambient || bits & NO_AMBIENT_RAISE != 0 => Carry::Bounding,
+        // NOROOT locked off by the caller.
+        Some(bits) if bits & NOROOT_LOCKED != 0 && bits & NOROOT == 0 => Carry::Bounding,
+        Some(bits) => Carry::Ambient { securebits: bits | NOROOT | NOROOT_LOCKED },
+        None => Carry::Bounding,
+    }
 }
 
 /// `capset`/`capget`'s header and data (linux/capability.h, version 3).
@@ -141,51 +174,93 @@ impl Drop {
         let permitted = u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32);
         // SAFETY: personality with 0xffffffff only reads this process's.
         let personality = unsafe { libc::personality(0xffff_ffff) };
-        let bounding = personality != -1 && bounding_needed(personality as u32);
-        Ok(Drop { keep: keep & permitted, bounding })
+        let carry = match u32::try_from(personality) {
+            Ok(p) if p & CLEARED_ON_GAIN != 0 => {
+                // SAFETY: PR_GET_SECUREBITS and PR_CAP_AMBIENT_IS_SET only
+                // read this process's credentials.
+                let (securebits, ambient) = unsafe {
+                    let bits = libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0);
+                    let ambient =
+                        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_IS_SET, 0, 0, 0) >= 0;
+                    (u32::try_from(bits).ok(), ambient)
+                };
+                carry(p, securebits, ambient)
+            }
+            _ => Carry::Nothing,
+        };
+        let keep = keep & permitted;
+        Ok(Drop { keep, carry })
     }
 
     /// In the command's process, before exec: if asked, drop everything not
-    /// kept from the bounding set (needs CAP_SETPCAP, so first); set
-    /// no_new_privs, then effective = permitted = kept and inheritable
-    /// empty, which also empties the ambient set (the kernel keeps it within
-    /// permitted and inheritable). Returns the errno of the call that
-    /// failed. Only system calls on memory this process already has:
-    /// async-signal-safe.
+    /// kept from the bounding set, or set the securebits (both need
+    /// CAP_SETPCAP, so first); set no_new_privs, then effective = permitted
+    /// = kept and inheritable = kept or empty (the kernel keeps the ambient
+    /// set within permitted and inheritable, so empty empties it); then, if
+    /// asked, raise the inheritable set into the ambient set. Returns the
+    /// errno of the call that failed. Only system calls on memory this
+    /// process already has: async-signal-safe.
     pub fn apply(&self) -> Result<(), i32> {
+        let mut ambient = 0;
         // SAFETY: prctl and capset with scalar arguments and records on our stack.
         unsafe {
-            let bounding = if self.bounding { 0..64u64 } else { 0..0 };
-            for cap in bounding {
-                if self.keep & (1 << cap) != 0 {
-                    continue;
-                }
-                if libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) != 0 {
-                    let errno = *libc::__errno_location();
-                    if errno == libc::EINVAL {
-                        break; // past the last capability this kernel knows
+            match self.carry {
+                Carry::Nothing => {}
+                Carry::Ambient { securebits } => {
+                    if libc::prctl(libc::PR_SET_SECUREBITS, securebits as libc::c_ulong, 0, 0, 0) != 0 {
+                        return Err(*libc::__errno_location());
                     }
-                    return Err(errno);
+                    ambient = self.keep;
+                }
+                Carry::Bounding => {
+                    for cap in 0..64u64 {
+                        if self.keep & (1 << cap) != 0 {
+                            continue;
+                        }
+                        if libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) != 0 {
+                            let errno = *libc::__errno_location();
+                            if errno == libc::EINVAL {
+                                break; // past the last capability this kernel knows
+                            }
+                            return Err(errno);
+                        }
+                    }
                 }
             }
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(*libc::__errno_location());
             }
-            let mut hdr = Header { version: VERSION_3, pid: 0 };
-            let data = [
-                Data { effective: self.keep as u32, permitted: self.keep as u32, inheritable: 0 },
-                Data {
-                    effective: (self.keep >> 32) as u32,
-                    permitted: (self.keep >> 32) as u32,
-                    inheritable: 0,
-                },
-            ];
-            if libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) != 0 {
+            // The inheritable set may grow within the old inheritable and
+            // bounding sets: root's permitted set, which `keep` is within,
+            // was their union at its exec.
+            if capset(self.keep, ambient) != 0 {
                 return Err(*libc::__errno_location());
+            }
+            for cap in (0..64u64).filter(|c| ambient & (1 << c) != 0) {
+                let raise = libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong;
+                if libc::prctl(libc::PR_CAP_AMBIENT, raise, cap as libc::c_ulong, 0, 0) != 0 {
+                    return Err(*libc::__errno_location());
+                }
             }
         }
         Ok(())
     }
+}
+
+/// capset(2) on this process: effective = permitted = `keep`, inheritable
+/// `inheritable`; 0 or -1 with errno set. Async-signal-safe.
+fn capset(keep: u64, inheritable: u64) -> libc::c_long {
+    let mut hdr = Header { version: VERSION_3, pid: 0 };
+    let data = [
+        Data { effective: keep as u32, permitted: keep as u32, inheritable: inheritable as u32 },
+        Data {
+            effective: (keep >> 32) as u32,
+            permitted: (keep >> 32) as u32,
+            inheritable: (inheritable >> 32) as u32,
+        },
+    ];
+    // SAFETY: capset reads the header and the two records on our stack.
+    unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) }
 }
 
 #[cfg(test)]
@@ -239,12 +314,27 @@ mod tests {
     }
 
     #[test]
-    fn the_bounding_set_goes_only_when_a_personality_flag_must_survive_exec() {
-        assert!(!bounding_needed(0));
+    fn a_personality_flag_is_carried_by_the_ambient_set_or_else_the_bounding_set() {
+        let norandom = libc::ADDR_NO_RANDOMIZE as u32;
+        let noroot = NOROOT | NOROOT_LOCKED;
         // PER_LINUX32 is not cleared by a privilege gain.
-        assert!(!bounding_needed(0x0008));
-        assert!(bounding_needed(libc::ADDR_NO_RANDOMIZE as u32));
-        assert!(bounding_needed(0x0008 | libc::READ_IMPLIES_EXEC as u32));
+        for p in [0, 0x0008] {
+            assert_eq!(carry(p, Some(0), true), Carry::Nothing, "{p:#x}");
+        }
+        assert_eq!(carry(norandom, Some(0), true), Carry::Ambient { securebits: noroot });
+        assert_eq!(
+            carry(0x0008 | libc::READ_IMPLIES_EXEC as u32, Some(0), true),
+            Carry::Ambient { securebits: noroot }
+        );
+        // The caller's securebits are kept.
+        let keep_caps = libc::SECBIT_KEEP_CAPS as u32;
+        assert_eq!(carry(norandom, Some(keep_caps), true), Carry::Ambient { securebits: keep_caps | noroot });
+        assert_eq!(carry(norandom, Some(noroot), true), Carry::Ambient { securebits: noroot });
+        // No ambient set, NOROOT locked off, raises forbidden, bits unknown.
+        assert_eq!(carry(norandom, Some(0), false), Carry::Bounding);
+        assert_eq!(carry(norandom, Some(NOROOT_LOCKED), true), Carry::Bounding);
+        assert_eq!(carry(norandom, Some(NO_AMBIENT_RAISE), true), Carry::Bounding);
+        assert_eq!(carry(norandom, None, true), Carry::Bounding);
     }
 
     #[test]

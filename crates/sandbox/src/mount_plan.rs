@@ -246,16 +246,12 @@ pub enum Op {
         at: PathBuf,
     },
     /// A fresh directory on `at` where device nodes work (the command,
-    /// without CAP_MKNOD, cannot add any): one of the staging tmpfs, bound.
+    /// without CAP_MKNOD, cannot add any): one of the staging tmpfs, filled
+    /// with `entries` there (relative to it: no path walk through the new
+    /// root's overlay each), then bound.
     DevDir {
         at: PathBuf,
-    },
-    /// A character device node with exactly `mode` (the umask does not apply).
-    Mknod {
-        at: PathBuf,
-        major: u32,
-        minor: u32,
-        mode: u32,
+        entries: Vec<DevEntry>,
     },
     /// A new devpts instance on `at` (its own ptys, not the host's); when
     /// the kernel refuses, the host's is bound instead.
@@ -292,6 +288,27 @@ pub enum Op {
         at: PathBuf,
     },
     Warn(String),
+}
+
+/// One entry of a [`Op::DevDir`], named relative to it, with exactly its
+/// mode (the umask does not apply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevEntry {
+    /// A character device node.
+    Node {
+        name: &'static str,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    },
+    Symlink {
+        name: &'static str,
+        target: &'static str,
+    },
+    Dir {
+        name: &'static str,
+        mode: u32,
+    },
 }
 
 /// A path copied out of the sandbox when the command ends.
@@ -408,17 +425,17 @@ impl Planner<'_, '_> {
     /// into /proc, and the terminal as /dev/console.
     fn minimal_dev(&mut self) {
         let dev = Path::new("/dev");
-        self.ops.push(Op::DevDir { at: dev.into() });
-        for (name, major, minor) in DEV_NODES {
-            self.ops.push(Op::Mknod { at: dev.join(name), major, minor, mode: 0o666 });
-        }
-        for (name, target) in DEV_LINKS {
-            self.ops.push(Op::Symlink { at: dev.join(name), target: target.into() });
-        }
-        self.ops.push(Op::Mkdir { at: dev.join("pts"), mode: 0o755 });
+        let nodes = DEV_NODES.map(|(name, major, minor)| DevEntry::Node { name, major, minor, mode: 0o666 });
+        let links = DEV_LINKS.map(|(name, target)| DevEntry::Symlink { name, target });
+        let rest = [
+            DevEntry::Symlink { name: "ptmx", target: "pts/ptmx" },
+            DevEntry::Dir { name: "pts", mode: 0o755 },
+            DevEntry::Dir { name: "shm", mode: 0o1777 },
+        ];
+        let entries = nodes.into_iter().chain(links).chain(rest).collect();
+        self.ops.push(Op::DevDir { at: dev.into(), entries });
+        // On the bound directory: the bind of a tree would copy this mount too.
         self.ops.push(Op::Devpts { at: dev.join("pts") });
-        self.ops.push(Op::Symlink { at: dev.join("ptmx"), target: "pts/ptmx".into() });
-        self.ops.push(Op::Mkdir { at: dev.join("shm"), mode: 0o1777 });
         if let Some(tty) = self.inputs.terminal {
             self.ops.push(Op::BindFile { src: tty.to_path_buf(), at: dev.join("console") });
         }

@@ -8,7 +8,9 @@
 //! created on the host except `Persistent` state, which the caller owns.
 
 use crate::error::Context;
-use crate::mount_plan::{self, Access, Depth, Fallback, HostTree, Inputs, Kind, Node, Op, Root, Target};
+use crate::mount_plan::{
+    self, Access, Depth, DevEntry, Fallback, HostTree, Inputs, Kind, Node, Op, Root, Target,
+};
 use crate::mount_plan::{new_path, old_path, NEW, UP};
 use crate::{mountinfo, Config, TmpSize, PRIVATE_DIR};
 use nix::fcntl::{open, OFlag};
@@ -213,7 +215,7 @@ impl StepTimes {
                 self.dev_minimal += ns;
                 self.dev_devpts += ns;
             }
-            Op::DevDir { .. } | Op::Mknod { .. } => self.dev_minimal += ns,
+            Op::DevDir { .. } => self.dev_minimal += ns,
             // Below /dev: /dev itself is made for the host's bind too.
             Op::Mkdir { at, .. } | Op::Symlink { at, .. } | Op::BindFile { at, .. }
                 if at.starts_with(dev) && at != dev =>
@@ -282,29 +284,23 @@ fn execute_one(op: &Op, built: &mut Built) -> Result<Result<(), Refused>, String
                 bind(&old_path(src), &dst, Depth::Single, Access::ReadWrite)?;
             }
         }
-        Op::DevDir { at } => {
+        Op::DevDir { at, entries } => {
             // A directory of the staging tmpfs (nosuid, device nodes allowed),
             // not a filesystem of its own: a new superblock costs its set-up
             // and its teardown.
             let dir = Path::new(UP).join("dev");
             mkdir(&dir, 0o755)?;
-            bind(&dir, &new_path(at), Depth::Single, Access::ReadWrite)?;
-        }
-        Op::Mknod { at, major, minor, mode } => {
-            let dst = new_path(at);
-            let dev = nix::sys::stat::makedev(u64::from(*major), u64::from(*minor));
-            // Under umask 0 the node gets its mode at once: no chmod after.
+            let fd = open_dir(&dir)?;
+            // Under umask 0 each entry gets its mode at once: no chmod after.
             // PID 1 is single-threaded and the umask is restored before
             // anything else is created (the command inherits it).
             let umask = nix::sys::stat::umask(Mode::empty());
-            let made = nix::sys::stat::mknod(
-                &dst,
-                nix::sys::stat::SFlag::S_IFCHR,
-                Mode::from_bits_truncate(*mode),
-                dev,
-            );
+            let made = entries.iter().try_for_each(|e| dev_entry(&fd, e));
             nix::sys::stat::umask(umask);
-            made.ctx(|| format!("mknod {}", at.display()))?;
+            made.map_err(|(name, e)| {
+                format!("creating {} in the sandbox: {}", at.join(name).display(), e.desc())
+            })?;
+            bind(&dir, &new_path(at), Depth::Single, Access::ReadWrite)?;
         }
         Op::Devpts { at } => devpts(at, built)?,
         Op::Rebind { at, access } => {
@@ -399,6 +395,25 @@ fn proc(built: &mut Built) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Create `entry` in the directory `dir`; the error names it.
+fn dev_entry(dir: &OwnedFd, entry: &DevEntry) -> Result<(), (&'static str, nix::Error)> {
+    use nix::sys::stat::{makedev, mknodat, SFlag};
+    use std::os::fd::AsRawFd;
+    let dir = Some(dir.as_raw_fd());
+    match *entry {
+        DevEntry::Node { name, major, minor, mode } => {
+            let dev = makedev(u64::from(major), u64::from(minor));
+            mknodat(dir, name, SFlag::S_IFCHR, Mode::from_bits_truncate(mode), dev).map_err(|e| (name, e))
+        }
+        DevEntry::Symlink { name, target } => {
+            nix::unistd::symlinkat(target, dir, name).map_err(|e| (name, e))
+        }
+        DevEntry::Dir { name, mode } => {
+            nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)).map_err(|e| (name, e))
+        }
+    }
 }
 
 /// A new devpts instance (ptys of the sandbox's own, /dev/ptmx usable by

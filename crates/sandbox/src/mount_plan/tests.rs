@@ -153,7 +153,12 @@ impl Case {
     }
 
     fn plan_with(&self, root: Root, host: &Tree) -> Vec<String> {
-        plan(&self.inputs(), root, host).expect("plan").iter().map(show).collect()
+        // One line per DevDir entry too.
+        plan(&self.inputs(), root, host)
+            .expect("plan")
+            .iter()
+            .flat_map(|op| show(op).lines().map(str::to_string).collect::<Vec<_>>())
+            .collect()
     }
 }
 
@@ -187,8 +192,19 @@ fn show(op: &Op) -> String {
             format!("overlay {} {}{chown}{} [{fallback}]", o.at.display(), o.options, t(&o.target))
         }
         Op::BindFile { src, at } => format!("bind {} on {}", src.display(), at.display()),
-        Op::DevDir { at } => format!("devdir {}", at.display()),
-        Op::Mknod { at, major, minor, mode } => format!("mknod {} {major}:{minor} {mode:o}", at.display()),
+        Op::DevDir { at, entries } => {
+            let mut out = format!("devdir {}", at.display());
+            for e in entries {
+                out.push_str(&match e {
+                    DevEntry::Node { name, major, minor, mode } => {
+                        format!("\n  mknod {name} {major}:{minor} {mode:o}")
+                    }
+                    DevEntry::Symlink { name, target } => format!("\n  symlink {name} -> {target}"),
+                    DevEntry::Dir { name, mode } => format!("\n  mkdir {name} {mode:o}"),
+                });
+            }
+            out
+        }
         Op::Devpts { at } => format!("devpts {}", at.display()),
         Op::Rebind { at, access } => {
             format!("rebind {} {}", at.display(), if *access == Access::ReadOnly { "ro" } else { "rw" })
@@ -216,20 +232,20 @@ fn lines(s: &[&str]) -> Vec<String> {
 fn minimal_dev() -> Vec<String> {
     lines(&[
         "devdir /dev",
-        "mknod /dev/null 1:3 666",
-        "mknod /dev/zero 1:5 666",
-        "mknod /dev/full 1:7 666",
-        "mknod /dev/random 1:8 666",
-        "mknod /dev/urandom 1:9 666",
-        "mknod /dev/tty 5:0 666",
-        "symlink /dev/fd -> /proc/self/fd",
-        "symlink /dev/stdin -> /proc/self/fd/0",
-        "symlink /dev/stdout -> /proc/self/fd/1",
-        "symlink /dev/stderr -> /proc/self/fd/2",
-        "mkdir /dev/pts 755",
+        "  mknod null 1:3 666",
+        "  mknod zero 1:5 666",
+        "  mknod full 1:7 666",
+        "  mknod random 1:8 666",
+        "  mknod urandom 1:9 666",
+        "  mknod tty 5:0 666",
+        "  symlink fd -> /proc/self/fd",
+        "  symlink stdin -> /proc/self/fd/0",
+        "  symlink stdout -> /proc/self/fd/1",
+        "  symlink stderr -> /proc/self/fd/2",
+        "  symlink ptmx -> pts/ptmx",
+        "  mkdir pts 755",
+        "  mkdir shm 1777",
         "devpts /dev/pts",
-        "symlink /dev/ptmx -> pts/ptmx",
-        "mkdir /dev/shm 1777",
     ])
 }
 
