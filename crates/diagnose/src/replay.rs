@@ -21,36 +21,32 @@ use crate::report::{Effect, FailingSeed, Report, TestReport};
 use factors::Factor;
 
 /// Sets `replay` (and `replay_alone`) of every test worth a look; `select`
-/// renders the command running these tests in this order, in their
-/// runner's syntax.
-pub fn assign(report: &mut Report, select: &dyn Fn(&[String]) -> Option<String>) {
+/// gives the command running these tests in this order, in their runner's
+/// syntax.
+pub fn assign(report: &mut Report, select: &dyn Fn(&[String]) -> Option<Vec<String>>) {
     let order = &report.order;
     let (frozen, entropy) = (report.frozen_instant.as_deref(), report.entropy_seed);
-    let suite = || {
-        let mut line = vec!["flakebox".to_string(), "run".into(), "--".into()];
-        line.extend(report.command.iter().cloned());
-        render::shell_line(&line)
-    };
+    let suite = run_line(&[], &report.command);
     for t in report.tests.iter_mut().filter(|t| t.needs_a_look()) {
         let solo = select(std::slice::from_ref(&t.name));
         let victim = order
             .as_ref()
             .and_then(|o| o.tests.iter().find(|o| o.name == t.name && o.effect == OrderEffect::Victim));
         let after_others = match victim {
-            Some(v) => Some(v.replay.clone().unwrap_or_else(suite)),
-            None if t.fails_only_in_suite => Some(suite()),
+            Some(v) => Some(v.replay.clone().unwrap_or_else(|| suite.clone())),
+            None if t.fails_only_in_suite => Some(suite.clone()),
             None => None,
         };
         (t.replay, t.replay_alone) = match after_others {
-            Some(r) => (Some(r), solo),
+            Some(r) => (Some(r), solo.map(|cmd| run_line(&[], &cmd))),
             None => {
                 // Under a failing seed: the tests of the run that failed.
-                let line = match failing_seed(t).map(|s| &s.tests) {
+                let cmd = match failing_seed(t).map(|s| &s.tests) {
                     Some(Some(tests)) => select(tests),
-                    Some(None) => Some(suite()),
+                    Some(None) => Some(report.command.clone()),
                     None => solo,
                 };
-                (line.map(|line| with_options(&line, &failing_options(t, frozen, entropy))), None)
+                (cmd.map(|cmd| run_line(&failing_options(t, frozen, entropy), &cmd)), None)
             }
         };
     }
@@ -109,12 +105,13 @@ fn failing_options(t: &TestReport, frozen: Option<&str>, entropy: Option<u64>) -
     opts
 }
 
-/// `flakebox run -- CMD` with `opts` before the `--`.
-fn with_options(line: &str, opts: &[String]) -> String {
-    match line.strip_prefix("flakebox run -- ") {
-        Some(cmd) if !opts.is_empty() => format!("flakebox run {} -- {cmd}", render::shell_line(opts)),
-        _ => line.to_string(),
-    }
+/// `flakebox run OPTS -- CMD`, as a shell line.
+fn run_line(opts: &[String], cmd: &[String]) -> String {
+    let mut line = vec!["flakebox".to_string(), "run".into()];
+    line.extend(opts.iter().cloned());
+    line.push("--".into());
+    line.extend(cmd.iter().cloned());
+    render::shell_line(&line)
 }
 
 #[cfg(test)]
@@ -188,8 +185,8 @@ mod tests {
         r
     }
 
-    fn alone(tests: &[String]) -> Option<String> {
-        Some(format!("flakebox run -- pytest {}", tests.join(" ")))
+    fn alone(tests: &[String]) -> Option<Vec<String>> {
+        Some([&["pytest".to_string()], tests].concat())
     }
 
     #[test]

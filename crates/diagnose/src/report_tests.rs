@@ -51,7 +51,7 @@ fn victim_report() -> Report {
         isolate: FactorSet::all(),
     };
     let mut r = order_only_report(vec!["pytest".into(), "-q".into()], order, 0.05, 1.0);
-    crate::replay::assign(&mut r, &|tests| Some(format!("flakebox run -- pytest {}", tests.join(" "))));
+    crate::replay::assign(&mut r, &|tests| Some([&["pytest".to_string()], tests].concat()));
     r
 }
 
@@ -237,7 +237,7 @@ fn a_replay_with_real_randomness_says_it_fails_only_sometimes() {
     for f in flaky.factors.iter_mut() {
         f.effect = Effect::Fixes;
     }
-    crate::replay::assign(&mut r, &|tests| Some(format!("flakebox run -- pytest {}", tests.join(" "))));
+    crate::replay::assign(&mut r, &|tests| Some([&["pytest".to_string()], tests].concat()));
     let note = "fails only sometimes";
     let text = render_text(&r, false);
     assert!(text.contains("replay: flakebox run --share rand -- pytest test_big.py::test_flaky\n"), "{text}");

@@ -222,7 +222,7 @@ pub fn main(args: DiagnoseArgs) -> Result<i32> {
     // Each test worth a look gets the command that replays its failure, in
     // its runner's own syntax (every report shows it).
     if let (Ok(report), Some(a)) = (&mut result, adapter) {
-        diagnose::replay::assign(report, &|tests| crate::order::replay(a, tests));
+        diagnose::replay::assign(report, &|tests| crate::order::command(a, tests));
     }
     bar.finish_and_clear();
     // A run prepared for a round the engine did not make is cancelled, and

@@ -85,6 +85,14 @@ const RESULTS: &str = "/flakebox-order-results";
 /// `flakebox run -- CMD` running exactly `tests` in this order, in the
 /// runner's own syntax.
 pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
+    let mut line = vec!["flakebox".to_string(), "run".into(), "--".into()];
+    line.extend(command(adapter, tests)?);
+    Some(render::shell_line(&line))
+}
+
+/// The command (CMD of [`replay`]) running exactly `tests` in this order,
+/// in the runner's own syntax.
+pub fn command(adapter: &Adapter, tests: &[String]) -> Option<Vec<String>> {
     let inv = Invocation {
         selection: Some(tests.iter().map(TestId::new).collect()),
         // A runner that cannot order runs a selection in the suite's order.
@@ -119,13 +127,13 @@ pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
     }
     let env: Vec<String> =
         planned.env.iter().filter(|(_, v)| !v.contains(RESULTS)).map(|(k, v)| format!("{k}={v}")).collect();
-    let mut line = vec!["flakebox".to_string(), "run".into(), "--".into()];
+    let mut line: Vec<String> = Vec::new();
     if !env.is_empty() {
         line.push("env".into());
         line.extend(env);
     }
     line.extend(words);
-    Some(render::shell_line(&line))
+    Some(line)
 }
 
 /// The order factor's options for a diagnosis with these options: every
