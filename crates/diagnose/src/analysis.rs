@@ -458,19 +458,7 @@ fn effects(analysis: &[FactorAnalysis]) -> Vec<FactorEffect> {
 }
 
 fn condition_reports(engine: &Engine, counts: &[Counts]) -> Vec<ConditionReport> {
-    engine
-        .conds
-        .iter()
-        .zip(counts)
-        .map(|(c, n)| ConditionReport {
-            isolate: c.isolate,
-            runs: n.runs,
-            passed: n.passed,
-            failed: n.failed,
-            name: c.name.clone(),
-            timed_out: n.timed_out,
-        })
-        .collect()
+    engine.conds.iter().zip(counts).map(|(c, n)| ConditionReport::new(&c.name, c.isolate, *n)).collect()
 }
 
 /// " (N timed out)" after a count of failures, when some did.

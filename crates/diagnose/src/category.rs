@@ -121,9 +121,6 @@ mod tests {
 
     fn test(name: &str, verdict: Verdict, factors: &[Factor]) -> TestReport {
         TestReport {
-            name: name.into(),
-            verdict,
-            outcome: None,
             factors: factors
                 .iter()
                 .map(|&factor| FactorEffect {
@@ -136,16 +133,7 @@ mod tests {
                     failing_seed: None,
                 })
                 .collect(),
-            conditions: Vec::new(),
-            analysis: Vec::new(),
-            flaky_reruns: 0,
-            summary: String::new(),
-            screening: None,
-            fails_only_in_suite: false,
-            replay: None,
-            replay_alone: None,
-            max_failure_rate_95: None,
-            interaction: None,
+            ..TestReport::new(name, verdict, None)
         }
     }
 

@@ -175,30 +175,17 @@ fn order_only_test(t: &OrderTest, a: &FactorAnalysis, isolate: FactorSet) -> Tes
     } else {
         (Verdict::Undecided, None)
     };
-    let cond = |name: &str, c: Counts| ConditionReport {
-        isolate,
-        runs: c.runs,
-        passed: c.passed,
-        failed: c.failed,
-        name: name.into(),
-        timed_out: 0,
-    };
     TestReport {
-        name: t.name.clone(),
-        verdict,
-        outcome,
         factors: effect_of(a).into_iter().collect(),
-        conditions: vec![cond("suite order", suite), cond("alone", alone)],
+        conditions: vec![
+            ConditionReport::new("suite order", isolate, suite),
+            ConditionReport::new("alone", isolate, alone),
+        ],
         analysis: vec![a.clone()],
-        flaky_reruns: 0,
         summary: format!("order: {}", t.summary),
-        screening: None,
-        fails_only_in_suite: false,
-        max_failure_rate_95: None,
-        replay: None,
-        replay_alone: None,
-        // Leave-one-out conditions judge environment factors only.
-        interaction: None,
+        // Leave-one-out conditions judge environment factors only: no
+        // interaction.
+        ..TestReport::new(&t.name, verdict, outcome)
     }
 }
 
@@ -281,14 +268,8 @@ pub fn fold(report: &mut Report, order: OrderReport) {
 /// order failed. One condition: the suite in its own order.
 pub fn fold_order_only(report: &mut Report, order: OrderReport) {
     let (runs, failed) = (order.suite_runs, order.suite_runs_failed);
-    report.conditions = vec![ConditionReport {
-        isolate: order.isolate,
-        runs,
-        passed: runs - failed.min(runs),
-        failed,
-        name: "suite order".into(),
-        timed_out: 0,
-    }];
+    let counts = Counts { runs, passed: runs - failed.min(runs), failed, timed_out: 0 };
+    report.conditions = vec![ConditionReport::new("suite order", order.isolate, counts)];
     let examined = order.tests.len();
     fold(report, order);
     if report.stopped == crate::report::StopReason::Interrupted {

@@ -122,22 +122,7 @@ mod tests {
     use crate::report::{StableOutcome, Verdict};
 
     fn test(name: &str, verdict: Verdict, outcome: Option<StableOutcome>) -> TestReport {
-        TestReport {
-            name: name.into(),
-            verdict,
-            outcome,
-            factors: Vec::new(),
-            conditions: Vec::new(),
-            analysis: Vec::new(),
-            flaky_reruns: 0,
-            summary: String::new(),
-            screening: None,
-            fails_only_in_suite: false,
-            max_failure_rate_95: None,
-            replay: None,
-            replay_alone: None,
-            interaction: None,
-        }
+        TestReport::new(name, verdict, outcome)
     }
 
     fn order_test(name: &str, effect: OrderEffect, replay: Option<&str>) -> OrderTest {

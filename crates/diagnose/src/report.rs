@@ -831,7 +831,42 @@ fn is_quiet(t: &TestReport) -> bool {
     !t.needs_a_look()
 }
 
+impl ConditionReport {
+    /// The condition `name` (isolating `isolate`) with its run counts.
+    pub fn new(name: &str, isolate: FactorSet, c: Counts) -> Self {
+        ConditionReport {
+            isolate,
+            runs: c.runs,
+            passed: c.passed,
+            failed: c.failed,
+            name: name.into(),
+            timed_out: c.timed_out,
+        }
+    }
+}
+
 impl TestReport {
+    /// A test's report with its verdict and nothing else yet: no factors,
+    /// conditions, analysis, replay or summary.
+    pub fn new(name: &str, verdict: Verdict, outcome: Option<StableOutcome>) -> Self {
+        TestReport {
+            name: name.into(),
+            verdict,
+            outcome,
+            factors: Vec::new(),
+            conditions: Vec::new(),
+            analysis: Vec::new(),
+            flaky_reruns: 0,
+            summary: String::new(),
+            screening: None,
+            fails_only_in_suite: false,
+            max_failure_rate_95: None,
+            replay: None,
+            replay_alone: None,
+            interaction: None,
+        }
+    }
+
     /// Not a stable pass (or skip): a verdict, a failure, or a failure only
     /// in the whole suite, which the reports show one by one.
     pub fn needs_a_look(&self) -> bool {

@@ -100,17 +100,6 @@ fn counts(runs: usize, failed: usize) -> Counts {
     Counts { runs, passed: runs - failed, failed, timed_out: 0 }
 }
 
-fn condition(name: &str, isolate: FactorSet, c: Counts) -> ConditionReport {
-    ConditionReport {
-        isolate,
-        runs: c.runs,
-        passed: c.passed,
-        failed: c.failed,
-        name: name.into(),
-        timed_out: 0,
-    }
-}
-
 fn analysis(
     factor: Factor,
     status: Status,
@@ -136,20 +125,8 @@ fn analysis(
 fn test_report(name: &str, verdict: Verdict) -> TestReport {
     let stable = verdict == Verdict::Stable;
     TestReport {
-        name: name.into(),
-        verdict,
-        outcome: stable.then_some(StableOutcome::Pass),
-        factors: Vec::new(),
-        conditions: vec![condition("baseline", FactorSet::default(), counts(6, 0))],
-        analysis: Vec::new(),
-        flaky_reruns: 0,
-        summary: String::new(),
-        screening: None,
-        fails_only_in_suite: false,
-        max_failure_rate_95: None,
-        replay: None,
-        replay_alone: None,
-        interaction: None,
+        conditions: vec![ConditionReport::new("baseline", FactorSet::default(), counts(6, 0))],
+        ..TestReport::new(name, verdict, stable.then_some(StableOutcome::Pass))
     }
 }
 
@@ -195,9 +172,9 @@ fn big_suite() -> Report {
     r.summary = "per test: 1 from the environment".into();
     r.factors = vec![effect];
     r.conditions = vec![
-        condition("baseline", FactorSet::default(), counts(14, 5)),
-        condition("rand", FactorSet::only(Factor::Rand), counts(14, 14)),
-        condition("net", FactorSet::only(Factor::Net), counts(0, 0)),
+        ConditionReport::new("baseline", FactorSet::default(), counts(14, 5)),
+        ConditionReport::new("rand", FactorSet::only(Factor::Rand), counts(14, 14)),
+        ConditionReport::new("net", FactorSet::only(Factor::Net), counts(0, 0)),
     ];
     r.analysis = vec![rand, analysis(Factor::Net, Status::None, counts(0, 0), counts(0, 0), &[])];
     r.tests = tests;
