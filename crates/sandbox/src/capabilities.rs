@@ -62,6 +62,28 @@ const KEPT: [Capability; 12] = [
     CAP_AUDIT_WRITE,
 ];
 
+/// Never kept unless given back with `--cap-add`: each reaches the host's
+/// kernel past the sandbox's namespaces (the clock, modules, reboot, raw
+/// I/O and device nodes, the kernel log and wake alarms, security policy,
+/// BPF and perf, mounts and the other admin calls, ptrace of PID 1, files
+/// by handle).
+pub const HOST_REACHING: [Capability; 14] = [
+    CAP_SYS_TIME,
+    CAP_SYS_MODULE,
+    CAP_SYS_BOOT,
+    CAP_SYS_RAWIO,
+    CAP_SYSLOG,
+    CAP_WAKE_ALARM,
+    CAP_MAC_ADMIN,
+    CAP_MAC_OVERRIDE,
+    CAP_BPF,
+    CAP_PERFMON,
+    CAP_SYS_ADMIN,
+    CAP_SYS_PTRACE,
+    CAP_DAC_READ_SEARCH,
+    CAP_MKNOD,
+];
+
 /// Kept only when the sandbox has its own network namespace.
 const KEPT_WITH_OWN_NET: [Capability; 2] = [CAP_NET_ADMIN, CAP_NET_RAW];
 
@@ -283,22 +305,7 @@ mod tests {
     fn host_reaching_capabilities_are_not_kept() {
         for own_net in [true, false] {
             let k = kept(own_net, &[]);
-            for c in [
-                CAP_SYS_TIME,
-                CAP_SYS_MODULE,
-                CAP_SYS_BOOT,
-                CAP_SYS_RAWIO,
-                CAP_SYSLOG,
-                CAP_WAKE_ALARM,
-                CAP_MAC_ADMIN,
-                CAP_MAC_OVERRIDE,
-                CAP_BPF,
-                CAP_PERFMON,
-                CAP_SYS_ADMIN,
-                CAP_SYS_PTRACE,
-                CAP_DAC_READ_SEARCH,
-                CAP_MKNOD,
-            ] {
+            for c in HOST_REACHING {
                 assert_eq!(k & c.bitmask(), 0, "{c} kept (own net: {own_net})");
             }
             assert_ne!(k & CAP_CHOWN.bitmask(), 0);

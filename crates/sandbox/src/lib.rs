@@ -40,7 +40,7 @@ pub mod step_times;
 mod tmp_size;
 mod user;
 
-pub use capabilities::{parse as parse_capability, Capability};
+pub use capabilities::{parse as parse_capability, Capability, HOST_REACHING as HOST_REACHING_CAPABILITIES};
 pub use error::SandboxError;
 pub use evidence::{Evidence, FileChange, Leftover, ServiceEvidence, TableRows};
 pub use mount_plan::{check_hide, HideBy};
