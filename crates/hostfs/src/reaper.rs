@@ -79,6 +79,25 @@ impl Reaper {
         }
     }
 
+    /// Let `cmd`'s process, and what it starts, hold the pipe too: then the
+    /// reaper also waits for them to end before it removes anything, so a
+    /// helper still writing into a tree when the owner dies (initdb and its
+    /// backends, say) does not race the removal.
+    pub fn hold_in(&self, cmd: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
+        let fd = self.write_end;
+        // SAFETY: the closure runs in the forked child before exec and makes
+        // one async-signal-safe call on a descriptor it inherited from us.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
     /// Tell the reaper the trees are taken care of, and wait for it to leave.
     pub fn disarm(self) {
         drop(self)
@@ -303,6 +322,42 @@ mod tests {
         reaper.disarm();
         assert!(a.join("f").is_file(), "the owner's trees are the owner's to remove");
         assert!(fs::metadata(format!("/proc/{pid}")).is_err(), "the reaper is gone");
+    }
+
+    #[test]
+    fn a_holder_keeps_the_reaper_waiting_after_the_owner_is_gone() {
+        use std::process::{Command, Stdio};
+        let d = tempfile::tempdir().expect("tempdir");
+        let a = d.path().join("a");
+        let reaper = Reaper::spawn(&[&a]).expect("reaper");
+        fs::create_dir(&a).expect("mkdir");
+        let mut cmd = Command::new("cat");
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null());
+        reaper.hold_in(&mut cmd);
+        let mut holder = cmd.spawn().expect("cat");
+        // The owner goes (as abandon does, without waiting for the reaper).
+        let me = std::mem::ManuallyDrop::new(reaper);
+        // SAFETY: our own descriptor, and a pidfd of our own child.
+        let pidfd = unsafe {
+            libc::close(me.write_end);
+            libc::syscall(libc::SYS_pidfd_open, me.pid, 0) as libc::c_int
+        };
+        assert!(pidfd >= 0, "pidfd_open: {}", io::Error::last_os_error());
+        // The holder still runs: the reaper must not end, nor remove a. (A
+        // bounded wait for what must not happen.)
+        let mut pfd = libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd of ours.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 300) };
+        assert_eq!(ready, 0, "the reaper ended while a holder ran");
+        assert!(a.is_dir(), "removed while a holder ran");
+        drop(holder.stdin.take());
+        holder.wait().expect("wait");
+        // SAFETY: our own child; then our own descriptor.
+        unsafe {
+            wait_for(me.pid);
+            libc::close(pidfd);
+        }
+        assert!(fs::symlink_metadata(&a).is_err(), "{} left after every holder ended", a.display());
     }
 
     #[test]

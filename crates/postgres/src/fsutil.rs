@@ -14,17 +14,24 @@ pub(crate) fn copy_options(run_as: Option<(u32, u32)>) -> hostfs::CopyOptions {
     hostfs::CopyOptions { owner: run_as, follow_src_symlink: true, ..Default::default() }
 }
 
-/// Creates a new directory `parent/<prefix><random>` with `mode`, owned by `owner`
-/// when given.
+/// Creates a new directory `parent/<prefix><pid>-<random>` with `mode`, owned by
+/// `owner` when given, and a reaper that removes it if this process dies
+/// before it is renamed or removed (SIGKILL mid-build: no Drop runs). The
+/// reaper is started before the directory exists, so no kill leaves it
+/// unwatched; keep the reaper until the directory is renamed or removed.
 pub(crate) fn make_unique_dir(
     parent: &Path,
     prefix: &str,
     mode: u32,
     owner: Option<(u32, u32)>,
-) -> Result<PathBuf, PgError> {
+) -> Result<(PathBuf, hostfs::Reaper), PgError> {
     for _ in 0..64 {
         let name = format!("{prefix}{}-{:08x}", std::process::id(), fastrand::u32(..));
         let p = parent.join(name);
+        let reaper = hostfs::Reaper::spawn(&[&p]).map_err(|e| PgError::Io {
+            context: format!("watching {}", p.display()),
+            source: io::Error::other(e),
+        })?;
         match fs::DirBuilder::new().mode(mode).create(&p) {
             Ok(()) => {
                 fs::set_permissions(&p, fs::Permissions::from_mode(mode))
@@ -33,8 +40,9 @@ pub(crate) fn make_unique_dir(
                     std::os::unix::fs::chown(&p, Some(u), Some(g))
                         .map_err(io_err(format!("chown {}", p.display())))?;
                 }
-                return Ok(p);
+                return Ok((p, reaper));
             }
+            // Someone else's: the reaper leaves it alone when dropped.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(io_err(format!("mkdir {}", p.display()))(e)),
         }

@@ -40,6 +40,8 @@ pub(crate) fn launch(
     log_path: &Path,
     listen: &Listen,
     run_as: Option<(u32, u32)>,
+    // A template build's: the reaper waits for the server too.
+    reaper: Option<&hostfs::Reaper>,
 ) -> Result<Starting, PgError> {
     // sun_path holds 107 bytes plus NUL; postgres would fail later with a vaguer
     // message.
@@ -86,6 +88,9 @@ pub(crate) fn launch(
     let (out, err) = log_stdio(&log).map_err(io_err("dup log fd"))?;
     cmd.stdout(out).stderr(err);
     configure_server_child(&mut cmd, run_as);
+    if let Some(r) = reaper {
+        r.hold_in(&mut cmd);
+    }
     let child = cmd.spawn().map_err(io_err(format!("spawn {}", bins.postgres().display())))?;
     let pidfd = pidfd_open(child.id());
     Ok(Starting {

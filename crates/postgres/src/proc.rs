@@ -27,6 +27,9 @@ pub(crate) fn clean_command(program: &Path, bindir: &Path) -> Command {
     // grep nothing out of them, but a mixed-language log tail is confusing.
     cmd.env("LC_ALL", "C");
     cmd.stdin(Stdio::null());
+    // The server's own choice (SIGQUIT, configure_server_child) comes later
+    // and replaces this one.
+    die_with_parent(&mut cmd, libc::SIGKILL);
     cmd
 }
 
@@ -40,6 +43,13 @@ pub(crate) fn configure_server_child(cmd: &mut Command, run_as: Option<(u32, u32
         cmd.uid(uid).gid(gid);
     }
     cmd.process_group(0);
+    die_with_parent(cmd, libc::SIGQUIT);
+}
+
+/// `cmd`'s process gets `signal` when the thread that spawned it dies
+/// (flakebox killed): a helper must not outlive the flakebox it serves, nor
+/// go on writing into a directory flakebox's reaper is removing.
+pub(crate) fn die_with_parent(cmd: &mut Command, signal: libc::c_int) {
     // SAFETY: getpid is async-signal-safe and called in the parent.
     let parent = unsafe { libc::getpid() };
     // SAFETY: the closure runs in the forked child before exec and only makes
@@ -48,7 +58,7 @@ pub(crate) fn configure_server_child(cmd: &mut Command, run_as: Option<(u32, u32
     // parent-death signal.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl.

@@ -119,7 +119,7 @@ impl Server {
             }
             _ => {}
         }
-        match launch(&template.binaries, &data_dir, &scratch.join("postgres.log"), listen, run_as) {
+        match launch(&template.binaries, &data_dir, &scratch.join("postgres.log"), listen, run_as, None) {
             Ok(mut s) => {
                 s.server.overlay = overlay;
                 Ok(s)

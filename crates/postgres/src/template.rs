@@ -128,7 +128,9 @@ impl Template {
         remove_stale_builds(&root, ".build-");
         remove_stale_builds(&root, ".trash-");
 
-        let staging = build(bins, &root, &files, lc_ctype, run_as)?;
+        // The reaper outlives the guard (dropped after it): the staging
+        // directory is gone, renamed or removed, before it is disarmed.
+        let (staging, _reaper) = build(bins, &root, &files, lc_ctype, run_as)?;
         let staging = DirGuard(staging);
         write_marker(&staging.0, &key)?;
         match fs::rename(&staging.0, &final_dir) {
@@ -267,14 +269,15 @@ fn cache_key(bins: &Binaries, files: &[PathBuf], lc_ctype: &str, data_owner: u32
 }
 
 /// Builds a complete cluster under `root/.build-*` and returns that directory (with
-/// `data/` inside, no marker yet). Cleans up after itself on error.
+/// `data/` inside, no marker yet) and the reaper that removes it if flakebox dies
+/// before it is renamed. Cleans up after itself on error.
 fn build(
     bins: &Binaries,
     root: &Path,
     files: &[PathBuf],
     lc_ctype: &str,
     run_as: Option<(u32, u32)>,
-) -> Result<PathBuf, PgError> {
+) -> Result<(PathBuf, hostfs::Reaper), PgError> {
     // The cluster is built where the building uid can reach it. Running as
     // ourselves: right in the cache, renamed into place at the end. As another uid
     // (root building for nobody): the cache may sit under /root (0700), so build in a
@@ -297,10 +300,12 @@ fn build(
             }
         }
     }
-    let build_dir = DirGuard(make_unique_dir(&parent, prefix, 0o700, run_as)?);
+    // Declared before the guard, so dropped after it.
+    let (dir, reaper) = make_unique_dir(&parent, prefix, 0o700, run_as)?;
+    let build_dir = DirGuard(dir);
     let data = build_dir.0.join("data");
 
-    initdb(bins, &data, &build_dir.0.join("initdb.log"), lc_ctype, run_as)?;
+    initdb(bins, &data, &build_dir.0.join("initdb.log"), lc_ctype, run_as, &reaper)?;
     let conf = data.join("postgresql.conf");
     OpenOptions::new()
         .append(true)
@@ -309,7 +314,7 @@ fn build(
         .map_err(io_err(format!("append to {}", conf.display())))?;
 
     if !files.is_empty() {
-        seed(bins, &build_dir.0, &data, files, run_as)?;
+        seed(bins, &build_dir.0, &data, files, run_as, &reaper)?;
     }
     trim_wal(bins, &data);
     for log in ["initdb.log", "server.log"] {
@@ -319,13 +324,14 @@ fn build(
     if in_cache {
         let dir = build_dir.0.clone();
         std::mem::forget(build_dir);
-        return Ok(dir);
+        return Ok((dir, reaper));
     }
-    let staging = DirGuard(make_unique_dir(root, ".build-", 0o700, None)?);
+    let (dir, staging_reaper) = make_unique_dir(root, ".build-", 0o700, None)?;
+    let staging = DirGuard(dir);
     hostfs::copy_tree(&data, &staging.0.join("data"), &copy_options(run_as))?;
     let dir = staging.0.clone();
     std::mem::forget(staging);
-    Ok(dir)
+    Ok((dir, staging_reaper))
 }
 
 fn initdb(
@@ -334,6 +340,7 @@ fn initdb(
     log_path: &Path,
     lc_ctype: &str,
     run_as: Option<(u32, u32)>,
+    reaper: &hostfs::Reaper,
 ) -> Result<(), PgError> {
     let log = File::create(log_path).map_err(io_err(format!("create {}", log_path.display())))?;
     let mut cmd = clean_command(&bins.initdb(), &bins.bindir);
@@ -357,6 +364,8 @@ fn initdb(
         use std::os::unix::process::CommandExt;
         cmd.uid(uid).gid(gid);
     }
+    // initdb's backends go on writing for a moment after it is killed.
+    reaper.hold_in(&mut cmd);
     let status = cmd.status().map_err(io_err(format!("run {}", bins.initdb().display())))?;
     if status.success() {
         Ok(())
@@ -373,10 +382,12 @@ fn seed(
     data: &Path,
     files: &[PathBuf],
     run_as: Option<(u32, u32)>,
+    reaper: &hostfs::Reaper,
 ) -> Result<(), PgError> {
     let psql = bins.psql()?.to_path_buf();
     let listen = Listen { tcp: None, unix_dir: build_dir.to_path_buf() };
-    let server = launch(bins, data, &build_dir.join("server.log"), &listen, run_as)?.wait_ready()?;
+    let log = build_dir.join("server.log");
+    let server = launch(bins, data, &log, &listen, run_as, Some(reaper))?.wait_ready()?;
     for file in files {
         let abs = std::path::absolute(file).unwrap_or_else(|_| file.clone());
         if let Err(error) = crate::psql::run_init_file(&psql, &bins.bindir, build_dir, listen.port(), &abs) {
