@@ -179,24 +179,45 @@ fn kill_trials() -> usize {
     std::env::var("FLAKEBOX_FAULT_TRIALS").ok().and_then(|s| s.parse().ok()).unwrap_or(3)
 }
 
-/// Host processes named `postgres`.
+/// Host processes of PostgreSQL's: a server, or a helper a template build
+/// runs (initdb, psql, pg_controldata).
 fn postgres_processes() -> Vec<u32> {
+    const NAMES: [&str; 4] = ["postgres", "initdb", "psql", "pg_controldata"];
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").expect("/proc").filter_map(Result::ok) {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == "postgres") {
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| NAMES.contains(&c.trim_end())) {
             out.push(pid);
         }
     }
     out
 }
 
+/// Template build directories of flakebox process `pid` in the PostgreSQL
+/// template cache `who` uses when run in `home` (nobody's HOME is its
+/// scratch directory, so each of its trials builds the template).
+fn template_builds(who: Who, home: &std::path::Path, pid: u32) -> Vec<String> {
+    let cache = match who {
+        Who::Nobody => home.to_path_buf(),
+        Who::Root => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()),
+    }
+    .join(".cache/flakebox/postgres");
+    let prefix = format!(".build-{pid}-");
+    std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path().display().to_string())
+        .collect()
+}
+
 /// SIGKILL `flakebox ARGS(marker)` after a random delay below `max_delay`,
 /// [`kill_trials`] times as each user, and check that nothing is left: no
-/// process with the marker on its command line, no new PostgreSQL server,
-/// no mount, no temporary directory (one named by `scratch_prefixes` and
-/// the pid of the flakebox that made it, or a
-/// template build directory).
+/// process with the marker on its command line, no new PostgreSQL server or
+/// helper, no mount, no temporary directory (one named by
+/// `scratch_prefixes` and the pid of the flakebox that made it, or a
+/// template build directory, in /tmp or in the template cache).
 fn sigkill_trials(args: impl Fn(&str) -> Vec<String>, scratch_prefixes: &[&str], max_delay: Duration) {
     let _one = exclusive();
     let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
@@ -238,6 +259,10 @@ fn sigkill_trials(args: impl Fn(&str) -> Vec<String>, scratch_prefixes: &[&str],
                 .filter(|t| !temp_before_trial.contains(t) && ours(t))
                 .collect();
             assert!(left.is_empty(), "{who:?} {args:?} trial {trial}: left {left:?}");
+            // A build killed midway: its reaper (gone with the marker's
+            // processes above) waited for initdb and removed the directory.
+            let builds = template_builds(who, d.path(), child.id());
+            assert!(builds.is_empty(), "{who:?} {args:?} trial {trial}: template build left: {builds:?}");
         }
     }
     let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
