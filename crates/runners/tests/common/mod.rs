@@ -104,6 +104,9 @@ pub fn try_run(
         .current_dir(&a.cwd)
         .envs(planned.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .envs(env.iter().copied())
+        // The runner's own scratch (Jest's cache, /tmp/jest_0 by default)
+        // goes with this run's directory.
+        .env("TMPDIR", dir.path())
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
