@@ -800,3 +800,30 @@ sys.stdin.readline()
         );
     }
 }
+
+/// bench/hardening.sh times runs without the minimal /dev or the capability
+/// drop through a switch that only its own build has: in the product the
+/// variable changes nothing.
+#[test]
+#[cfg(not(feature = "bench-toggles"))]
+fn the_benchs_switch_leaves_the_product_hardened() {
+    let d = scratch(Who::Root);
+    let script = "ls -A /dev; grep CapEff /proc/self/status";
+    let o = command(Who::Root, d.path(), &["run", "--", "sh", "-c", script])
+        .env("FLAKEBOX_BENCH_WITHOUT", "dev,caps")
+        .output()
+        .expect("spawn flakebox");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut dev: Vec<&str> = out.lines().filter(|l| !l.starts_with("CapEff")).collect();
+    dev.sort();
+    let minimal = [
+        "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom",
+        "zero",
+    ];
+    assert_eq!(dev, minimal, "the host's /dev: {out}");
+    let eff =
+        u64::from_str_radix(out.lines().find_map(|l| l.strip_prefix("CapEff:")).expect("CapEff").trim(), 16)
+            .expect("hex");
+    assert_eq!(eff & sandbox::Capability::CAP_SYS_ADMIN.bitmask(), 0, "every capability kept: {eff:x}");
+}

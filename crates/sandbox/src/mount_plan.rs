@@ -425,6 +425,11 @@ impl Planner<'_, '_> {
     /// into /proc, and the terminal as /dev/console.
     fn minimal_dev(&mut self) {
         let dev = Path::new("/dev");
+        if crate::step_times::without("dev") {
+            let (depth, access, target) = (Depth::Tree, Access::ReadWrite, Target::Present);
+            self.ops.push(Op::Bind { path: dev.into(), depth, access, target });
+            return;
+        }
         let nodes = DEV_NODES.map(|(name, major, minor)| DevEntry::Node { name, major, minor, mode: 0o666 });
         let links = DEV_LINKS.map(|(name, target)| DevEntry::Symlink { name, target });
         let rest = [

@@ -107,6 +107,22 @@ fn format_line<'a>(buf: &'a mut [u8; 64], tag: &[u8], mut ns: u64) -> &'a [u8] {
     &buf[..=len]
 }
 
+/// Bench builds only (`--features bench-toggles`, bench/hardening.sh): whether
+/// `FLAKEBOX_BENCH_WITHOUT` (a comma list) asks to leave out a hardening
+/// step, so that a whole run can be timed with and without it: `dev` binds
+/// the host's /dev instead of the minimal one (as before, and as rootless
+/// still does), `caps` leaves the command every capability. A product build
+/// has no such switch: this is always false there.
+#[cfg(feature = "bench-toggles")]
+pub(crate) fn without(step: &str) -> bool {
+    std::env::var("FLAKEBOX_BENCH_WITHOUT").is_ok_and(|v| v.split(',').any(|s| s == step))
+}
+
+#[cfg(not(feature = "bench-toggles"))]
+pub(crate) fn without(_step: &str) -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::format_line;
