@@ -475,7 +475,8 @@ impl Plan {
     /// What must be confirmed, per test: each stretch of consecutive instant
     /// probes at which its first-pass outcome differed from its outcome at
     /// now (one re-run at any instant of the stretch confirms it, see
-    /// [`Plan::classify`]) and each zone at which it differed. A test shown
+    /// [`Plan::classify`]; stretches making up one time of day are one, see
+    /// `to_confirm`) and each zone at which it differed. A test shown
     /// flaky (two runs at one target disagree, now included) needs nothing
     /// more: its differences say nothing about the calendar. So the rounds
     /// expose flakiness before spending runs on it: a test gets one of its
@@ -564,20 +565,49 @@ impl Plan {
 
     /// What a re-run must confirm for test `name`: its stretches of
     /// consecutive instants whose first-pass outcome differed from now's,
-    /// then each zone where it differed (a one-target unit each).
+    /// then each zone where it differed (a one-target unit each). Stretches
+    /// that are together exactly the instants of one time of day (see
+    /// [`Plan::one_time_of_day`]) are one unit: a daily hazard.
     fn to_confirm(&self, by_target: &BTreeMap<Target, Vec<&ProbeResult>>, name: &str) -> Vec<Vec<Target>> {
         let base_fail = base_fails(by_target.get(&self.baseline()), name);
-        let first_differs = |target: Target| {
+        let first = |target: Target| -> Vec<bool> {
             by_target
                 .get(&target)
                 .into_iter()
                 .flatten()
                 .filter(|r| r.attempt == 1)
-                .any(|r| r.tests.get(name).copied().and_then(observed).is_some_and(|f| f != base_fail))
+                .filter_map(|r| r.tests.get(name).copied().and_then(observed))
+                .collect()
         };
+        let first_differs = |target: Target| first(target).iter().any(|&f| f != base_fail);
         let mut units = self.stretches(&|t| by_target.contains_key(&t), &first_differs);
+        if units.len() > 1 {
+            let differing: BTreeSet<Target> = units.iter().flatten().copied().collect();
+            if self.one_time_of_day(&differing, &|t| !first(t).is_empty()) {
+                units = vec![differing.into_iter().collect()];
+            }
+        }
         units.extend((0..self.zones.len()).map(Target::Zone).filter(|&t| first_differs(t)).map(|t| vec![t]));
         units
+    }
+
+    /// Whether the instants in `differing` are exactly the instants (now
+    /// aside) where the test was `observed` that share one time of day, in
+    /// UTC or in the zone in effect: the last second of a UTC day, the
+    /// second before the DST changes. A test that differs there and nowhere
+    /// else follows the clock of the day, and one re-run that agrees at any
+    /// of them confirms them all; a flaky test would have to fail at exactly
+    /// such a set, then again at the re-run.
+    fn one_time_of_day(&self, differing: &BTreeSet<Target>, observed: &dyn Fn(Target) -> bool) -> bool {
+        let Some(&Target::Instant(first)) = differing.first() else { return false };
+        [TimeZone::UTC, self.zone.clone()].iter().any(|zone| {
+            let of_day = |i: usize| self.hazards[i].instant.to_zoned(zone.clone()).time();
+            let same: BTreeSet<Target> = (0..self.hazards.len())
+                .filter(|&i| i != self.baseline && observed(Target::Instant(i)) && of_day(i) == of_day(first))
+                .map(Target::Instant)
+                .collect();
+            same == *differing
+        })
     }
 
     /// Maximal runs of consecutive instant targets (in time order) for which
@@ -614,7 +644,7 @@ impl Plan {
     ///   (confirmed: ≥ 2 runs agreeing, different from now, at that instant
     ///   or at another of its stretch of consecutive differing instants —
     ///   one re-run per stretch, so a failure that lasts costs one run to
-    ///   confirm, not one per probe), with its failing windows and the
+    ///   confirm, not one per probe; one per daily pattern), with its failing windows and the
     ///   earliest failing instant ≥ now as `first_failure` (or the earliest
     ///   overall if all are past).
     /// - Else a confirmed difference (≥ 2 runs agreeing) under some zone →

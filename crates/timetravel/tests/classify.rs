@@ -822,3 +822,38 @@ fn a_test_a_selection_missed_is_confirmed_by_a_whole_suite_re_run() {
     assert!(at_2038[0].tests.is_some() && at_2038[1].tests.is_none(), "{at_2038:?}");
     assert!(at_2038[1].attempt > at_2038[0].attempt);
 }
+
+#[test]
+fn a_daily_pattern_is_confirmed_by_one_re_run() {
+    fn last_second_of_a_utc_day(p: &Probe) -> bool {
+        let t = p.instant.to_zoned(jiff::tz::TimeZone::UTC).time();
+        (t.hour(), t.minute(), t.second()) == (23, 59, 59)
+    }
+    // The token test: fails in the last second of every UTC day (two probes
+    // for this now: today's UTC midnight and the UTC New Year), at no other.
+    fn token(p: &Probe) -> Outcome {
+        pass_if(!last_second_of_a_utc_day(p))
+    }
+    // The same and at +1 year: not one time of day, so a re-run per stretch.
+    fn plus(p: &Probe) -> Outcome {
+        pass_if(!last_second_of_a_utc_day(p) && p.label != "+1 year")
+    }
+    let plan = plan(&[]);
+    // (test, its outcome, instants where it fails, re-runs at instants).
+    type Case = (&'static str, fn(&Probe) -> Outcome, usize, usize);
+    let cases: [Case; 2] = [("token", token, 2, 1), ("plus", plus, 3, 3)];
+    for (name, test, differing, reruns) in cases {
+        let suite: &Suite = &move |p| vec![(name, test(p))];
+        let mut results = run(&plan.probes(), suite);
+        let failed = results.iter().filter(|r| r.tests.get(name) == Some(&Outcome::Failed)).count();
+        assert_eq!(failed, differing, "{name}");
+        let rounds = confirm(&plan, &mut results, 1, &result_of(suite));
+        let instants = rounds.concat().iter().filter(|p| p.tz.is_none() && p.label != "now").count();
+        assert_eq!(instants, reruns, "{name}: {rounds:?}");
+        let v = plan.classify(&results);
+        let t = find(&v, name);
+        assert_eq!(t.verdict, Verdict::TimeDependent, "{name}");
+        assert_eq!(t.failing_windows.len(), differing, "{name}: {t:#?}");
+        assert_eq!(unconfirmed(t), 0, "{name}: every failing instant confirmed: {t:#?}");
+    }
+}
