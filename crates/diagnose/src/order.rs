@@ -210,6 +210,22 @@ pub struct OrderReport {
     pub isolate: FactorSet,
 }
 
+impl OrderReport {
+    /// A report with no test examined and no run made yet.
+    pub fn empty(alpha: f64, seed: u64, isolate: FactorSet) -> Self {
+        OrderReport {
+            tests: Vec::new(),
+            runs: 0,
+            alpha,
+            seed,
+            incomplete: false,
+            suite_runs: 0,
+            suite_runs_failed: 0,
+            isolate,
+        }
+    }
+}
+
 /// Why the order factor could not be diagnosed.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -301,16 +317,7 @@ pub fn diagnose_order<R: Runner + ?Sized>(
     replay: Replay<'_>,
 ) -> Result<OrderReport, OrderError> {
     let mut runs = Runs { runner, isolate: opts.isolate, made: 0 };
-    let mut report = OrderReport {
-        tests: Vec::new(),
-        runs: 0,
-        alpha: opts.alpha,
-        seed: opts.seed,
-        incomplete: false,
-        suite_runs: 0,
-        suite_runs_failed: 0,
-        isolate: opts.isolate,
-    };
+    let mut report = OrderReport::empty(opts.alpha, opts.seed, opts.isolate);
     match examine(&mut runs, opts, replay, &mut report) {
         Ok(()) => {}
         Err(OrderError::Runner(RunnerError::Interrupted)) => report.incomplete = true,

@@ -150,16 +150,7 @@ mod tests {
     fn report(tests: Vec<TestReport>, order: Vec<OrderTest>) -> Report {
         let mut r = crate::order::order_only_report(
             vec!["pytest".into(), "-q".into()],
-            OrderReport {
-                tests: Vec::new(),
-                runs: 0,
-                alpha: 0.05,
-                seed: 1,
-                incomplete: false,
-                suite_runs: 0,
-                suite_runs_failed: 0,
-                isolate: Default::default(),
-            },
+            OrderReport::empty(0.05, 1, Default::default()),
             0.05,
             0.0,
         );

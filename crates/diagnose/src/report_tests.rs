@@ -151,21 +151,8 @@ fn big_suite() -> Report {
     let mut tests: Vec<TestReport> =
         (0..500).map(|i| test_report(&format!("test_big.py::test_ok_{i:03}"), Verdict::Stable)).collect();
     tests.push(flaky);
-    let mut r = order_only_report(
-        vec!["pytest".into()],
-        OrderReport {
-            tests: Vec::new(),
-            runs: 0,
-            alpha: 0.05,
-            seed: 1,
-            incomplete: false,
-            suite_runs: 0,
-            suite_runs_failed: 0,
-            isolate: FactorSet::all(),
-        },
-        0.05,
-        1.0,
-    );
+    let mut r =
+        order_only_report(vec!["pytest".into()], OrderReport::empty(0.05, 1, FactorSet::all()), 0.05, 1.0);
     r.order = None;
     r.verdict = Verdict::Environment;
     r.outcome = None;
