@@ -602,8 +602,9 @@ impl Plan {
         let Some(&Target::Instant(first)) = differing.first() else { return false };
         [TimeZone::UTC, self.zone.clone()].iter().any(|zone| {
             let of_day = |i: usize| self.hazards[i].instant.to_zoned(zone.clone()).time();
+            let time = of_day(first);
             let same: BTreeSet<Target> = (0..self.hazards.len())
-                .filter(|&i| i != self.baseline && observed(Target::Instant(i)) && of_day(i) == of_day(first))
+                .filter(|&i| i != self.baseline && observed(Target::Instant(i)) && of_day(i) == time)
                 .map(Target::Instant)
                 .collect();
             same == *differing
