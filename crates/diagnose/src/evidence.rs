@@ -365,13 +365,11 @@ pub(crate) fn failing_seed(engine: &Engine, fails: &[Option<bool>]) -> Option<Fa
     let first = &engine.records[first];
     let frozen_instant =
         first.isolated.contains(Factor::Time).then(|| first.evidence.frozen_instant.clone()).flatten();
-    let mut replay: Vec<String> = ["flakebox", "run", "--seed"].map(String::from).to_vec();
-    replay.push(seed.to_string());
+    let mut opts = vec!["--seed".to_string(), seed.to_string()];
     if let Some(t) = &frozen_instant {
-        replay.extend(["--time".to_string(), t.clone()]);
+        opts.extend(["--time".to_string(), t.clone()]);
     }
-    replay.push("--".into());
-    replay.extend(engine.command.iter().cloned());
+    let replay = crate::replay::run_words(&opts, &engine.command);
     let suspects_only = engine.suspects.as_ref().is_some_and(|s| !s.is_empty());
     Some(FailingSeed {
         seed,

@@ -105,13 +105,18 @@ fn failing_options(t: &TestReport, frozen: Option<&str>, entropy: Option<u64>) -
     opts
 }
 
-/// `flakebox run OPTS -- CMD`, as a shell line.
-fn run_line(opts: &[String], cmd: &[String]) -> String {
+/// The words of `flakebox run OPTS -- CMD`: every replay of a diagnosis.
+pub fn run_words(opts: &[String], cmd: &[String]) -> Vec<String> {
     let mut line = vec!["flakebox".to_string(), "run".into()];
     line.extend(opts.iter().cloned());
     line.push("--".into());
     line.extend(cmd.iter().cloned());
-    render::shell_line(&line)
+    line
+}
+
+/// `flakebox run OPTS -- CMD`, as a shell line.
+pub fn run_line(opts: &[String], cmd: &[String]) -> String {
+    render::shell_line(&run_words(opts, cmd))
 }
 
 #[cfg(test)]

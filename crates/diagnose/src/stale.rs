@@ -167,18 +167,17 @@ pub fn explain(s: &StaleState, command: &[String]) -> Vec<String> {
         "hidden (run --hide, fs isolated): failed {} of {} runs; {} failed {} of {} (p = {:.4})",
         s.hidden.failed, s.hidden.runs, s.compared_with, s.compared.failed, s.compared.runs, s.p_value
     ));
-    let mut replay: Vec<&str> = vec!["flakebox", "run", "--share", "net,time,rand"];
+    let mut opts = vec!["--share".to_string(), "net,time,rand".into()];
     for p in &s.paths {
-        replay.extend(["--hide", p]);
+        opts.extend(["--hide".to_string(), p.clone()]);
     }
-    replay.push("--");
-    replay.extend(command.iter().map(String::as_str));
+    let replay = crate::replay::run_line(&opts, command);
     if s.confirmed {
         let mut rm = vec!["rm"];
         rm.extend(s.paths.iter().map(String::as_str));
         out.push(format!("clean up: {}", render::shell_line(&rm)));
         let it = if s.paths.len() == 1 { "it" } else { "them" };
-        out.push(format!("replay with {it} hidden: {}", render::shell_line(&replay)));
+        out.push(format!("replay with {it} hidden: {replay}"));
     } else {
         out.push(format!(
             "hiding {} did not fix the failures: not the cause",

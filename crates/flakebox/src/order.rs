@@ -85,9 +85,7 @@ const RESULTS: &str = "/flakebox-order-results";
 /// `flakebox run -- CMD` running exactly `tests` in this order, in the
 /// runner's own syntax.
 pub fn replay(adapter: &Adapter, tests: &[String]) -> Option<String> {
-    let mut line = vec!["flakebox".to_string(), "run".into(), "--".into()];
-    line.extend(command(adapter, tests)?);
-    Some(render::shell_line(&line))
+    Some(diagnose::replay::run_line(&[], &command(adapter, tests)?))
 }
 
 /// The command (CMD of [`replay`]) running exactly `tests` in this order,
