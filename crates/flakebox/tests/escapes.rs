@@ -731,6 +731,76 @@ print("shared", "ok" if r.returncode == 0 else "EPERM", flush=True)
     }
 }
 
+/// What the host's templates of the minimal /dev hold: per entry its path,
+/// mode, device number and link target.
+fn dev_templates() -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(sandbox::DEV_TEMPLATES) else { return out };
+    for dir in dirs.map(|e| e.expect("entry").path()) {
+        let meta = std::fs::symlink_metadata(&dir).expect("template");
+        out.push(format!("{} {:o}", dir.display(), meta.mode()));
+        for e in std::fs::read_dir(&dir).expect("list").map(|e| e.expect("entry").path()) {
+            let m = std::fs::symlink_metadata(&e).expect("stat");
+            let link = std::fs::read_link(&e).map(|l| l.display().to_string()).unwrap_or_default();
+            out.push(format!("{} {:o} {:x} {link}", e.display(), m.mode(), m.rdev()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// As root the minimal /dev is bound from a template on the host, made once
+/// (crates/sandbox/src/mounts.rs): the command can change neither it (the
+/// bind is read-only, remounting needs CAP_SYS_ADMIN) nor, through the root
+/// overlay, the host's copy (a write there is the sandbox's own).
+#[test]
+fn the_minimal_devs_template_cannot_be_changed() {
+    let script = format!(
+        r#"
+import glob
+attempt("create", lambda: open("/dev/evil", "w").close())
+attempt("chmod", lambda: os.chmod("/dev/null", 0o600))
+attempt("rename", lambda: os.rename("/dev/zero", "/dev/zero2"))
+attempt("mknod", lambda: os.mknod("/dev/evil", 0o666 | 0o020000, os.makedev(1, 3)))
+sysc("remount", {mount}, None, b"/dev", None, ctypes.c_ulong(32 | 4096), None)
+seen = glob.glob("{templates}/dev-*")
+print("templates", len(seen), flush=True)
+for t in seen:
+    attempt("through-overlay", lambda: open(t + "/evil", "w").close())
+"#,
+        mount = libc::SYS_mount,
+        templates = sandbox::DEV_TEMPLATES,
+    );
+    for who in BOTH {
+        let d = scratch(who);
+        // Made by the first run as root, if no run made it before.
+        let ready = run(Who::Root, d.path(), &["run", "--", "true"]);
+        assert!(ready.status.success(), "{}", stderr(&ready));
+        let before = dev_templates();
+        assert!(!before.is_empty(), "no template in {}", sandbox::DEV_TEMPLATES);
+        let o = attempt(who, d.path(), &[], &script);
+        let r = results(who, &o);
+        // As nobody /dev is the host's, bound, and not nobody's to change.
+        let errnos = ["EROFS", "EPERM", "EACCES"];
+        for tag in ["create", "chmod", "rename", "mknod", "remount"] {
+            refused(who, &r, tag, &errnos, &o);
+        }
+        if who == Who::Root {
+            assert_eq!(result(who, &r, "create", &o), "EROFS", "{}", stdout(&o));
+            result(who, &r, "through-overlay", &o);
+        }
+        assert_eq!(dev_templates(), before, "{who:?}: a template changed");
+    }
+    // Where the host's /run is the sandbox's, writable, they are hidden.
+    let d = scratch(Who::Root);
+    let before = dev_templates();
+    let o = attempt(Who::Root, d.path(), &["--share", "fs"], &script);
+    let r = results(Who::Root, &o);
+    assert_eq!(result(Who::Root, &r, "templates", &o), "0", "{}", stdout(&o));
+    assert_eq!(dev_templates(), before, "--share fs: a template changed");
+}
+
 /// A `--keep` target replaced by a symbolic link to /etc, before the run or
 /// while the command runs (between flakebox's look at it and the copy out
 /// at the end), never makes /etc writable: what was kept goes to the

@@ -43,7 +43,7 @@ mod user;
 pub use capabilities::{parse as parse_capability, Capability, HOST_REACHING as HOST_REACHING_CAPABILITIES};
 pub use error::SandboxError;
 pub use evidence::{Evidence, FileChange, Leftover, ServiceEvidence, TableRows};
-pub use mount_plan::{check_hide, HideBy};
+pub use mount_plan::{check_hide, HideBy, DEV_TEMPLATES};
 pub use spawn::run;
 pub use tmp_size::{TmpSize, TmpSizeError};
 

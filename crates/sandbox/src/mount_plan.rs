@@ -21,7 +21,8 @@
 //! /dev/shm are fresh tmpfs under `Fresh`; [`PRIVATE_DIR`] is its own tmpfs
 //! whenever it would otherwise land in an upper layer. As root (no user
 //! namespace to confine the command's capabilities) /dev is a minimal one of
-//! our own (no disks, no /dev/kvm: see [`DEV_NODES`]), /sys is read-only and
+//! our own (no disks, no /dev/kvm: see [`DEV_NODES`]; made once on the host,
+//! see [`DEV_TEMPLATES`], and bound read-only), /sys is read-only and
 //! /proc's host-wide knobs are read-only or masked (see [`Planner::guard_proc`]);
 //! in a user namespace the kernel already refuses those writes, and /sys and
 //! /dev are the host's, bound.
@@ -51,6 +52,22 @@ const DEV_LINKS: [(&str, &str); 4] = [
     ("stdout", "/proc/self/fd/1"),
     ("stderr", "/proc/self/fd/2"),
 ];
+/// Where, as root, the minimal /dev is made once per set of entries and
+/// kept (see [`Op::DevDir`]): root's alone, and on most systems a tmpfs,
+/// emptied at boot.
+pub const DEV_TEMPLATES: &str = "/run/flakebox";
+
+/// The template directory for a minimal /dev of `entries`: named after a
+/// hash of them, so that a flakebox with other entries makes its own
+/// instead of using a directory that has different ones.
+fn dev_template(entries: &[DevEntry]) -> PathBuf {
+    // FNV-1a: stable across builds and Rust versions, unlike std's hasher.
+    let hash = format!("{entries:?}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    Path::new(DEV_TEMPLATES).join(format!("dev-{hash:016x}"))
+}
+
 /// Host-wide /proc entries made read-only as root (as Docker does).
 const PROC_READ_ONLY: [&str; 5] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/fs", "/proc/irq"];
 /// Host-wide /proc files hidden (/dev/null over them) as root.
@@ -245,13 +262,18 @@ pub enum Op {
         src: PathBuf,
         at: PathBuf,
     },
-    /// A fresh directory on `at` where device nodes work (the command,
-    /// without CAP_MKNOD, cannot add any): one of the staging tmpfs, filled
-    /// with `entries` there (relative to it: no path walk through the new
-    /// root's overlay each), then bound.
+    /// A directory of `entries` on `at`, where device nodes work (the
+    /// command, without CAP_MKNOD, cannot add any). With a `template` (a host
+    /// directory named after the entries), the directory is made there once
+    /// and bound read-only into every sandbox: a bind costs a fraction of
+    /// making the entries each run. Without one, or when the template cannot
+    /// be made or bound, a writable one on the staging tmpfs, filled with
+    /// `entries` there (relative to it: no path walk through the new root's
+    /// overlay each), then bound.
     DevDir {
         at: PathBuf,
         entries: Vec<DevEntry>,
+        template: Option<PathBuf>,
     },
     /// A new devpts instance on `at` (its own ptys, not the host's); when
     /// the kernel refuses, the host's is bound instead.
@@ -372,6 +394,7 @@ pub fn plan(inputs: &Inputs, root: Root, host: &dyn HostTree) -> Result<Vec<Op>,
     p.keep();
     p.collect()?;
     p.hide()?;
+    p.hide_dev_templates();
     p.ops.push(Op::Proc);
     if !inputs.userns {
         p.guard_proc();
@@ -437,12 +460,28 @@ impl Planner<'_, '_> {
             DevEntry::Dir { name: "pts", mode: 0o755 },
             DevEntry::Dir { name: "shm", mode: 0o1777 },
         ];
-        let entries = nodes.into_iter().chain(links).chain(rest).collect();
-        self.ops.push(Op::DevDir { at: dev.into(), entries });
+        let entries: Vec<DevEntry> = nodes.into_iter().chain(links).chain(rest).collect();
+        // A terminal is bound on /dev/console, which a read-only /dev cannot
+        // have made for it: such a /dev is made per run.
+        let template = self.inputs.terminal.is_none().then(|| dev_template(&entries));
+        self.ops.push(Op::DevDir { at: dev.into(), entries, template });
         // On the bound directory: the bind of a tree would copy this mount too.
         self.ops.push(Op::Devpts { at: dev.join("pts") });
         if let Some(tty) = self.inputs.terminal {
             self.ops.push(Op::BindFile { src: tty.to_path_buf(), at: dev.join("console") });
+        }
+    }
+
+    /// Where the host's /run reaches the sandbox writable (`FsMode::Host`,
+    /// or kept), hide the templates the minimal /dev is bound from: a
+    /// command that changed one would change the next sandbox's /dev.
+    fn hide_dev_templates(&mut self) {
+        let bound = self.ops.iter().any(|op| matches!(op, Op::DevDir { template: Some(_), .. }));
+        let templates = Path::new(DEV_TEMPLATES);
+        let writable =
+            *self.inputs.fs == FsMode::Host || self.inputs.keep.iter().any(|k| templates.starts_with(k));
+        if bound && writable {
+            self.ops.push(Op::Mask { at: templates.into(), node: Node::Dir });
         }
     }
 

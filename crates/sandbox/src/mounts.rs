@@ -5,7 +5,8 @@
 //! All scratch lives on a staging tmpfs mounted over /tmp *in this mount
 //! namespace only*, then made the root by a first pivot_root (which also moves
 //! it off /tmp, so the host's /tmp is visible again under /old). Nothing is
-//! created on the host except `Persistent` state, which the caller owns.
+//! created on the host except `Persistent` state, which the caller owns, and,
+//! as root, the template of the minimal /dev (made once, then only bound).
 
 use crate::error::Context;
 use crate::mount_plan::{
@@ -284,7 +285,14 @@ fn execute_one(op: &Op, built: &mut Built) -> Result<Result<(), Refused>, String
                 bind(&old_path(src), &dst, Depth::Single, Access::ReadWrite)?;
             }
         }
-        Op::DevDir { at, entries } => {
+        Op::DevDir { at, entries, template } => {
+            if let Some(t) = template {
+                // Anything amiss with the template (no /run, a kernel or a
+                // container that refuses a flag): made per run instead.
+                if bind_dev_template(&old_path(t), entries, &new_path(at)).is_ok() {
+                    return Ok(Ok(()));
+                }
+            }
             // A directory of the staging tmpfs (nosuid, device nodes allowed),
             // not a filesystem of its own: a new superblock costs its set-up
             // and its teardown.
@@ -414,6 +422,97 @@ fn dev_entry(dir: &OwnedFd, entry: &DevEntry) -> Result<(), (&'static str, nix::
             nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)).map_err(|e| (name, e))
         }
     }
+}
+
+/// Bind the template `src` (a host directory, seen from the staging root)
+/// read-only on `dst`, making or completing it first. nosuid, and without
+/// the nodev its filesystem may have (/run usually has): its nodes are why
+/// it is there. Read-only, the command cannot change it for the next run.
+fn bind_dev_template(src: &Path, entries: &[DevEntry], dst: &Path) -> Result<(), String> {
+    if !dev_template_ready(src) {
+        make_dev_template(src, entries)?;
+    }
+    mount(Some(src), dst, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .ctx(|| format!("bind {} on {}", src.display(), dst.display()))?;
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID;
+    if let Err(e) = mount(None::<&str>, dst, None::<&str>, flags, None::<&str>) {
+        umount2(dst, MntFlags::MNT_DETACH).ctx(|| format!("unmounting {}", dst.display()))?;
+        return Err(format!("remounting {} read-only: {}", dst.display(), e.desc()));
+    }
+    Ok(())
+}
+
+/// A template is complete once its mode is 0755: it is made 0700 and
+/// opened up only after every entry is checked, so that neither a make cut
+/// short (flakebox killed) nor one under way is ever bound. Root's alone.
+fn dev_template_ready(dir: &Path) -> bool {
+    use nix::sys::stat::{lstat, SFlag};
+    lstat(dir).is_ok_and(|st| {
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
+            && st.st_uid == 0
+            && st.st_mode & 0o7777 == 0o755
+    })
+}
+
+/// Make the template `dir` with `entries`, or complete one that another
+/// flakebox is making or left incomplete: an entry that exists already must
+/// be the planned node, link or directory (its mode is set). Its parent must be root's and writable by
+/// root alone (nobody else may swap the template).
+fn make_dev_template(dir: &Path, entries: &[DevEntry]) -> Result<(), String> {
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::{fchmod, fchmodat, fstat, fstatat, FchmodatFlags, SFlag};
+    use std::os::fd::AsRawFd;
+    let parent = dir.parent().ok_or_else(|| format!("{} has no parent", dir.display()))?;
+    let mkdir = |d: &Path, mode: u32| match nix::unistd::mkdir(d, Mode::from_bits_truncate(mode)) {
+        Ok(()) | Err(nix::Error::EEXIST) => Ok(()),
+        Err(e) => Err(format!("creating {}: {}", d.display(), e.desc())),
+    };
+    mkdir(parent, 0o755)?;
+    let st = fstat(open_dir(parent)?.as_raw_fd()).ctx(|| format!("stat {}", parent.display()))?;
+    if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
+        return Err(format!("{} is not root's alone", parent.display()));
+    }
+    mkdir(dir, 0o700)?;
+    let fd = open_dir(dir)?;
+    let raw = fd.as_raw_fd();
+    let st = fstat(raw).ctx(|| format!("stat {}", dir.display()))?;
+    if st.st_uid != 0 {
+        return Err(format!("{} is not root's", dir.display()));
+    }
+    // Modes are set after: the umask is the process's, and this may run
+    // beside other threads (tests).
+    let made = entries.iter().try_for_each(|e| match dev_entry(&fd, e) {
+        Err((_, nix::Error::EEXIST)) => Ok(()),
+        r => r,
+    });
+    made.map_err(|(name, e)| format!("creating {}: {}", dir.join(name).display(), e.desc()))?;
+    for e in entries {
+        let (name, want_kind, want_mode, want_rdev) = match *e {
+            DevEntry::Node { name, major, minor, mode } => {
+                (name, SFlag::S_IFCHR, mode, nix::sys::stat::makedev(u64::from(major), u64::from(minor)))
+            }
+            DevEntry::Symlink { name, target } => {
+                let got = nix::fcntl::readlinkat(Some(raw), name).ctx(|| format!("reading {name}"))?;
+                if got != std::ffi::OsStr::new(target) {
+                    return Err(format!("{} is not a link to {target}", dir.join(name).display()));
+                }
+                continue;
+            }
+            DevEntry::Dir { name, mode } => (name, SFlag::S_IFDIR, mode, 0),
+        };
+        let st = fstatat(Some(raw), name, AtFlags::AT_SYMLINK_NOFOLLOW).ctx(|| format!("stat {name}"))?;
+        let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+        let rdev_ok = want_kind != SFlag::S_IFCHR || st.st_rdev == want_rdev;
+        if kind != want_kind || !rdev_ok || st.st_uid != 0 {
+            return Err(format!("{} is not the planned entry", dir.join(name).display()));
+        }
+        if st.st_mode & 0o7777 != want_mode {
+            // Not a link (checked above): following it is not an issue.
+            fchmodat(Some(raw), name, Mode::from_bits_truncate(want_mode), FchmodatFlags::FollowSymlink)
+                .ctx(|| format!("chmod {}", dir.join(name).display()))?;
+        }
+    }
+    fchmod(raw, Mode::from_bits_truncate(0o755)).ctx(|| format!("chmod {}", dir.display()))
 }
 
 /// A new devpts instance (ptys of the sandbox's own, /dev/ptmx usable by
@@ -558,4 +657,82 @@ fn open_dir(p: &Path) -> Result<OwnedFd, String> {
         .ctx(|| format!("opening {}", p.display()))?;
     // SAFETY: `open` just returned this fd and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileTypeExt;
+
+    fn entries() -> Vec<DevEntry> {
+        vec![
+            DevEntry::Node { name: "null", major: 1, minor: 3, mode: 0o666 },
+            DevEntry::Symlink { name: "fd", target: "/proc/self/fd" },
+            DevEntry::Dir { name: "shm", mode: 0o1777 },
+        ]
+    }
+
+    /// A template directory in a fresh parent of root's (0755).
+    fn parent() -> tempfile::TempDir {
+        let d = tempfile::Builder::new().prefix("flakebox-devtemplate-").tempdir().expect("tempdir");
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        d
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).expect("stat").mode() & 0o7777
+    }
+
+    #[test]
+    fn a_template_is_made_complete_and_only_then_ready() {
+        let p = parent();
+        let t = p.path().join("dev-x");
+        let made = make_dev_template(&t, &entries());
+        if !crate::host::is_root() {
+            // Not root's: refused, and the sandbox makes its /dev per run.
+            assert!(made.is_err() && !dev_template_ready(&t), "{made:?}");
+            return;
+        }
+        made.expect("made");
+        assert!(dev_template_ready(&t));
+        let null = fs::symlink_metadata(t.join("null")).expect("null");
+        assert!(null.file_type().is_char_device());
+        assert_eq!((null.rdev(), mode(&t.join("null"))), (nix::sys::stat::makedev(1, 3), 0o666));
+        assert_eq!(fs::read_link(t.join("fd")).expect("fd"), Path::new("/proc/self/fd"));
+        assert_eq!(mode(&t.join("shm")), 0o1777);
+        // Made again (another flakebox at the same time): the same.
+        make_dev_template(&t, &entries()).expect("made again");
+        assert!(dev_template_ready(&t));
+    }
+
+    #[test]
+    fn a_template_cut_short_is_completed_and_a_wrong_one_is_never_ready() {
+        let p = parent();
+        if !crate::host::is_root() {
+            // Root's alone.
+            assert!(make_dev_template(&p.path().join("dev-short"), &entries()).is_err());
+            return;
+        }
+        // Cut short: 0700, one entry made, one without its mode yet.
+        let t = p.path().join("dev-short");
+        fs::DirBuilder::new().mode(0o700).create(&t).expect("mkdir");
+        std::os::unix::fs::symlink("/proc/self/fd", t.join("fd")).expect("symlink");
+        fs::DirBuilder::new().mode(0o700).create(t.join("shm")).expect("mkdir");
+        assert!(!dev_template_ready(&t));
+        make_dev_template(&t, &entries()).expect("completed");
+        assert!(dev_template_ready(&t) && t.join("null").exists(), "{:o}", mode(&t));
+        assert_eq!(mode(&t.join("shm")), 0o1777);
+        // An entry that is not the planned one: refused, left unready.
+        let t = p.path().join("dev-wrong");
+        fs::DirBuilder::new().mode(0o700).create(&t).expect("mkdir");
+        fs::write(t.join("null"), b"").expect("a file");
+        let e = make_dev_template(&t, &entries()).expect_err("a file for null");
+        assert!(e.contains("null"), "{e}");
+        assert!(!dev_template_ready(&t));
+        // A parent others may write to: refused before anything is made in it.
+        fs::set_permissions(p.path(), fs::Permissions::from_mode(0o777)).expect("chmod");
+        let t = p.path().join("dev-open");
+        let e = make_dev_template(&t, &entries()).expect_err("a parent writable by all");
+        assert!(e.contains("not root's alone") && !t.exists(), "{e}");
+    }
 }

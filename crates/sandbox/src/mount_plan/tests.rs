@@ -192,8 +192,9 @@ fn show(op: &Op) -> String {
             format!("overlay {} {}{chown}{} [{fallback}]", o.at.display(), o.options, t(&o.target))
         }
         Op::BindFile { src, at } => format!("bind {} on {}", src.display(), at.display()),
-        Op::DevDir { at, entries } => {
-            let mut out = format!("devdir {}", at.display());
+        Op::DevDir { at, entries, template } => {
+            let kept = if template.is_some() { " (template)" } else { "" };
+            let mut out = format!("devdir {}{kept}", at.display());
             for e in entries {
                 out.push_str(&match e {
                     DevEntry::Node { name, major, minor, mode } => {
@@ -231,7 +232,7 @@ fn lines(s: &[&str]) -> Vec<String> {
 /// The minimal /dev as root.
 fn minimal_dev() -> Vec<String> {
     lines(&[
-        "devdir /dev",
+        "devdir /dev (template)",
         "  mknod null 1:3 666",
         "  mknod zero 1:5 666",
         "  mknod full 1:7 666",
@@ -614,6 +615,8 @@ fn as_root_dev_is_minimal_sys_read_only_and_proc_guarded_rootless_they_are_the_h
     // No disk, no kvm; the terminal is the console.
     assert!(plan.iter().all(|l| !l.contains("vda") && !l.contains("kvm")), "{plan:#?}");
     assert!(plan.contains(&"bind /dev/pts/3 on /dev/console".to_string()), "{plan:#?}");
+    // A read-only template could not have the console made on it: per run.
+    assert!(plan.contains(&"devdir /dev".to_string()), "{plan:#?}");
     assert!(plan.contains(&"bind /sys tree ro".to_string()), "{plan:#?}");
     // Without its own network namespace, net.* is the host's: read-only.
     c.own_net = false;
@@ -731,4 +734,39 @@ fn every_tmpfs_of_every_plan_has_the_tmp_size_limit() {
             }
         }
     }
+}
+
+#[test]
+fn the_dev_template_is_named_after_its_entries() {
+    let node = |minor| DevEntry::Node { name: "null", major: 1, minor, mode: 0o666 };
+    let a = dev_template(&[node(3)]);
+    assert_eq!(a, dev_template(&[node(3)]));
+    assert_ne!(a, dev_template(&[node(4)]));
+    assert_eq!(a.parent(), Some(Path::new(DEV_TEMPLATES)));
+    let name = a.file_name().and_then(|n| n.to_str()).expect("a name");
+    assert!(name.strip_prefix("dev-").is_some_and(|h| h.len() == 16), "{name}");
+}
+
+#[test]
+fn the_dev_templates_are_hidden_where_the_hosts_run_is_writable() {
+    let host = tree(&["/dev/null", "/run/lock/", "/sys/", "/proc/", "/home/u/proj/"]);
+    let mask = "mask /run/flakebox Dir".to_string();
+    let mut c = case(false);
+    // On the root overlay, a write there is the sandbox's own.
+    let plan = c.plan(&host);
+    assert!(plan.contains(&"devdir /dev (template)".to_string()) && !plan.contains(&mask), "{plan:#?}");
+    c.keep = vec!["/run".into()];
+    assert!(c.plan(&host).contains(&mask));
+    c.keep = Vec::new();
+    c.fs = FsMode::Host;
+    let plan = c.plan(&host);
+    let (dev, hidden) =
+        (plan.iter().position(|l| l.starts_with("devdir")), plan.iter().position(|l| *l == mask));
+    assert!(dev.is_some() && hidden > dev, "{plan:#?}");
+    // No template (a terminal is attached, or rootless): nothing to hide.
+    c.terminal = Some("/dev/pts/3".into());
+    assert!(!c.plan(&host).contains(&mask));
+    c.terminal = None;
+    c.userns = true;
+    assert!(!c.plan(&host).contains(&mask));
 }
