@@ -2,7 +2,10 @@
 # Load: RUNS concurrent `flakebox run`s (default 50) and PG_RUNS concurrent
 # `flakebox run --postgres` (default 8), all started at once. Each run checks
 # its own isolation from inside: its /tmp starts empty and shows only what it
-# wrote, its network has only lo, and (with --postgres) its PostgreSQL answers
+# wrote, its network has only lo, its /dev is the minimal one (as root, bound
+# from the template in /run/flakebox, which the first runs make together when
+# it is missing: `rm -rf /run/flakebox` first to load that), and (with
+# --postgres) its PostgreSQL answers
 # and holds only its own row. Afterwards nothing may be left: no process of
 # ours, no new mount, no new flakebox temp dir in /tmp or /var/tmp, no
 # PostgreSQL server. Prints runs, failures, leaks, wall time and p50/p95 per
@@ -48,6 +51,9 @@ PLAIN='set -e
 echo "$1" >"/tmp/'$MARK'-$1"
 nets=$(awk '\''NR>2 {print $1}'\'' /proc/net/dev | tr -d : | tr "\n" " ")
 [ "$nets" = "lo " ] || { echo "interfaces: $nets"; exit 1; }
+[ -c /dev/null ] && [ -c /dev/urandom ] && [ -L /dev/fd ] && [ ! -e /dev/vda ] ||
+    { echo "/dev: $(ls -A /dev | tr "\n" " ")"; exit 1; }
+echo "$1" >/dev/null
 sleep 1 # let the other runs write their files
 [ "$(ls -A /tmp)" = "'$MARK'-$1" ] || { echo "/tmp shows: $(ls -A /tmp)"; exit 1; }'
 PG='set -e
