@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{adapter, example, ids, require, run, try_run};
+use common::{adapter, example, ids, require, run, try_run, NO_PERF_DATA};
 use flakebox_runners as runners;
 use runners::{Order, Outcome};
 
@@ -28,7 +28,7 @@ fn whole_suite_then_selection(a: &runners::Adapter) {
     // The JVMs' temporary files (Gradle's `gradle-worker-classpath*txt`,
     // which it leaves) go in a directory of the test's own, not in /tmp.
     let java_tmp = tempfile::tempdir().unwrap();
-    let java_opts = format!("-Djava.io.tmpdir={}", java_tmp.path().display());
+    let java_opts = format!("{NO_PERF_DATA} -Djava.io.tmpdir={}", java_tmp.path().display());
     let env = [("FLAKEBOX_EXAMPLE_STATE", state.path().to_str().unwrap()), ("JAVA_TOOL_OPTIONS", &java_opts)];
     let first = run(a, None, Order::AsCommand, &env);
     assert_eq!(
@@ -78,7 +78,7 @@ fn gradle_marker_test_on_the_second_run_and_selection() {
     // A selection that matches nothing passes having written no report
     // (Gradle alone would fail the build, as a failing test does).
     let java_tmp = tempfile::tempdir().unwrap();
-    let java_opts = format!("-Djava.io.tmpdir={}", java_tmp.path().display());
+    let java_opts = format!("{NO_PERF_DATA} -Djava.io.tmpdir={}", java_tmp.path().display());
     let (ran, parsed) = try_run(
         &a,
         ids(&["example.NoSuchTest#nothing"]),

@@ -16,10 +16,16 @@ pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/runners").join(name)
 }
 
+/// For every JVM a test starts: without it each makes /tmp/hsperfdata_$USER,
+/// which outlives it.
+pub const NO_PERF_DATA: &str = "-XX:-UsePerfData";
+
 /// Fail (never skip) when a runner's toolchain is missing: CI installs it.
 pub fn require(tool: &str, args: &[&str], install: &str) {
     let ok = Command::new(tool)
         .args(args)
+        // A JVM's performance data would leave /tmp/hsperfdata_$USER behind.
+        .env("JAVA_TOOL_OPTIONS", NO_PERF_DATA)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
