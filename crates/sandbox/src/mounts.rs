@@ -456,8 +456,9 @@ fn dev_template_ready(dir: &Path) -> bool {
 
 /// Make the template `dir` with `entries`, or complete one that another
 /// flakebox is making or left incomplete: an entry that exists already must
-/// be the planned node, link or directory (its mode is set). Its parent must be root's and writable by
-/// root alone (nobody else may swap the template).
+/// be the planned node, link or directory (its mode is set then). Its parent
+/// must be root's and writable by root alone (nobody else may swap the
+/// template).
 fn make_dev_template(dir: &Path, entries: &[DevEntry]) -> Result<(), String> {
     use nix::fcntl::AtFlags;
     use nix::sys::stat::{fchmod, fchmodat, fstat, fstatat, FchmodatFlags, SFlag};
