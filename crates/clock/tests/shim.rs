@@ -502,7 +502,8 @@ public class Clocks {
         &env,
         || {
             let mut c = Command::new("java");
-            c.args(["-Xshare:auto", "-XX:TieredStopAtLevel=1"]).arg(&src);
+            // On the host: no /tmp/hsperfdata_$USER left behind.
+            c.args(["-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData"]).arg(&src);
             c
         },
         |f, mode| {

@@ -68,6 +68,8 @@ fn require_as(who: Who, tool: &str, args: &[&str], install: &str) {
             c
         }
     };
+    // On the host, a JVM's performance data would leave /tmp/hsperfdata_$USER.
+    c.env("JAVA_TOOL_OPTIONS", "-XX:-UsePerfData");
     let ok = c.args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     assert!(
         ok,
