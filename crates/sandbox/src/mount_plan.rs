@@ -472,15 +472,17 @@ impl Planner<'_, '_> {
         }
     }
 
-    /// Where the host's /run reaches the sandbox writable (`FsMode::Host`,
-    /// or kept), hide the templates the minimal /dev is bound from: a
-    /// command that changed one would change the next sandbox's /dev.
+    /// As root, where the host's /run reaches the sandbox writable
+    /// (`FsMode::Host`, or kept), hide the templates the minimal /dev is
+    /// bound from, whether this sandbox binds one or not (a terminal): a
+    /// command that changed one would change later sandboxes' /dev. In a
+    /// user namespace they are root's, not the command's, to change.
     fn hide_dev_templates(&mut self) {
-        let bound = self.ops.iter().any(|op| matches!(op, Op::DevDir { template: Some(_), .. }));
         let templates = Path::new(DEV_TEMPLATES);
         let writable =
             *self.inputs.fs == FsMode::Host || self.inputs.keep.iter().any(|k| templates.starts_with(k));
-        if bound && writable {
+        let run = matches!(self.host.stat(templates.parent().unwrap_or(templates)), Some(Kind::Dir { .. }));
+        if !self.inputs.userns && writable && run {
             self.ops.push(Op::Mask { at: templates.into(), node: Node::Dir });
         }
     }
