@@ -464,10 +464,6 @@ fn make_dev_template(dir: &Path, entries: &[DevEntry]) -> Result<(), String> {
     use nix::sys::stat::{fchmod, fchmodat, fstat, fstatat, FchmodatFlags, SFlag};
     use std::os::fd::AsRawFd;
     let parent = dir.parent().ok_or_else(|| format!("{} has no parent", dir.display()))?;
-    let mkdir = |d: &Path, mode: u32| match nix::unistd::mkdir(d, Mode::from_bits_truncate(mode)) {
-        Ok(()) | Err(nix::Error::EEXIST) => Ok(()),
-        Err(e) => Err(format!("creating {}: {}", d.display(), e.desc())),
-    };
     mkdir(parent, 0o755)?;
     let st = fstat(open_dir(parent)?.as_raw_fd()).ctx(|| format!("stat {}", parent.display()))?;
     if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
