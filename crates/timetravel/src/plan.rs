@@ -645,9 +645,9 @@ impl Plan {
     ///   (confirmed: ≥ 2 runs agreeing, different from now, at that instant
     ///   or at another of its stretch of consecutive differing instants —
     ///   one re-run per stretch, so a failure that lasts costs one run to
-    ///   confirm, not one per probe; one per daily pattern), with its failing windows and the
-    ///   earliest failing instant ≥ now as `first_failure` (or the earliest
-    ///   overall if all are past).
+    ///   confirm, not one per probe; one per daily pattern), with its
+    ///   failing windows and the earliest failing instant ≥ now as
+    ///   `first_failure` (or the earliest overall if all are past).
     /// - Else a confirmed difference (≥ 2 runs agreeing) under some zone →
     ///   `zone-dependent`.
     /// - Else, if it did not run at some probe → `partly-run`. A test did not
